@@ -1,0 +1,305 @@
+/* vmstream wire protocol, version 1: serialisation and validation. */
+#include "vmsprotocol.h"
+
+#include <string.h>
+
+GQuark
+vms_protocol_error_quark (void)
+{
+  return g_quark_from_static_string ("vms-protocol-error-quark");
+}
+
+static inline void
+put_u16 (guint8 *p, guint16 v)
+{
+  GST_WRITE_UINT16_LE (p, v);
+}
+
+static inline void
+put_u32 (guint8 *p, guint32 v)
+{
+  GST_WRITE_UINT32_LE (p, v);
+}
+
+static inline void
+put_u64 (guint8 *p, guint64 v)
+{
+  GST_WRITE_UINT64_LE (p, v);
+}
+
+static gboolean
+check_len (gsize len, gsize need, const gchar *what, GError **error)
+{
+  if (len >= need)
+    return TRUE;
+  g_set_error (error, VMS_PROTOCOL_ERROR, VMS_PROTOCOL_ERROR_SHORT,
+      "%s is %" G_GSIZE_FORMAT " bytes, needs %" G_GSIZE_FORMAT, what, len,
+      need);
+  return FALSE;
+}
+
+gboolean
+vms_is_hello_magic (const guint8 *data, gsize len)
+{
+  return len >= VMS_MAGIC_LEN
+      && memcmp (data, VMS_HELLO_MAGIC, VMS_MAGIC_LEN) == 0;
+}
+
+void
+vms_hello_write (guint8 out[VMS_HELLO_SIZE], const VmsHello *hello)
+{
+  memcpy (out, VMS_HELLO_MAGIC, VMS_MAGIC_LEN);
+  put_u16 (out + 4, hello->version);
+  put_u16 (out + 6, hello->flags);
+  put_u32 (out + 8, hello->caps_len);
+}
+
+gboolean
+vms_hello_parse (const guint8 *data, gsize len, VmsHello *hello,
+    GError **error)
+{
+  if (!check_len (len, VMS_HELLO_SIZE, "HELLO", error))
+    return FALSE;
+  if (!vms_is_hello_magic (data, len)) {
+    g_set_error (error, VMS_PROTOCOL_ERROR, VMS_PROTOCOL_ERROR_BAD_MAGIC,
+        "bad HELLO magic %02x %02x %02x %02x (expected \"VMS1\"): the peer "
+        "does not speak the vmstream protocol",
+        data[0], data[1], data[2], data[3]);
+    return FALSE;
+  }
+  hello->version = GST_READ_UINT16_LE (data + 4);
+  hello->flags = GST_READ_UINT16_LE (data + 6);
+  hello->caps_len = GST_READ_UINT32_LE (data + 8);
+  if (hello->caps_len == 0 || hello->caps_len > VMS_MAX_CAPS_LEN) {
+    g_set_error (error, VMS_PROTOCOL_ERROR, VMS_PROTOCOL_ERROR_TOO_LARGE,
+        "HELLO caps length %u is outside 1..%u", hello->caps_len,
+        VMS_MAX_CAPS_LEN);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+void
+vms_welcome_write (guint8 out[VMS_WELCOME_SIZE], const VmsWelcome *welcome)
+{
+  memcpy (out, VMS_WELCOME_MAGIC, VMS_MAGIC_LEN);
+  put_u16 (out + 4, welcome->version);
+  put_u16 (out + 6, welcome->status);
+  put_u32 (out + 8, welcome->max_frame);
+}
+
+gboolean
+vms_welcome_parse (const guint8 *data, gsize len, VmsWelcome *welcome,
+    GError **error)
+{
+  if (!check_len (len, VMS_WELCOME_SIZE, "WELCOME", error))
+    return FALSE;
+  if (memcmp (data, VMS_WELCOME_MAGIC, VMS_MAGIC_LEN) != 0) {
+    g_set_error (error, VMS_PROTOCOL_ERROR, VMS_PROTOCOL_ERROR_BAD_MAGIC,
+        "bad WELCOME magic %02x %02x %02x %02x (expected \"VMSA\"): the "
+        "listener is not a vmstream source",
+        data[0], data[1], data[2], data[3]);
+    return FALSE;
+  }
+  welcome->version = GST_READ_UINT16_LE (data + 4);
+  welcome->status = GST_READ_UINT16_LE (data + 6);
+  welcome->max_frame = GST_READ_UINT32_LE (data + 8);
+  return TRUE;
+}
+
+const gchar *
+vms_status_to_string (guint16 status)
+{
+  switch (status) {
+    case VMS_STATUS_OK:
+      return "accepted";
+    case VMS_STATUS_BAD_VERSION:
+      return "protocol version not supported by the receiver";
+    case VMS_STATUS_BAD_CAPS:
+      return "caps refused by the receiver";
+    case VMS_STATUS_BUSY:
+      return "receiver busy with another sender";
+    default:
+      return "unknown status";
+  }
+}
+
+void
+vms_msg_header_write (guint8 out[VMS_MSG_HEADER_SIZE], const VmsMsgHeader *h)
+{
+  guint i;
+
+  put_u32 (out + 0, h->type);
+  put_u32 (out + 4, h->flags);
+  put_u64 (out + 8, h->pts);
+  put_u64 (out + 16, h->dts);
+  put_u64 (out + 24, h->duration);
+  put_u64 (out + 32, h->capture_time);
+  put_u64 (out + 40, h->seq);
+  put_u32 (out + 48, h->size);
+  put_u32 (out + 52, h->n_planes);
+  for (i = 0; i < VMS_MAX_PLANES; i++) {
+    put_u32 (out + 56 + 4 * i, h->offset[i]);
+    put_u32 (out + 72 + 4 * i, (guint32) h->stride[i]);
+  }
+}
+
+static gboolean
+bad_layout (GError **error, const gchar *fmt, ...) G_GNUC_PRINTF (2, 3);
+
+static gboolean
+bad_layout (GError **error, const gchar *fmt, ...)
+{
+  va_list args;
+  gchar *msg;
+
+  va_start (args, fmt);
+  msg = g_strdup_vprintf (fmt, args);
+  va_end (args);
+  g_set_error_literal (error, VMS_PROTOCOL_ERROR,
+      VMS_PROTOCOL_ERROR_BAD_LAYOUT, msg);
+  g_free (msg);
+  return FALSE;
+}
+
+gboolean
+vms_msg_header_parse (const guint8 *data, gsize len, guint32 max_frame,
+    VmsMsgHeader *h, GError **error)
+{
+  guint i;
+
+  if (!check_len (len, VMS_MSG_HEADER_SIZE, "message header", error))
+    return FALSE;
+
+  memset (h, 0, sizeof (*h));
+  h->type = GST_READ_UINT32_LE (data + 0);
+  h->flags = GST_READ_UINT32_LE (data + 4);
+  h->pts = GST_READ_UINT64_LE (data + 8);
+  h->dts = GST_READ_UINT64_LE (data + 16);
+  h->duration = GST_READ_UINT64_LE (data + 24);
+  h->capture_time = GST_READ_UINT64_LE (data + 32);
+  h->seq = GST_READ_UINT64_LE (data + 40);
+  h->size = GST_READ_UINT32_LE (data + 48);
+  h->n_planes = GST_READ_UINT32_LE (data + 52);
+  for (i = 0; i < VMS_MAX_PLANES; i++) {
+    h->offset[i] = GST_READ_UINT32_LE (data + 56 + 4 * i);
+    h->stride[i] = (gint32) GST_READ_UINT32_LE (data + 72 + 4 * i);
+  }
+
+  switch (h->type) {
+    case VMS_MSG_FRAME:
+      if (h->size > max_frame || h->size > VMS_HARD_MAX_FRAME) {
+        g_set_error (error, VMS_PROTOCOL_ERROR, VMS_PROTOCOL_ERROR_TOO_LARGE,
+            "frame of %u bytes exceeds the limit of %u bytes", h->size,
+            MIN (max_frame, (guint32) VMS_HARD_MAX_FRAME));
+        return FALSE;
+      }
+      if (h->flags & ~VMS_FRAME_FLAGS_KNOWN)
+        return bad_layout (error, "unknown frame flags 0x%x", h->flags);
+      if (h->flags & VMS_FRAME_FLAG_VIDEO_META) {
+        if (h->n_planes == 0 || h->n_planes > VMS_MAX_PLANES)
+          return bad_layout (error, "frame has %u planes, expected 1..%u",
+              h->n_planes, VMS_MAX_PLANES);
+        for (i = 0; i < h->n_planes; i++) {
+          if (h->offset[i] >= h->size)
+            return bad_layout (error,
+                "plane %u offset %u lies outside the %u-byte frame", i,
+                h->offset[i], h->size);
+          if (h->stride[i] <= 0)
+            return bad_layout (error, "plane %u stride %d is not positive",
+                i, h->stride[i]);
+        }
+      } else if (h->n_planes != 0) {
+        return bad_layout (error, "frame without video layout has %u planes",
+            h->n_planes);
+      }
+      break;
+    case VMS_MSG_CAPS:
+      if (h->size == 0 || h->size > VMS_MAX_CAPS_LEN) {
+        g_set_error (error, VMS_PROTOCOL_ERROR, VMS_PROTOCOL_ERROR_TOO_LARGE,
+            "CAPS message length %u is outside 1..%u", h->size,
+            VMS_MAX_CAPS_LEN);
+        return FALSE;
+      }
+      break;
+    case VMS_MSG_EOS:
+    case VMS_MSG_PING:
+      if (h->size != 0)
+        return bad_layout (error, "%s message carries %u payload bytes",
+            h->type == VMS_MSG_EOS ? "EOS" : "PING", h->size);
+      break;
+    default:
+      g_set_error (error, VMS_PROTOCOL_ERROR, VMS_PROTOCOL_ERROR_BAD_TYPE,
+          "unknown message type %u (0x%08x)", h->type, h->type);
+      return FALSE;
+  }
+  return TRUE;
+}
+
+void
+vms_back_header_write (guint8 out[VMS_BACK_HEADER_SIZE],
+    const VmsBackHeader *hdr)
+{
+  put_u32 (out, hdr->type);
+  put_u32 (out + 4, hdr->len);
+}
+
+gboolean
+vms_back_header_parse (const guint8 *data, gsize len, VmsBackHeader *hdr,
+    GError **error)
+{
+  if (!check_len (len, VMS_BACK_HEADER_SIZE, "back-channel header", error))
+    return FALSE;
+  hdr->type = GST_READ_UINT32_LE (data);
+  hdr->len = GST_READ_UINT32_LE (data + 4);
+  if (hdr->type < VMS_BACK_KEYFRAME_REQUEST || hdr->type > VMS_BACK_PONG) {
+    g_set_error (error, VMS_PROTOCOL_ERROR, VMS_PROTOCOL_ERROR_BAD_TYPE,
+        "unknown back-channel message type %u", hdr->type);
+    return FALSE;
+  }
+  if (hdr->len > VMS_MAX_BACK_LEN) {
+    g_set_error (error, VMS_PROTOCOL_ERROR, VMS_PROTOCOL_ERROR_TOO_LARGE,
+        "back-channel message of %u bytes exceeds %u", hdr->len,
+        VMS_MAX_BACK_LEN);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+GstCaps *
+vms_caps_parse (const guint8 *data, gsize len, GError **error)
+{
+  gchar *str;
+  GstCaps *caps;
+
+  if (len == 0 || len > VMS_MAX_CAPS_LEN) {
+    g_set_error (error, VMS_PROTOCOL_ERROR, VMS_PROTOCOL_ERROR_TOO_LARGE,
+        "caps string length %" G_GSIZE_FORMAT " is outside 1..%u", len,
+        VMS_MAX_CAPS_LEN);
+    return NULL;
+  }
+  if (memchr (data, '\0', len) != NULL
+      || !g_utf8_validate ((const gchar *) data, len, NULL)) {
+    g_set_error_literal (error, VMS_PROTOCOL_ERROR,
+        VMS_PROTOCOL_ERROR_BAD_CAPS, "caps string is not valid UTF-8 text");
+    return NULL;
+  }
+  str = g_strndup ((const gchar *) data, len);
+  caps = gst_caps_from_string (str);
+  if (caps == NULL) {
+    g_set_error (error, VMS_PROTOCOL_ERROR, VMS_PROTOCOL_ERROR_BAD_CAPS,
+        "cannot parse caps \"%.200s\"", str);
+    g_free (str);
+    return NULL;
+  }
+  if (!gst_caps_is_fixed (caps)) {
+    g_set_error (error, VMS_PROTOCOL_ERROR, VMS_PROTOCOL_ERROR_BAD_CAPS,
+        "caps \"%.200s\" are not fixed (one structure, no ranges or lists)",
+        str);
+    gst_caps_unref (caps);
+    g_free (str);
+    return NULL;
+  }
+  g_free (str);
+  return caps;
+}

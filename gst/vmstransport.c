@@ -1,0 +1,570 @@
+/* vmstream transports: URI parsing and socket helpers. */
+#include "vmstransport.h"
+
+#include <gio/gio.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+#include <linux/vm_sockets.h>
+
+#define VMS_UNIX_PATH_MAX (sizeof (((struct sockaddr_un *) 0)->sun_path) - 1)
+
+static gboolean
+invalid (GError **error, const gchar *uri, const gchar *why)
+{
+  g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+      "Invalid transport URI \"%s\": %s. Expected one of "
+      VMS_TRANSPORT_URI_FORMS ".",
+      uri, why);
+  return FALSE;
+}
+
+static gboolean
+parse_u32 (const gchar *s, guint64 max, guint32 *out)
+{
+  guint64 v;
+  gchar *end = NULL;
+
+  if (s == NULL || *s == '\0' || !g_ascii_isdigit (*s))
+    return FALSE;
+  errno = 0;
+  v = g_ascii_strtoull (s, &end, 10);
+  if (errno != 0 || *end != '\0' || v > max)
+    return FALSE;
+  *out = (guint32) v;
+  return TRUE;
+}
+
+VmsAddress *
+vms_address_parse (const gchar *uri, GError **error)
+{
+  g_autoptr (VmsAddress) addr = NULL;
+  const gchar *rest;
+
+  if (uri == NULL || *uri == '\0') {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+        "No transport URI set. Expected one of " VMS_TRANSPORT_URI_FORMS ".");
+    return NULL;
+  }
+
+  addr = g_new0 (VmsAddress, 1);
+
+  if (g_str_has_prefix (uri, "vsock://")) {
+    g_auto (GStrv) parts = NULL;
+
+    rest = uri + strlen ("vsock://");
+    addr->kind = VMS_TRANSPORT_VSOCK;
+    parts = g_strsplit (rest, ":", -1);
+    if (g_strv_length (parts) != 2) {
+      invalid (error, uri, "a vsock address is CID:PORT");
+      return NULL;
+    }
+    if (g_ascii_strcasecmp (parts[0], "any") == 0) {
+      addr->cid = VMS_VSOCK_CID_ANY;
+    } else if (!parse_u32 (parts[0], G_MAXUINT32 - 1, &addr->cid)) {
+      invalid (error, uri, "the CID must be a number from 0 to 4294967294 or "
+          "\"any\"");
+      return NULL;
+    }
+    if (!parse_u32 (parts[1], G_MAXUINT32 - 1, &addr->port)) {
+      invalid (error, uri, "the port must be a number from 0 to 4294967294");
+      return NULL;
+    }
+  } else if (g_str_has_prefix (uri, "unix://")) {
+    rest = uri + strlen ("unix://");
+    addr->kind = VMS_TRANSPORT_UNIX;
+    if (rest[0] == '@') {
+      addr->abstract = TRUE;
+      rest++;
+      if (*rest == '\0') {
+        invalid (error, uri, "the abstract socket name is empty");
+        return NULL;
+      }
+    } else if (rest[0] != '/') {
+      invalid (error, uri, "a unix socket path must be absolute "
+          "(unix:///path, three slashes)");
+      return NULL;
+    } else if (rest[1] == '\0') {
+      invalid (error, uri, "the unix socket path is empty");
+      return NULL;
+    }
+    if (strlen (rest) > VMS_UNIX_PATH_MAX - (addr->abstract ? 1 : 0)) {
+      invalid (error, uri, "the unix socket path is longer than 107 bytes");
+      return NULL;
+    }
+    addr->path = g_strdup (rest);
+  } else if (g_str_has_prefix (uri, "tcp://")) {
+    const gchar *colon;
+
+    rest = uri + strlen ("tcp://");
+    addr->kind = VMS_TRANSPORT_TCP;
+    if (rest[0] == '[') {
+      const gchar *close = strchr (rest, ']');
+      if (close == NULL || close[1] != ':') {
+        invalid (error, uri, "an IPv6 address is written [ADDR]:PORT");
+        return NULL;
+      }
+      addr->host = g_strndup (rest + 1, close - rest - 1);
+      colon = close + 1;
+    } else {
+      colon = strrchr (rest, ':');
+      if (colon == NULL) {
+        invalid (error, uri, "a tcp address is HOST:PORT");
+        return NULL;
+      }
+      addr->host = g_strndup (rest, colon - rest);
+    }
+    if (addr->host[0] == '\0') {
+      invalid (error, uri, "the host is empty");
+      return NULL;
+    }
+    if (!parse_u32 (colon + 1, 65535, &addr->port)) {
+      invalid (error, uri, "the port must be a number from 0 to 65535");
+      return NULL;
+    }
+  } else if (g_str_has_prefix (uri, "serial://")) {
+    rest = uri + strlen ("serial://");
+    addr->kind = VMS_TRANSPORT_SERIAL;
+    if (rest[0] != '/' || rest[1] == '\0') {
+      invalid (error, uri, "a serial device path must be absolute "
+          "(serial:///dev/virtio-ports/NAME)");
+      return NULL;
+    }
+    addr->path = g_strdup (rest);
+  } else {
+    invalid (error, uri, "unknown scheme");
+    return NULL;
+  }
+
+  return g_steal_pointer (&addr);
+}
+
+void
+vms_address_free (VmsAddress *addr)
+{
+  if (addr == NULL)
+    return;
+  g_free (addr->host);
+  g_free (addr->path);
+  g_free (addr);
+}
+
+gchar *
+vms_address_to_string (const VmsAddress *addr)
+{
+  switch (addr->kind) {
+    case VMS_TRANSPORT_VSOCK:
+      if (addr->cid == VMS_VSOCK_CID_ANY)
+        return g_strdup_printf ("vsock://any:%u", addr->port);
+      return g_strdup_printf ("vsock://%u:%u", addr->cid, addr->port);
+    case VMS_TRANSPORT_UNIX:
+      return g_strdup_printf ("unix://%s%s", addr->abstract ? "@" : "",
+          addr->path);
+    case VMS_TRANSPORT_TCP:
+      if (strchr (addr->host, ':') != NULL)
+        return g_strdup_printf ("tcp://[%s]:%u", addr->host, addr->port);
+      return g_strdup_printf ("tcp://%s:%u", addr->host, addr->port);
+    case VMS_TRANSPORT_SERIAL:
+      return g_strdup_printf ("serial://%s", addr->path);
+  }
+  g_return_val_if_reached (NULL);
+}
+
+gboolean
+vms_address_can_listen (const VmsAddress *addr, GError **error)
+{
+  if (addr->kind == VMS_TRANSPORT_SERIAL) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+        "serial:// is a guest-side device and cannot listen; on the host, "
+        "listen on the unix:// socket the VM's serial port is connected to");
+    return FALSE;
+  }
+  return TRUE;
+}
+
+gboolean
+vms_address_can_connect (const VmsAddress *addr, GError **error)
+{
+  if (addr->kind == VMS_TRANSPORT_VSOCK && addr->cid == VMS_VSOCK_CID_ANY) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+        "vsock://any:%u can only listen; to connect, name the peer's CID "
+        "(the host is CID 2 as seen from a guest)", addr->port);
+    return FALSE;
+  }
+  if (addr->kind == VMS_TRANSPORT_TCP && addr->port == 0) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+        "cannot connect to tcp port 0");
+    return FALSE;
+  }
+  return TRUE;
+}
+
+static gboolean
+set_errno_error (GError **error, int err, const gchar *what,
+    const VmsAddress *addr)
+{
+  g_autofree gchar *s = vms_address_to_string (addr);
+
+  g_set_error (error, G_IO_ERROR, g_io_error_from_errno (err),
+      "Cannot %s %s: %s", what, s, g_strerror (err));
+  return FALSE;
+}
+
+static socklen_t
+make_unix_sockaddr (const VmsAddress *addr, struct sockaddr_un *sun)
+{
+  gsize len = strlen (addr->path);
+
+  memset (sun, 0, sizeof (*sun));
+  sun->sun_family = AF_UNIX;
+  if (addr->abstract) {
+    memcpy (sun->sun_path + 1, addr->path, len);
+    return offsetof (struct sockaddr_un, sun_path) + 1 + len;
+  }
+  memcpy (sun->sun_path, addr->path, len);
+  return sizeof (*sun);
+}
+
+static struct addrinfo *
+resolve_tcp (const VmsAddress *addr, gboolean passive, GError **error)
+{
+  struct addrinfo hints = { 0 }, *res = NULL;
+  gchar port[16];
+  int rc;
+
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_NUMERICSERV | (passive ? AI_PASSIVE : 0);
+  g_snprintf (port, sizeof (port), "%u", addr->port);
+  rc = getaddrinfo (addr->host, port, &hints, &res);
+  if (rc != 0) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
+        "Cannot resolve host \"%s\": %s", addr->host, gai_strerror (rc));
+    return NULL;
+  }
+  return res;
+}
+
+static void
+set_nodelay (gint fd)
+{
+  int one = 1;
+  setsockopt (fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof (one));
+}
+
+/* A unix socket file that exists: replace it only when nobody listens. */
+static gboolean
+unix_path_free (const VmsAddress *addr, GError **error)
+{
+  struct stat st;
+  struct sockaddr_un sun;
+  socklen_t len;
+  int fd, rc, err;
+
+  if (addr->abstract || lstat (addr->path, &st) != 0)
+    return TRUE;
+  if (!S_ISSOCK (st.st_mode)) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_EXISTS,
+        "Cannot listen on unix://%s: the path exists and is not a socket",
+        addr->path);
+    return FALSE;
+  }
+  fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0)
+    return TRUE;
+  len = make_unix_sockaddr (addr, &sun);
+  rc = connect (fd, (struct sockaddr *) &sun, len);
+  err = errno;
+  close (fd);
+  if (rc == 0) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_ADDRESS_IN_USE,
+        "Cannot listen on unix://%s: another process is listening there",
+        addr->path);
+    return FALSE;
+  }
+  if (err == ECONNREFUSED)
+    unlink (addr->path);
+  return TRUE;
+}
+
+gint
+vms_transport_listen (const VmsAddress *addr, GError **error)
+{
+  int fd = -1, one = 1, err;
+
+  if (!vms_address_can_listen (addr, error))
+    return -1;
+
+  switch (addr->kind) {
+    case VMS_TRANSPORT_VSOCK:{
+      struct sockaddr_vm svm = { 0 };
+
+      fd = socket (AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+      if (fd < 0) {
+        set_errno_error (error, errno, "create a vsock socket for", addr);
+        return -1;
+      }
+      svm.svm_family = AF_VSOCK;
+      svm.svm_cid = addr->cid;
+      svm.svm_port = addr->port;
+      if (bind (fd, (struct sockaddr *) &svm, sizeof (svm)) != 0)
+        goto bind_failed;
+      break;
+    }
+    case VMS_TRANSPORT_UNIX:{
+      struct sockaddr_un sun;
+      socklen_t len;
+
+      if (!unix_path_free (addr, error))
+        return -1;
+      fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+      if (fd < 0) {
+        set_errno_error (error, errno, "create a socket for", addr);
+        return -1;
+      }
+      len = make_unix_sockaddr (addr, &sun);
+      if (bind (fd, (struct sockaddr *) &sun, len) != 0)
+        goto bind_failed;
+      break;
+    }
+    case VMS_TRANSPORT_TCP:{
+      struct addrinfo *res, *ai;
+
+      res = resolve_tcp (addr, TRUE, error);
+      if (res == NULL)
+        return -1;
+      err = EADDRNOTAVAIL;
+      for (ai = res; ai != NULL; ai = ai->ai_next) {
+        fd = socket (ai->ai_family,
+            ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol);
+        if (fd < 0) {
+          err = errno;
+          continue;
+        }
+        setsockopt (fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof (one));
+        if (bind (fd, ai->ai_addr, ai->ai_addrlen) == 0)
+          break;
+        err = errno;
+        close (fd);
+        fd = -1;
+      }
+      freeaddrinfo (res);
+      if (fd < 0) {
+        set_errno_error (error, err, "listen on", addr);
+        return -1;
+      }
+      break;
+    }
+    case VMS_TRANSPORT_SERIAL:
+      g_return_val_if_reached (-1);
+  }
+
+  if (listen (fd, 4) != 0) {
+    err = errno;
+    close (fd);
+    set_errno_error (error, err, "listen on", addr);
+    return -1;
+  }
+  return fd;
+
+bind_failed:
+  err = errno;
+  close (fd);
+  set_errno_error (error, err, "listen on", addr);
+  return -1;
+}
+
+guint
+vms_transport_get_local_port (gint fd)
+{
+  struct sockaddr_storage ss;
+  socklen_t len = sizeof (ss);
+
+  if (getsockname (fd, (struct sockaddr *) &ss, &len) != 0)
+    return 0;
+  switch (ss.ss_family) {
+    case AF_INET:
+      return ntohs (((struct sockaddr_in *) &ss)->sin_port);
+    case AF_INET6:
+      return ntohs (((struct sockaddr_in6 *) &ss)->sin6_port);
+    case AF_VSOCK:
+      return ((struct sockaddr_vm *) &ss)->svm_port;
+    default:
+      return 0;
+  }
+}
+
+static gchar *
+describe_peer (const struct sockaddr_storage *ss)
+{
+  gchar host[NI_MAXHOST], serv[NI_MAXSERV];
+
+  switch (ss->ss_family) {
+    case AF_UNIX:
+      return g_strdup ("unix peer");
+    case AF_VSOCK:{
+      const struct sockaddr_vm *svm = (const struct sockaddr_vm *) ss;
+      return g_strdup_printf ("vsock CID %u port %u", svm->svm_cid,
+          svm->svm_port);
+    }
+    case AF_INET:
+    case AF_INET6:
+      if (getnameinfo ((const struct sockaddr *) ss, sizeof (*ss), host,
+              sizeof (host), serv, sizeof (serv),
+              NI_NUMERICHOST | NI_NUMERICSERV) == 0)
+        return g_strdup_printf ("tcp %s port %s", host, serv);
+      return g_strdup ("tcp peer");
+    default:
+      return g_strdup ("peer");
+  }
+}
+
+gint
+vms_transport_accept (gint listen_fd, gchar **peer, GError **error)
+{
+  struct sockaddr_storage ss;
+  socklen_t len = sizeof (ss);
+  int fd;
+
+  memset (&ss, 0, sizeof (ss));
+  fd = accept4 (listen_fd, (struct sockaddr *) &ss, &len,
+      SOCK_CLOEXEC | SOCK_NONBLOCK);
+  if (fd < 0) {
+    int err = errno;
+    g_set_error (error, G_IO_ERROR, g_io_error_from_errno (err),
+        "accept failed: %s", g_strerror (err));
+    return -1;
+  }
+  if (ss.ss_family == AF_INET || ss.ss_family == AF_INET6)
+    set_nodelay (fd);
+  if (peer != NULL)
+    *peer = describe_peer (&ss);
+  return fd;
+}
+
+gint
+vms_transport_connect (const VmsAddress *addr, gboolean *in_progress,
+    GError **error)
+{
+  int fd = -1, err = 0, rc = -1;
+
+  *in_progress = FALSE;
+  if (!vms_address_can_connect (addr, error))
+    return -1;
+
+  switch (addr->kind) {
+    case VMS_TRANSPORT_VSOCK:{
+      struct sockaddr_vm svm = { 0 };
+
+      fd = socket (AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+      if (fd < 0) {
+        set_errno_error (error, errno, "create a vsock socket for", addr);
+        return -1;
+      }
+      svm.svm_family = AF_VSOCK;
+      svm.svm_cid = addr->cid;
+      svm.svm_port = addr->port;
+      rc = connect (fd, (struct sockaddr *) &svm, sizeof (svm));
+      err = errno;
+      break;
+    }
+    case VMS_TRANSPORT_UNIX:{
+      struct sockaddr_un sun;
+      socklen_t len;
+
+      fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+      if (fd < 0) {
+        set_errno_error (error, errno, "create a socket for", addr);
+        return -1;
+      }
+      len = make_unix_sockaddr (addr, &sun);
+      rc = connect (fd, (struct sockaddr *) &sun, len);
+      err = errno;
+      break;
+    }
+    case VMS_TRANSPORT_TCP:{
+      struct addrinfo *res;
+
+      res = resolve_tcp (addr, FALSE, error);
+      if (res == NULL)
+        return -1;
+      /* The first address only: reconnect logic retries anyway. */
+      fd = socket (res->ai_family,
+          res->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, res->ai_protocol);
+      if (fd < 0) {
+        err = errno;
+        freeaddrinfo (res);
+        set_errno_error (error, err, "create a socket for", addr);
+        return -1;
+      }
+      set_nodelay (fd);
+      rc = connect (fd, res->ai_addr, res->ai_addrlen);
+      err = errno;
+      freeaddrinfo (res);
+      break;
+    }
+    case VMS_TRANSPORT_SERIAL:
+      fd = open (addr->path, O_RDWR | O_NOCTTY | O_CLOEXEC | O_NONBLOCK);
+      if (fd < 0) {
+        set_errno_error (error, errno, "open", addr);
+        return -1;
+      }
+      return fd;
+  }
+
+  if (rc == 0)
+    return fd;
+  if (err == EINPROGRESS || err == EAGAIN) {
+    *in_progress = TRUE;
+    return fd;
+  }
+  close (fd);
+  set_errno_error (error, err, "connect to", addr);
+  return -1;
+}
+
+gboolean
+vms_transport_connect_finish (gint fd, GError **error)
+{
+  int err = 0;
+  socklen_t len = sizeof (err);
+
+  if (getsockopt (fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
+    err = errno;
+  if (err != 0) {
+    g_set_error (error, G_IO_ERROR, g_io_error_from_errno (err),
+        "connect failed: %s", g_strerror (err));
+    return FALSE;
+  }
+  return TRUE;
+}
+
+gboolean
+vms_transport_is_socket (gint fd)
+{
+  struct stat st;
+
+  return fstat (fd, &st) == 0 && S_ISSOCK (st.st_mode);
+}
+
+void
+vms_transport_tune (gint fd, gint bufsize)
+{
+  if (bufsize <= 0 || !vms_transport_is_socket (fd))
+    return;
+  /* The FORCE variants pass net.core.[rw]mem_max when privileged. */
+  if (setsockopt (fd, SOL_SOCKET, SO_SNDBUFFORCE, &bufsize,
+          sizeof (bufsize)) != 0)
+    setsockopt (fd, SOL_SOCKET, SO_SNDBUF, &bufsize, sizeof (bufsize));
+  if (setsockopt (fd, SOL_SOCKET, SO_RCVBUFFORCE, &bufsize,
+          sizeof (bufsize)) != 0)
+    setsockopt (fd, SOL_SOCKET, SO_RCVBUF, &bufsize, sizeof (bufsize));
+}

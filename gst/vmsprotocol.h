@@ -1,0 +1,145 @@
+/* vmstream wire protocol, version 1.
+ *
+ * Pure functions over bytes: nothing here reads or writes a socket, so
+ * every parser can be unit-tested and fuzzed. All integers are
+ * little-endian. See docs/protocol.md for the byte-by-byte layout.
+ */
+#pragma once
+
+#include <gst/gst.h>
+
+G_BEGIN_DECLS
+
+#define VMS_PROTOCOL_VERSION 1
+
+#define VMS_HELLO_MAGIC "VMS1"
+#define VMS_WELCOME_MAGIC "VMSA"
+#define VMS_MAGIC_LEN 4
+
+/* HELLO: magic, u16 version, u16 flags, u32 caps_len, caps bytes */
+#define VMS_HELLO_SIZE 12
+/* WELCOME: magic, u16 version, u16 status, u32 max_frame */
+#define VMS_WELCOME_SIZE 12
+/* Message header, see VmsMsgHeader */
+#define VMS_MSG_HEADER_SIZE 88
+/* Back-channel header: u32 type, u32 len */
+#define VMS_BACK_HEADER_SIZE 8
+
+#define VMS_MAX_PLANES 4
+/* Upper bound of a caps string (HELLO and CAPS messages). */
+#define VMS_MAX_CAPS_LEN (64 * 1024)
+/* Upper bound of a back-channel payload. */
+#define VMS_MAX_BACK_LEN (64 * 1024)
+/* Default and hard upper bound of one frame's payload. */
+#define VMS_DEFAULT_MAX_FRAME (64 * 1024 * 1024)
+#define VMS_HARD_MAX_FRAME (512 * 1024 * 1024)
+
+typedef enum {
+  VMS_MSG_FRAME = 1,
+  VMS_MSG_CAPS = 2,
+  VMS_MSG_EOS = 3,
+  VMS_MSG_PING = 4,
+} VmsMsgType;
+
+typedef enum {
+  VMS_FRAME_FLAG_DELTA_UNIT = 1 << 0,
+  VMS_FRAME_FLAG_DISCONT = 1 << 1,
+  VMS_FRAME_FLAG_HEADER = 1 << 2,
+  /* The frame carries a video layout (n_planes, offset, stride). */
+  VMS_FRAME_FLAG_VIDEO_META = 1 << 3,
+} VmsFrameFlags;
+
+#define VMS_FRAME_FLAGS_KNOWN                                                  \
+  (VMS_FRAME_FLAG_DELTA_UNIT | VMS_FRAME_FLAG_DISCONT | VMS_FRAME_FLAG_HEADER \
+      | VMS_FRAME_FLAG_VIDEO_META)
+
+/* HELLO flags */
+typedef enum {
+  /* The sender handles back-channel messages. */
+  VMS_HELLO_FLAG_BACK_CHANNEL = 1 << 0,
+} VmsHelloFlags;
+
+typedef enum {
+  VMS_STATUS_OK = 0,
+  VMS_STATUS_BAD_VERSION = 1,
+  VMS_STATUS_BAD_CAPS = 2,
+  VMS_STATUS_BUSY = 3,
+} VmsStatus;
+
+typedef enum {
+  VMS_BACK_KEYFRAME_REQUEST = 1,
+  VMS_BACK_NAVIGATION = 2,
+  VMS_BACK_PONG = 3,
+} VmsBackType;
+
+typedef struct {
+  guint16 version;
+  guint16 flags;
+  guint32 caps_len;
+} VmsHello;
+
+typedef struct {
+  guint16 version;
+  guint16 status;
+  guint32 max_frame;
+} VmsWelcome;
+
+typedef struct {
+  guint32 type;
+  guint32 flags;
+  guint64 pts;
+  guint64 dts;
+  guint64 duration;
+  guint64 capture_time;
+  guint64 seq;
+  guint32 size;
+  guint32 n_planes;
+  guint32 offset[VMS_MAX_PLANES];
+  gint32 stride[VMS_MAX_PLANES];
+} VmsMsgHeader;
+
+typedef struct {
+  guint32 type;
+  guint32 len;
+} VmsBackHeader;
+
+#define VMS_PROTOCOL_ERROR (vms_protocol_error_quark ())
+GQuark vms_protocol_error_quark (void);
+
+typedef enum {
+  VMS_PROTOCOL_ERROR_SHORT,
+  VMS_PROTOCOL_ERROR_BAD_MAGIC,
+  VMS_PROTOCOL_ERROR_BAD_VERSION,
+  VMS_PROTOCOL_ERROR_TOO_LARGE,
+  VMS_PROTOCOL_ERROR_BAD_TYPE,
+  VMS_PROTOCOL_ERROR_BAD_LAYOUT,
+  VMS_PROTOCOL_ERROR_BAD_CAPS,
+  VMS_PROTOCOL_ERROR_REFUSED,
+} VmsProtocolError;
+
+void vms_hello_write (guint8 out[VMS_HELLO_SIZE], const VmsHello *hello);
+gboolean vms_hello_parse (const guint8 *data, gsize len, VmsHello *hello,
+    GError **error);
+
+void vms_welcome_write (guint8 out[VMS_WELCOME_SIZE],
+    const VmsWelcome *welcome);
+gboolean vms_welcome_parse (const guint8 *data, gsize len,
+    VmsWelcome *welcome, GError **error);
+
+void vms_msg_header_write (guint8 out[VMS_MSG_HEADER_SIZE],
+    const VmsMsgHeader *hdr);
+gboolean vms_msg_header_parse (const guint8 *data, gsize len,
+    guint32 max_frame, VmsMsgHeader *hdr, GError **error);
+
+void vms_back_header_write (guint8 out[VMS_BACK_HEADER_SIZE],
+    const VmsBackHeader *hdr);
+gboolean vms_back_header_parse (const guint8 *data, gsize len,
+    VmsBackHeader *hdr, GError **error);
+
+gboolean vms_is_hello_magic (const guint8 *data, gsize len);
+
+GstCaps *vms_caps_parse (const guint8 *data, gsize len, GError **error);
+
+const gchar *vms_status_to_string (guint16 status);
+
+G_END_DECLS

@@ -1,0 +1,65 @@
+/* vmstream transports: one address type and one set of helpers for
+ * vsock://, unix://, tcp:// and serial:// so that elements never special-case
+ * a transport. All descriptors returned are non-blocking and close-on-exec.
+ */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+typedef enum {
+  VMS_TRANSPORT_VSOCK,
+  VMS_TRANSPORT_UNIX,
+  VMS_TRANSPORT_TCP,
+  VMS_TRANSPORT_SERIAL,
+} VmsTransportKind;
+
+/* VMADDR_CID_ANY, for vsock://any:PORT */
+#define VMS_VSOCK_CID_ANY G_MAXUINT32
+
+typedef struct {
+  VmsTransportKind kind;
+  /* vsock */
+  guint32 cid;
+  /* vsock and tcp; 0 for tcp means "any free port" when listening */
+  guint32 port;
+  /* tcp */
+  gchar *host;
+  /* unix (name without the '@' when abstract) and serial */
+  gchar *path;
+  gboolean abstract;
+} VmsAddress;
+
+#define VMS_TRANSPORT_URI_FORMS                                               \
+  "vsock://CID:PORT, vsock://any:PORT, unix:///path, unix://@abstract-name, " \
+  "tcp://HOST:PORT or serial:///dev/PORT"
+
+VmsAddress *vms_address_parse (const gchar *uri, GError **error);
+void vms_address_free (VmsAddress *addr);
+gchar *vms_address_to_string (const VmsAddress *addr);
+gboolean vms_address_can_listen (const VmsAddress *addr, GError **error);
+gboolean vms_address_can_connect (const VmsAddress *addr, GError **error);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (VmsAddress, vms_address_free)
+
+/* Creates a listening socket. For unix:// a stale socket file nobody
+ * listens on is replaced; a live one is an error. */
+gint vms_transport_listen (const VmsAddress *addr, GError **error);
+/* Port a tcp:// listening socket is bound to (for tcp://HOST:0). */
+guint vms_transport_get_local_port (gint fd);
+/* Accepts one connection, or returns -1 with error (G_IO_ERROR_WOULD_BLOCK
+ * when nobody is waiting). *peer is set to a printable peer description. */
+gint vms_transport_accept (gint listen_fd, gchar **peer, GError **error);
+/* Starts connecting (non-blocking). Returns the descriptor; *in_progress is
+ * TRUE when the caller must wait for writability and then call
+ * vms_transport_connect_finish(). serial:// opens the device. */
+gint vms_transport_connect (const VmsAddress *addr, gboolean *in_progress,
+    GError **error);
+gboolean vms_transport_connect_finish (gint fd, GError **error);
+/* Whether the descriptor is a socket (sendmsg/MSG_NOSIGNAL usable). */
+gboolean vms_transport_is_socket (gint fd);
+/* Larger socket buffers for bulk frames (best effort). */
+void vms_transport_tune (gint fd, gint bufsize);
+
+G_END_DECLS
