@@ -8,8 +8,8 @@
 #include <unistd.h>
 
 gboolean
-vms_io_wait (GstPoll *poll, GstPollFD *pfd, gboolean read,
-    GstClockTime timeout, GError **error)
+vms_io_wait (GstPoll *poll, GstPollFD *pfd, gboolean read, GstClockTime timeout,
+             GError **error)
 {
   gint rc;
 
@@ -24,24 +24,24 @@ vms_io_wait (GstPoll *poll, GstPollFD *pfd, gboolean read,
   if (rc < 0) {
     if (errno == EBUSY) {
       g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_CANCELLED,
-          "interrupted (flushing)");
+                           "interrupted (flushing)");
     } else {
       int err = errno;
       g_set_error (error, G_IO_ERROR, g_io_error_from_errno (err),
-          "poll failed: %s", g_strerror (err));
+                   "poll failed: %s", g_strerror (err));
     }
     return FALSE;
   }
   if (rc == 0) {
     g_set_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
-        "peer made no progress for %" GST_TIME_FORMAT,
-        GST_TIME_ARGS (timeout));
+                 "peer made no progress for %" GST_TIME_FORMAT,
+                 GST_TIME_ARGS (timeout));
     return FALSE;
   }
   if (gst_poll_fd_has_error (poll, pfd) && !gst_poll_fd_can_read (poll, pfd)
       && !gst_poll_fd_can_write (poll, pfd)) {
     g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_BROKEN_PIPE,
-        "connection error");
+                         "connection error");
     return FALSE;
   }
   return TRUE;
@@ -49,7 +49,8 @@ vms_io_wait (GstPoll *poll, GstPollFD *pfd, gboolean read,
 
 gboolean
 vms_io_writev_all (GstPoll *poll, GstPollFD *pfd, gboolean is_socket,
-    struct iovec *iov, gint iovcnt, GstClockTime timeout, GError **error)
+                   struct iovec *iov, gint iovcnt, GstClockTime timeout,
+                   GError **error)
 {
   while (iovcnt > 0) {
     ssize_t n;
@@ -77,17 +78,17 @@ vms_io_writev_all (GstPoll *poll, GstPollFD *pfd, gboolean is_socket,
         continue;
       }
       g_set_error (error, G_IO_ERROR, g_io_error_from_errno (err),
-          "write failed: %s", g_strerror (err));
+                   "write failed: %s", g_strerror (err));
       return FALSE;
     }
     /* Advance past what was written; a short write leaves a partial iov. */
     while (n > 0 && iovcnt > 0) {
-      if ((size_t) n >= iov->iov_len) {
+      if ((size_t)n >= iov->iov_len) {
         n -= iov->iov_len;
         iov++;
         iovcnt--;
       } else {
-        iov->iov_base = (guint8 *) iov->iov_base + n;
+        iov->iov_base = (guint8 *)iov->iov_base + n;
         iov->iov_len -= n;
         n = 0;
       }
@@ -98,7 +99,7 @@ vms_io_writev_all (GstPoll *poll, GstPollFD *pfd, gboolean is_socket,
 
 gboolean
 vms_io_read_all (GstPoll *poll, GstPollFD *pfd, guint8 *dst, gsize len,
-    GstClockTime timeout, gsize *got, GError **error)
+                 GstClockTime timeout, gsize *got, GError **error)
 {
   gsize done = 0;
   gboolean ret = TRUE;
@@ -112,8 +113,9 @@ vms_io_read_all (GstPoll *poll, GstPollFD *pfd, guint8 *dst, gsize len,
     }
     if (n == 0) {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED,
-          "peer closed the connection after %" G_GSIZE_FORMAT " of %"
-          G_GSIZE_FORMAT " bytes", done, len);
+                   "peer closed the connection after %" G_GSIZE_FORMAT
+                   " of %" G_GSIZE_FORMAT " bytes",
+                   done, len);
       ret = FALSE;
       break;
     }
@@ -129,7 +131,7 @@ vms_io_read_all (GstPoll *poll, GstPollFD *pfd, guint8 *dst, gsize len,
     {
       int err = errno;
       g_set_error (error, G_IO_ERROR, g_io_error_from_errno (err),
-          "read failed: %s", g_strerror (err));
+                   "read failed: %s", g_strerror (err));
     }
     ret = FALSE;
     break;

@@ -11,18 +11,18 @@ G_BEGIN_DECLS
  * FALSE with G_IO_ERROR_CANCELLED when flushing, G_IO_ERROR_TIMED_OUT after
  * @timeout (GST_CLOCK_TIME_NONE waits forever). */
 gboolean vms_io_wait (GstPoll *poll, GstPollFD *pfd, gboolean read,
-    GstClockTime timeout, GError **error);
+                      GstClockTime timeout, GError **error);
 
 /* Writes every byte of @iov (modified in place), handling short writes.
  * @timeout bounds how long the peer may accept no byte at all. Sockets are
  * written with MSG_NOSIGNAL so a vanished peer is an error, not SIGPIPE. */
-gboolean vms_io_writev_all (GstPoll *poll, GstPollFD *pfd,
-    gboolean is_socket, struct iovec *iov, gint iovcnt, GstClockTime timeout,
-    GError **error);
+gboolean vms_io_writev_all (GstPoll *poll, GstPollFD *pfd, gboolean is_socket,
+                            struct iovec *iov, gint iovcnt,
+                            GstClockTime timeout, GError **error);
 
 /* Reads exactly @len bytes; EOF before that is G_IO_ERROR_CONNECTION_CLOSED
  * (with *got set to what was read). */
-gboolean vms_io_read_all (GstPoll *poll, GstPollFD *pfd, guint8 *dst,
-    gsize len, GstClockTime timeout, gsize *got, GError **error);
+gboolean vms_io_read_all (GstPoll *poll, GstPollFD *pfd, guint8 *dst, gsize len,
+                          GstClockTime timeout, gsize *got, GError **error);
 
 G_END_DECLS

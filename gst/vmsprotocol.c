@@ -33,8 +33,8 @@ check_len (gsize len, gsize need, const gchar *what, GError **error)
   if (len >= need)
     return TRUE;
   g_set_error (error, VMS_PROTOCOL_ERROR, VMS_PROTOCOL_ERROR_SHORT,
-      "%s is %" G_GSIZE_FORMAT " bytes, needs %" G_GSIZE_FORMAT, what, len,
-      need);
+               "%s is %" G_GSIZE_FORMAT " bytes, needs %" G_GSIZE_FORMAT, what,
+               len, need);
   return FALSE;
 }
 
@@ -42,7 +42,7 @@ gboolean
 vms_is_hello_magic (const guint8 *data, gsize len)
 {
   return len >= VMS_MAGIC_LEN
-      && memcmp (data, VMS_HELLO_MAGIC, VMS_MAGIC_LEN) == 0;
+         && memcmp (data, VMS_HELLO_MAGIC, VMS_MAGIC_LEN) == 0;
 }
 
 void
@@ -55,13 +55,13 @@ vms_hello_write (guint8 out[VMS_HELLO_SIZE], const VmsHello *hello)
 }
 
 gboolean
-vms_hello_parse (const guint8 *data, gsize len, VmsHello *hello,
-    GError **error)
+vms_hello_parse (const guint8 *data, gsize len, VmsHello *hello, GError **error)
 {
   if (!check_len (len, VMS_HELLO_SIZE, "HELLO", error))
     return FALSE;
   if (!vms_is_hello_magic (data, len)) {
-    g_set_error (error, VMS_PROTOCOL_ERROR, VMS_PROTOCOL_ERROR_BAD_MAGIC,
+    g_set_error (
+        error, VMS_PROTOCOL_ERROR, VMS_PROTOCOL_ERROR_BAD_MAGIC,
         "bad HELLO magic %02x %02x %02x %02x (expected \"VMS1\"): the peer "
         "does not speak the vmstream protocol",
         data[0], data[1], data[2], data[3]);
@@ -72,8 +72,8 @@ vms_hello_parse (const guint8 *data, gsize len, VmsHello *hello,
   hello->caps_len = GST_READ_UINT32_LE (data + 8);
   if (hello->caps_len == 0 || hello->caps_len > VMS_MAX_CAPS_LEN) {
     g_set_error (error, VMS_PROTOCOL_ERROR, VMS_PROTOCOL_ERROR_TOO_LARGE,
-        "HELLO caps length %u is outside 1..%u", hello->caps_len,
-        VMS_MAX_CAPS_LEN);
+                 "HELLO caps length %u is outside 1..%u", hello->caps_len,
+                 VMS_MAX_CAPS_LEN);
     return FALSE;
   }
   return TRUE;
@@ -90,12 +90,13 @@ vms_welcome_write (guint8 out[VMS_WELCOME_SIZE], const VmsWelcome *welcome)
 
 gboolean
 vms_welcome_parse (const guint8 *data, gsize len, VmsWelcome *welcome,
-    GError **error)
+                   GError **error)
 {
   if (!check_len (len, VMS_WELCOME_SIZE, "WELCOME", error))
     return FALSE;
   if (memcmp (data, VMS_WELCOME_MAGIC, VMS_MAGIC_LEN) != 0) {
-    g_set_error (error, VMS_PROTOCOL_ERROR, VMS_PROTOCOL_ERROR_BAD_MAGIC,
+    g_set_error (
+        error, VMS_PROTOCOL_ERROR, VMS_PROTOCOL_ERROR_BAD_MAGIC,
         "bad WELCOME magic %02x %02x %02x %02x (expected \"VMSA\"): the "
         "listener is not a vmstream source",
         data[0], data[1], data[2], data[3]);
@@ -140,12 +141,12 @@ vms_msg_header_write (guint8 out[VMS_MSG_HEADER_SIZE], const VmsMsgHeader *h)
   put_u32 (out + 52, h->n_planes);
   for (i = 0; i < VMS_MAX_PLANES; i++) {
     put_u32 (out + 56 + 4 * i, h->offset[i]);
-    put_u32 (out + 72 + 4 * i, (guint32) h->stride[i]);
+    put_u32 (out + 72 + 4 * i, (guint32)h->stride[i]);
   }
 }
 
-static gboolean
-bad_layout (GError **error, const gchar *fmt, ...) G_GNUC_PRINTF (2, 3);
+static gboolean bad_layout (GError **error, const gchar *fmt, ...)
+    G_GNUC_PRINTF (2, 3);
 
 static gboolean
 bad_layout (GError **error, const gchar *fmt, ...)
@@ -156,15 +157,15 @@ bad_layout (GError **error, const gchar *fmt, ...)
   va_start (args, fmt);
   msg = g_strdup_vprintf (fmt, args);
   va_end (args);
-  g_set_error_literal (error, VMS_PROTOCOL_ERROR,
-      VMS_PROTOCOL_ERROR_BAD_LAYOUT, msg);
+  g_set_error_literal (error, VMS_PROTOCOL_ERROR, VMS_PROTOCOL_ERROR_BAD_LAYOUT,
+                       msg);
   g_free (msg);
   return FALSE;
 }
 
 gboolean
 vms_msg_header_parse (const guint8 *data, gsize len, guint32 max_frame,
-    VmsMsgHeader *h, GError **error)
+                      VmsMsgHeader *h, GError **error)
 {
   guint i;
 
@@ -183,15 +184,15 @@ vms_msg_header_parse (const guint8 *data, gsize len, guint32 max_frame,
   h->n_planes = GST_READ_UINT32_LE (data + 52);
   for (i = 0; i < VMS_MAX_PLANES; i++) {
     h->offset[i] = GST_READ_UINT32_LE (data + 56 + 4 * i);
-    h->stride[i] = (gint32) GST_READ_UINT32_LE (data + 72 + 4 * i);
+    h->stride[i] = (gint32)GST_READ_UINT32_LE (data + 72 + 4 * i);
   }
 
   switch (h->type) {
     case VMS_MSG_FRAME:
       if (h->size > max_frame || h->size > VMS_HARD_MAX_FRAME) {
         g_set_error (error, VMS_PROTOCOL_ERROR, VMS_PROTOCOL_ERROR_TOO_LARGE,
-            "frame of %u bytes exceeds the limit of %u bytes", h->size,
-            MIN (max_frame, (guint32) VMS_HARD_MAX_FRAME));
+                     "frame of %u bytes exceeds the limit of %u bytes", h->size,
+                     MIN (max_frame, (guint32)VMS_HARD_MAX_FRAME));
         return FALSE;
       }
       if (h->flags & ~VMS_FRAME_FLAGS_KNOWN)
@@ -199,26 +200,26 @@ vms_msg_header_parse (const guint8 *data, gsize len, guint32 max_frame,
       if (h->flags & VMS_FRAME_FLAG_VIDEO_META) {
         if (h->n_planes == 0 || h->n_planes > VMS_MAX_PLANES)
           return bad_layout (error, "frame has %u planes, expected 1..%u",
-              h->n_planes, VMS_MAX_PLANES);
+                             h->n_planes, VMS_MAX_PLANES);
         for (i = 0; i < h->n_planes; i++) {
           if (h->offset[i] >= h->size)
-            return bad_layout (error,
-                "plane %u offset %u lies outside the %u-byte frame", i,
+            return bad_layout (
+                error, "plane %u offset %u lies outside the %u-byte frame", i,
                 h->offset[i], h->size);
           if (h->stride[i] <= 0)
-            return bad_layout (error, "plane %u stride %d is not positive",
-                i, h->stride[i]);
+            return bad_layout (error, "plane %u stride %d is not positive", i,
+                               h->stride[i]);
         }
       } else if (h->n_planes != 0) {
         return bad_layout (error, "frame without video layout has %u planes",
-            h->n_planes);
+                           h->n_planes);
       }
       break;
     case VMS_MSG_CAPS:
       if (h->size == 0 || h->size > VMS_MAX_CAPS_LEN) {
         g_set_error (error, VMS_PROTOCOL_ERROR, VMS_PROTOCOL_ERROR_TOO_LARGE,
-            "CAPS message length %u is outside 1..%u", h->size,
-            VMS_MAX_CAPS_LEN);
+                     "CAPS message length %u is outside 1..%u", h->size,
+                     VMS_MAX_CAPS_LEN);
         return FALSE;
       }
       break;
@@ -226,11 +227,11 @@ vms_msg_header_parse (const guint8 *data, gsize len, guint32 max_frame,
     case VMS_MSG_PING:
       if (h->size != 0)
         return bad_layout (error, "%s message carries %u payload bytes",
-            h->type == VMS_MSG_EOS ? "EOS" : "PING", h->size);
+                           h->type == VMS_MSG_EOS ? "EOS" : "PING", h->size);
       break;
     default:
       g_set_error (error, VMS_PROTOCOL_ERROR, VMS_PROTOCOL_ERROR_BAD_TYPE,
-          "unknown message type %u (0x%08x)", h->type, h->type);
+                   "unknown message type %u (0x%08x)", h->type, h->type);
       return FALSE;
   }
   return TRUE;
@@ -238,7 +239,7 @@ vms_msg_header_parse (const guint8 *data, gsize len, guint32 max_frame,
 
 void
 vms_back_header_write (guint8 out[VMS_BACK_HEADER_SIZE],
-    const VmsBackHeader *hdr)
+                       const VmsBackHeader *hdr)
 {
   put_u32 (out, hdr->type);
   put_u32 (out + 4, hdr->len);
@@ -246,7 +247,7 @@ vms_back_header_write (guint8 out[VMS_BACK_HEADER_SIZE],
 
 gboolean
 vms_back_header_parse (const guint8 *data, gsize len, VmsBackHeader *hdr,
-    GError **error)
+                       GError **error)
 {
   if (!check_len (len, VMS_BACK_HEADER_SIZE, "back-channel header", error))
     return FALSE;
@@ -254,13 +255,13 @@ vms_back_header_parse (const guint8 *data, gsize len, VmsBackHeader *hdr,
   hdr->len = GST_READ_UINT32_LE (data + 4);
   if (hdr->type < VMS_BACK_KEYFRAME_REQUEST || hdr->type > VMS_BACK_PONG) {
     g_set_error (error, VMS_PROTOCOL_ERROR, VMS_PROTOCOL_ERROR_BAD_TYPE,
-        "unknown back-channel message type %u", hdr->type);
+                 "unknown back-channel message type %u", hdr->type);
     return FALSE;
   }
   if (hdr->len > VMS_MAX_BACK_LEN) {
     g_set_error (error, VMS_PROTOCOL_ERROR, VMS_PROTOCOL_ERROR_TOO_LARGE,
-        "back-channel message of %u bytes exceeds %u", hdr->len,
-        VMS_MAX_BACK_LEN);
+                 "back-channel message of %u bytes exceeds %u", hdr->len,
+                 VMS_MAX_BACK_LEN);
     return FALSE;
   }
   return TRUE;
@@ -274,26 +275,27 @@ vms_caps_parse (const guint8 *data, gsize len, GError **error)
 
   if (len == 0 || len > VMS_MAX_CAPS_LEN) {
     g_set_error (error, VMS_PROTOCOL_ERROR, VMS_PROTOCOL_ERROR_TOO_LARGE,
-        "caps string length %" G_GSIZE_FORMAT " is outside 1..%u", len,
-        VMS_MAX_CAPS_LEN);
+                 "caps string length %" G_GSIZE_FORMAT " is outside 1..%u", len,
+                 VMS_MAX_CAPS_LEN);
     return NULL;
   }
   if (memchr (data, '\0', len) != NULL
-      || !g_utf8_validate ((const gchar *) data, len, NULL)) {
-    g_set_error_literal (error, VMS_PROTOCOL_ERROR,
-        VMS_PROTOCOL_ERROR_BAD_CAPS, "caps string is not valid UTF-8 text");
+      || !g_utf8_validate ((const gchar *)data, len, NULL)) {
+    g_set_error_literal (error, VMS_PROTOCOL_ERROR, VMS_PROTOCOL_ERROR_BAD_CAPS,
+                         "caps string is not valid UTF-8 text");
     return NULL;
   }
-  str = g_strndup ((const gchar *) data, len);
+  str = g_strndup ((const gchar *)data, len);
   caps = gst_caps_from_string (str);
   if (caps == NULL) {
     g_set_error (error, VMS_PROTOCOL_ERROR, VMS_PROTOCOL_ERROR_BAD_CAPS,
-        "cannot parse caps \"%.200s\"", str);
+                 "cannot parse caps \"%.200s\"", str);
     g_free (str);
     return NULL;
   }
   if (!gst_caps_is_fixed (caps)) {
-    g_set_error (error, VMS_PROTOCOL_ERROR, VMS_PROTOCOL_ERROR_BAD_CAPS,
+    g_set_error (
+        error, VMS_PROTOCOL_ERROR, VMS_PROTOCOL_ERROR_BAD_CAPS,
         "caps \"%.200s\" are not fixed (one structure, no ranges or lists)",
         str);
     gst_caps_unref (caps);

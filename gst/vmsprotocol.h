@@ -50,8 +50,8 @@ typedef enum {
 } VmsFrameFlags;
 
 #define VMS_FRAME_FLAGS_KNOWN                                                  \
-  (VMS_FRAME_FLAG_DELTA_UNIT | VMS_FRAME_FLAG_DISCONT | VMS_FRAME_FLAG_HEADER \
-      | VMS_FRAME_FLAG_VIDEO_META)
+  (VMS_FRAME_FLAG_DELTA_UNIT | VMS_FRAME_FLAG_DISCONT | VMS_FRAME_FLAG_HEADER  \
+   | VMS_FRAME_FLAG_VIDEO_META)
 
 /* HELLO flags */
 typedef enum {
@@ -119,22 +119,22 @@ typedef enum {
 
 void vms_hello_write (guint8 out[VMS_HELLO_SIZE], const VmsHello *hello);
 gboolean vms_hello_parse (const guint8 *data, gsize len, VmsHello *hello,
-    GError **error);
+                          GError **error);
 
 void vms_welcome_write (guint8 out[VMS_WELCOME_SIZE],
-    const VmsWelcome *welcome);
-gboolean vms_welcome_parse (const guint8 *data, gsize len,
-    VmsWelcome *welcome, GError **error);
+                        const VmsWelcome *welcome);
+gboolean vms_welcome_parse (const guint8 *data, gsize len, VmsWelcome *welcome,
+                            GError **error);
 
 void vms_msg_header_write (guint8 out[VMS_MSG_HEADER_SIZE],
-    const VmsMsgHeader *hdr);
-gboolean vms_msg_header_parse (const guint8 *data, gsize len,
-    guint32 max_frame, VmsMsgHeader *hdr, GError **error);
+                           const VmsMsgHeader *hdr);
+gboolean vms_msg_header_parse (const guint8 *data, gsize len, guint32 max_frame,
+                               VmsMsgHeader *hdr, GError **error);
 
 void vms_back_header_write (guint8 out[VMS_BACK_HEADER_SIZE],
-    const VmsBackHeader *hdr);
+                            const VmsBackHeader *hdr);
 gboolean vms_back_header_parse (const guint8 *data, gsize len,
-    VmsBackHeader *hdr, GError **error);
+                                VmsBackHeader *hdr, GError **error);
 
 gboolean vms_is_hello_magic (const guint8 *data, gsize len);
 

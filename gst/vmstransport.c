@@ -15,15 +15,15 @@
 #include <unistd.h>
 #include <linux/vm_sockets.h>
 
-#define VMS_UNIX_PATH_MAX (sizeof (((struct sockaddr_un *) 0)->sun_path) - 1)
+#define VMS_UNIX_PATH_MAX (sizeof (((struct sockaddr_un *)0)->sun_path) - 1)
 
 static gboolean
 invalid (GError **error, const gchar *uri, const gchar *why)
 {
   g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-      "Invalid transport URI \"%s\": %s. Expected one of "
-      VMS_TRANSPORT_URI_FORMS ".",
-      uri, why);
+               "Invalid transport URI \"%s\": %s. Expected one "
+               "of " VMS_TRANSPORT_URI_FORMS ".",
+               uri, why);
   return FALSE;
 }
 
@@ -39,7 +39,7 @@ parse_u32 (const gchar *s, guint64 max, guint32 *out)
   v = g_ascii_strtoull (s, &end, 10);
   if (errno != 0 || *end != '\0' || v > max)
     return FALSE;
-  *out = (guint32) v;
+  *out = (guint32)v;
   return TRUE;
 }
 
@@ -50,7 +50,8 @@ vms_address_parse (const gchar *uri, GError **error)
   const gchar *rest;
 
   if (uri == NULL || *uri == '\0') {
-    g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+    g_set_error (
+        error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
         "No transport URI set. Expected one of " VMS_TRANSPORT_URI_FORMS ".");
     return NULL;
   }
@@ -70,8 +71,9 @@ vms_address_parse (const gchar *uri, GError **error)
     if (g_ascii_strcasecmp (parts[0], "any") == 0) {
       addr->cid = VMS_VSOCK_CID_ANY;
     } else if (!parse_u32 (parts[0], G_MAXUINT32 - 1, &addr->cid)) {
-      invalid (error, uri, "the CID must be a number from 0 to 4294967294 or "
-          "\"any\"");
+      invalid (error, uri,
+               "the CID must be a number from 0 to 4294967294 or "
+               "\"any\"");
       return NULL;
     }
     if (!parse_u32 (parts[1], G_MAXUINT32 - 1, &addr->port)) {
@@ -89,8 +91,9 @@ vms_address_parse (const gchar *uri, GError **error)
         return NULL;
       }
     } else if (rest[0] != '/') {
-      invalid (error, uri, "a unix socket path must be absolute "
-          "(unix:///path, three slashes)");
+      invalid (error, uri,
+               "a unix socket path must be absolute "
+               "(unix:///path, three slashes)");
       return NULL;
     } else if (rest[1] == '\0') {
       invalid (error, uri, "the unix socket path is empty");
@@ -134,8 +137,9 @@ vms_address_parse (const gchar *uri, GError **error)
     rest = uri + strlen ("serial://");
     addr->kind = VMS_TRANSPORT_SERIAL;
     if (rest[0] != '/' || rest[1] == '\0') {
-      invalid (error, uri, "a serial device path must be absolute "
-          "(serial:///dev/virtio-ports/NAME)");
+      invalid (error, uri,
+               "a serial device path must be absolute "
+               "(serial:///dev/virtio-ports/NAME)");
       return NULL;
     }
     addr->path = g_strdup (rest);
@@ -167,7 +171,7 @@ vms_address_to_string (const VmsAddress *addr)
       return g_strdup_printf ("vsock://%u:%u", addr->cid, addr->port);
     case VMS_TRANSPORT_UNIX:
       return g_strdup_printf ("unix://%s%s", addr->abstract ? "@" : "",
-          addr->path);
+                              addr->path);
     case VMS_TRANSPORT_TCP:
       if (strchr (addr->host, ':') != NULL)
         return g_strdup_printf ("tcp://[%s]:%u", addr->host, addr->port);
@@ -182,7 +186,8 @@ gboolean
 vms_address_can_listen (const VmsAddress *addr, GError **error)
 {
   if (addr->kind == VMS_TRANSPORT_SERIAL) {
-    g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+    g_set_error (
+        error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
         "serial:// is a guest-side device and cannot listen; on the host, "
         "listen on the unix:// socket the VM's serial port is connected to");
     return FALSE;
@@ -194,14 +199,16 @@ gboolean
 vms_address_can_connect (const VmsAddress *addr, GError **error)
 {
   if (addr->kind == VMS_TRANSPORT_VSOCK && addr->cid == VMS_VSOCK_CID_ANY) {
-    g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+    g_set_error (
+        error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
         "vsock://any:%u can only listen; to connect, name the peer's CID "
-        "(the host is CID 2 as seen from a guest)", addr->port);
+        "(the host is CID 2 as seen from a guest)",
+        addr->port);
     return FALSE;
   }
   if (addr->kind == VMS_TRANSPORT_TCP && addr->port == 0) {
     g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-        "cannot connect to tcp port 0");
+                 "cannot connect to tcp port 0");
     return FALSE;
   }
   return TRUE;
@@ -209,12 +216,12 @@ vms_address_can_connect (const VmsAddress *addr, GError **error)
 
 static gboolean
 set_errno_error (GError **error, int err, const gchar *what,
-    const VmsAddress *addr)
+                 const VmsAddress *addr)
 {
   g_autofree gchar *s = vms_address_to_string (addr);
 
   g_set_error (error, G_IO_ERROR, g_io_error_from_errno (err),
-      "Cannot %s %s: %s", what, s, g_strerror (err));
+               "Cannot %s %s: %s", what, s, g_strerror (err));
   return FALSE;
 }
 
@@ -247,7 +254,8 @@ resolve_tcp (const VmsAddress *addr, gboolean passive, GError **error)
   rc = getaddrinfo (addr->host, port, &hints, &res);
   if (rc != 0) {
     g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
-        "Cannot resolve host \"%s\": %s", addr->host, gai_strerror (rc));
+                 "Cannot resolve host \"%s\": %s", addr->host,
+                 gai_strerror (rc));
     return NULL;
   }
   return res;
@@ -272,7 +280,8 @@ unix_path_free (const VmsAddress *addr, GError **error)
   if (addr->abstract || lstat (addr->path, &st) != 0)
     return TRUE;
   if (!S_ISSOCK (st.st_mode)) {
-    g_set_error (error, G_IO_ERROR, G_IO_ERROR_EXISTS,
+    g_set_error (
+        error, G_IO_ERROR, G_IO_ERROR_EXISTS,
         "Cannot listen on unix://%s: the path exists and is not a socket",
         addr->path);
     return FALSE;
@@ -281,11 +290,12 @@ unix_path_free (const VmsAddress *addr, GError **error)
   if (fd < 0)
     return TRUE;
   len = make_unix_sockaddr (addr, &sun);
-  rc = connect (fd, (struct sockaddr *) &sun, len);
+  rc = connect (fd, (struct sockaddr *)&sun, len);
   err = errno;
   close (fd);
   if (rc == 0) {
-    g_set_error (error, G_IO_ERROR, G_IO_ERROR_ADDRESS_IN_USE,
+    g_set_error (
+        error, G_IO_ERROR, G_IO_ERROR_ADDRESS_IN_USE,
         "Cannot listen on unix://%s: another process is listening there",
         addr->path);
     return FALSE;
@@ -304,7 +314,7 @@ vms_transport_listen (const VmsAddress *addr, GError **error)
     return -1;
 
   switch (addr->kind) {
-    case VMS_TRANSPORT_VSOCK:{
+    case VMS_TRANSPORT_VSOCK: {
       struct sockaddr_vm svm = { 0 };
 
       fd = socket (AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
@@ -315,11 +325,11 @@ vms_transport_listen (const VmsAddress *addr, GError **error)
       svm.svm_family = AF_VSOCK;
       svm.svm_cid = addr->cid;
       svm.svm_port = addr->port;
-      if (bind (fd, (struct sockaddr *) &svm, sizeof (svm)) != 0)
+      if (bind (fd, (struct sockaddr *)&svm, sizeof (svm)) != 0)
         goto bind_failed;
       break;
     }
-    case VMS_TRANSPORT_UNIX:{
+    case VMS_TRANSPORT_UNIX: {
       struct sockaddr_un sun;
       socklen_t len;
 
@@ -331,11 +341,11 @@ vms_transport_listen (const VmsAddress *addr, GError **error)
         return -1;
       }
       len = make_unix_sockaddr (addr, &sun);
-      if (bind (fd, (struct sockaddr *) &sun, len) != 0)
+      if (bind (fd, (struct sockaddr *)&sun, len) != 0)
         goto bind_failed;
       break;
     }
-    case VMS_TRANSPORT_TCP:{
+    case VMS_TRANSPORT_TCP: {
       struct addrinfo *res, *ai;
 
       res = resolve_tcp (addr, TRUE, error);
@@ -344,7 +354,8 @@ vms_transport_listen (const VmsAddress *addr, GError **error)
       err = EADDRNOTAVAIL;
       for (ai = res; ai != NULL; ai = ai->ai_next) {
         fd = socket (ai->ai_family,
-            ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol);
+                     ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
+                     ai->ai_protocol);
         if (fd < 0) {
           err = errno;
           continue;
@@ -388,15 +399,15 @@ vms_transport_get_local_port (gint fd)
   struct sockaddr_storage ss;
   socklen_t len = sizeof (ss);
 
-  if (getsockname (fd, (struct sockaddr *) &ss, &len) != 0)
+  if (getsockname (fd, (struct sockaddr *)&ss, &len) != 0)
     return 0;
   switch (ss.ss_family) {
     case AF_INET:
-      return ntohs (((struct sockaddr_in *) &ss)->sin_port);
+      return ntohs (((struct sockaddr_in *)&ss)->sin_port);
     case AF_INET6:
-      return ntohs (((struct sockaddr_in6 *) &ss)->sin6_port);
+      return ntohs (((struct sockaddr_in6 *)&ss)->sin6_port);
     case AF_VSOCK:
-      return ((struct sockaddr_vm *) &ss)->svm_port;
+      return ((struct sockaddr_vm *)&ss)->svm_port;
     default:
       return 0;
   }
@@ -410,16 +421,17 @@ describe_peer (const struct sockaddr_storage *ss)
   switch (ss->ss_family) {
     case AF_UNIX:
       return g_strdup ("unix peer");
-    case AF_VSOCK:{
-      const struct sockaddr_vm *svm = (const struct sockaddr_vm *) ss;
+    case AF_VSOCK: {
+      const struct sockaddr_vm *svm = (const struct sockaddr_vm *)ss;
       return g_strdup_printf ("vsock CID %u port %u", svm->svm_cid,
-          svm->svm_port);
+                              svm->svm_port);
     }
     case AF_INET:
     case AF_INET6:
-      if (getnameinfo ((const struct sockaddr *) ss, sizeof (*ss), host,
-              sizeof (host), serv, sizeof (serv),
-              NI_NUMERICHOST | NI_NUMERICSERV) == 0)
+      if (getnameinfo ((const struct sockaddr *)ss, sizeof (*ss), host,
+                       sizeof (host), serv, sizeof (serv),
+                       NI_NUMERICHOST | NI_NUMERICSERV)
+          == 0)
         return g_strdup_printf ("tcp %s port %s", host, serv);
       return g_strdup ("tcp peer");
     default:
@@ -435,12 +447,12 @@ vms_transport_accept (gint listen_fd, gchar **peer, GError **error)
   int fd;
 
   memset (&ss, 0, sizeof (ss));
-  fd = accept4 (listen_fd, (struct sockaddr *) &ss, &len,
-      SOCK_CLOEXEC | SOCK_NONBLOCK);
+  fd = accept4 (listen_fd, (struct sockaddr *)&ss, &len,
+                SOCK_CLOEXEC | SOCK_NONBLOCK);
   if (fd < 0) {
     int err = errno;
     g_set_error (error, G_IO_ERROR, g_io_error_from_errno (err),
-        "accept failed: %s", g_strerror (err));
+                 "accept failed: %s", g_strerror (err));
     return -1;
   }
   if (ss.ss_family == AF_INET || ss.ss_family == AF_INET6)
@@ -452,7 +464,7 @@ vms_transport_accept (gint listen_fd, gchar **peer, GError **error)
 
 gint
 vms_transport_connect (const VmsAddress *addr, gboolean *in_progress,
-    GError **error)
+                       GError **error)
 {
   int fd = -1, err = 0, rc = -1;
 
@@ -461,7 +473,7 @@ vms_transport_connect (const VmsAddress *addr, gboolean *in_progress,
     return -1;
 
   switch (addr->kind) {
-    case VMS_TRANSPORT_VSOCK:{
+    case VMS_TRANSPORT_VSOCK: {
       struct sockaddr_vm svm = { 0 };
 
       fd = socket (AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
@@ -472,11 +484,11 @@ vms_transport_connect (const VmsAddress *addr, gboolean *in_progress,
       svm.svm_family = AF_VSOCK;
       svm.svm_cid = addr->cid;
       svm.svm_port = addr->port;
-      rc = connect (fd, (struct sockaddr *) &svm, sizeof (svm));
+      rc = connect (fd, (struct sockaddr *)&svm, sizeof (svm));
       err = errno;
       break;
     }
-    case VMS_TRANSPORT_UNIX:{
+    case VMS_TRANSPORT_UNIX: {
       struct sockaddr_un sun;
       socklen_t len;
 
@@ -486,11 +498,11 @@ vms_transport_connect (const VmsAddress *addr, gboolean *in_progress,
         return -1;
       }
       len = make_unix_sockaddr (addr, &sun);
-      rc = connect (fd, (struct sockaddr *) &sun, len);
+      rc = connect (fd, (struct sockaddr *)&sun, len);
       err = errno;
       break;
     }
-    case VMS_TRANSPORT_TCP:{
+    case VMS_TRANSPORT_TCP: {
       struct addrinfo *res;
 
       res = resolve_tcp (addr, FALSE, error);
@@ -498,7 +510,8 @@ vms_transport_connect (const VmsAddress *addr, gboolean *in_progress,
         return -1;
       /* The first address only: reconnect logic retries anyway. */
       fd = socket (res->ai_family,
-          res->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, res->ai_protocol);
+                   res->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
+                   res->ai_protocol);
       if (fd < 0) {
         err = errno;
         freeaddrinfo (res);
@@ -541,7 +554,7 @@ vms_transport_connect_finish (gint fd, GError **error)
     err = errno;
   if (err != 0) {
     g_set_error (error, G_IO_ERROR, g_io_error_from_errno (err),
-        "connect failed: %s", g_strerror (err));
+                 "connect failed: %s", g_strerror (err));
     return FALSE;
   }
   return TRUE;
@@ -561,10 +574,10 @@ vms_transport_tune (gint fd, gint bufsize)
   if (bufsize <= 0 || !vms_transport_is_socket (fd))
     return;
   /* The FORCE variants pass net.core.[rw]mem_max when privileged. */
-  if (setsockopt (fd, SOL_SOCKET, SO_SNDBUFFORCE, &bufsize,
-          sizeof (bufsize)) != 0)
+  if (setsockopt (fd, SOL_SOCKET, SO_SNDBUFFORCE, &bufsize, sizeof (bufsize))
+      != 0)
     setsockopt (fd, SOL_SOCKET, SO_SNDBUF, &bufsize, sizeof (bufsize));
-  if (setsockopt (fd, SOL_SOCKET, SO_RCVBUFFORCE, &bufsize,
-          sizeof (bufsize)) != 0)
+  if (setsockopt (fd, SOL_SOCKET, SO_RCVBUFFORCE, &bufsize, sizeof (bufsize))
+      != 0)
     setsockopt (fd, SOL_SOCKET, SO_RCVBUF, &bufsize, sizeof (bufsize));
 }

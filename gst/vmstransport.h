@@ -31,8 +31,8 @@ typedef struct {
   gboolean abstract;
 } VmsAddress;
 
-#define VMS_TRANSPORT_URI_FORMS                                               \
-  "vsock://CID:PORT, vsock://any:PORT, unix:///path, unix://@abstract-name, " \
+#define VMS_TRANSPORT_URI_FORMS                                                \
+  "vsock://CID:PORT, vsock://any:PORT, unix:///path, unix://@abstract-name, "  \
   "tcp://HOST:PORT or serial:///dev/PORT"
 
 VmsAddress *vms_address_parse (const gchar *uri, GError **error);
@@ -55,7 +55,7 @@ gint vms_transport_accept (gint listen_fd, gchar **peer, GError **error);
  * TRUE when the caller must wait for writability and then call
  * vms_transport_connect_finish(). serial:// opens the device. */
 gint vms_transport_connect (const VmsAddress *addr, gboolean *in_progress,
-    GError **error);
+                            GError **error);
 gboolean vms_transport_connect_finish (gint fd, GError **error);
 /* Whether the descriptor is a socket (sendmsg/MSG_NOSIGNAL usable). */
 gboolean vms_transport_is_socket (gint fd);
