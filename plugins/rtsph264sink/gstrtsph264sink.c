@@ -1,0 +1,668 @@
+/* rtsph264sink: serves the H.264 access units it is fed over RTSP.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * The element runs a gst-rtsp-server in a GMainContext thread of its own and
+ * mounts one media factory at "mount". The factory's media is SHARED: all
+ * RTSP clients of the mount use one media pipeline
+ *
+ *   ( appsrc name=vmssrc ! rtph264pay name=pay0 config-interval=-1 )
+ *
+ * and render() hands every access unit to that appsrc (a buffer ref, no
+ * copy of the payload, no second encode). When a media is created (first
+ * client) or a client sends PLAY, the sink asks upstream for a keyframe
+ * (GstForceKeyUnit upstream event, which the encoder honours) and a new media
+ * drops delta frames until that keyframe arrives, so the SDP carries
+ * sprop-parameter-sets and every client starts decoding at once. Why appsrc
+ * rather than proxysink/proxysrc or intervideo: see docs/encoding.md.
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include "gstrtsph264sink.h"
+
+#include <gst/app/gstappsrc.h>
+#include <gst/rtsp-server/rtsp-server.h>
+#include <gst/video/video.h>
+#include <string.h>
+
+GST_DEBUG_CATEGORY_STATIC (gst_rtsp_h264_sink_debug);
+#define GST_CAT_DEFAULT gst_rtsp_h264_sink_debug
+
+#define DEFAULT_ADDRESS "127.0.0.1"
+#define DEFAULT_PORT 8554
+#define DEFAULT_MOUNT "/stream"
+#define APPSRC_NAME "vmssrc"
+/* Enough for several 1080p keyframes; beyond it new data is dropped and a
+ * keyframe requested rather than growing without bound. */
+#define APPSRC_MAX_BYTES (8 * 1024 * 1024)
+
+#define MEDIA_LAUNCH                                                           \
+  "( appsrc name=" APPSRC_NAME " is-live=true format=time do-timestamp=true "  \
+  "block=false ! rtph264pay name=pay0 pt=96 config-interval=-1 "               \
+  "aggregate-mode=zero-latency )"
+
+struct _GstRtspH264Sink {
+  GstBaseSink parent;
+
+  /* properties, under the object lock */
+  gchar *address;
+  guint port;
+  guint bound_port;
+  gchar *mount;
+  gchar *user;
+  gchar *password;
+
+  /* server, created in start(), freed in stop() */
+  GMainContext *context;
+  GMainLoop *loop;
+  GThread *thread;
+  GstRTSPServer *server;
+  GSource *server_source;
+  GstRTSPMediaFactory *factory;
+
+  /* the shared media's appsrc, under feed_lock */
+  GMutex feed_lock;
+  GstElement *appsrc;
+  GstRTSPMedia *media; /* not reffed: only compared and unprepared */
+  gboolean need_keyframe;
+  GstCaps *caps;
+
+  gint n_clients; /* atomic */
+  guint64 frames; /* access units handed to a media, under feed_lock */
+};
+
+enum {
+  PROP_0,
+  PROP_ADDRESS,
+  PROP_PORT,
+  PROP_MOUNT,
+  PROP_USER,
+  PROP_PASSWORD,
+  PROP_URL,
+  PROP_CLIENTS,
+  PROP_FRAMES,
+};
+
+static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE (
+    "sink", GST_PAD_SINK, GST_PAD_ALWAYS,
+    GST_STATIC_CAPS ("video/x-h264, stream-format=(string)byte-stream, "
+                     "alignment=(string)au"));
+
+G_DEFINE_TYPE (GstRtspH264Sink, gst_rtsp_h264_sink, GST_TYPE_BASE_SINK);
+
+static void
+request_keyframe (GstRtspH264Sink *self, const gchar *why)
+{
+  GstEvent *ev;
+
+  GST_DEBUG_OBJECT (self, "asking upstream for a keyframe: %s", why);
+  ev = gst_video_event_new_upstream_force_key_unit (GST_CLOCK_TIME_NONE, TRUE,
+                                                    0);
+  if (!gst_pad_push_event (GST_BASE_SINK_PAD (self), ev))
+    GST_DEBUG_OBJECT (self, "upstream did not handle the keyframe request");
+}
+
+static void
+media_unprepared_cb (GstRTSPMedia *media, GstRtspH264Sink *self)
+{
+  GstElement *old = NULL;
+
+  g_mutex_lock (&self->feed_lock);
+  if (self->media == media) {
+    old = self->appsrc;
+    self->appsrc = NULL;
+    self->media = NULL;
+  }
+  g_mutex_unlock (&self->feed_lock);
+  GST_DEBUG_OBJECT (self, "media %p unprepared", media);
+  gst_clear_object (&old);
+}
+
+static void
+media_configure_cb (GstRTSPMediaFactory *factory, GstRTSPMedia *media,
+                    GstRtspH264Sink *self)
+{
+  GstElement *bin = gst_rtsp_media_get_element (media);
+  GstElement *appsrc = gst_bin_get_by_name (GST_BIN (bin), APPSRC_NAME);
+  GstElement *old;
+
+  gst_object_unref (bin);
+  if (!appsrc) {
+    GST_ERROR_OBJECT (self, "media has no element named " APPSRC_NAME);
+    return;
+  }
+  g_object_set (appsrc, "max-bytes", (guint64)APPSRC_MAX_BYTES, NULL);
+  if (g_object_class_find_property (G_OBJECT_GET_CLASS (appsrc), "leaky-type"))
+    gst_util_set_object_arg (G_OBJECT (appsrc), "leaky-type", "downstream");
+
+  g_signal_connect_object (media, "unprepared",
+                           G_CALLBACK (media_unprepared_cb), self, 0);
+
+  g_mutex_lock (&self->feed_lock);
+  old = self->appsrc;
+  self->appsrc = appsrc;
+  self->media = media;
+  self->need_keyframe = TRUE;
+  if (self->caps)
+    gst_app_src_set_caps (GST_APP_SRC (appsrc), self->caps);
+  g_mutex_unlock (&self->feed_lock);
+  gst_clear_object (&old);
+
+  GST_INFO_OBJECT (self, "new shared RTSP media %p", media);
+  request_keyframe (self, "new RTSP media");
+}
+
+static void
+client_closed_cb (GstRTSPClient *client, GstRtspH264Sink *self)
+{
+  gint n = g_atomic_int_add (&self->n_clients, -1) - 1;
+
+  GST_INFO_OBJECT (self, "RTSP client %p left, %d remain", client, n);
+  g_object_notify (G_OBJECT (self), "clients");
+}
+
+static void
+client_play_cb (GstRTSPClient *client, GstRTSPContext *ctx,
+                GstRtspH264Sink *self)
+{
+  request_keyframe (self, "RTSP client sent PLAY");
+}
+
+static void
+client_connected_cb (GstRTSPServer *server, GstRTSPClient *client,
+                     GstRtspH264Sink *self)
+{
+  GstRTSPConnection *conn = gst_rtsp_client_get_connection (client);
+
+  g_atomic_int_inc (&self->n_clients);
+  GST_INFO_OBJECT (self, "RTSP client %p connected from %s", client,
+                   conn ? gst_rtsp_connection_get_ip (conn) : "?");
+  g_signal_connect_object (client, "closed", G_CALLBACK (client_closed_cb),
+                           self, 0);
+  g_signal_connect_object (client, "play-request", G_CALLBACK (client_play_cb),
+                           self, 0);
+  g_object_notify (G_OBJECT (self), "clients");
+}
+
+static gpointer
+server_thread_func (gpointer data)
+{
+  GstRtspH264Sink *self = data;
+
+  g_main_context_push_thread_default (self->context);
+  g_main_loop_run (self->loop);
+  g_main_context_pop_thread_default (self->context);
+  return NULL;
+}
+
+static gboolean
+is_loopback (const gchar *address)
+{
+  return g_str_has_prefix (address, "127.") || strcmp (address, "::1") == 0
+         || strcmp (address, "localhost") == 0;
+}
+
+static gboolean
+gst_rtsp_h264_sink_start (GstBaseSink *sink)
+{
+  GstRtspH264Sink *self = GST_RTSP_H264_SINK (sink);
+  GstRTSPMountPoints *mounts;
+  GError *err = NULL;
+  gchar *address, *mount, *user, *password, *service;
+  guint port;
+
+  GST_OBJECT_LOCK (self);
+  address = g_strdup (self->address);
+  port = self->port;
+  mount = g_strdup (self->mount);
+  user = g_strdup (self->user);
+  password = g_strdup (self->password);
+  GST_OBJECT_UNLOCK (self);
+
+  self->context = g_main_context_new ();
+  self->loop = g_main_loop_new (self->context, FALSE);
+  self->server = gst_rtsp_server_new ();
+  gst_rtsp_server_set_address (self->server, address);
+  service = g_strdup_printf ("%u", port);
+  gst_rtsp_server_set_service (self->server, service);
+  g_free (service);
+  g_signal_connect_object (self->server, "client-connected",
+                           G_CALLBACK (client_connected_cb), self, 0);
+
+  self->factory = gst_rtsp_media_factory_new ();
+  gst_rtsp_media_factory_set_launch (self->factory, MEDIA_LAUNCH);
+  gst_rtsp_media_factory_set_shared (self->factory, TRUE);
+  gst_rtsp_media_factory_set_eos_shutdown (self->factory, FALSE);
+  g_signal_connect_object (self->factory, "media-configure",
+                           G_CALLBACK (media_configure_cb), self, 0);
+
+  if (user && *user) {
+    GstRTSPAuth *auth = gst_rtsp_auth_new ();
+    GstRTSPToken *token = gst_rtsp_token_new (GST_RTSP_TOKEN_MEDIA_FACTORY_ROLE,
+                                              G_TYPE_STRING, "viewer", NULL);
+    gchar *basic = gst_rtsp_auth_make_basic (user, password ? password : "");
+
+    gst_rtsp_auth_add_basic (auth, basic, token);
+    g_free (basic);
+    gst_rtsp_token_unref (token);
+    gst_rtsp_server_set_auth (self->server, auth);
+    g_object_unref (auth);
+    gst_rtsp_media_factory_add_role (
+        self->factory, "viewer", GST_RTSP_PERM_MEDIA_FACTORY_ACCESS,
+        G_TYPE_BOOLEAN, TRUE, GST_RTSP_PERM_MEDIA_FACTORY_CONSTRUCT,
+        G_TYPE_BOOLEAN, TRUE, NULL);
+  } else if (password && *password) {
+    GST_ELEMENT_WARNING (
+        self, RESOURCE, SETTINGS,
+        ("A password is set but no user, so RTSP has no authentication."),
+        (NULL));
+  }
+  if (!is_loopback (address) && !(user && *user))
+    GST_ELEMENT_WARNING (
+        self, RESOURCE, SETTINGS,
+        ("RTSP on %s can be watched by anyone who reaches this address; set "
+         "user and password.",
+         address),
+        (NULL));
+
+  mounts = gst_rtsp_server_get_mount_points (self->server);
+  gst_rtsp_mount_points_add_factory (mounts, mount,
+                                     g_object_ref (self->factory));
+  g_object_unref (mounts);
+
+  self->server_source
+      = gst_rtsp_server_create_source (self->server, NULL, &err);
+  if (!self->server_source) {
+    GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ_WRITE,
+                       ("Could not listen for RTSP on %s port %u: %s", address,
+                        port, err ? err->message : "unknown error"),
+                       (NULL));
+    g_clear_error (&err);
+    goto failed;
+  }
+  g_source_attach (self->server_source, self->context);
+
+  GST_OBJECT_LOCK (self);
+  self->bound_port = (guint)gst_rtsp_server_get_bound_port (self->server);
+  GST_OBJECT_UNLOCK (self);
+  self->thread = g_thread_new ("rtsph264sink", server_thread_func, self);
+
+  GST_INFO_OBJECT (self, "serving rtsp://%s:%u%s", address, self->bound_port,
+                   mount);
+  gst_element_post_message (
+      GST_ELEMENT (self),
+      gst_message_new_element (
+          GST_OBJECT (self),
+          gst_structure_new ("rtsph264sink-listening", "address", G_TYPE_STRING,
+                             address, "port", G_TYPE_UINT, self->bound_port,
+                             "mount", G_TYPE_STRING, mount, NULL)));
+  if (port == 0)
+    g_object_notify (G_OBJECT (self), "port");
+
+  g_free (address);
+  g_free (mount);
+  g_free (user);
+  g_free (password);
+  return TRUE;
+
+failed:
+  g_clear_object (&self->factory);
+  g_clear_object (&self->server);
+  g_clear_pointer (&self->loop, g_main_loop_unref);
+  g_clear_pointer (&self->context, g_main_context_unref);
+  g_free (address);
+  g_free (mount);
+  g_free (user);
+  g_free (password);
+  return FALSE;
+}
+
+static GstRTSPFilterResult
+remove_client (GstRTSPServer *server, GstRTSPClient *client, gpointer data)
+{
+  return GST_RTSP_FILTER_REMOVE;
+}
+
+static GstRTSPFilterResult
+remove_session (GstRTSPSessionPool *pool, GstRTSPSession *session,
+                gpointer data)
+{
+  return GST_RTSP_FILTER_REMOVE;
+}
+
+/* Runs in the server thread: disconnects everyone and stops the loop. */
+static gboolean
+shutdown_in_thread (gpointer data)
+{
+  GstRtspH264Sink *self = data;
+  GstRTSPSessionPool *pool;
+  GstRTSPMountPoints *mounts;
+  gchar *mount;
+
+  GST_OBJECT_LOCK (self);
+  mount = g_strdup (self->mount);
+  GST_OBJECT_UNLOCK (self);
+
+  g_source_destroy (self->server_source);
+  gst_rtsp_server_client_filter (self->server, remove_client, NULL);
+  pool = gst_rtsp_server_get_session_pool (self->server);
+  gst_rtsp_session_pool_filter (pool, remove_session, NULL);
+  g_object_unref (pool);
+  mounts = gst_rtsp_server_get_mount_points (self->server);
+  gst_rtsp_mount_points_remove_factory (mounts, mount);
+  g_object_unref (mounts);
+  g_free (mount);
+  g_main_loop_quit (self->loop);
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+gst_rtsp_h264_sink_stop (GstBaseSink *sink)
+{
+  GstRtspH264Sink *self = GST_RTSP_H264_SINK (sink);
+  GstRTSPMedia *media = NULL;
+  GstElement *appsrc;
+
+  if (self->thread) {
+    g_main_context_invoke (self->context, shutdown_in_thread, self);
+    g_thread_join (self->thread);
+    self->thread = NULL;
+  }
+
+  g_mutex_lock (&self->feed_lock);
+  appsrc = self->appsrc;
+  self->appsrc = NULL;
+  if (self->media)
+    media = g_object_ref (self->media);
+  self->media = NULL;
+  g_mutex_unlock (&self->feed_lock);
+  /* a media still prepared (sessions gone but not yet finalized) */
+  if (media) {
+    gst_rtsp_media_unprepare (media);
+    g_object_unref (media);
+  }
+  gst_clear_object (&appsrc);
+
+  if (self->server_source) {
+    g_source_unref (self->server_source);
+    self->server_source = NULL;
+  }
+  g_clear_object (&self->factory);
+  g_clear_object (&self->server);
+  g_clear_pointer (&self->loop, g_main_loop_unref);
+  g_clear_pointer (&self->context, g_main_context_unref);
+  g_atomic_int_set (&self->n_clients, 0);
+  GST_OBJECT_LOCK (self);
+  self->bound_port = 0;
+  GST_OBJECT_UNLOCK (self);
+  return TRUE;
+}
+
+static gboolean
+gst_rtsp_h264_sink_set_caps (GstBaseSink *sink, GstCaps *caps)
+{
+  GstRtspH264Sink *self = GST_RTSP_H264_SINK (sink);
+
+  GST_DEBUG_OBJECT (self, "caps %" GST_PTR_FORMAT, caps);
+  g_mutex_lock (&self->feed_lock);
+  gst_caps_replace (&self->caps, caps);
+  if (self->appsrc)
+    gst_app_src_set_caps (GST_APP_SRC (self->appsrc), caps);
+  g_mutex_unlock (&self->feed_lock);
+  return TRUE;
+}
+
+static GstFlowReturn
+gst_rtsp_h264_sink_render (GstBaseSink *sink, GstBuffer *buffer)
+{
+  GstRtspH264Sink *self = GST_RTSP_H264_SINK (sink);
+  gboolean delta = GST_BUFFER_FLAG_IS_SET (buffer, GST_BUFFER_FLAG_DELTA_UNIT);
+  GstElement *appsrc = NULL;
+  GstBuffer *out;
+
+  g_mutex_lock (&self->feed_lock);
+  if (self->appsrc && !(self->need_keyframe && delta)) {
+    appsrc = gst_object_ref (self->appsrc);
+    self->need_keyframe = FALSE;
+    self->frames++;
+  }
+  g_mutex_unlock (&self->feed_lock);
+  if (!appsrc)
+    return GST_FLOW_OK;
+
+  /* The media pipeline has a clock and base time of its own: let appsrc
+   * stamp arrival times (do-timestamp) instead of ours. Shares the memory. */
+  out = gst_buffer_copy (buffer);
+  GST_BUFFER_PTS (out) = GST_CLOCK_TIME_NONE;
+  GST_BUFFER_DTS (out) = GST_CLOCK_TIME_NONE;
+  if (gst_app_src_push_buffer (GST_APP_SRC (appsrc), out) != GST_FLOW_OK)
+    GST_DEBUG_OBJECT (self, "RTSP media is shutting down; buffer dropped");
+  gst_object_unref (appsrc);
+  return GST_FLOW_OK;
+}
+
+static void
+gst_rtsp_h264_sink_set_property (GObject *object, guint prop_id,
+                                 const GValue *value, GParamSpec *pspec)
+{
+  GstRtspH264Sink *self = GST_RTSP_H264_SINK (object);
+
+  GST_OBJECT_LOCK (self);
+  switch (prop_id) {
+    case PROP_ADDRESS:
+      g_free (self->address);
+      self->address = g_value_dup_string (value);
+      if (!self->address)
+        self->address = g_strdup (DEFAULT_ADDRESS);
+      break;
+    case PROP_PORT:
+      self->port = g_value_get_uint (value);
+      break;
+    case PROP_MOUNT: {
+      const gchar *m = g_value_get_string (value);
+      g_free (self->mount);
+      if (!m || !*m)
+        self->mount = g_strdup (DEFAULT_MOUNT);
+      else if (m[0] != '/')
+        self->mount = g_strconcat ("/", m, NULL);
+      else
+        self->mount = g_strdup (m);
+      break;
+    }
+    case PROP_USER:
+      g_free (self->user);
+      self->user = g_value_dup_string (value);
+      break;
+    case PROP_PASSWORD:
+      g_free (self->password);
+      self->password = g_value_dup_string (value);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
+  }
+  GST_OBJECT_UNLOCK (self);
+}
+
+static void
+gst_rtsp_h264_sink_get_property (GObject *object, guint prop_id, GValue *value,
+                                 GParamSpec *pspec)
+{
+  GstRtspH264Sink *self = GST_RTSP_H264_SINK (object);
+
+  switch (prop_id) {
+    case PROP_ADDRESS:
+      GST_OBJECT_LOCK (self);
+      g_value_set_string (value, self->address);
+      GST_OBJECT_UNLOCK (self);
+      break;
+    case PROP_PORT:
+      GST_OBJECT_LOCK (self);
+      g_value_set_uint (value,
+                        self->bound_port ? self->bound_port : self->port);
+      GST_OBJECT_UNLOCK (self);
+      break;
+    case PROP_MOUNT:
+      GST_OBJECT_LOCK (self);
+      g_value_set_string (value, self->mount);
+      GST_OBJECT_UNLOCK (self);
+      break;
+    case PROP_USER:
+      GST_OBJECT_LOCK (self);
+      g_value_set_string (value, self->user);
+      GST_OBJECT_UNLOCK (self);
+      break;
+    case PROP_URL:
+      GST_OBJECT_LOCK (self);
+      g_value_take_string (
+          value,
+          g_strdup_printf (
+              "rtsp://%s%s%s:%u%s", strchr (self->address, ':') ? "[" : "",
+              self->address, strchr (self->address, ':') ? "]" : "",
+              self->bound_port ? self->bound_port : self->port, self->mount));
+      GST_OBJECT_UNLOCK (self);
+      break;
+    case PROP_CLIENTS:
+      g_value_set_uint (value, (guint)g_atomic_int_get (&self->n_clients));
+      break;
+    case PROP_FRAMES:
+      g_mutex_lock (&self->feed_lock);
+      g_value_set_uint64 (value, self->frames);
+      g_mutex_unlock (&self->feed_lock);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
+  }
+}
+
+static void
+gst_rtsp_h264_sink_finalize (GObject *object)
+{
+  GstRtspH264Sink *self = GST_RTSP_H264_SINK (object);
+
+  g_free (self->address);
+  g_free (self->mount);
+  g_free (self->user);
+  g_free (self->password);
+  gst_clear_caps (&self->caps);
+  g_mutex_clear (&self->feed_lock);
+  G_OBJECT_CLASS (gst_rtsp_h264_sink_parent_class)->finalize (object);
+}
+
+static void
+gst_rtsp_h264_sink_init (GstRtspH264Sink *self)
+{
+  self->address = g_strdup (DEFAULT_ADDRESS);
+  self->port = DEFAULT_PORT;
+  self->mount = g_strdup (DEFAULT_MOUNT);
+  g_mutex_init (&self->feed_lock);
+  /* a live relay: hand each access unit on as soon as it arrives */
+  gst_base_sink_set_sync (GST_BASE_SINK (self), FALSE);
+  gst_base_sink_set_qos_enabled (GST_BASE_SINK (self), FALSE);
+}
+
+static void
+gst_rtsp_h264_sink_class_init (GstRtspH264SinkClass *klass)
+{
+  GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
+  GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
+  GstBaseSinkClass *basesink_class = GST_BASE_SINK_CLASS (klass);
+
+  gobject_class->set_property = gst_rtsp_h264_sink_set_property;
+  gobject_class->get_property = gst_rtsp_h264_sink_get_property;
+  gobject_class->finalize = gst_rtsp_h264_sink_finalize;
+
+  g_object_class_install_property (
+      gobject_class, PROP_ADDRESS,
+      g_param_spec_string (
+          "address", "Address",
+          "IP address the RTSP server listens on. The default serves this "
+          "machine only; use 0.0.0.0 for every interface, and then set user "
+          "and password",
+          DEFAULT_ADDRESS,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS
+              | GST_PARAM_MUTABLE_READY));
+  g_object_class_install_property (
+      gobject_class, PROP_PORT,
+      g_param_spec_uint (
+          "port", "Port",
+          "TCP port of the RTSP server; 0 picks a free port, and while the "
+          "element runs reading this property gives the port in use",
+          0, 65535, DEFAULT_PORT,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS
+              | GST_PARAM_MUTABLE_READY));
+  g_object_class_install_property (
+      gobject_class, PROP_MOUNT,
+      g_param_spec_string (
+          "mount", "Mount point",
+          "Path of the stream: clients open rtsp://address:port<mount>, "
+          "e.g. /demo or /<session id>",
+          DEFAULT_MOUNT,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS
+              | GST_PARAM_MUTABLE_READY));
+  g_object_class_install_property (
+      gobject_class, PROP_USER,
+      g_param_spec_string (
+          "user", "User",
+          "User name for RTSP basic authentication; when unset, anyone who "
+          "reaches the address may watch",
+          NULL,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS
+              | GST_PARAM_MUTABLE_READY));
+  g_object_class_install_property (
+      gobject_class, PROP_PASSWORD,
+      g_param_spec_string (
+          "password", "Password",
+          "Password for RTSP basic authentication (with user). Write-only",
+          NULL,
+          G_PARAM_WRITABLE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
+  g_object_class_install_property (
+      gobject_class, PROP_URL,
+      g_param_spec_string (
+          "url", "URL",
+          "The rtsp:// address clients open (with the port in use while "
+          "running)",
+          NULL, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
+  g_object_class_install_property (
+      gobject_class, PROP_CLIENTS,
+      g_param_spec_uint (
+          "clients", "Clients", "Number of RTSP client connections right now",
+          0, G_MAXUINT, 0, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
+  g_object_class_install_property (
+      gobject_class, PROP_FRAMES,
+      g_param_spec_uint64 (
+          "frames", "Frames",
+          "Access units handed to the RTSP media so far (frames arriving "
+          "while nobody watches are not counted)",
+          0, G_MAXUINT64, 0, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
+
+  gst_element_class_add_static_pad_template (element_class, &sink_template);
+  gst_element_class_set_static_metadata (
+      element_class, "RTSP H.264 sink", "Sink/Network",
+      "Serves the H.264 access units it receives to any number of RTSP "
+      "clients (VLC, ffplay, rtspsrc) from one shared media, without "
+      "encoding again; asks upstream for a keyframe when a client joins",
+      "vmstream");
+
+  basesink_class->start = GST_DEBUG_FUNCPTR (gst_rtsp_h264_sink_start);
+  basesink_class->stop = GST_DEBUG_FUNCPTR (gst_rtsp_h264_sink_stop);
+  basesink_class->set_caps = GST_DEBUG_FUNCPTR (gst_rtsp_h264_sink_set_caps);
+  basesink_class->render = GST_DEBUG_FUNCPTR (gst_rtsp_h264_sink_render);
+
+  GST_DEBUG_CATEGORY_INIT (gst_rtsp_h264_sink_debug, "rtsph264sink", 0,
+                           "RTSP H.264 sink");
+}
+
+static gboolean
+plugin_init (GstPlugin *plugin)
+{
+  return gst_element_register (plugin, "rtsph264sink", GST_RANK_NONE,
+                               GST_TYPE_RTSP_H264_SINK);
+}
+
+GST_PLUGIN_DEFINE (GST_VERSION_MAJOR, GST_VERSION_MINOR, rtsph264sink,
+                   "Serve H.264 over RTSP for vmstream", plugin_init, VERSION,
+                   GST_LICENSE, GST_PACKAGE_NAME, GST_PACKAGE_ORIGIN)
