@@ -1,0 +1,1089 @@
+/**
+ * SECTION:element-vsocksrc
+ * @title: vsocksrc
+ *
+ * Receives the frames a #vsocksink sends out of a virtual machine and pushes
+ * them as a live source. It listens on vsock (Linux hosts), a Unix socket
+ * (macOS hybrid vsock, QEMU serial chardevs) or TCP.
+ *
+ * The source announces exactly the caps the sender announced, reads every
+ * frame into a buffer from a pool sized for it, and attaches a
+ * #GstVideoMeta with the sender's plane layout to raw video. When the sender
+ * disconnects the pipeline keeps running: the source waits for the next
+ * sender, renegotiates if its caps differ, and marks the first buffer
+ * DISCONT. A new connection replaces the current one (a rebooted guest's
+ * old connection may linger half-open). A peer that sends bytes which are
+ * not the vmstream protocol is dropped with a warning on the bus.
+ *
+ * Buffers are timestamped with the pipeline's running time at arrival (when
+ * is-live) and carry the sender's capture time (CLOCK_REALTIME) as a
+ * #GstReferenceTimestampMeta with caps `timestamp/x-unix`.
+ *
+ * Upstream force-key-unit and navigation events are forwarded to the sender
+ * over the connection's back-channel.
+ *
+ * ## Example (on a Linux host)
+ * |[
+ * gst-launch-1.0 vsocksrc uri=vsock://any:5000 ! videoconvert ! \
+ *     x264enc tune=zerolatency ! h264parse ! fakesink
+ * ]|
+ */
+#include "gstvsocksrc.h"
+
+#include "vmsio.h"
+
+#include <gio/gio.h>
+
+#include <errno.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+GST_DEBUG_CATEGORY_STATIC (gst_vsock_src_debug);
+#define GST_CAT_DEFAULT gst_vsock_src_debug
+
+#define DEFAULT_URI "vsock://any:5000"
+#define DEFAULT_IS_LIVE TRUE
+#define DEFAULT_TIMEOUT 0
+#define DEFAULT_HANDSHAKE_TIMEOUT 5000
+#define DEFAULT_MAX_FRAME_SIZE VMS_DEFAULT_MAX_FRAME
+#define DEFAULT_BUFFER_SIZE (4 * 1024 * 1024)
+#define DEFAULT_FORWARD_EOS FALSE
+
+enum {
+  PROP_0,
+  PROP_URI,
+  PROP_IS_LIVE,
+  PROP_TIMEOUT,
+  PROP_HANDSHAKE_TIMEOUT,
+  PROP_MAX_FRAME_SIZE,
+  PROP_BUFFER_SIZE,
+  PROP_FORWARD_EOS,
+  PROP_BOUND_PORT,
+  PROP_STATS,
+};
+
+typedef enum {
+  READ_OK,
+  READ_FLUSHING,
+  READ_CLOSED,   /* peer closed or I/O error (err set) */
+  READ_NEW_PEER, /* a new sender is waiting: switch */
+  READ_TIMEOUT,  /* handshake deadline passed */
+} ReadResult;
+
+static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE (
+    "src", GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS_ANY);
+
+#define gst_vsock_src_parent_class parent_class
+G_DEFINE_TYPE (GstVsockSrc, gst_vsock_src, GST_TYPE_PUSH_SRC);
+GST_ELEMENT_REGISTER_DEFINE (vsocksrc, "vsocksrc", GST_RANK_NONE,
+                             GST_TYPE_VSOCK_SRC);
+
+static GstCaps *unix_ts_caps;
+
+static void
+gst_vsock_src_close_conn (GstVsockSrc *self)
+{
+  if (self->conn_pfd.fd < 0)
+    return;
+  gst_poll_remove_fd (self->poll, &self->conn_pfd);
+  g_mutex_lock (&self->conn_lock);
+  close (self->conn_pfd.fd);
+  gst_poll_fd_init (&self->conn_pfd);
+  g_mutex_unlock (&self->conn_lock);
+  g_byte_array_set_size (self->pending, 0);
+  g_clear_pointer (&self->peer, g_free);
+  self->discont = TRUE;
+  GST_OBJECT_LOCK (self);
+  self->disconnects++;
+  GST_OBJECT_UNLOCK (self);
+}
+
+/* Drops the connection because the peer broke the protocol. */
+static void
+gst_vsock_src_reject (GstVsockSrc *self, const gchar *what, GError *err)
+{
+  GST_ELEMENT_WARNING (
+      self, STREAM, DECODE,
+      ("Dropped the sender connection (%s): %s. Waiting for the next "
+       "sender.",
+       self->peer ? self->peer : "unknown peer", what),
+      ("%s", err ? err->message : what));
+  GST_OBJECT_LOCK (self);
+  self->rejected++;
+  GST_OBJECT_UNLOCK (self);
+  gst_vsock_src_close_conn (self);
+}
+
+/* Posts the no-frame warning once per silence. Returns the poll timeout
+ * to use until it is due. */
+static GstClockTime
+gst_vsock_src_check_silence (GstVsockSrc *self)
+{
+  gint64 due_us, now_us;
+
+  if (self->timeout_ms == 0 || self->warned_timeout)
+    return GST_CLOCK_TIME_NONE;
+  now_us = g_get_monotonic_time ();
+  due_us = self->last_frame_us + (gint64)self->timeout_ms * 1000;
+  if (now_us >= due_us) {
+    GST_ELEMENT_WARNING (self, RESOURCE, READ,
+                         ("No frame received for %u ms (%s).", self->timeout_ms,
+                          self->conn_pfd.fd < 0
+                              ? "no sender connected"
+                              : "the sender is connected but silent"),
+                         (NULL));
+    self->warned_timeout = TRUE;
+    return GST_CLOCK_TIME_NONE;
+  }
+  return (due_us - now_us) * GST_USECOND;
+}
+
+/* Waits for the connection (or, with conn < 0, the listening socket) to be
+ * readable, also watching for a new sender and for flushing. */
+static ReadResult
+gst_vsock_src_wait (GstVsockSrc *self, gint64 deadline_us)
+{
+  gboolean have_conn = self->conn_pfd.fd >= 0;
+
+  for (;;) {
+    GstClockTime timeout = gst_vsock_src_check_silence (self);
+    gint rc;
+
+    if (deadline_us > 0) {
+      gint64 left = deadline_us - g_get_monotonic_time ();
+      if (left <= 0)
+        return READ_TIMEOUT;
+      timeout = MIN (timeout, (GstClockTime)left * GST_USECOND);
+    }
+    if (have_conn)
+      gst_poll_fd_ctl_read (self->poll, &self->conn_pfd, TRUE);
+    gst_poll_fd_ctl_read (self->poll, &self->listen_pfd, TRUE);
+    rc = gst_poll_wait (self->poll, timeout);
+    if (rc < 0) {
+      if (errno == EBUSY)
+        return READ_FLUSHING;
+      if (errno == EINTR || errno == EAGAIN)
+        continue;
+      GST_WARNING_OBJECT (self, "poll: %s", g_strerror (errno));
+      return READ_FLUSHING;
+    }
+    if (rc == 0)
+      continue; /* warning or deadline: re-evaluated above */
+    if (gst_poll_fd_can_read (self->poll, &self->listen_pfd))
+      return READ_NEW_PEER;
+    if (have_conn
+        && (gst_poll_fd_can_read (self->poll, &self->conn_pfd)
+            || gst_poll_fd_has_error (self->poll, &self->conn_pfd)
+            || gst_poll_fd_has_closed (self->poll, &self->conn_pfd)))
+      return READ_OK;
+  }
+}
+
+static ReadResult
+gst_vsock_src_read (GstVsockSrc *self, guint8 *dst, gsize len,
+                    gint64 deadline_us, GError **error)
+{
+  gsize done = 0;
+
+  if (self->pending->len > 0) {
+    gsize n = MIN (len, self->pending->len);
+    memcpy (dst, self->pending->data, n);
+    g_byte_array_remove_range (self->pending, 0, n);
+    done = n;
+  }
+
+  while (done < len) {
+    ssize_t n = read (self->conn_pfd.fd, dst + done, len - done);
+
+    if (n > 0) {
+      done += n;
+      continue;
+    }
+    if (n == 0) {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED,
+                   "the sender closed the connection");
+      return READ_CLOSED;
+    }
+    if (errno == EINTR)
+      continue;
+    if (errno == EAGAIN) {
+      ReadResult r = gst_vsock_src_wait (self, deadline_us);
+      if (r != READ_OK)
+        return r;
+      continue;
+    }
+    g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errno),
+                 "read failed: %s", g_strerror (errno));
+    return READ_CLOSED;
+  }
+  return READ_OK;
+}
+
+static gboolean
+gst_vsock_src_send_welcome (GstVsockSrc *self, guint16 status)
+{
+  guint8 buf[VMS_WELCOME_SIZE];
+  VmsWelcome w = { VMS_PROTOCOL_VERSION, status, self->max_frame_size };
+  ssize_t n;
+
+  vms_welcome_write (buf, &w);
+  n = send (self->conn_pfd.fd, buf, sizeof (buf), MSG_NOSIGNAL);
+  if (n < 0 && errno == ENOTSOCK)
+    n = write (self->conn_pfd.fd, buf, sizeof (buf));
+  return n == sizeof (buf);
+}
+
+static gboolean
+gst_vsock_src_apply_caps (GstVsockSrc *self, GstCaps *caps)
+{
+  GstStructure *s = gst_caps_get_structure (caps, 0);
+  GstVideoInfo vinfo;
+  gboolean is_video = FALSE;
+
+  if (self->caps && gst_caps_is_equal (self->caps, caps)) {
+    gst_caps_unref (caps);
+    return TRUE;
+  }
+  if (gst_structure_has_name (s, "video/x-raw")) {
+    if (!gst_video_info_from_caps (&vinfo, caps)) {
+      gst_caps_unref (caps);
+      return FALSE;
+    }
+    is_video = TRUE;
+  }
+  GST_INFO_OBJECT (self, "sender caps %" GST_PTR_FORMAT, caps);
+  if (!gst_base_src_set_caps (GST_BASE_SRC (self), caps)) {
+    GST_ELEMENT_WARNING (
+        self, CORE, NEGOTIATION,
+        ("Downstream does not accept the sender's caps %" GST_PTR_FORMAT ".",
+         caps),
+        (NULL));
+    gst_caps_unref (caps);
+    return FALSE;
+  }
+  gst_caps_replace (&self->caps, caps);
+  gst_caps_unref (caps);
+  self->is_video = is_video;
+  if (is_video)
+    self->vinfo = vinfo;
+  GST_OBJECT_LOCK (self);
+  self->caps_changes++;
+  GST_OBJECT_UNLOCK (self);
+  return TRUE;
+}
+
+/* Reads HELLO + caps from the current connection and answers WELCOME.
+ * Returns READ_OK when the sender may send frames. */
+static ReadResult
+gst_vsock_src_handshake (GstVsockSrc *self)
+{
+  guint8 buf[VMS_HELLO_SIZE];
+  g_autofree guint8 *caps_buf = NULL;
+  VmsHello hello;
+  GError *err = NULL;
+  GstCaps *caps;
+  gint64 deadline
+      = g_get_monotonic_time () + (gint64)self->handshake_timeout_ms * 1000;
+  ReadResult r;
+
+  r = gst_vsock_src_read (self, buf, sizeof (buf), deadline, &err);
+  if (r != READ_OK)
+    goto failed;
+  if (!vms_hello_parse (buf, sizeof (buf), &hello, &err)) {
+    gst_vsock_src_reject (self, "bad HELLO", err);
+    g_clear_error (&err);
+    return READ_CLOSED;
+  }
+  caps_buf = g_malloc (hello.caps_len);
+  r = gst_vsock_src_read (self, caps_buf, hello.caps_len, deadline, &err);
+  if (r != READ_OK)
+    goto failed;
+
+  if (hello.version != VMS_PROTOCOL_VERSION) {
+    gst_vsock_src_send_welcome (self, VMS_STATUS_BAD_VERSION);
+    g_set_error (&err, VMS_PROTOCOL_ERROR, VMS_PROTOCOL_ERROR_BAD_VERSION,
+                 "sender speaks protocol version %u, this receiver version %u",
+                 hello.version, VMS_PROTOCOL_VERSION);
+    gst_vsock_src_reject (self, "unsupported protocol version", err);
+    g_clear_error (&err);
+    return READ_CLOSED;
+  }
+  caps = vms_caps_parse (caps_buf, hello.caps_len, &err);
+  if (caps == NULL || !gst_vsock_src_apply_caps (self, caps)) {
+    gst_vsock_src_send_welcome (self, VMS_STATUS_BAD_CAPS);
+    gst_vsock_src_reject (self, "caps refused", err);
+    g_clear_error (&err);
+    return READ_CLOSED;
+  }
+  if (!gst_vsock_src_send_welcome (self, VMS_STATUS_OK)) {
+    gst_vsock_src_reject (self, "cannot answer the handshake", NULL);
+    return READ_CLOSED;
+  }
+  self->peer_back_channel = (hello.flags & VMS_HELLO_FLAG_BACK_CHANNEL) != 0;
+  self->discont = TRUE;
+  GST_OBJECT_LOCK (self);
+  self->connections++;
+  GST_OBJECT_UNLOCK (self);
+  GST_INFO_OBJECT (self, "sender %s connected", self->peer);
+  return READ_OK;
+
+failed:
+  if (r == READ_TIMEOUT) {
+    gst_vsock_src_reject (self, "no handshake in time", NULL);
+    r = READ_CLOSED;
+  } else if (r == READ_CLOSED) {
+    gst_vsock_src_reject (self, "closed during the handshake", err);
+  }
+  g_clear_error (&err);
+  return r;
+}
+
+static ReadResult
+gst_vsock_src_accept (GstVsockSrc *self)
+{
+  GError *err = NULL;
+  gchar *peer = NULL;
+  gint fd;
+
+  fd = vms_transport_accept (self->listen_pfd.fd, &peer, &err);
+  if (fd < 0) {
+    GST_DEBUG_OBJECT (self, "accept: %s", err->message);
+    g_clear_error (&err);
+    return READ_CLOSED;
+  }
+  if (self->conn_pfd.fd >= 0) {
+    GST_ELEMENT_INFO (
+        self, RESOURCE, READ,
+        ("A new sender (%s) replaces the current one (%s).", peer, self->peer),
+        (NULL));
+    gst_vsock_src_close_conn (self);
+  }
+  vms_transport_tune (fd, self->buffer_size);
+  g_mutex_lock (&self->conn_lock);
+  gst_poll_fd_init (&self->conn_pfd);
+  self->conn_pfd.fd = fd;
+  g_mutex_unlock (&self->conn_lock);
+  gst_poll_add_fd (self->poll, &self->conn_pfd);
+  self->peer = peer;
+  return gst_vsock_src_handshake (self);
+}
+
+static GstBufferPool *
+gst_vsock_src_get_pool (GstVsockSrc *self, guint size)
+{
+  GstStructure *config;
+
+  if (self->pool && self->pool_size == size)
+    return self->pool;
+  if (self->pool) {
+    gst_buffer_pool_set_active (self->pool, FALSE);
+    gst_object_unref (self->pool);
+  }
+  self->pool = gst_buffer_pool_new ();
+  self->pool_size = size;
+  config = gst_buffer_pool_get_config (self->pool);
+  gst_buffer_pool_config_set_params (config, NULL, size, 2, 0);
+  if (!gst_buffer_pool_set_config (self->pool, config)
+      || !gst_buffer_pool_set_active (self->pool, TRUE)) {
+    gst_clear_object (&self->pool);
+    return NULL;
+  }
+  return self->pool;
+}
+
+/* The sender's layout must describe planes that lie inside the frame. */
+static gboolean
+gst_vsock_src_check_layout (GstVsockSrc *self, const VmsMsgHeader *hdr,
+                            GError **error)
+{
+  const GstVideoFormatInfo *finfo = self->vinfo.finfo;
+  guint i, width = GST_VIDEO_INFO_WIDTH (&self->vinfo);
+  guint height = GST_VIDEO_INFO_HEIGHT (&self->vinfo);
+
+  if (hdr->n_planes != GST_VIDEO_INFO_N_PLANES (&self->vinfo)) {
+    g_set_error (error, VMS_PROTOCOL_ERROR, VMS_PROTOCOL_ERROR_BAD_LAYOUT,
+                 "frame has %u planes, %s has %u", hdr->n_planes,
+                 GST_VIDEO_INFO_NAME (&self->vinfo),
+                 GST_VIDEO_INFO_N_PLANES (&self->vinfo));
+    return FALSE;
+  }
+  for (i = 0; i < hdr->n_planes; i++) {
+    gint comp[GST_VIDEO_MAX_COMPONENTS];
+    guint64 rows, row_bytes, end;
+
+    gst_video_format_info_component (finfo, i, comp);
+    if (comp[0] < 0 || GST_VIDEO_FORMAT_INFO_IS_TILED (finfo)
+        || GST_VIDEO_FORMAT_INFO_PSTRIDE (finfo, comp[0]) == 0) {
+      /* Complex formats: accept only the default layout. */
+      if (hdr->offset[i] != GST_VIDEO_INFO_PLANE_OFFSET (&self->vinfo, i)
+          || hdr->stride[i] != GST_VIDEO_INFO_PLANE_STRIDE (&self->vinfo, i)
+          || hdr->size < GST_VIDEO_INFO_SIZE (&self->vinfo))
+        goto bad;
+      continue;
+    }
+    rows = GST_VIDEO_FORMAT_INFO_SCALE_HEIGHT (finfo, comp[0], height);
+    row_bytes
+        = (guint64)GST_VIDEO_FORMAT_INFO_SCALE_WIDTH (finfo, comp[0], width)
+          * GST_VIDEO_FORMAT_INFO_PSTRIDE (finfo, comp[0]);
+    if ((guint64)hdr->stride[i] < row_bytes || rows == 0)
+      goto bad;
+    end = hdr->offset[i] + (guint64)hdr->stride[i] * (rows - 1) + row_bytes;
+    if (end > hdr->size)
+      goto bad;
+    continue;
+  bad:
+    g_set_error (
+        error, VMS_PROTOCOL_ERROR, VMS_PROTOCOL_ERROR_BAD_LAYOUT,
+        "plane %u (offset %u, stride %d) does not fit a %ux%u %s frame of "
+        "%u bytes",
+        i, hdr->offset[i], hdr->stride[i], width, height,
+        GST_VIDEO_INFO_NAME (&self->vinfo), hdr->size);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+static GstFlowReturn
+gst_vsock_src_create (GstPushSrc *psrc, GstBuffer **outbuf)
+{
+  GstVsockSrc *self = GST_VSOCK_SRC (psrc);
+  guint8 hdr_buf[VMS_MSG_HEADER_SIZE];
+  VmsMsgHeader hdr;
+  GError *err = NULL;
+  ReadResult r;
+
+  for (;;) {
+    GstBuffer *buf = NULL;
+    GstMapInfo map;
+    GstClock *clock;
+
+    if (self->conn_pfd.fd < 0) {
+      r = gst_vsock_src_wait (self, 0);
+      if (r == READ_FLUSHING)
+        return GST_FLOW_FLUSHING;
+      if (r == READ_NEW_PEER && gst_vsock_src_accept (self) == READ_FLUSHING)
+        return GST_FLOW_FLUSHING;
+      continue;
+    }
+
+    r = gst_vsock_src_read (self, hdr_buf, sizeof (hdr_buf), 0, &err);
+    if (r == READ_FLUSHING)
+      return GST_FLOW_FLUSHING;
+    if (r == READ_NEW_PEER) {
+      if (gst_vsock_src_accept (self) == READ_FLUSHING)
+        return GST_FLOW_FLUSHING;
+      continue;
+    }
+    if (r == READ_CLOSED) {
+      GST_INFO_OBJECT (self, "sender gone: %s", err->message);
+      GST_ELEMENT_INFO (
+          self, RESOURCE, READ,
+          ("The sender (%s) disconnected; waiting for the next one.",
+           self->peer),
+          ("%s", err->message));
+      g_clear_error (&err);
+      gst_vsock_src_close_conn (self);
+      continue;
+    }
+
+    if (vms_is_hello_magic (hdr_buf, sizeof (hdr_buf))) {
+      /* The sender restarted on a transport that does not show
+       * disconnects (virtio-serial): a new HELLO where a header was due. */
+      GST_INFO_OBJECT (self, "sender restarted the stream");
+      g_byte_array_prepend (self->pending, hdr_buf, sizeof (hdr_buf));
+      if (gst_vsock_src_handshake (self) == READ_FLUSHING)
+        return GST_FLOW_FLUSHING;
+      continue;
+    }
+
+    if (!vms_msg_header_parse (hdr_buf, sizeof (hdr_buf), self->max_frame_size,
+                               &hdr, &err)) {
+      gst_vsock_src_reject (self, "bad message header", err);
+      g_clear_error (&err);
+      continue;
+    }
+
+    if (hdr.type == VMS_MSG_CAPS) {
+      g_autofree guint8 *caps_buf = g_malloc (hdr.size);
+      GstCaps *caps;
+
+      r = gst_vsock_src_read (self, caps_buf, hdr.size, 0, &err);
+      if (r == READ_FLUSHING)
+        return GST_FLOW_FLUSHING;
+      if (r != READ_OK) {
+        gst_vsock_src_reject (self, "truncated CAPS message", err);
+        g_clear_error (&err);
+        continue;
+      }
+      caps = vms_caps_parse (caps_buf, hdr.size, &err);
+      if (caps == NULL || !gst_vsock_src_apply_caps (self, caps)) {
+        gst_vsock_src_reject (self, "caps refused", err);
+        g_clear_error (&err);
+      }
+      continue;
+    }
+    if (hdr.type == VMS_MSG_PING)
+      continue;
+    if (hdr.type == VMS_MSG_EOS) {
+      GST_INFO_OBJECT (self, "sender sent end-of-stream");
+      if (self->forward_eos)
+        return GST_FLOW_EOS;
+      continue;
+    }
+
+    /* FRAME */
+    if (self->caps == NULL) {
+      gst_vsock_src_reject (self, "frame before caps", NULL);
+      continue;
+    }
+    if ((hdr.flags & VMS_FRAME_FLAG_VIDEO_META) && self->is_video
+        && !gst_vsock_src_check_layout (self, &hdr, &err)) {
+      gst_vsock_src_reject (self, "bad frame layout", err);
+      g_clear_error (&err);
+      continue;
+    }
+    if (hdr.size == 0) {
+      buf = gst_buffer_new ();
+    } else {
+      GstBufferPool *pool = gst_vsock_src_get_pool (self, hdr.size);
+      if (pool == NULL
+          || gst_buffer_pool_acquire_buffer (pool, &buf, NULL) != GST_FLOW_OK) {
+        GST_ELEMENT_ERROR (
+            self, RESOURCE, NO_SPACE_LEFT,
+            ("Cannot allocate a %u-byte frame buffer.", hdr.size), (NULL));
+        return GST_FLOW_ERROR;
+      }
+      gst_buffer_map (buf, &map, GST_MAP_WRITE);
+      r = gst_vsock_src_read (self, map.data, hdr.size, 0, &err);
+      gst_buffer_unmap (buf, &map);
+      if (r != READ_OK) {
+        gst_buffer_unref (buf);
+        if (r == READ_FLUSHING)
+          return GST_FLOW_FLUSHING;
+        if (r == READ_NEW_PEER) {
+          if (gst_vsock_src_accept (self) == READ_FLUSHING)
+            return GST_FLOW_FLUSHING;
+          continue;
+        }
+        gst_vsock_src_reject (self, "truncated frame", err);
+        g_clear_error (&err);
+        continue;
+      }
+    }
+
+    if (hdr.flags & VMS_FRAME_FLAG_VIDEO_META && self->is_video) {
+      gsize offset[GST_VIDEO_MAX_PLANES] = { 0 };
+      gint stride[GST_VIDEO_MAX_PLANES] = { 0 };
+      guint i;
+
+      for (i = 0; i < hdr.n_planes; i++) {
+        offset[i] = hdr.offset[i];
+        stride[i] = hdr.stride[i];
+      }
+      gst_buffer_add_video_meta_full (
+          buf, GST_VIDEO_FRAME_FLAG_NONE, GST_VIDEO_INFO_FORMAT (&self->vinfo),
+          GST_VIDEO_INFO_WIDTH (&self->vinfo),
+          GST_VIDEO_INFO_HEIGHT (&self->vinfo), hdr.n_planes, offset, stride);
+    }
+
+    if (hdr.flags & VMS_FRAME_FLAG_DELTA_UNIT)
+      GST_BUFFER_FLAG_SET (buf, GST_BUFFER_FLAG_DELTA_UNIT);
+    if (hdr.flags & VMS_FRAME_FLAG_HEADER)
+      GST_BUFFER_FLAG_SET (buf, GST_BUFFER_FLAG_HEADER);
+    if ((hdr.flags & VMS_FRAME_FLAG_DISCONT) || self->discont) {
+      GST_BUFFER_FLAG_SET (buf, GST_BUFFER_FLAG_DISCONT);
+      GST_OBJECT_LOCK (self);
+      self->disconts++;
+      GST_OBJECT_UNLOCK (self);
+      self->discont = FALSE;
+    }
+
+    clock = self->is_live ? gst_element_get_clock (GST_ELEMENT (self)) : NULL;
+    if (clock != NULL) {
+      GstClockTime now = gst_clock_get_time (clock);
+      GstClockTime base = gst_element_get_base_time (GST_ELEMENT (self));
+      GST_BUFFER_PTS (buf) = now > base ? now - base : 0;
+      GST_BUFFER_DTS (buf) = GST_CLOCK_TIME_NONE;
+      gst_object_unref (clock);
+    } else {
+      GST_BUFFER_PTS (buf) = hdr.pts;
+      GST_BUFFER_DTS (buf) = hdr.dts;
+    }
+    GST_BUFFER_DURATION (buf) = hdr.duration;
+    GST_BUFFER_OFFSET (buf) = hdr.seq;
+    if (hdr.capture_time != 0 && hdr.capture_time != GST_CLOCK_TIME_NONE)
+      gst_buffer_add_reference_timestamp_meta (
+          buf, unix_ts_caps, hdr.capture_time, GST_CLOCK_TIME_NONE);
+
+    self->last_frame_us = g_get_monotonic_time ();
+    self->warned_timeout = FALSE;
+    GST_OBJECT_LOCK (self);
+    self->frames++;
+    self->bytes += hdr.size + VMS_MSG_HEADER_SIZE;
+    if (hdr.capture_time != 0)
+      self->last_transit_ns
+          = g_get_real_time () * 1000 - (gint64)hdr.capture_time;
+    GST_OBJECT_UNLOCK (self);
+
+    *outbuf = buf;
+    return GST_FLOW_OK;
+  }
+}
+
+/* Back-channel: small messages to the sender, from any thread. */
+static gboolean
+gst_vsock_src_send_back (GstVsockSrc *self, VmsBackType type,
+                         const gchar *payload)
+{
+  guint8 hdr_buf[VMS_BACK_HEADER_SIZE];
+  VmsBackHeader hdr = { type, payload ? strlen (payload) : 0 };
+  struct iovec iov[2];
+  gboolean ok = FALSE;
+  gsize total, done = 0;
+
+  if (hdr.len > VMS_MAX_BACK_LEN)
+    return FALSE;
+  vms_back_header_write (hdr_buf, &hdr);
+  total = sizeof (hdr_buf) + hdr.len;
+
+  g_mutex_lock (&self->conn_lock);
+  if (self->conn_pfd.fd >= 0 && self->peer_back_channel) {
+    while (done < total) {
+      struct msghdr msg = { 0 };
+      struct pollfd pfd = { self->conn_pfd.fd, POLLOUT, 0 };
+      ssize_t n;
+      int cnt = 0;
+
+      if (done < sizeof (hdr_buf)) {
+        iov[cnt].iov_base = hdr_buf + done;
+        iov[cnt++].iov_len = sizeof (hdr_buf) - done;
+      }
+      if (hdr.len > 0) {
+        gsize poff = done > sizeof (hdr_buf) ? done - sizeof (hdr_buf) : 0;
+        iov[cnt].iov_base = (gchar *)payload + poff;
+        iov[cnt++].iov_len = hdr.len - poff;
+      }
+      msg.msg_iov = iov;
+      msg.msg_iovlen = cnt;
+      n = sendmsg (self->conn_pfd.fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (n < 0 && errno == ENOTSOCK)
+        n = writev (self->conn_pfd.fd, iov, cnt);
+      if (n > 0) {
+        done += n;
+        continue;
+      }
+      if (n < 0 && (errno == EAGAIN || errno == EINTR)
+          && poll (&pfd, 1, 100) > 0)
+        continue;
+      break;
+    }
+    ok = done == total;
+    if (!ok && done > 0) {
+      /* A half-sent message would corrupt the back-channel. */
+      shutdown (self->conn_pfd.fd, SHUT_RDWR);
+    }
+  }
+  g_mutex_unlock (&self->conn_lock);
+  return ok;
+}
+
+static gboolean
+gst_vsock_src_event (GstBaseSrc *bsrc, GstEvent *event)
+{
+  GstVsockSrc *self = GST_VSOCK_SRC (bsrc);
+
+  if (gst_video_event_is_force_key_unit (event)) {
+    GST_DEBUG_OBJECT (self, "forwarding key unit request to the sender");
+    return gst_vsock_src_send_back (self, VMS_BACK_KEYFRAME_REQUEST, NULL);
+  }
+  if (GST_EVENT_TYPE (event) == GST_EVENT_NAVIGATION) {
+    const GstStructure *s = gst_event_get_structure (event);
+    g_autofree gchar *str = gst_structure_to_string (s);
+    return gst_vsock_src_send_back (self, VMS_BACK_NAVIGATION, str);
+  }
+  return GST_BASE_SRC_CLASS (parent_class)->event (bsrc, event);
+}
+
+static GstCaps *
+gst_vsock_src_get_caps (GstBaseSrc *bsrc, GstCaps *filter)
+{
+  GstVsockSrc *self = GST_VSOCK_SRC (bsrc);
+  GstCaps *caps = NULL;
+
+  GST_OBJECT_LOCK (self);
+  if (self->caps)
+    caps = gst_caps_ref (self->caps);
+  GST_OBJECT_UNLOCK (self);
+  if (caps == NULL)
+    caps = gst_caps_new_any ();
+  if (filter) {
+    GstCaps *tmp
+        = gst_caps_intersect_full (filter, caps, GST_CAPS_INTERSECT_FIRST);
+    gst_caps_unref (caps);
+    caps = tmp;
+  }
+  return caps;
+}
+
+static gboolean
+gst_vsock_src_start (GstBaseSrc *bsrc)
+{
+  GstVsockSrc *self = GST_VSOCK_SRC (bsrc);
+  GError *err = NULL;
+  gchar *uri;
+  gint fd;
+
+  GST_OBJECT_LOCK (self);
+  uri = g_strdup (self->uri);
+  self->frames = self->bytes = self->connections = self->disconnects = 0;
+  self->rejected = self->disconts = self->caps_changes = 0;
+  self->last_transit_ns = 0;
+  GST_OBJECT_UNLOCK (self);
+
+  self->addr = vms_address_parse (uri, &err);
+  if (self->addr == NULL) {
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("%s", err->message),
+                       ("uri=%s", GST_STR_NULL (uri)));
+    goto failed;
+  }
+  fd = vms_transport_listen (self->addr, &err);
+  if (fd < 0) {
+    GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ, ("%s", err->message),
+                       ("uri=%s", uri));
+    goto failed;
+  }
+  g_free (uri);
+
+  self->poll = gst_poll_new (TRUE);
+  gst_poll_fd_init (&self->listen_pfd);
+  self->listen_pfd.fd = fd;
+  gst_poll_add_fd (self->poll, &self->listen_pfd);
+  gst_poll_fd_init (&self->conn_pfd);
+  self->pending = g_byte_array_new ();
+  self->discont = TRUE;
+  self->last_frame_us = g_get_monotonic_time ();
+  self->warned_timeout = FALSE;
+  GST_OBJECT_LOCK (self);
+  self->bound_port = vms_transport_get_local_port (fd);
+  GST_OBJECT_UNLOCK (self);
+  g_object_notify (G_OBJECT (self), "bound-port");
+  GST_INFO_OBJECT (self, "listening on %s (port %u)", self->uri,
+                   self->bound_port);
+  return TRUE;
+
+failed:
+  g_clear_error (&err);
+  g_clear_pointer (&self->addr, vms_address_free);
+  g_free (uri);
+  return FALSE;
+}
+
+static gboolean
+gst_vsock_src_stop (GstBaseSrc *bsrc)
+{
+  GstVsockSrc *self = GST_VSOCK_SRC (bsrc);
+
+  if (self->poll) {
+    gst_vsock_src_close_conn (self);
+    gst_poll_remove_fd (self->poll, &self->listen_pfd);
+    close (self->listen_pfd.fd);
+    gst_poll_fd_init (&self->listen_pfd);
+    if (self->addr->kind == VMS_TRANSPORT_UNIX && !self->addr->abstract)
+      unlink (self->addr->path);
+  }
+  g_clear_pointer (&self->poll, gst_poll_free);
+  g_clear_pointer (&self->addr, vms_address_free);
+  g_clear_pointer (&self->pending, g_byte_array_unref);
+  if (self->pool) {
+    gst_buffer_pool_set_active (self->pool, FALSE);
+    gst_clear_object (&self->pool);
+  }
+  GST_OBJECT_LOCK (self);
+  gst_clear_caps (&self->caps);
+  GST_OBJECT_UNLOCK (self);
+  return TRUE;
+}
+
+static gboolean
+gst_vsock_src_unlock (GstBaseSrc *bsrc)
+{
+  GstVsockSrc *self = GST_VSOCK_SRC (bsrc);
+
+  if (self->poll)
+    gst_poll_set_flushing (self->poll, TRUE);
+  return TRUE;
+}
+
+static gboolean
+gst_vsock_src_unlock_stop (GstBaseSrc *bsrc)
+{
+  GstVsockSrc *self = GST_VSOCK_SRC (bsrc);
+
+  if (self->poll)
+    gst_poll_set_flushing (self->poll, FALSE);
+  return TRUE;
+}
+
+static GstStructure *
+gst_vsock_src_get_stats (GstVsockSrc *self)
+{
+  GstStructure *s;
+
+  GST_OBJECT_LOCK (self);
+  s = gst_structure_new (
+      "application/x-vsocksrc-stats", "frames-received", G_TYPE_UINT64,
+      self->frames, "bytes-received", G_TYPE_UINT64, self->bytes, "connections",
+      G_TYPE_UINT64, self->connections, "disconnects", G_TYPE_UINT64,
+      self->disconnects, "rejected", G_TYPE_UINT64, self->rejected, "disconts",
+      G_TYPE_UINT64, self->disconts, "caps-changes", G_TYPE_UINT64,
+      self->caps_changes, "last-transit-ns", G_TYPE_INT64,
+      self->last_transit_ns, NULL);
+  GST_OBJECT_UNLOCK (self);
+  return s;
+}
+
+static void
+gst_vsock_src_set_property (GObject *object, guint prop_id, const GValue *value,
+                            GParamSpec *pspec)
+{
+  GstVsockSrc *self = GST_VSOCK_SRC (object);
+
+  GST_OBJECT_LOCK (self);
+  switch (prop_id) {
+    case PROP_URI: {
+      const gchar *uri = g_value_get_string (value);
+      GError *err = NULL;
+      VmsAddress *addr = uri ? vms_address_parse (uri, &err) : NULL;
+
+      /* Checked again at start, where the error reaches the bus. */
+      if (uri != NULL && addr == NULL) {
+        g_warning ("vsocksrc: %s", err->message);
+        g_clear_error (&err);
+      }
+      vms_address_free (addr);
+      g_free (self->uri);
+      self->uri = g_strdup (uri);
+      break;
+    }
+    case PROP_IS_LIVE:
+      self->is_live = g_value_get_boolean (value);
+      GST_OBJECT_UNLOCK (self);
+      gst_base_src_set_live (GST_BASE_SRC (self), self->is_live);
+      return;
+    case PROP_TIMEOUT:
+      self->timeout_ms = g_value_get_uint (value);
+      break;
+    case PROP_HANDSHAKE_TIMEOUT:
+      self->handshake_timeout_ms = g_value_get_uint (value);
+      break;
+    case PROP_MAX_FRAME_SIZE:
+      self->max_frame_size = g_value_get_uint (value);
+      break;
+    case PROP_BUFFER_SIZE:
+      self->buffer_size = g_value_get_int (value);
+      break;
+    case PROP_FORWARD_EOS:
+      self->forward_eos = g_value_get_boolean (value);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
+  }
+  GST_OBJECT_UNLOCK (self);
+}
+
+static void
+gst_vsock_src_get_property (GObject *object, guint prop_id, GValue *value,
+                            GParamSpec *pspec)
+{
+  GstVsockSrc *self = GST_VSOCK_SRC (object);
+
+  if (prop_id == PROP_STATS) {
+    g_value_take_boxed (value, gst_vsock_src_get_stats (self));
+    return;
+  }
+  GST_OBJECT_LOCK (self);
+  switch (prop_id) {
+    case PROP_URI:
+      g_value_set_string (value, self->uri);
+      break;
+    case PROP_IS_LIVE:
+      g_value_set_boolean (value, self->is_live);
+      break;
+    case PROP_TIMEOUT:
+      g_value_set_uint (value, self->timeout_ms);
+      break;
+    case PROP_HANDSHAKE_TIMEOUT:
+      g_value_set_uint (value, self->handshake_timeout_ms);
+      break;
+    case PROP_MAX_FRAME_SIZE:
+      g_value_set_uint (value, self->max_frame_size);
+      break;
+    case PROP_BUFFER_SIZE:
+      g_value_set_int (value, self->buffer_size);
+      break;
+    case PROP_FORWARD_EOS:
+      g_value_set_boolean (value, self->forward_eos);
+      break;
+    case PROP_BOUND_PORT:
+      g_value_set_uint (value, self->bound_port);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
+  }
+  GST_OBJECT_UNLOCK (self);
+}
+
+static void
+gst_vsock_src_finalize (GObject *object)
+{
+  GstVsockSrc *self = GST_VSOCK_SRC (object);
+
+  g_free (self->uri);
+  g_mutex_clear (&self->conn_lock);
+  G_OBJECT_CLASS (parent_class)->finalize (object);
+}
+
+static void
+gst_vsock_src_class_init (GstVsockSrcClass *klass)
+{
+  GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
+  GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
+  GstBaseSrcClass *bsrc_class = GST_BASE_SRC_CLASS (klass);
+  GstPushSrcClass *psrc_class = GST_PUSH_SRC_CLASS (klass);
+
+  gobject_class->set_property = gst_vsock_src_set_property;
+  gobject_class->get_property = gst_vsock_src_get_property;
+  gobject_class->finalize = gst_vsock_src_finalize;
+
+  g_object_class_install_property (
+      gobject_class, PROP_URI,
+      g_param_spec_string (
+          "uri", "URI",
+          "Where to listen for the guest's vsocksink: vsock://any:PORT or "
+          "vsock://CID:PORT (Linux AF_VSOCK), unix:///path or "
+          "unix://@abstract-name (macOS hybrid vsock lands guest port P on "
+          "the Unix socket <path>_<P>; QEMU serial chardevs), or "
+          "tcp://HOST:PORT (port 0 picks a free port, see bound-port)",
+          DEFAULT_URI,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS
+              | GST_PARAM_MUTABLE_READY));
+  g_object_class_install_property (
+      gobject_class, PROP_IS_LIVE,
+      g_param_spec_boolean (
+          "is-live", "Is live",
+          "Act as a live source: buffers are timestamped with the running "
+          "time at which they arrived. When false the sender's timestamps "
+          "are kept",
+          DEFAULT_IS_LIVE,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS
+              | GST_PARAM_MUTABLE_READY));
+  g_object_class_install_property (
+      gobject_class, PROP_TIMEOUT,
+      g_param_spec_uint (
+          "timeout", "Timeout",
+          "Post a warning on the bus when no frame arrived for this many "
+          "milliseconds (0 = never); posted once per silence",
+          0, G_MAXUINT, DEFAULT_TIMEOUT,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS));
+  g_object_class_install_property (
+      gobject_class, PROP_HANDSHAKE_TIMEOUT,
+      g_param_spec_uint (
+          "handshake-timeout", "Handshake timeout",
+          "Milliseconds a new sender has to complete its HELLO before the "
+          "connection is dropped",
+          1, G_MAXUINT, DEFAULT_HANDSHAKE_TIMEOUT,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS));
+  g_object_class_install_property (
+      gobject_class, PROP_MAX_FRAME_SIZE,
+      g_param_spec_uint (
+          "max-frame-size", "Max frame size",
+          "Largest frame in bytes accepted from a sender (told to the sender "
+          "in the handshake; larger frames are refused before any "
+          "allocation)",
+          1, VMS_HARD_MAX_FRAME, DEFAULT_MAX_FRAME_SIZE,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS
+              | GST_PARAM_MUTABLE_READY));
+  g_object_class_install_property (
+      gobject_class, PROP_BUFFER_SIZE,
+      g_param_spec_int (
+          "buffer-size", "Socket buffer size",
+          "Socket receive buffer size in bytes (0 keeps the system default)", 0,
+          G_MAXINT, DEFAULT_BUFFER_SIZE,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS));
+  g_object_class_install_property (
+      gobject_class, PROP_FORWARD_EOS,
+      g_param_spec_boolean (
+          "forward-eos", "Forward EOS",
+          "End the stream when the sender sends end-of-stream, instead of "
+          "waiting for the next sender",
+          DEFAULT_FORWARD_EOS, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS));
+  g_object_class_install_property (
+      gobject_class, PROP_BOUND_PORT,
+      g_param_spec_uint (
+          "bound-port", "Bound port",
+          "The port actually listened on (tcp:// and vsock://), known once "
+          "the element is in READY or above",
+          0, G_MAXUINT, 0, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
+  g_object_class_install_property (
+      gobject_class, PROP_STATS,
+      g_param_spec_boxed (
+          "stats", "Statistics",
+          "Counters: frames-received, bytes-received, connections, "
+          "disconnects, rejected (connections dropped for protocol errors), "
+          "disconts, caps-changes, last-transit-ns (arrival minus the "
+          "sender's capture time)",
+          GST_TYPE_STRUCTURE, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
+
+  gst_element_class_add_static_pad_template (element_class, &src_template);
+  gst_element_class_set_static_metadata (
+      element_class, "VM socket source", "Source/Network/Video",
+      "Receives raw or encoded video sent by vsocksink from a virtual "
+      "machine over vsock, Unix sockets or TCP, as a live source that "
+      "survives the sender going away",
+      "vmstream developers");
+
+  bsrc_class->start = GST_DEBUG_FUNCPTR (gst_vsock_src_start);
+  bsrc_class->stop = GST_DEBUG_FUNCPTR (gst_vsock_src_stop);
+  bsrc_class->unlock = GST_DEBUG_FUNCPTR (gst_vsock_src_unlock);
+  bsrc_class->unlock_stop = GST_DEBUG_FUNCPTR (gst_vsock_src_unlock_stop);
+  bsrc_class->get_caps = GST_DEBUG_FUNCPTR (gst_vsock_src_get_caps);
+  bsrc_class->event = GST_DEBUG_FUNCPTR (gst_vsock_src_event);
+  psrc_class->create = GST_DEBUG_FUNCPTR (gst_vsock_src_create);
+
+  GST_DEBUG_CATEGORY_INIT (gst_vsock_src_debug, "vsocksrc", 0,
+                           "VM socket source");
+  unix_ts_caps = gst_caps_new_empty_simple ("timestamp/x-unix");
+  GST_MINI_OBJECT_FLAG_SET (unix_ts_caps, GST_MINI_OBJECT_FLAG_MAY_BE_LEAKED);
+}
+
+static void
+gst_vsock_src_init (GstVsockSrc *self)
+{
+  self->uri = g_strdup (DEFAULT_URI);
+  self->is_live = DEFAULT_IS_LIVE;
+  self->timeout_ms = DEFAULT_TIMEOUT;
+  self->handshake_timeout_ms = DEFAULT_HANDSHAKE_TIMEOUT;
+  self->max_frame_size = DEFAULT_MAX_FRAME_SIZE;
+  self->buffer_size = DEFAULT_BUFFER_SIZE;
+  self->forward_eos = DEFAULT_FORWARD_EOS;
+  g_mutex_init (&self->conn_lock);
+  gst_poll_fd_init (&self->listen_pfd);
+  gst_poll_fd_init (&self->conn_pfd);
+  gst_base_src_set_live (GST_BASE_SRC (self), DEFAULT_IS_LIVE);
+  gst_base_src_set_format (GST_BASE_SRC (self), GST_FORMAT_TIME);
+}
+
+static gboolean
+plugin_init (GstPlugin *plugin)
+{
+  return GST_ELEMENT_REGISTER (vsocksrc, plugin);
+}
+
+GST_PLUGIN_DEFINE (GST_VERSION_MAJOR, GST_VERSION_MINOR, vsocksrc,
+                   "Receive video from a virtual machine (vmstream)",
+                   plugin_init, VERSION, GST_LICENSE, GST_PACKAGE_NAME,
+                   GST_PACKAGE_ORIGIN)
