@@ -1,0 +1,522 @@
+/* vmstream-session: runs one session's pipeline.
+ *
+ * Started by vmstream-supervisor, one process per session, so one crashing
+ * pipeline never takes the others down. Protocol with the supervisor:
+ *   stdin  - JSON input events, one object or array per line (input
+ *            contract); EOF means the supervisor is gone: exit.
+ *   stdout - JSON status lines: {"event":"state","state":"playing"},
+ *            {"event":"stats",...}, {"event":"error","message":...}.
+ * Navigation messages posted on the bus (wsh264sink turns browser input into
+ * them) and the stdin events are injected into the desktop: QEMU through QMP
+ * when --qmp is given, else the X display through XTest.
+ *
+ * Exit codes: see VmsSessionExit below (documented in docs/operations.md). */
+#include "inject.h"
+
+#include <gio/gunixinputstream.h>
+#include <glib-unix.h>
+#include <gst/gst.h>
+#include <gst/video/navigation.h>
+#include <json-glib/json-glib.h>
+#include <stdio.h>
+#include <string.h>
+
+GST_DEBUG_CATEGORY (vmstream_session_debug);
+#define GST_CAT_DEFAULT vmstream_session_debug
+
+typedef enum {
+  VMS_EXIT_OK = 0,      /* stopped on request, EOS or stdin closed */
+  VMS_EXIT_USAGE = 2,   /* bad command line */
+  VMS_EXIT_PARSE = 3,   /* the pipeline description does not parse */
+  VMS_EXIT_STATE = 4,   /* the pipeline refused to start */
+  VMS_EXIT_RUNTIME = 5, /* an element posted an error while running */
+} VmsSessionExit;
+
+typedef struct {
+  GMainLoop *loop;
+  GstElement *pipeline;
+  VmsInjector *injector;
+  gint exit_code;
+  gint width, height;
+  /* stats */
+  GstElement *stats_elem;   /* the element whose input is counted */
+  GstElement *clients_elem; /* has a "clients"-like property */
+  const gchar *clients_prop;
+  guint64 frames, bytes; /* atomic */
+  guint64 last_frames;
+  gint64 last_time;
+  gboolean playing_reported;
+  GDataInputStream *in;
+  GCancellable *cancel;
+  guint injected;
+} Session;
+
+static void emit (const gchar *fmt, ...) G_GNUC_PRINTF (1, 2);
+
+static void
+emit (const gchar *fmt, ...)
+{
+  va_list ap;
+  va_start (ap, fmt);
+  vfprintf (stdout, fmt, ap);
+  va_end (ap);
+  fputc ('\n', stdout);
+  fflush (stdout);
+}
+
+static void
+emit_string (const gchar *event, const gchar *key, const gchar *value)
+{
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+  g_autoptr (JsonNode) root = NULL;
+  g_autofree gchar *text = NULL;
+
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "event");
+  json_builder_add_string_value (b, event);
+  json_builder_set_member_name (b, key);
+  json_builder_add_string_value (b, value);
+  json_builder_end_object (b);
+  root = json_builder_get_root (b);
+  text = json_to_string (root, FALSE);
+  emit ("%s", text);
+}
+
+static void
+quit (Session *s, gint code)
+{
+  if (s->exit_code == VMS_EXIT_OK)
+    s->exit_code = code;
+  g_main_loop_quit (s->loop);
+}
+
+/* --- input -------------------------------------------------------------- */
+
+static void
+video_size_of (Session *s, GstElement *elem, gint *w, gint *h)
+{
+  *w = s->width;
+  *h = s->height;
+  if (elem) {
+    GstPad *pad = gst_element_get_static_pad (elem, "sink");
+    if (pad) {
+      GstCaps *caps = gst_pad_get_current_caps (pad);
+      if (caps) {
+        GstStructure *st = gst_caps_get_structure (caps, 0);
+        gst_structure_get_int (st, "width", w);
+        gst_structure_get_int (st, "height", h);
+        gst_caps_unref (caps);
+      }
+      gst_object_unref (pad);
+    }
+  }
+}
+
+static void
+inject (Session *s, GstEvent *event, GstElement *from)
+{
+  gint w, h;
+  video_size_of (s, from ? from : s->stats_elem, &w, &h);
+  if (vms_injector_handle (s->injector, event, w, h))
+    s->injected++;
+}
+
+static GstEvent *
+event_from_json (JsonObject *o)
+{
+  const gchar *type
+      = json_object_get_string_member_with_default (o, "type", "");
+  const gchar *action
+      = json_object_get_string_member_with_default (o, "action", "");
+  gdouble x = json_object_get_int_member_with_default (o, "x", 0);
+  gdouble y = json_object_get_int_member_with_default (o, "y", 0);
+  GstNavigationModifierType mods = GST_NAVIGATION_MODIFIER_NONE;
+
+  if (strcmp (type, "key") == 0) {
+    const gchar *code
+        = json_object_get_string_member_with_default (o, "code", "");
+    return strcmp (action, "down") == 0
+               ? gst_navigation_event_new_key_press (code, mods)
+               : gst_navigation_event_new_key_release (code, mods);
+  }
+  if (strcmp (type, "pointer") == 0) {
+    gint button = json_object_get_int_member_with_default (o, "button", 0) + 1;
+    if (strcmp (action, "move") == 0)
+      return gst_navigation_event_new_mouse_move (x, y, mods);
+    if (strcmp (action, "down") == 0)
+      return gst_navigation_event_new_mouse_button_press (button, x, y, mods);
+    return gst_navigation_event_new_mouse_button_release (button, x, y, mods);
+  }
+  if (strcmp (type, "wheel") == 0) {
+    gdouble dx = json_object_get_double_member_with_default (o, "dx", 0);
+    gdouble dy = json_object_get_double_member_with_default (o, "dy", 0);
+    return gst_navigation_event_new_mouse_scroll (x, y, dx, dy, mods);
+  }
+  return NULL;
+}
+
+static void
+handle_input_node (Session *s, JsonNode *node)
+{
+  if (JSON_NODE_HOLDS_ARRAY (node)) {
+    JsonArray *a = json_node_get_array (node);
+    for (guint i = 0; i < json_array_get_length (a); i++)
+      handle_input_node (s, json_array_get_element (a, i));
+  } else if (JSON_NODE_HOLDS_OBJECT (node)) {
+    GstEvent *ev = event_from_json (json_node_get_object (node));
+    if (ev) {
+      inject (s, ev, NULL);
+      gst_event_unref (ev);
+    }
+  }
+}
+
+static void
+stdin_line_cb (GObject *src, GAsyncResult *res, gpointer user_data)
+{
+  Session *s = user_data;
+  g_autoptr (GError) error = NULL;
+  gsize len = 0;
+  g_autofree gchar *line = g_data_input_stream_read_line_finish (
+      G_DATA_INPUT_STREAM (src), res, &len, &error);
+
+  if (line == NULL) {
+    if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+      return;
+    GST_INFO ("stdin closed: the supervisor is gone, stopping");
+    quit (s, VMS_EXIT_OK);
+    return;
+  }
+  if (len > 0) {
+    g_autoptr (JsonParser) p = json_parser_new ();
+    if (json_parser_load_from_data (p, line, len, NULL))
+      handle_input_node (s, json_parser_get_root (p));
+    else
+      g_printerr ("vmstream-session: ignoring a line of stdin that is not "
+                  "JSON\n");
+  }
+  g_data_input_stream_read_line_async (s->in, G_PRIORITY_DEFAULT, s->cancel,
+                                       stdin_line_cb, s);
+}
+
+/* --- bus ---------------------------------------------------------------- */
+
+static gboolean
+bus_cb (GstBus *bus, GstMessage *msg, gpointer user_data)
+{
+  Session *s = user_data;
+
+  switch (GST_MESSAGE_TYPE (msg)) {
+    case GST_MESSAGE_ERROR: {
+      g_autoptr (GError) err = NULL;
+      g_autofree gchar *dbg = NULL;
+      g_autofree gchar *text = NULL;
+      gst_message_parse_error (msg, &err, &dbg);
+      text = g_strdup_printf ("%s: %s", GST_OBJECT_NAME (msg->src),
+                              err->message);
+      g_printerr ("vmstream-session: error from %s\n%s\n", text,
+                  dbg ? dbg : "");
+      emit_string ("error", "message", text);
+      quit (s, VMS_EXIT_RUNTIME);
+      break;
+    }
+    case GST_MESSAGE_WARNING: {
+      g_autoptr (GError) err = NULL;
+      g_autofree gchar *text = NULL;
+      gst_message_parse_warning (msg, &err, NULL);
+      text = g_strdup_printf ("%s: %s", GST_OBJECT_NAME (msg->src),
+                              err->message);
+      emit_string ("warning", "message", text);
+      break;
+    }
+    case GST_MESSAGE_EOS:
+      GST_INFO ("end of stream");
+      emit_string ("state", "state", "eos");
+      quit (s, VMS_EXIT_OK);
+      break;
+    case GST_MESSAGE_STATE_CHANGED:
+      if (msg->src == GST_OBJECT (s->pipeline) && !s->playing_reported) {
+        GstState news;
+        gst_message_parse_state_changed (msg, NULL, &news, NULL);
+        if (news == GST_STATE_PLAYING) {
+          s->playing_reported = TRUE;
+          emit_string ("state", "state", "playing");
+        }
+      }
+      break;
+    case GST_MESSAGE_ELEMENT:
+      if (gst_navigation_message_get_type (msg)
+          == GST_NAVIGATION_MESSAGE_EVENT) {
+        GstEvent *ev = NULL;
+        if (gst_navigation_message_parse_event (msg, &ev) && ev) {
+          inject (s, ev, GST_ELEMENT (msg->src));
+          gst_event_unref (ev);
+        }
+      }
+      break;
+    default:
+      break;
+  }
+  return G_SOURCE_CONTINUE;
+}
+
+/* --- stats -------------------------------------------------------------- */
+
+static GstPadProbeReturn
+count_probe (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
+{
+  Session *s = user_data;
+  if (info->type & GST_PAD_PROBE_TYPE_BUFFER) {
+    GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER (info);
+    __atomic_fetch_add (&s->frames, 1, __ATOMIC_RELAXED);
+    __atomic_fetch_add (&s->bytes, gst_buffer_get_size (buf), __ATOMIC_RELAXED);
+  } else if (info->type & GST_PAD_PROBE_TYPE_BUFFER_LIST) {
+    GstBufferList *l = GST_PAD_PROBE_INFO_BUFFER_LIST (info);
+    for (guint i = 0; i < gst_buffer_list_length (l); i++) {
+      __atomic_fetch_add (&s->frames, 1, __ATOMIC_RELAXED);
+      __atomic_fetch_add (&s->bytes,
+                          gst_buffer_get_size (gst_buffer_list_get (l, i)),
+                          __ATOMIC_RELAXED);
+    }
+  }
+  return GST_PAD_PROBE_OK;
+}
+
+static gboolean
+is_factory (GstElement *e, const gchar *name)
+{
+  GstElementFactory *f = gst_element_get_factory (e);
+  return f && strcmp (GST_OBJECT_NAME (f), name) == 0;
+}
+
+static void
+find_stats_elements (Session *s)
+{
+  /* Count what reaches the WebSocket sink (encoded access units); without
+   * one, what reaches the first sink. An element named "stats" wins. */
+  GstIterator *it = gst_bin_iterate_recurse (GST_BIN (s->pipeline));
+  GValue v = G_VALUE_INIT;
+  GstElement *named = NULL, *ws = NULL, *any_sink = NULL;
+  GstPad *pad;
+  static const gchar *client_props[]
+      = { "clients", "num-clients", "n-clients" };
+
+  while (gst_iterator_next (it, &v) == GST_ITERATOR_OK) {
+    GstElement *e = g_value_get_object (&v);
+    if (!named && strcmp (GST_OBJECT_NAME (e), "stats") == 0)
+      named = e;
+    if (!ws && is_factory (e, "wsh264sink"))
+      ws = e;
+    if (!any_sink && GST_OBJECT_FLAG_IS_SET (e, GST_ELEMENT_FLAG_SINK)
+        && !GST_IS_BIN (e))
+      any_sink = e;
+    if (!s->clients_elem && is_factory (e, "wsh264sink")) {
+      GParamSpec *p
+          = g_object_class_find_property (G_OBJECT_GET_CLASS (e), "stats");
+      if (p && p->value_type == GST_TYPE_STRUCTURE) {
+        s->clients_elem = e;
+        s->clients_prop = "stats";
+      }
+    }
+    if (!s->clients_elem) {
+      for (guint i = 0; i < G_N_ELEMENTS (client_props); i++) {
+        GParamSpec *p = g_object_class_find_property (G_OBJECT_GET_CLASS (e),
+                                                      client_props[i]);
+        if (p
+            && (p->value_type == G_TYPE_UINT || p->value_type == G_TYPE_INT)) {
+          s->clients_elem = e;
+          s->clients_prop = client_props[i];
+          break;
+        }
+      }
+    }
+    g_value_reset (&v);
+  }
+  g_value_unset (&v);
+  gst_iterator_free (it);
+
+  s->stats_elem = named ? named : ws ? ws : any_sink;
+  if (s->stats_elem == NULL)
+    return;
+  pad = gst_element_get_static_pad (s->stats_elem, "sink");
+  if (pad) {
+    gst_pad_add_probe (
+        pad, GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST,
+        count_probe, s, NULL);
+    gst_object_unref (pad);
+  }
+}
+
+static gboolean
+stats_cb (gpointer user_data)
+{
+  Session *s = user_data;
+  gint64 now = g_get_monotonic_time ();
+  guint64 frames = __atomic_load_n (&s->frames, __ATOMIC_RELAXED);
+  guint64 bytes = __atomic_load_n (&s->bytes, __ATOMIC_RELAXED);
+  gdouble fps = 0;
+  gint clients = -1;
+
+  if (s->last_time > 0 && now > s->last_time)
+    fps = (gdouble)(frames - s->last_frames) * (gdouble)G_USEC_PER_SEC
+          / (now - s->last_time);
+  s->last_frames = frames;
+  s->last_time = now;
+  if (s->clients_elem) {
+    GValue v = G_VALUE_INIT;
+    if (g_strcmp0 (s->clients_prop, "stats") == 0) {
+      GstStructure *st = NULL;
+      guint n = 0;
+      g_object_get (s->clients_elem, "stats", &st, NULL);
+      if (st
+          && (gst_structure_get_uint (st, "clients", &n)
+              || gst_structure_get_int (st, "clients", (gint *)&n)))
+        clients = (gint)n;
+      if (st)
+        gst_structure_free (st);
+    } else {
+      g_value_init (&v, G_TYPE_INT);
+      g_object_get_property (G_OBJECT (s->clients_elem), s->clients_prop, &v);
+      clients = g_value_get_int (&v);
+      g_value_unset (&v);
+    }
+  }
+  emit ("{\"event\":\"stats\",\"frames\":%" G_GUINT64_FORMAT
+        ",\"bytes\":%" G_GUINT64_FORMAT ",\"fps\":%.2f,\"clients\":%d,"
+        "\"input_events\":%u}",
+        frames, bytes, fps, clients, s->injected);
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+signal_cb (gpointer user_data)
+{
+  Session *s = user_data;
+  GST_INFO ("signal received, stopping");
+  quit (s, VMS_EXIT_OK);
+  return G_SOURCE_CONTINUE;
+}
+
+int
+main (int argc, char **argv)
+{
+  g_autofree gchar *desc = NULL;
+  g_autofree gchar *display = NULL;
+  g_autofree gchar *qmp = NULL;
+  gint width = 0, height = 0, stats_ms = 1000;
+  gboolean no_input = FALSE;
+  GOptionEntry entries[]
+      = { { "pipeline", 'p', 0, G_OPTION_ARG_STRING, &desc,
+            "gst-launch style description of the pipeline to run", "DESC" },
+          { "display", 'd', 0, G_OPTION_ARG_STRING, &display,
+            "X display to inject input into with XTest (default $DISPLAY)",
+            "DISPLAY" },
+          { "qmp", 'q', 0, G_OPTION_ARG_FILENAME, &qmp,
+            "QEMU QMP socket to inject input into instead of X", "PATH" },
+          { "width", 0, 0, G_OPTION_ARG_INT, &width,
+            "stream width, used to scale pointer coordinates when the sink's "
+            "caps are unknown",
+            "PIXELS" },
+          { "height", 0, 0, G_OPTION_ARG_INT, &height, "stream height",
+            "PIXELS" },
+          { "stats-interval", 0, 0, G_OPTION_ARG_INT, &stats_ms,
+            "milliseconds between stats lines on stdout (0: none)", "MS" },
+          { "no-stdin", 0, 0, G_OPTION_ARG_NONE, &no_input,
+            "do not read input events from stdin (and do not exit on its EOF)",
+            NULL },
+          { NULL } };
+  g_autoptr (GOptionContext) ctx = NULL;
+  g_autoptr (GError) error = NULL;
+  Session s = { 0 };
+  GstBus *bus;
+  GstStateChangeReturn ret;
+  guint bus_id, stats_id = 0, sig1, sig2;
+
+  ctx = g_option_context_new ("- run one vmstream session pipeline");
+  g_option_context_set_summary (
+      ctx,
+      "Started by vmstream-supervisor, one process per session. Reads JSON "
+      "input events on stdin and writes JSON status lines on stdout.\n"
+      "Exit status: 0 stopped (signal, EOS, stdin closed), 2 usage, 3 the "
+      "pipeline does not parse, 4 the pipeline refused to start, 5 an "
+      "element posted an error.");
+  g_option_context_add_main_entries (ctx, entries, NULL);
+  g_option_context_add_group (ctx, gst_init_get_option_group ());
+  if (!g_option_context_parse (ctx, &argc, &argv, &error)) {
+    g_printerr ("vmstream-session: %s\n", error->message);
+    return VMS_EXIT_USAGE;
+  }
+  if (desc == NULL) {
+    g_printerr ("vmstream-session: --pipeline is required\n");
+    return VMS_EXIT_USAGE;
+  }
+  GST_DEBUG_CATEGORY_INIT (vmstream_session_debug, "vmstream-session", 0,
+                           "vmstream session process");
+
+  s.width = width;
+  s.height = height;
+  s.pipeline
+      = gst_parse_launch_full (desc, NULL, GST_PARSE_FLAG_FATAL_ERRORS, &error);
+  if (s.pipeline == NULL) {
+    g_autofree gchar *text
+        = g_strdup_printf ("the pipeline does not parse: %s", error->message);
+    g_printerr ("vmstream-session: %s\n", text);
+    emit_string ("error", "message", text);
+    gst_deinit ();
+    return VMS_EXIT_PARSE;
+  }
+  if (!GST_IS_PIPELINE (s.pipeline)) {
+    GstElement *p = gst_pipeline_new (NULL);
+    gst_bin_add (GST_BIN (p), s.pipeline);
+    s.pipeline = p;
+  }
+  s.loop = g_main_loop_new (NULL, FALSE);
+  s.injector = vms_injector_new (display, qmp);
+  find_stats_elements (&s);
+
+  bus = gst_element_get_bus (s.pipeline);
+  bus_id = gst_bus_add_watch (bus, bus_cb, &s);
+  gst_object_unref (bus);
+  sig1 = g_unix_signal_add (SIGTERM, signal_cb, &s);
+  sig2 = g_unix_signal_add (SIGINT, signal_cb, &s);
+  if (stats_ms > 0)
+    stats_id = g_timeout_add (stats_ms, stats_cb, &s);
+  s.cancel = g_cancellable_new ();
+  if (!no_input) {
+    GInputStream *raw = g_unix_input_stream_new (0, FALSE);
+    s.in = g_data_input_stream_new (raw);
+    g_object_unref (raw);
+    g_data_input_stream_read_line_async (s.in, G_PRIORITY_DEFAULT, s.cancel,
+                                         stdin_line_cb, &s);
+  }
+
+  s.last_time = g_get_monotonic_time ();
+  ret = gst_element_set_state (s.pipeline, GST_STATE_PLAYING);
+  if (ret == GST_STATE_CHANGE_FAILURE) {
+    /* The element's own error message is on the bus: let it be printed. */
+    s.exit_code = VMS_EXIT_STATE;
+    emit_string ("error", "message", "the pipeline refused to start");
+    while (g_main_context_iteration (NULL, FALSE))
+      ;
+    s.exit_code = VMS_EXIT_STATE;
+  } else {
+    g_main_loop_run (s.loop);
+  }
+
+  gst_element_set_state (s.pipeline, GST_STATE_NULL);
+  g_cancellable_cancel (s.cancel);
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+  if (stats_id)
+    g_source_remove (stats_id);
+  g_source_remove (sig1);
+  g_source_remove (sig2);
+  g_source_remove (bus_id);
+  g_clear_object (&s.in);
+  g_clear_object (&s.cancel);
+  vms_injector_free (s.injector);
+  gst_object_unref (s.pipeline);
+  g_main_loop_unref (s.loop);
+  gst_deinit ();
+  return s.exit_code;
+}

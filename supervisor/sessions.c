@@ -1,0 +1,770 @@
+/* vmstream-supervisor: session lifecycle.
+ *
+ * A session is one vmstream-session child process (and, with the qemu
+ * backend, one QEMU process). A process that dies is restarted after an
+ * exponential backoff (backoff-initial doubling up to backoff-max); a
+ * pipeline that does not parse is not retried (state "failed"). Stopping a
+ * session sends SIGTERM (SIGKILL after stop-timeout) to the session process
+ * and system_powerdown, then quit, then SIGKILL to QEMU. Children get
+ * PR_SET_PDEATHSIG so that even a SIGKILLed supervisor leaves no orphan. */
+#include "supervisor.h"
+
+#include "template.h"
+
+#include <errno.h>
+#include <glib/gstdio.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/prctl.h>
+
+#include "qmp.h"
+
+#define EXIT_USAGE 2
+#define EXIT_PARSE 3
+#define STABLE_RUN_US (30 * G_USEC_PER_SEC)
+
+static void session_spawn (VmsSession *s);
+static void session_maybe_gone (VmsSession *s);
+static gboolean qemu_start (VmsSession *s, GError **error);
+static void qemu_stop (VmsSession *s);
+
+const gchar *
+vms_state_name (VmsState st)
+{
+  switch (st) {
+    case VMS_STATE_STARTING:
+      return "starting";
+    case VMS_STATE_RUNNING:
+      return "running";
+    case VMS_STATE_BACKOFF:
+      return "restarting";
+    case VMS_STATE_FAILED:
+      return "failed";
+    case VMS_STATE_STOPPING:
+      return "stopping";
+  }
+  return "unknown";
+}
+
+void
+vms_session_ref (VmsSession *s)
+{
+  s->refcount++;
+}
+
+void
+vms_session_unref (VmsSession *s)
+{
+  if (--s->refcount > 0)
+    return;
+  g_assert (s->proc == NULL && s->qemu == NULL);
+  if (s->backoff_id)
+    g_source_remove (s->backoff_id);
+  if (s->kill_id)
+    g_source_remove (s->kill_id);
+  if (s->qemu_timer_id)
+    g_source_remove (s->qemu_timer_id);
+  if (s->run_dir) {
+    if (s->qmp_path)
+      g_unlink (s->qmp_path);
+    g_rmdir (s->run_dir);
+  }
+  g_free (s->id);
+  g_free (s->template_name);
+  g_free (s->encoder);
+  g_free (s->pipeline);
+  g_free (s->last_error);
+  g_free (s->run_dir);
+  g_free (s->qmp_path);
+  g_free (s);
+}
+
+static void
+child_setup (gpointer user_data)
+{
+  /* Die with the supervisor, whatever kills it. */
+  prctl (PR_SET_PDEATHSIG, GPOINTER_TO_INT (user_data));
+}
+
+/* --- ports -------------------------------------------------------------- */
+
+static gboolean
+port_is_free (const gchar *host, guint port, guint *bound_port)
+{
+  g_autoptr (GSocket) sock = NULL;
+  g_autoptr (GInetAddress) ia = g_inet_address_new_from_string (host);
+  g_autoptr (GSocketAddress) sa = NULL;
+
+  if (ia == NULL)
+    ia = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  sock = g_socket_new (g_inet_address_get_family (ia), G_SOCKET_TYPE_STREAM,
+                       G_SOCKET_PROTOCOL_TCP, NULL);
+  if (sock == NULL)
+    return FALSE;
+  sa = g_inet_socket_address_new (ia, port);
+  if (!g_socket_bind (sock, sa, FALSE, NULL))
+    return FALSE;
+  if (bound_port) {
+    g_autoptr (GSocketAddress) local = g_socket_get_local_address (sock, NULL);
+    *bound_port
+        = local ? g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (local))
+                : 0;
+  }
+  return TRUE;
+}
+
+static gboolean
+port_used_by_session (VmsSupervisor *sup, guint port)
+{
+  GHashTableIter it;
+  gpointer v;
+  g_hash_table_iter_init (&it, sup->sessions);
+  while (g_hash_table_iter_next (&it, NULL, &v)) {
+    VmsSession *o = v;
+    if (o->ws_port == port || o->rtsp_port == port || o->vsock_port == port)
+      return TRUE;
+  }
+  return FALSE;
+}
+
+static gboolean
+allocate_ports (VmsSession *s, GError **error)
+{
+  VmsSupervisor *sup = s->sup;
+  const gchar *host = sup->cfg->listen_host;
+
+  for (gint i = 0; i < 100 && s->ws_port == 0; i++) {
+    guint p = 0;
+    if (port_is_free (host, 0, &p) && p && !port_used_by_session (sup, p))
+      s->ws_port = p;
+  }
+  for (guint p = sup->cfg->rtsp_port; p < (guint)sup->cfg->rtsp_port + 1000;
+       p++) {
+    if (!port_used_by_session (sup, p) && port_is_free (host, p, NULL)) {
+      s->rtsp_port = p;
+      break;
+    }
+  }
+  for (guint p = sup->cfg->vsock_port; p < (guint)sup->cfg->vsock_port + 1000;
+       p++) {
+    if (!port_used_by_session (sup, p)) {
+      s->vsock_port = p;
+      break;
+    }
+  }
+  if (!s->ws_port || !s->rtsp_port || !s->vsock_port) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_ADDRESS_IN_USE,
+                 "no free TCP port for the session's WebSocket or RTSP server");
+    return FALSE;
+  }
+  return TRUE;
+}
+
+/* --- template variables -------------------------------------------------- */
+
+static GHashTable *
+session_vars (VmsSession *s)
+{
+  VmsConfig *cfg = s->sup->cfg;
+  GHashTable *v = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, g_free);
+  g_autofree gchar *vsock_uri = NULL;
+
+  g_hash_table_insert (v, "SESSION_ID", g_strdup (s->id));
+  g_hash_table_insert (v, "WIDTH", g_strdup_printf ("%d", s->width));
+  g_hash_table_insert (v, "HEIGHT", g_strdup_printf ("%d", s->height));
+  g_hash_table_insert (v, "FPS", g_strdup_printf ("%d", s->fps));
+  g_hash_table_insert (v, "ENCODER", g_strdup (s->encoder));
+  g_hash_table_insert (v, "ENCODER_MODE", g_strdup (cfg->encoder_mode));
+  g_hash_table_insert (v, "WS_PORT", g_strdup_printf ("%u", s->ws_port));
+  g_hash_table_insert (v, "WS_ADDRESS", g_strdup (cfg->listen_host));
+  g_hash_table_insert (v, "RTSP_PORT", g_strdup_printf ("%u", s->rtsp_port));
+  g_hash_table_insert (v, "RTSP_ADDRESS", g_strdup (cfg->listen_host));
+  g_hash_table_insert (v, "VSOCK_PORT", g_strdup_printf ("%u", s->vsock_port));
+  g_hash_table_insert (v, "DISPLAY",
+                       g_strdup (cfg->display ? cfg->display : ""));
+  g_hash_table_insert (v, "TOKEN", g_strdup (cfg->token ? cfg->token : ""));
+  g_hash_table_insert (v, "RUN_DIR", g_strdup (s->run_dir ? s->run_dir : ""));
+  g_hash_table_insert (v, "VM_CPUS", g_strdup_printf ("%d", cfg->vm_cpus));
+  g_hash_table_insert (v, "VM_MEMORY", g_strdup (cfg->vm_memory));
+  g_hash_table_insert (v, "VM_DIR", g_strdup (cfg->vm_dir));
+  g_hash_table_insert (v, "QMP_SOCKET",
+                       g_strdup (s->qmp_path ? s->qmp_path : ""));
+  vsock_uri = vms_template_expand (cfg->vsock_uri, v, NULL);
+  g_hash_table_insert (v, "VSOCK_URI",
+                       g_strdup (vsock_uri ? vsock_uri : cfg->vsock_uri));
+  return v;
+}
+
+/* --- the session process ----------------------------------------------- */
+
+typedef struct {
+  VmsSession *s;
+  GSubprocess *proc;
+  GDataInputStream *out;
+  gboolean exited, eof;
+} Run;
+
+static void
+session_update (VmsSession *s)
+{
+  vms_api_session_changed (s);
+}
+
+static void
+handle_status_line (VmsSession *s, const gchar *line, gsize len)
+{
+  g_autoptr (JsonParser) p = json_parser_new ();
+  JsonObject *o;
+  const gchar *ev;
+
+  if (!json_parser_load_from_data (p, line, len, NULL)
+      || !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (p)))
+    return;
+  o = json_node_get_object (json_parser_get_root (p));
+  ev = json_object_get_string_member_with_default (o, "event", "");
+  if (strcmp (ev, "state") == 0) {
+    const gchar *st
+        = json_object_get_string_member_with_default (o, "state", "");
+    if (strcmp (st, "playing") == 0 && s->state == VMS_STATE_STARTING) {
+      s->state = VMS_STATE_RUNNING;
+      g_message ("session %s: running (pid %s)", s->id,
+                 g_subprocess_get_identifier (s->proc));
+      session_update (s);
+    }
+  } else if (strcmp (ev, "stats") == 0) {
+    guint64 f = json_object_get_int_member_with_default (o, "frames", 0);
+    guint64 b = json_object_get_int_member_with_default (o, "bytes", 0);
+    s->frames_total += f >= s->frames_run ? f - s->frames_run : 0;
+    s->bytes_total += b >= s->bytes_run ? b - s->bytes_run : 0;
+    s->frames_run = f;
+    s->bytes_run = b;
+    s->fps_measured = json_object_get_double_member_with_default (o, "fps", 0);
+    s->clients = json_object_get_int_member_with_default (o, "clients", -1);
+  } else if (strcmp (ev, "error") == 0) {
+    g_free (s->last_error);
+    s->last_error = g_strdup (
+        json_object_get_string_member_with_default (o, "message", "error"));
+    g_message ("session %s: %s", s->id, s->last_error);
+  }
+}
+
+static gboolean
+restart_cb (gpointer user_data)
+{
+  VmsSession *s = user_data;
+  s->backoff_id = 0;
+  s->restarts++;
+  session_spawn (s);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+run_ended (Run *r)
+{
+  VmsSession *s = r->s;
+  GSubprocess *proc = r->proc;
+  gint code;
+
+  if (g_subprocess_get_if_exited (proc))
+    code = g_subprocess_get_exit_status (proc);
+  else if (g_subprocess_get_if_signaled (proc))
+    code = -g_subprocess_get_term_sig (proc);
+  else
+    code = -1;
+  s->last_exit = code;
+  if (s->proc == proc) {
+    g_clear_object (&s->proc);
+    g_clear_object (&s->proc_in);
+    if (s->kill_id) {
+      g_source_remove (s->kill_id);
+      s->kill_id = 0;
+    }
+  }
+  g_object_unref (r->out);
+  g_object_unref (r->proc);
+  g_free (r);
+
+  if (s->removed) {
+    qemu_stop (s); /* now that nobody holds its QMP socket */
+    session_maybe_gone (s);
+  } else if (code == EXIT_PARSE || code == EXIT_USAGE) {
+    g_message ("session %s: the pipeline cannot run (exit %d): not "
+               "restarting",
+               s->id, code);
+    s->state = VMS_STATE_FAILED;
+    session_update (s);
+  } else {
+    gint64 delay;
+    if (g_get_monotonic_time () - s->started_at > STABLE_RUN_US)
+      s->failures_in_a_row = 0;
+    delay = (gint64)s->sup->cfg->backoff_initial_ms
+            << MIN (s->failures_in_a_row, 16);
+    delay = MIN (delay, s->sup->cfg->backoff_max_ms);
+    s->failures_in_a_row++;
+    g_message (
+        "session %s: process ended (%s %d), restarting in %" G_GINT64_FORMAT
+        " ms",
+        s->id, code < 0 ? "signal" : "exit", ABS (code), delay);
+    s->state = VMS_STATE_BACKOFF;
+    s->backoff_id = g_timeout_add ((guint)delay, restart_cb, s);
+    session_update (s);
+  }
+  vms_session_unref (s);
+}
+
+static void
+read_line_cb (GObject *src, GAsyncResult *res, gpointer user_data)
+{
+  Run *r = user_data;
+  gsize len = 0;
+  g_autofree gchar *line = g_data_input_stream_read_line_finish (
+      G_DATA_INPUT_STREAM (src), res, &len, NULL);
+
+  if (line == NULL) {
+    r->eof = TRUE;
+    if (r->exited)
+      run_ended (r);
+    return;
+  }
+  handle_status_line (r->s, line, len);
+  g_data_input_stream_read_line_async (r->out, G_PRIORITY_DEFAULT, NULL,
+                                       read_line_cb, r);
+}
+
+static void
+wait_cb (GObject *src, GAsyncResult *res, gpointer user_data)
+{
+  Run *r = user_data;
+  g_subprocess_wait_finish (G_SUBPROCESS (src), res, NULL);
+  r->exited = TRUE;
+  if (r->eof)
+    run_ended (r);
+}
+
+static void
+session_spawn (VmsSession *s)
+{
+  VmsConfig *cfg = s->sup->cfg;
+  g_autoptr (GSubprocessLauncher) l = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) argv = g_ptr_array_new_with_free_func (g_free);
+  Run *r;
+
+  if (g_strcmp0 (cfg->vm_backend, "qemu") == 0 && s->qemu == NULL
+      && !qemu_start (s, &error)) {
+    g_message ("session %s: %s", s->id, error->message);
+    g_free (s->last_error);
+    s->last_error = g_strdup (error->message);
+    s->state = VMS_STATE_FAILED;
+    session_update (s);
+    return;
+  }
+
+  g_ptr_array_add (argv, g_strdup (cfg->session_bin));
+  g_ptr_array_add (argv, g_strdup ("--pipeline"));
+  g_ptr_array_add (argv, g_strdup (s->pipeline));
+  g_ptr_array_add (argv, g_strdup_printf ("--width=%d", s->width));
+  g_ptr_array_add (argv, g_strdup_printf ("--height=%d", s->height));
+  if (s->qmp_path) {
+    /* QEMU's QMP socket takes one client at a time: the session holds it
+     * for input while it runs; the supervisor uses it only to stop QEMU,
+     * after the session process is gone. */
+    g_ptr_array_add (argv, g_strdup ("--qmp"));
+    g_ptr_array_add (argv, g_strdup (s->qmp_path));
+  } else if (cfg->display && *cfg->display) {
+    g_ptr_array_add (argv, g_strdup ("--display"));
+    g_ptr_array_add (argv, g_strdup (cfg->display));
+  }
+  g_ptr_array_add (argv, NULL);
+
+  l = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDIN_PIPE
+                                 | G_SUBPROCESS_FLAGS_STDOUT_PIPE);
+  g_subprocess_launcher_set_child_setup (l, child_setup,
+                                         GINT_TO_POINTER (SIGTERM), NULL);
+  s->state = VMS_STATE_STARTING;
+  s->started_at = g_get_monotonic_time ();
+  s->frames_run = s->bytes_run = 0;
+  s->fps_measured = 0;
+  s->proc = g_subprocess_launcher_spawnv (l, (const gchar *const *)argv->pdata,
+                                          &error);
+  if (s->proc == NULL) {
+    g_message ("session %s: cannot start %s: %s", s->id, cfg->session_bin,
+               error->message);
+    g_free (s->last_error);
+    s->last_error = g_strdup (error->message);
+    s->state = VMS_STATE_FAILED;
+    session_update (s);
+    return;
+  }
+  s->proc_in = g_object_ref (g_subprocess_get_stdin_pipe (s->proc));
+  r = g_new0 (Run, 1);
+  r->s = s;
+  vms_session_ref (s);
+  r->proc = g_object_ref (s->proc);
+  r->out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (s->proc));
+  g_data_input_stream_read_line_async (r->out, G_PRIORITY_DEFAULT, NULL,
+                                       read_line_cb, r);
+  g_subprocess_wait_async (s->proc, NULL, wait_cb, r);
+  g_message ("session %s: started process %s (template %s)", s->id,
+             g_subprocess_get_identifier (s->proc), s->template_name);
+  session_update (s);
+}
+
+/* --- QEMU --------------------------------------------------------------- */
+
+static void
+qemu_wait_cb (GObject *src, GAsyncResult *res, gpointer user_data)
+{
+  VmsSession *s = user_data;
+  GSubprocess *q = G_SUBPROCESS (src);
+
+  g_subprocess_wait_finish (q, res, NULL);
+  if (s->qemu == q) {
+    g_clear_object (&s->qemu);
+    if (s->qemu_timer_id) {
+      g_source_remove (s->qemu_timer_id);
+      s->qemu_timer_id = 0;
+    }
+  }
+  if (s->removed) {
+    g_message ("session %s: QEMU stopped", s->id);
+    session_maybe_gone (s);
+  } else {
+    g_message ("session %s: QEMU ended unexpectedly; restarting the session",
+               s->id);
+    /* The restart path starts QEMU again before the session process. */
+    if (s->proc)
+      g_subprocess_send_signal (s->proc, SIGTERM);
+  }
+  vms_session_unref (s);
+}
+
+static gboolean
+qemu_start (VmsSession *s, GError **error)
+{
+  VmsConfig *cfg = s->sup->cfg;
+  g_autoptr (GHashTable) vars = NULL;
+  g_autofree gchar *cmd = NULL;
+  g_auto (GStrv) argv = NULL;
+  g_autoptr (GSubprocessLauncher) l = NULL;
+
+  vars = session_vars (s);
+  cmd = vms_template_expand (cfg->qemu_command, vars, error);
+  if (cmd == NULL)
+    return FALSE;
+  if (!g_shell_parse_argv (cmd, NULL, &argv, error))
+    return FALSE;
+  l = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDIN_INHERIT);
+  {
+    g_autofree gchar *cpus = g_strdup_printf ("%d", cfg->vm_cpus);
+    g_subprocess_launcher_setenv (l, "HELIX_VM_CPUS", cpus, TRUE);
+    g_subprocess_launcher_setenv (l, "HELIX_VM_MEMORY", cfg->vm_memory, TRUE);
+  }
+  g_subprocess_launcher_set_child_setup (l, child_setup,
+                                         GINT_TO_POINTER (SIGKILL), NULL);
+  g_subprocess_launcher_set_cwd (l, s->run_dir);
+  s->qemu = g_subprocess_launcher_spawnv (l, (const gchar *const *)argv, error);
+  if (s->qemu == NULL)
+    return FALSE;
+  s->qemu_stop_stage = 0;
+  vms_session_ref (s);
+  g_subprocess_wait_async (s->qemu, NULL, qemu_wait_cb, s);
+  g_message ("session %s: started QEMU (pid %s): %s", s->id,
+             g_subprocess_get_identifier (s->qemu), cmd);
+  return TRUE;
+}
+
+static gboolean
+qemu_send (VmsSession *s, const gchar *command)
+{
+  g_autoptr (GError) error = NULL;
+  VmsQmp *q = vms_qmp_connect (s->qmp_path, 2, &error);
+  gboolean ok;
+
+  if (q == NULL) {
+    g_message ("session %s: QMP %s: %s", s->id, command, error->message);
+    return FALSE;
+  }
+  ok = vms_qmp_execute (q, command, NULL, &error);
+  vms_qmp_free (q);
+  return ok;
+}
+
+static gboolean
+qemu_stop_step (gpointer user_data)
+{
+  VmsSession *s = user_data;
+  VmsConfig *cfg = s->sup->cfg;
+
+  s->qemu_timer_id = 0;
+  if (s->qemu == NULL)
+    return G_SOURCE_REMOVE;
+  switch (s->qemu_stop_stage++) {
+    case 0:
+      g_message ("session %s: asking the guest to power down", s->id);
+      qemu_send (s, "system_powerdown");
+      s->qemu_timer_id = g_timeout_add_seconds ((guint)cfg->powerdown_timeout,
+                                                qemu_stop_step, s);
+      break;
+    case 1:
+      g_message ("session %s: the guest did not power down in %d s: quit",
+                 s->id, cfg->powerdown_timeout);
+      if (!qemu_send (s, "quit"))
+        g_subprocess_send_signal (s->qemu, SIGTERM);
+      s->qemu_timer_id
+          = g_timeout_add_seconds ((guint)cfg->stop_timeout, qemu_stop_step, s);
+      break;
+    default:
+      g_message ("session %s: QEMU did not quit: killing it", s->id);
+      g_subprocess_force_exit (s->qemu);
+      break;
+  }
+  return G_SOURCE_REMOVE;
+}
+
+static void
+qemu_stop (VmsSession *s)
+{
+  if (s->qemu == NULL || s->qemu_stop_stage > 0)
+    return;
+  qemu_stop_step (s);
+}
+
+/* --- create / stop ------------------------------------------------------ */
+
+VmsSession *
+vms_session_create (VmsSupervisor *sup, const gchar *id,
+                    const gchar *template_name, gint width, gint height,
+                    gint fps, const gchar *encoder, guint *http_status,
+                    GError **error)
+{
+  VmsConfig *cfg = sup->cfg;
+  g_autoptr (GError) err = NULL;
+  g_autofree gchar *text = NULL;
+  g_autoptr (GHashTable) vars = NULL;
+  VmsSession *s;
+
+  text = vms_template_load (cfg->templates_dir, template_name, &err);
+  if (text == NULL) {
+    *http_status = g_error_matches (err, G_FILE_ERROR, G_FILE_ERROR_NOENT)
+                       ? SOUP_STATUS_NOT_FOUND
+                       : SOUP_STATUS_INTERNAL_SERVER_ERROR;
+    if (*http_status == SOUP_STATUS_NOT_FOUND)
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
+                   "unknown template \"%s\": there is no %s/%s.txt",
+                   template_name, cfg->templates_dir, template_name);
+    else
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED,
+                   "cannot read template \"%s\": %s", template_name,
+                   err->message);
+    return NULL;
+  }
+
+  s = g_new0 (VmsSession, 1);
+  s->refcount = 1;
+  s->sup = sup;
+  s->id = id ? g_strdup (id) : g_strdup_printf ("s%u", ++sup->next_id);
+  s->template_name = g_strdup (template_name);
+  s->encoder = g_strdup (encoder);
+  s->width = width;
+  s->height = height;
+  s->fps = fps;
+  s->clients = -1;
+  s->last_exit = G_MININT;
+  if (!allocate_ports (s, error)) {
+    *http_status = SOUP_STATUS_SERVICE_UNAVAILABLE;
+    vms_session_unref (s);
+    return NULL;
+  }
+  s->run_dir = g_build_filename (cfg->runtime_dir, s->id, NULL);
+  if (g_strcmp0 (cfg->vm_backend, "qemu") == 0)
+    s->qmp_path = g_build_filename (s->run_dir, "qmp.sock", NULL);
+  if (g_mkdir_with_parents (s->run_dir, 0700) != 0) {
+    g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errno),
+                 "cannot create %s: %s", s->run_dir, g_strerror (errno));
+    *http_status = SOUP_STATUS_INTERNAL_SERVER_ERROR;
+    vms_session_unref (s);
+    return NULL;
+  }
+  vars = session_vars (s);
+  s->pipeline = vms_template_expand (text, vars, &err);
+  if (s->pipeline == NULL) {
+    *http_status = SOUP_STATUS_UNPROCESSABLE_ENTITY;
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                 "template \"%s\": %s", template_name, err->message);
+    vms_session_unref (s);
+    return NULL;
+  }
+  g_hash_table_insert (sup->sessions, s->id, s);
+  session_spawn (s);
+  return s;
+}
+
+static gboolean
+kill_cb (gpointer user_data)
+{
+  VmsSession *s = user_data;
+  s->kill_id = 0;
+  if (s->proc) {
+    g_message ("session %s: process did not stop in %d s: killing it", s->id,
+               s->sup->cfg->stop_timeout);
+    g_subprocess_force_exit (s->proc);
+  }
+  return G_SOURCE_REMOVE;
+}
+
+static void
+session_maybe_gone (VmsSession *s)
+{
+  VmsSupervisor *sup = s->sup;
+  if (!s->removed || s->proc || s->qemu)
+    return;
+  g_message ("session %s: stopped", s->id);
+  vms_session_ref (s);
+  if (g_hash_table_lookup (sup->sessions, s->id) == s)
+    g_hash_table_remove (sup->sessions, s->id); /* drops the table's ref */
+  vms_api_session_changed (s);
+  vms_session_unref (s);
+  if (sup->shutting_down && g_hash_table_size (sup->sessions) == 0)
+    g_main_loop_quit (sup->loop);
+}
+
+void
+vms_session_stop (VmsSession *s)
+{
+  if (s->removed)
+    return;
+  s->removed = TRUE;
+  s->state = VMS_STATE_STOPPING;
+  if (s->backoff_id) {
+    g_source_remove (s->backoff_id);
+    s->backoff_id = 0;
+  }
+  if (s->proc) {
+    g_clear_object (&s->proc_in); /* EOF on its stdin also stops it */
+    g_subprocess_send_signal (s->proc, SIGTERM);
+    s->kill_id
+        = g_timeout_add_seconds ((guint)s->sup->cfg->stop_timeout, kill_cb, s);
+  } else {
+    qemu_stop (s);
+  }
+  vms_api_session_changed (s);
+  session_maybe_gone (s);
+}
+
+gboolean
+vms_session_send_input (VmsSession *s, JsonNode *events, GError **error)
+{
+  g_autofree gchar *line = NULL;
+  gsize len;
+
+  if (s->proc_in == NULL || s->state != VMS_STATE_RUNNING) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_CONNECTED,
+                 "session \"%s\" is %s: it takes input only when running",
+                 s->id, vms_state_name (s->state));
+    return FALSE;
+  }
+  line = json_to_string (events, FALSE);
+  len = strlen (line);
+  line[len] = '\0';
+  if (!g_output_stream_write_all (s->proc_in, line, len, NULL, NULL, error)
+      || !g_output_stream_write_all (s->proc_in, "\n", 1, NULL, NULL, error))
+    return FALSE;
+  s->input_events += JSON_NODE_HOLDS_ARRAY (events)
+                         ? json_array_get_length (json_node_get_array (events))
+                         : 1;
+  return TRUE;
+}
+
+JsonNode *
+vms_session_to_json (VmsSession *s, const gchar *host)
+{
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+  VmsConfig *cfg = s->sup->cfg;
+  const gchar *h = host ? host : cfg->listen_host;
+  g_autofree gchar *hb
+      = strchr (h, ':') ? g_strdup_printf ("[%s]", h) : g_strdup (h);
+
+  json_builder_begin_object (b);
+#define STR(k, v)                                                              \
+  json_builder_set_member_name (b, k);                                         \
+  json_builder_add_string_value (b, v)
+#define INT(k, v)                                                              \
+  json_builder_set_member_name (b, k);                                         \
+  json_builder_add_int_value (b, v)
+  STR ("id", s->id);
+  STR ("template", s->template_name);
+  STR ("state", vms_state_name (s->state));
+  INT ("width", s->width);
+  INT ("height", s->height);
+  INT ("fps", s->fps);
+  STR ("encoder", s->encoder);
+  json_builder_set_member_name (b, "pid");
+  if (s->proc)
+    json_builder_add_int_value (
+        b, g_ascii_strtoll (g_subprocess_get_identifier (s->proc), NULL, 10));
+  else
+    json_builder_add_null_value (b);
+  if (s->qemu) {
+    INT ("qemu_pid",
+         g_ascii_strtoll (g_subprocess_get_identifier (s->qemu), NULL, 10));
+  }
+  INT ("restarts", s->restarts);
+  json_builder_set_member_name (b, "last_exit_code");
+  if (s->last_exit != G_MININT)
+    json_builder_add_int_value (b, s->last_exit);
+  else
+    json_builder_add_null_value (b);
+  json_builder_set_member_name (b, "last_error");
+  if (s->last_error)
+    json_builder_add_string_value (b, s->last_error);
+  else
+    json_builder_add_null_value (b);
+  INT ("ws_port", s->ws_port);
+  INT ("rtsp_port", s->rtsp_port);
+  INT ("vsock_port", s->vsock_port);
+  {
+    g_autofree gchar *player = g_strdup_printf ("http://%s:%u/player/%s", hb,
+                                                cfg->listen_port, s->id);
+    g_autofree gchar *ws
+        = g_strdup_printf ("ws://%s:%u/stream/%s", hb, s->ws_port, s->id);
+    g_autofree gchar *rtsp
+        = g_strdup_printf ("rtsp://%s:%u/%s", hb, s->rtsp_port, s->id);
+    STR ("player_url", player);
+    STR ("stream_url", ws);
+    STR ("rtsp_url", rtsp);
+  }
+  json_builder_set_member_name (b, "stats");
+  json_builder_begin_object (b);
+  INT ("frames", (gint64)s->frames_total);
+  INT ("bytes", (gint64)s->bytes_total);
+  json_builder_set_member_name (b, "fps");
+  json_builder_add_double_value (b, s->fps_measured);
+  INT ("clients", s->clients);
+  INT ("input_events", (gint64)s->input_events);
+  json_builder_end_object (b);
+#undef STR
+#undef INT
+  json_builder_end_object (b);
+  return json_builder_get_root (b);
+}
+
+void
+vms_supervisor_shutdown (VmsSupervisor *sup)
+{
+  GList *all;
+  if (sup->shutting_down)
+    return;
+  sup->shutting_down = TRUE;
+  g_message ("stopping %u session(s)", g_hash_table_size (sup->sessions));
+  all = g_hash_table_get_values (sup->sessions);
+  for (GList *l = all; l; l = l->next)
+    vms_session_ref (l->data);
+  for (GList *l = all; l; l = l->next)
+    vms_session_stop (l->data);
+  for (GList *l = all; l; l = l->next)
+    vms_session_unref (l->data);
+  g_list_free (all);
+  if (g_hash_table_size (sup->sessions) == 0)
+    g_main_loop_quit (sup->loop);
+}

@@ -1,0 +1,382 @@
+/* vmstream-supervisor: runs streaming sessions from pipeline templates and
+ * serves the HTTP API. See docs/operations.md. */
+#include "supervisor.h"
+
+#include <glib-unix.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+#include <string.h>
+
+#ifndef VMS_SESSION_BIN
+#define VMS_SESSION_BIN "vmstream-session"
+#endif
+#ifndef VMS_TEMPLATES_DIR
+#define VMS_TEMPLATES_DIR "pipelines"
+#endif
+#ifndef VMS_VM_DIR
+#define VMS_VM_DIR "vm"
+#endif
+
+#define DEFAULT_QEMU_COMMAND                                                   \
+  "${VM_DIR}/vmstream-vm run --name ${SESSION_ID} --runtime-dir ${RUN_DIR} "   \
+  "--qmp ${QMP_SOCKET} --stream-socket ${RUN_DIR}/stream.sock "                \
+  "--port ${VSOCK_PORT}"
+
+static const gchar *
+env_or (const gchar *name, const gchar *def)
+{
+  const gchar *v = g_getenv (name);
+  return v && *v ? v : def;
+}
+
+static gint
+env_int_or (const gchar *name, gint def)
+{
+  const gchar *v = g_getenv (name);
+  return v && *v ? atoi (v) : def;
+}
+
+static gboolean
+parse_listen (VmsConfig *cfg, GError **error)
+{
+  const gchar *l = cfg->listen;
+  const gchar *colon = strrchr (l, ':');
+  g_autoptr (GInetAddress) ia = NULL;
+  gchar *end = NULL;
+  guint64 port;
+
+  if (colon == NULL) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                 "listen address \"%s\" must be HOST:PORT, e.g. 127.0.0.1:8080",
+                 l);
+    return FALSE;
+  }
+  port = g_ascii_strtoull (colon + 1, &end, 10);
+  if (end == colon + 1 || *end || port > 65535) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                 "listen address \"%s\" has no valid port", l);
+    return FALSE;
+  }
+  if (l[0] == '[' && colon > l && colon[-1] == ']')
+    cfg->listen_host = g_strndup (l + 1, colon - l - 2);
+  else
+    cfg->listen_host = g_strndup (l, colon - l);
+  if (g_str_equal (cfg->listen_host, "localhost")) {
+    g_free (cfg->listen_host);
+    cfg->listen_host = g_strdup ("127.0.0.1");
+  }
+  ia = g_inet_address_new_from_string (cfg->listen_host);
+  if (ia == NULL) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                 "listen host \"%s\" is not an IP address", cfg->listen_host);
+    return FALSE;
+  }
+  cfg->listen_port = (guint)port;
+  cfg->listen_loopback = g_inet_address_get_is_loopback (ia);
+  return TRUE;
+}
+
+static gchar *
+default_sibling (const gchar *argv0, const gchar *name)
+{
+  /* Prefer the vmstream-session next to this binary (build tree or
+   * install prefix), then $PATH. */
+  g_autofree gchar *self = g_file_read_link ("/proc/self/exe", NULL);
+  if (self) {
+    g_autofree gchar *dir = g_path_get_dirname (self);
+    gchar *p = g_build_filename (dir, name, NULL);
+    if (g_file_test (p, G_FILE_TEST_IS_EXECUTABLE))
+      return p;
+    g_free (p);
+  }
+  return g_strdup (VMS_SESSION_BIN);
+}
+
+static gboolean
+signal_cb (gpointer user_data)
+{
+  VmsSupervisor *sup = user_data;
+  if (sup->shutting_down) {
+    g_message ("second signal: leaving now (children get SIGTERM/SIGKILL "
+               "from the kernel)");
+    exit (1);
+  }
+  g_message ("signal received: stopping");
+  vms_supervisor_shutdown (sup);
+  return G_SOURCE_CONTINUE;
+}
+
+int
+main (int argc, char **argv)
+{
+  VmsConfig cfg = { 0 };
+  VmsSupervisor sup = { 0 };
+  g_autoptr (GOptionContext) ctx = NULL;
+  g_autoptr (GError) error = NULL;
+  gboolean print_config = FALSE;
+  guint sig1, sig2;
+  GOptionEntry entries[] = {
+    { "templates", 't', 0, G_OPTION_ARG_FILENAME, &cfg.templates_dir,
+      "folder of pipeline templates *.txt [HELIX_TEMPLATES_DIR]", "DIR" },
+    { "vm-backend", 'b', 0, G_OPTION_ARG_STRING, &cfg.vm_backend,
+      "qemu, utm or none [HELIX_VM_BACKEND, default none]", "BACKEND" },
+    { "encoder-mode", 'm', 0, G_OPTION_ARG_STRING, &cfg.encoder_mode,
+      "native (encode on the host) or vm (the guest sends H.264) "
+      "[HELIX_ENCODER_MODE, default native]",
+      "MODE" },
+    { "encoder", 'e', 0, G_OPTION_ARG_STRING, &cfg.encoder,
+      "default encoder for ${ENCODER}: auto, x264, openh264, vaapi, "
+      "nvenc, vtenc [HELIX_ENCODER, default auto]",
+      "NAME" },
+    { "vsock-port", 0, 0, G_OPTION_ARG_INT, &cfg.vsock_port,
+      "first vsock port; session N gets the next free one "
+      "[HELIX_VSOCK_PORT, default 5000]",
+      "PORT" },
+    { "vsock-uri", 0, 0, G_OPTION_ARG_STRING, &cfg.vsock_uri,
+      "value of ${VSOCK_URI}, may use ${VSOCK_PORT} and ${RUN_DIR} "
+      "[HELIX_VSOCK_URI, default unix://${RUN_DIR}/stream.sock]",
+      "URI" },
+    { "vm-cpus", 0, 0, G_OPTION_ARG_INT, &cfg.vm_cpus,
+      "guest CPUs [HELIX_VM_CPUS, default 2]", "N" },
+    { "vm-memory", 0, 0, G_OPTION_ARG_STRING, &cfg.vm_memory,
+      "guest memory in MiB [HELIX_VM_MEMORY, default 2048]", "MIB" },
+    { "vm-dir", 0, 0, G_OPTION_ARG_FILENAME, &cfg.vm_dir,
+      "folder holding vmstream-vm [HELIX_VM_DIR]", "DIR" },
+    { "qemu-command", 0, 0, G_OPTION_ARG_STRING, &cfg.qemu_command,
+      "command that runs one session's QEMU in the foreground, with "
+      "${VARIABLES} [HELIX_QEMU_COMMAND, default: vm/vmstream-vm run ...]",
+      "CMD" },
+    { "powerdown-timeout", 0, 0, G_OPTION_ARG_INT, &cfg.powerdown_timeout,
+      "seconds between QMP system_powerdown and quit "
+      "[HELIX_POWERDOWN_TIMEOUT, default 20]",
+      "S" },
+    { "listen", 'l', 0, G_OPTION_ARG_STRING, &cfg.listen,
+      "HTTP address HOST:PORT [HELIX_LISTEN, default 127.0.0.1:8080]", "ADDR" },
+    { "token", 0, 0, G_OPTION_ARG_STRING, &cfg.token,
+      "bearer token for the API and streams; required when not listening "
+      "on loopback [HELIX_TOKEN]",
+      "TOKEN" },
+    { "rtsp-port", 0, 0, G_OPTION_ARG_INT, &cfg.rtsp_port,
+      "first RTSP port; each session gets the next free one "
+      "[HELIX_RTSP_PORT, default 8554]",
+      "PORT" },
+    { "display", 0, 0, G_OPTION_ARG_STRING, &cfg.display,
+      "X display of the local desktop (${DISPLAY}, XTest input) "
+      "[HELIX_DISPLAY, default $DISPLAY]",
+      "DISPLAY" },
+    { "default-template", 0, 0, G_OPTION_ARG_STRING, &cfg.default_template,
+      "template used when a request names none [HELIX_TEMPLATE, default "
+      "demo-local, or vm-native / vm-encode with the qemu backend]",
+      "NAME" },
+    { "session-bin", 0, 0, G_OPTION_ARG_FILENAME, &cfg.session_bin,
+      "vmstream-session executable [HELIX_SESSION_BIN]", "PATH" },
+    { "runtime-dir", 0, 0, G_OPTION_ARG_FILENAME, &cfg.runtime_dir,
+      "per-session runtime folders [HELIX_RUNTIME_DIR, default "
+      "$XDG_RUNTIME_DIR/vmstream or /tmp/vmstream-UID]",
+      "DIR" },
+    { "backoff-initial", 0, 0, G_OPTION_ARG_INT, &cfg.backoff_initial_ms,
+      "first restart delay of a dead session, doubled per failure "
+      "[HELIX_BACKOFF_INITIAL_MS, default 500]",
+      "MS" },
+    { "backoff-max", 0, 0, G_OPTION_ARG_INT, &cfg.backoff_max_ms,
+      "restart delay cap [HELIX_BACKOFF_MAX_MS, default 30000]", "MS" },
+    { "stop-timeout", 0, 0, G_OPTION_ARG_INT, &cfg.stop_timeout,
+      "seconds before a process that ignores SIGTERM/quit is killed "
+      "[HELIX_STOP_TIMEOUT, default 5]",
+      "S" },
+    { "start-timeout", 0, 0, G_OPTION_ARG_INT, &cfg.start_timeout,
+      "seconds POST /api/v1/sessions waits for the pipeline to play "
+      "[HELIX_START_TIMEOUT, default 10]",
+      "S" },
+    { "print-config", 0, 0, G_OPTION_ARG_NONE, &print_config,
+      "print the effective configuration and exit", NULL },
+    { NULL }
+  };
+
+  cfg.vsock_port = -1;
+  cfg.vm_cpus = -1;
+  cfg.rtsp_port = -1;
+  cfg.powerdown_timeout = -1;
+  cfg.backoff_initial_ms = -1;
+  cfg.backoff_max_ms = -1;
+  cfg.stop_timeout = -1;
+  cfg.start_timeout = -1;
+
+  ctx = g_option_context_new ("- run vmstream streaming sessions");
+  g_option_context_set_summary (
+      ctx,
+      "Runs one vmstream-session process per streaming session from the "
+      "pipeline templates, restarts dead ones with exponential backoff, and "
+      "serves the HTTP API (JSON) and the player links.\n"
+      "Every option has an environment variable (in brackets); the option "
+      "wins.");
+  g_option_context_set_description (
+      ctx,
+      "HTTP API (Authorization: Bearer <token> when a token is set):\n"
+      "  POST   /api/v1/sessions             "
+      "{\"template\",\"width\",\"height\","
+      "\"fps\",\"encoder\",\"id\"}\n"
+      "  GET    /api/v1/sessions[/ID]        state, URLs, stats\n"
+      "  DELETE /api/v1/sessions/ID          stop it\n"
+      "  POST   /api/v1/sessions/ID/input    {\"type\":\"key\",...} or an "
+      "array\n"
+      "  GET    /api/v1/templates, /healthz, /metrics (Prometheus), "
+      "/player/ID\n"
+      "Template variables: SESSION_ID WIDTH HEIGHT FPS ENCODER ENCODER_MODE "
+      "WS_PORT WS_ADDRESS RTSP_PORT RTSP_ADDRESS VSOCK_PORT VSOCK_URI "
+      "DISPLAY TOKEN RUN_DIR VM_DIR VM_CPUS VM_MEMORY QMP_SOCKET.\n"
+      "SIGTERM/SIGINT stop every session (and QEMU: system_powerdown, then "
+      "quit) and exit. See docs/operations.md.");
+  g_option_context_add_main_entries (ctx, entries, NULL);
+  if (!g_option_context_parse (ctx, &argc, &argv, &error)) {
+    g_printerr ("vmstream-supervisor: %s (see --help)\n", error->message);
+    return 2;
+  }
+
+#define STR_DEFAULT(field, env, def)                                           \
+  if (cfg.field == NULL)                                                       \
+  cfg.field = g_strdup (env_or (env, def))
+#define INT_DEFAULT(field, env, def)                                           \
+  if (cfg.field < 0)                                                           \
+  cfg.field = env_int_or (env, def)
+  STR_DEFAULT (templates_dir, "HELIX_TEMPLATES_DIR", VMS_TEMPLATES_DIR);
+  STR_DEFAULT (vm_backend, "HELIX_VM_BACKEND", "none");
+  STR_DEFAULT (encoder_mode, "HELIX_ENCODER_MODE", "native");
+  STR_DEFAULT (encoder, "HELIX_ENCODER", "auto");
+  STR_DEFAULT (vsock_uri, "HELIX_VSOCK_URI", "unix://${RUN_DIR}/stream.sock");
+  STR_DEFAULT (vm_memory, "HELIX_VM_MEMORY", "2048");
+  STR_DEFAULT (vm_dir, "HELIX_VM_DIR", VMS_VM_DIR);
+  STR_DEFAULT (qemu_command, "HELIX_QEMU_COMMAND", DEFAULT_QEMU_COMMAND);
+  STR_DEFAULT (listen, "HELIX_LISTEN", "127.0.0.1:8080");
+  STR_DEFAULT (token, "HELIX_TOKEN", "");
+  STR_DEFAULT (display, "HELIX_DISPLAY", env_or ("DISPLAY", ""));
+  INT_DEFAULT (vsock_port, "HELIX_VSOCK_PORT", 5000);
+  INT_DEFAULT (vm_cpus, "HELIX_VM_CPUS", 2);
+  INT_DEFAULT (rtsp_port, "HELIX_RTSP_PORT", 8554);
+  INT_DEFAULT (powerdown_timeout, "HELIX_POWERDOWN_TIMEOUT", 20);
+  INT_DEFAULT (backoff_initial_ms, "HELIX_BACKOFF_INITIAL_MS", 500);
+  INT_DEFAULT (backoff_max_ms, "HELIX_BACKOFF_MAX_MS", 30000);
+  INT_DEFAULT (stop_timeout, "HELIX_STOP_TIMEOUT", 5);
+  INT_DEFAULT (start_timeout, "HELIX_START_TIMEOUT", 10);
+#undef STR_DEFAULT
+#undef INT_DEFAULT
+  if (cfg.session_bin == NULL) {
+    const gchar *e = g_getenv ("HELIX_SESSION_BIN");
+    cfg.session_bin = e && *e ? g_strdup (e)
+                              : default_sibling (argv[0], "vmstream-session");
+  }
+  if (cfg.runtime_dir == NULL) {
+    const gchar *e = g_getenv ("HELIX_RUNTIME_DIR");
+    const gchar *x = g_getenv ("XDG_RUNTIME_DIR");
+    if (e && *e)
+      cfg.runtime_dir = g_strdup (e);
+    else if (x && *x)
+      cfg.runtime_dir = g_build_filename (x, "vmstream", NULL);
+    else
+      cfg.runtime_dir = g_strdup_printf ("/tmp/vmstream-%u", getuid ());
+  }
+  if (cfg.default_template == NULL) {
+    const gchar *e = g_getenv ("HELIX_TEMPLATE");
+    if (e && *e)
+      cfg.default_template = g_strdup (e);
+    else if (g_str_equal (cfg.vm_backend, "none"))
+      cfg.default_template = g_strdup ("demo-local");
+    else
+      cfg.default_template = g_strdup (
+          g_str_equal (cfg.encoder_mode, "vm") ? "vm-encode" : "vm-native");
+  }
+
+  if (!g_strv_contains ((const gchar *[]){ "qemu", "utm", "none", NULL },
+                        cfg.vm_backend)) {
+    g_printerr ("vmstream-supervisor: HELIX_VM_BACKEND must be qemu, utm or "
+                "none, not \"%s\"\n",
+                cfg.vm_backend);
+    return 2;
+  }
+  if (!g_strv_contains ((const gchar *[]){ "native", "vm", NULL },
+                        cfg.encoder_mode)) {
+    g_printerr ("vmstream-supervisor: HELIX_ENCODER_MODE must be native or "
+                "vm, not \"%s\"\n",
+                cfg.encoder_mode);
+    return 2;
+  }
+  if (cfg.backoff_initial_ms < 1 || cfg.backoff_max_ms < cfg.backoff_initial_ms
+      || cfg.vsock_port < 1 || cfg.rtsp_port < 1 || cfg.rtsp_port > 65535
+      || cfg.vm_cpus < 1 || cfg.stop_timeout < 1 || cfg.start_timeout < 1
+      || cfg.powerdown_timeout < 0) {
+    g_printerr ("vmstream-supervisor: a numeric option is out of range "
+                "(see --help)\n");
+    return 2;
+  }
+  if (!parse_listen (&cfg, &error)) {
+    g_printerr ("vmstream-supervisor: %s\n", error->message);
+    return 2;
+  }
+  if (!cfg.listen_loopback && *cfg.token == '\0') {
+    g_printerr ("vmstream-supervisor: listening on %s, which is not a "
+                "loopback address, needs a token: set HELIX_TOKEN or "
+                "--token\n",
+                cfg.listen);
+    return 2;
+  }
+  if (print_config) {
+    g_print ("templates=%s\nvm-backend=%s\nencoder-mode=%s\nencoder=%s\n"
+             "vsock-port=%d\nvsock-uri=%s\nvm-cpus=%d\nvm-memory=%s\n"
+             "vm-dir=%s\nqemu-command=%s\nlisten=%s\ntoken=%s\nrtsp-port=%d\n"
+             "display=%s\ndefault-template=%s\nsession-bin=%s\n"
+             "runtime-dir=%s\n",
+             cfg.templates_dir, cfg.vm_backend, cfg.encoder_mode, cfg.encoder,
+             cfg.vsock_port, cfg.vsock_uri, cfg.vm_cpus, cfg.vm_memory,
+             cfg.vm_dir, cfg.qemu_command, cfg.listen,
+             *cfg.token ? "(set)" : "(none)", cfg.rtsp_port, cfg.display,
+             cfg.default_template, cfg.session_bin, cfg.runtime_dir);
+    return 0;
+  }
+  if (g_str_equal (cfg.vm_backend, "utm"))
+    g_message ("HELIX_VM_BACKEND=utm: the VM is managed by UTM, not by this "
+               "supervisor; sessions only run their pipelines");
+
+  sup.cfg = &cfg;
+  sup.loop = g_main_loop_new (NULL, FALSE);
+  sup.sessions = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
+                                        (GDestroyNotify)vms_session_unref);
+  sup.started_at = g_get_monotonic_time ();
+  if (!vms_api_start (&sup, &error)) {
+    g_printerr ("vmstream-supervisor: %s\n", error->message);
+    return 1;
+  }
+  sig1 = g_unix_signal_add (SIGTERM, signal_cb, &sup);
+  sig2 = g_unix_signal_add (SIGINT, signal_cb, &sup);
+  g_message ("listening on http://%s:%u/ (templates %s, VM backend %s)",
+             strchr (cfg.listen_host, ':') ? "[v6]" : cfg.listen_host,
+             cfg.listen_port, cfg.templates_dir, cfg.vm_backend);
+  /* Readiness line for scripts: "READY <port>" on stdout. */
+  g_print ("READY %u\n", cfg.listen_port);
+  fflush (stdout);
+
+  g_main_loop_run (sup.loop);
+
+  vms_api_stop (&sup);
+  g_source_remove (sig1);
+  g_source_remove (sig2);
+  g_hash_table_destroy (sup.sessions);
+  g_main_loop_unref (sup.loop);
+  g_free (cfg.templates_dir);
+  g_free (cfg.vm_backend);
+  g_free (cfg.encoder_mode);
+  g_free (cfg.encoder);
+  g_free (cfg.vsock_uri);
+  g_free (cfg.vm_memory);
+  g_free (cfg.vm_dir);
+  g_free (cfg.qemu_command);
+  g_free (cfg.listen);
+  g_free (cfg.listen_host);
+  g_free (cfg.token);
+  g_free (cfg.display);
+  g_free (cfg.session_bin);
+  g_free (cfg.runtime_dir);
+  g_free (cfg.default_template);
+  g_message ("stopped");
+  return 0;
+}

@@ -1,0 +1,119 @@
+/* vmstream-supervisor: shared declarations */
+#pragma once
+
+#include <gio/gio.h>
+#include <json-glib/json-glib.h>
+#include <libsoup/soup.h>
+
+G_BEGIN_DECLS
+
+typedef struct {
+  gchar *templates_dir;
+  gchar *vm_backend;   /* qemu | utm | none */
+  gchar *encoder_mode; /* native | vm */
+  gchar *encoder;      /* auto | x264 | openh264 | ... */
+  gint vsock_port;
+  gint vm_cpus;
+  gchar *vm_memory;
+  gchar *listen;
+  gchar *listen_host;
+  guint listen_port;
+  gboolean listen_loopback;
+  gchar *token;
+  gint rtsp_port;
+  gchar *display;
+  gchar *session_bin;
+  gchar *qemu_command;
+  gchar *vm_dir;
+  gchar *vsock_uri;
+  gchar *runtime_dir;
+  gint powerdown_timeout;
+  gint stop_timeout;
+  gchar *default_template;
+  gint backoff_initial_ms;
+  gint backoff_max_ms;
+  gint start_timeout;
+} VmsConfig;
+
+typedef enum {
+  VMS_STATE_STARTING,
+  VMS_STATE_RUNNING,
+  VMS_STATE_BACKOFF,
+  VMS_STATE_FAILED,
+  VMS_STATE_STOPPING,
+} VmsState;
+
+typedef struct _VmsSupervisor VmsSupervisor;
+typedef struct _VmsSession VmsSession;
+
+struct _VmsSession {
+  VmsSupervisor *sup;
+  gint refcount;
+  gchar *id;
+  gchar *template_name;
+  gchar *encoder;
+  gint width, height, fps;
+  guint ws_port, rtsp_port, vsock_port;
+  gchar *pipeline;
+  VmsState state;
+  gboolean removed; /* stop requested: free when every process is gone */
+
+  GSubprocess *proc;
+  GOutputStream *proc_in;
+  GDataInputStream *proc_out;
+  GCancellable *cancel;
+  gint64 started_at;
+  guint restarts;
+  guint failures_in_a_row;
+  guint backoff_id;
+  guint kill_id;
+  gint last_exit;
+  gchar *last_error;
+
+  guint64 frames_total, bytes_total; /* over all runs */
+  guint64 frames_run, bytes_run;     /* this run */
+  gdouble fps_measured;
+  gint clients;
+  guint64 input_events;
+
+  /* QEMU (HELIX_VM_BACKEND=qemu) */
+  GSubprocess *qemu;
+  gchar *run_dir;
+  gchar *qmp_path;
+  guint qemu_timer_id;
+  gint qemu_stop_stage;
+
+  GList *waiters; /* SoupServerMessage paused until started/stopped */
+};
+
+struct _VmsSupervisor {
+  VmsConfig *cfg;
+  GMainLoop *loop;
+  SoupServer *server;
+  GHashTable *sessions; /* id -> VmsSession */
+  guint next_id;
+  gboolean shutting_down;
+  gint64 started_at;
+};
+
+/* sessions.c */
+VmsSession *vms_session_create (VmsSupervisor *sup, const gchar *id,
+                                const gchar *template_name, gint width,
+                                gint height, gint fps, const gchar *encoder,
+                                guint *http_status, GError **error);
+void vms_session_stop (VmsSession *s);
+gboolean vms_session_send_input (VmsSession *s, JsonNode *events,
+                                 GError **error);
+const gchar *vms_state_name (VmsState st);
+void vms_session_add_waiter (VmsSession *s, SoupServerMessage *msg);
+JsonNode *vms_session_to_json (VmsSession *s, const gchar *host);
+void vms_supervisor_shutdown (VmsSupervisor *sup);
+void vms_session_ref (VmsSession *s);
+void vms_session_unref (VmsSession *s);
+
+/* api.c */
+gboolean vms_api_start (VmsSupervisor *sup, GError **error);
+void vms_api_session_changed (VmsSession *s);
+void vms_api_stop (VmsSupervisor *sup);
+
+G_END_DECLS
