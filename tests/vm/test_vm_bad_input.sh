@@ -1,0 +1,105 @@
+#!/bin/bash
+# vm suite, fast: vm/vmstream-vm refuses bad input with a sentence, a
+# non-zero exit status, and no QEMU left behind; the profiles' command lines
+# carry what each platform needs. Needs no guest image and starts no VM.
+set -u
+SRC=${VMSTREAM_SOURCE_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
+VMV="$SRC/vm/vmstream-vm"
+TMP=$(mktemp -d)
+NAME="badinput-$$"
+failures=0
+passes=0
+helper_pids=()
+cleanup ()
+{
+  for p in ${helper_pids[@]+"${helper_pids[@]}"}; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+# A fake image folder, so the checks after the image check are reached.
+mkdir -p "$TMP/img"
+touch "$TMP/img/disk.img" "$TMP/img/vmlinuz" "$TMP/img/initrd.img" "$TMP/img/.complete"
+
+# expect NAME STATUS PATTERN -- command...: exit status and a message matching PATTERN
+expect ()
+{
+  local what=$1 status=$2 pattern=$3
+  shift 4
+  local out rc
+  out=$("$@" 2>&1)
+  rc=$?
+  if [ "$rc" != "$status" ] || ! grep -Eq -- "$pattern" <<<"$out"; then
+    echo "not ok - $what: exit $rc (want $status), output: $out"
+    failures=$((failures + 1))
+  elif pgrep -f "vmstream-$NAME" >/dev/null; then
+    echo "not ok - $what: a QEMU for $NAME is running"
+    failures=$((failures + 1))
+  else
+    echo "ok - $what: $(head -1 <<<"$out")"
+    passes=$((passes + 1))
+  fi
+}
+
+common=(--name "$NAME" --runtime-dir "$TMP/rt" --image "$TMP/img")
+
+expect "missing QEMU" 5 "QEMU is not installed: .* install it" -- \
+  env VMSTREAM_QEMU=/nonexistent/qemu-system-x86_64 "$VMV" run "${common[@]}"
+expect "missing image" 3 "No guest image at $TMP/none .*build-image" -- \
+  "$VMV" run --name "$NAME" --runtime-dir "$TMP/rt" --image "$TMP/none"
+expect "image not built" 3 "has not been built.*build-image" -- \
+  env VMSTREAM_VM_CACHE="$TMP/emptycache" "$VMV" image
+expect "unknown profile" 2 "unknown profile 'vmware': choose one of .*linux-kvm.*macos-hvf.*tcg" -- \
+  "$VMV" run "${common[@]}" --profile vmware
+expect "unset template variable" 2 'uses \$\{DISPLAY_NAME\}, which is not set: pass --set' -- \
+  "$VMV" run "${common[@]}" --pipeline <(echo 'ximagesrc display-name=${DISPLAY_NAME} ! fakesink')
+expect "bad CPU count" 2 "HELIX_VM_CPUS must be a positive number" -- \
+  env HELIX_VM_CPUS=lots "$VMV" run "${common[@]}"
+expect "CID 2 refused" 2 "--cid must be 3 or more" -- \
+  "$VMV" command "${common[@]}" --profile linux-kvm --cid 2
+expect "missing plugin folder" 2 "plugin folder '$TMP/noplugins' does not exist" -- \
+  "$VMV" run "${common[@]}" --plugins "$TMP/noplugins"
+
+# Busy QMP socket: something listens there already.
+/usr/bin/python3 -c '
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(8)
+print("ready", flush=True); time.sleep(60)' "$TMP/busy-qmp.sock" >"$TMP/listener.out" &
+helper_pids+=($!)
+for _ in $(seq 1 100); do grep -q ready "$TMP/listener.out" 2>/dev/null && break; sleep 0.05; done
+expect "busy QMP socket" 4 "QMP socket $TMP/busy-qmp.sock is in use by a running QEMU" -- \
+  "$VMV" run "${common[@]}" --qmp "$TMP/busy-qmp.sock"
+touch "$TMP/not-a-socket"
+expect "QMP path not a socket" 4 "exists and is not a socket" -- \
+  "$VMV" run "${common[@]}" --qmp "$TMP/not-a-socket"
+expect "stream path not a socket" 4 "stream socket path .* is not a socket" -- \
+  "$VMV" run "${common[@]}" --stream-socket "$TMP/not-a-socket"
+
+# Busy name: another VM of that name holds the runtime lock.
+mkdir -p "$TMP/rt"
+flock "$TMP/rt/lock" -c "echo locked >'$TMP/lock.out'; sleep 60" &
+helper_pids+=($!)
+for _ in $(seq 1 100); do grep -q locked "$TMP/lock.out" 2>/dev/null && break; sleep 0.05; done
+expect "busy VM name" 4 "A VM named '$NAME' is already running" -- \
+  "$VMV" run "${common[@]}"
+
+if [ ! -e /dev/vhost-vsock ]; then
+  expect "linux-kvm without vhost-vsock" 5 "needs (/dev/vhost-vsock|read-write access to /dev/kvm)" -- \
+    "$VMV" run "${common[@]}" --profile linux-kvm
+fi
+if [ "$(uname -s)" != Darwin ]; then
+  expect "macos-hvf on Linux" 5 "runs on macOS only" -- \
+    env VMSTREAM_QEMU=true "$VMV" run "${common[@]}" --profile macos-hvf
+fi
+
+# Profiles: what each command line must contain.
+expect "tcg command" 0 "qemu-system-x86_64 .*-accel tcg.*-smp 3 -m 1536 .*virtserialport.*name=vmstream\.0" -- \
+  env HELIX_VM_CPUS=3 HELIX_VM_MEMORY=1536 "$VMV" command "${common[@]}"
+expect "linux-kvm command" 0 "-accel kvm .*vhost-vsock-pci.*guest-cid=7" -- \
+  "$VMV" command "${common[@]}" --profile linux-kvm --cid 7
+expect "macos-hvf command" 0 "qemu-system-aarch64 .*-accel hvf .*virtio-gpu-gl-pci.*console=ttyAMA0.*virtserialport" -- \
+  "$VMV" command "${common[@]}" --profile macos-hvf
+expect "usage" 2 "unknown command 'start'" -- "$VMV" start
+
+echo "$passes passed, $failures failed"
+[ "$failures" = 0 ]
