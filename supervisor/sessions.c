@@ -173,6 +173,7 @@ session_vars (VmsSession *s)
   g_hash_table_insert (v, "WIDTH", g_strdup_printf ("%d", s->width));
   g_hash_table_insert (v, "HEIGHT", g_strdup_printf ("%d", s->height));
   g_hash_table_insert (v, "FPS", g_strdup_printf ("%d", s->fps));
+  g_hash_table_insert (v, "FRAMERATE", g_strdup_printf ("%d", s->fps));
   g_hash_table_insert (v, "ENCODER", g_strdup (s->encoder));
   g_hash_table_insert (v, "ENCODER_MODE", g_strdup (cfg->encoder_mode));
   g_hash_table_insert (v, "WS_PORT", g_strdup_printf ("%u", s->ws_port));
@@ -180,18 +181,22 @@ session_vars (VmsSession *s)
   g_hash_table_insert (v, "RTSP_PORT", g_strdup_printf ("%u", s->rtsp_port));
   g_hash_table_insert (v, "RTSP_ADDRESS", g_strdup (cfg->listen_host));
   g_hash_table_insert (v, "VSOCK_PORT", g_strdup_printf ("%u", s->vsock_port));
-  g_hash_table_insert (v, "DISPLAY",
-                       g_strdup (cfg->display ? cfg->display : ""));
+  if (cfg->display && *cfg->display)
+    g_hash_table_insert (v, "DISPLAY", g_strdup (cfg->display));
   g_hash_table_insert (v, "TOKEN", g_strdup (cfg->token ? cfg->token : ""));
+  g_hash_table_insert (v, "WS_TOKEN", g_strdup (cfg->token ? cfg->token : ""));
   g_hash_table_insert (v, "RUN_DIR", g_strdup (s->run_dir ? s->run_dir : ""));
   g_hash_table_insert (v, "VM_CPUS", g_strdup_printf ("%d", cfg->vm_cpus));
   g_hash_table_insert (v, "VM_MEMORY", g_strdup (cfg->vm_memory));
   g_hash_table_insert (v, "VM_DIR", g_strdup (cfg->vm_dir));
   g_hash_table_insert (v, "QMP_SOCKET",
                        g_strdup (s->qmp_path ? s->qmp_path : ""));
-  vsock_uri = vms_template_expand (cfg->vsock_uri, v, NULL);
-  g_hash_table_insert (v, "VSOCK_URI",
-                       g_strdup (vsock_uri ? vsock_uri : cfg->vsock_uri));
+  if (cfg->vsock_uri) {
+    GHashTable *layers[] = { v, NULL };
+    vsock_uri = vms_template_expand (cfg->vsock_uri, layers, NULL);
+    g_hash_table_insert (v, "VSOCK_URI",
+                         g_strdup (vsock_uri ? vsock_uri : cfg->vsock_uri));
+  }
   return v;
 }
 
@@ -449,7 +454,10 @@ qemu_start (VmsSession *s, GError **error)
   g_autoptr (GSubprocessLauncher) l = NULL;
 
   vars = session_vars (s);
-  cmd = vms_template_expand (cfg->qemu_command, vars, error);
+  {
+    GHashTable *layers[] = { vars, cfg->extra_vars, NULL };
+    cmd = vms_template_expand (cfg->qemu_command, layers, error);
+  }
   if (cmd == NULL)
     return FALSE;
   if (!g_shell_parse_argv (cmd, NULL, &argv, error))
@@ -540,7 +548,7 @@ vms_session_create (VmsSupervisor *sup, const gchar *id,
 {
   VmsConfig *cfg = sup->cfg;
   g_autoptr (GError) err = NULL;
-  g_autofree gchar *text = NULL;
+  VmsTemplate *text = NULL;
   g_autoptr (GHashTable) vars = NULL;
   VmsSession *s;
 
@@ -549,7 +557,7 @@ vms_session_create (VmsSupervisor *sup, const gchar *id,
     *http_status = g_error_matches (err, G_FILE_ERROR, G_FILE_ERROR_NOENT)
                        ? SOUP_STATUS_NOT_FOUND
                        : SOUP_STATUS_INTERNAL_SERVER_ERROR;
-    if (*http_status == SOUP_STATUS_NOT_FOUND)
+    if (g_error_matches (err, G_FILE_ERROR, G_FILE_ERROR_NOENT))
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
                    "unknown template \"%s\": there is no %s/%s.txt",
                    template_name, cfg->templates_dir, template_name);
@@ -573,6 +581,7 @@ vms_session_create (VmsSupervisor *sup, const gchar *id,
   s->last_exit = G_MININT;
   if (!allocate_ports (s, error)) {
     *http_status = SOUP_STATUS_SERVICE_UNAVAILABLE;
+    vms_template_free (text);
     vms_session_unref (s);
     return NULL;
   }
@@ -583,11 +592,16 @@ vms_session_create (VmsSupervisor *sup, const gchar *id,
     g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errno),
                  "cannot create %s: %s", s->run_dir, g_strerror (errno));
     *http_status = SOUP_STATUS_INTERNAL_SERVER_ERROR;
+    vms_template_free (text);
     vms_session_unref (s);
     return NULL;
   }
   vars = session_vars (s);
-  s->pipeline = vms_template_expand (text, vars, &err);
+  {
+    GHashTable *layers[] = { vars, cfg->extra_vars, text->defaults, NULL };
+    s->pipeline = vms_template_expand (text->body, layers, &err);
+  }
+  vms_template_free (text);
   if (s->pipeline == NULL) {
     *http_status = SOUP_STATUS_UNPROCESSABLE_ENTITY;
     g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,

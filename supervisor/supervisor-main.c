@@ -115,6 +115,7 @@ main (int argc, char **argv)
   g_autoptr (GOptionContext) ctx = NULL;
   g_autoptr (GError) error = NULL;
   gboolean print_config = FALSE;
+  g_auto (GStrv) var_args = NULL;
   guint sig1, sig2;
   GOptionEntry entries[] = {
     { "templates", 't', 0, G_OPTION_ARG_FILENAME, &cfg.templates_dir,
@@ -135,7 +136,9 @@ main (int argc, char **argv)
       "PORT" },
     { "vsock-uri", 0, 0, G_OPTION_ARG_STRING, &cfg.vsock_uri,
       "value of ${VSOCK_URI}, may use ${VSOCK_PORT} and ${RUN_DIR} "
-      "[HELIX_VSOCK_URI, default unix://${RUN_DIR}/stream.sock]",
+      "[HELIX_VSOCK_URI; default with the qemu backend "
+      "unix://${RUN_DIR}/stream.sock, the serial stream socket of "
+      "vm/vmstream-vm; otherwise the template's own default]",
       "URI" },
     { "vm-cpus", 0, 0, G_OPTION_ARG_INT, &cfg.vm_cpus,
       "guest CPUs [HELIX_VM_CPUS, default 2]", "N" },
@@ -167,7 +170,7 @@ main (int argc, char **argv)
       "DISPLAY" },
     { "default-template", 0, 0, G_OPTION_ARG_STRING, &cfg.default_template,
       "template used when a request names none [HELIX_TEMPLATE, default "
-      "demo-local, or vm-native / vm-encode with the qemu backend]",
+      "demo-local, or host-native / host-vm-encoded with a VM]",
       "NAME" },
     { "session-bin", 0, 0, G_OPTION_ARG_FILENAME, &cfg.session_bin,
       "vmstream-session executable [HELIX_SESSION_BIN]", "PATH" },
@@ -189,6 +192,11 @@ main (int argc, char **argv)
       "seconds POST /api/v1/sessions waits for the pipeline to play "
       "[HELIX_START_TIMEOUT, default 10]",
       "S" },
+    { "var", 0, 0, G_OPTION_ARG_STRING_ARRAY, &var_args,
+      "template variable for every session, e.g. --var "
+      "'SOURCE=ximagesrc ! videoconvert' (repeatable) [HELIX_VAR_NAME=VALUE]; "
+      "session variables (SESSION_ID, WS_PORT...) cannot be overridden",
+      "NAME=VALUE" },
     { "print-config", 0, 0, G_OPTION_ARG_NONE, &print_config,
       "print the effective configuration and exit", NULL },
     { NULL }
@@ -244,7 +252,8 @@ main (int argc, char **argv)
   STR_DEFAULT (vm_backend, "HELIX_VM_BACKEND", "none");
   STR_DEFAULT (encoder_mode, "HELIX_ENCODER_MODE", "native");
   STR_DEFAULT (encoder, "HELIX_ENCODER", "auto");
-  STR_DEFAULT (vsock_uri, "HELIX_VSOCK_URI", "unix://${RUN_DIR}/stream.sock");
+  if (cfg.vsock_uri == NULL && g_getenv ("HELIX_VSOCK_URI"))
+    cfg.vsock_uri = g_strdup (g_getenv ("HELIX_VSOCK_URI"));
   STR_DEFAULT (vm_memory, "HELIX_VM_MEMORY", "2048");
   STR_DEFAULT (vm_dir, "HELIX_VM_DIR", VMS_VM_DIR);
   STR_DEFAULT (qemu_command, "HELIX_QEMU_COMMAND", DEFAULT_QEMU_COMMAND);
@@ -283,8 +292,33 @@ main (int argc, char **argv)
     else if (g_str_equal (cfg.vm_backend, "none"))
       cfg.default_template = g_strdup ("demo-local");
     else
-      cfg.default_template = g_strdup (
-          g_str_equal (cfg.encoder_mode, "vm") ? "vm-encode" : "vm-native");
+      cfg.default_template
+          = g_strdup (g_str_equal (cfg.encoder_mode, "vm") ? "host-vm-encoded"
+                                                           : "host-native");
+  }
+  if (cfg.vsock_uri == NULL && g_str_equal (cfg.vm_backend, "qemu"))
+    cfg.vsock_uri = g_strdup ("unix://${RUN_DIR}/stream.sock");
+  cfg.extra_vars
+      = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  {
+    g_auto (GStrv) env = g_get_environ ();
+    for (gchar **e = env; *e; e++) {
+      const gchar *eq = strchr (*e, '=');
+      if (g_str_has_prefix (*e, "HELIX_VAR_") && eq && eq > *e + 10)
+        g_hash_table_replace (cfg.extra_vars, g_strndup (*e + 10, eq - *e - 10),
+                              g_strdup (eq + 1));
+    }
+    for (gchar **a = var_args; a && *a; a++) {
+      const gchar *eq = strchr (*a, '=');
+      if (eq == NULL || eq == *a) {
+        g_printerr ("vmstream-supervisor: --var takes NAME=VALUE, not "
+                    "\"%s\"\n",
+                    *a);
+        return 2;
+      }
+      g_hash_table_replace (cfg.extra_vars, g_strndup (*a, eq - *a),
+                            g_strdup (eq + 1));
+    }
   }
 
   if (!g_strv_contains ((const gchar *[]){ "qemu", "utm", "none", NULL },
@@ -327,8 +361,9 @@ main (int argc, char **argv)
              "display=%s\ndefault-template=%s\nsession-bin=%s\n"
              "runtime-dir=%s\n",
              cfg.templates_dir, cfg.vm_backend, cfg.encoder_mode, cfg.encoder,
-             cfg.vsock_port, cfg.vsock_uri, cfg.vm_cpus, cfg.vm_memory,
-             cfg.vm_dir, cfg.qemu_command, cfg.listen,
+             cfg.vsock_port,
+             cfg.vsock_uri ? cfg.vsock_uri : "(template default)", cfg.vm_cpus,
+             cfg.vm_memory, cfg.vm_dir, cfg.qemu_command, cfg.listen,
              *cfg.token ? "(set)" : "(none)", cfg.rtsp_port, cfg.display,
              cfg.default_template, cfg.session_bin, cfg.runtime_dir);
     return 0;
@@ -377,6 +412,7 @@ main (int argc, char **argv)
   g_free (cfg.session_bin);
   g_free (cfg.runtime_dir);
   g_free (cfg.default_template);
+  g_hash_table_unref (cfg.extra_vars);
   g_message ("stopped");
   return 0;
 }

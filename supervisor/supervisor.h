@@ -33,6 +33,7 @@ typedef struct {
   gint backoff_initial_ms;
   gint backoff_max_ms;
   gint start_timeout;
+  GHashTable *extra_vars; /* --var NAME=VALUE, HELIX_VAR_NAME */
 } VmsConfig;
 
 typedef enum {

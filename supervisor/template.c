@@ -1,7 +1,10 @@
-/* vmstream: pipeline template loading and ${VARIABLE} expansion. */
+/* vmstream: pipeline template loading and ${VARIABLE} expansion, compatible
+ * with tools/vmstream-expand. */
 #include "template.h"
 
 #include <string.h>
+
+#define MAX_DEPTH 16
 
 gboolean
 vms_template_name_is_valid (const gchar *name)
@@ -15,73 +18,138 @@ vms_template_name_is_valid (const gchar *name)
   return strstr (name, "..") == NULL;
 }
 
-gchar *
+static gboolean
+var_name_is_valid (const gchar *n)
+{
+  if (!g_ascii_isalpha (*n) && *n != '_')
+    return FALSE;
+  for (; *n; n++) {
+    if (!g_ascii_isalnum (*n) && *n != '_')
+      return FALSE;
+  }
+  return TRUE;
+}
+
+void
+vms_template_free (VmsTemplate *t)
+{
+  if (t == NULL)
+    return;
+  g_free (t->body);
+  g_hash_table_unref (t->defaults);
+  g_free (t);
+}
+
+VmsTemplate *
 vms_template_load (const gchar *dir, const gchar *name, GError **error)
 {
-  g_autofree gchar *file = g_strconcat (name, ".txt", NULL);
-  g_autofree gchar *path = g_build_filename (dir, file, NULL);
+  g_autofree gchar *file = NULL;
+  g_autofree gchar *path = NULL;
   g_autofree gchar *contents = NULL;
   g_auto (GStrv) lines = NULL;
   GString *out;
+  VmsTemplate *t;
 
   if (!vms_template_name_is_valid (name)) {
     g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_NOENT,
                  "\"%s\" is not a valid template name", name);
     return NULL;
   }
+  file = g_strconcat (name, ".txt", NULL);
+  path = g_build_filename (dir, file, NULL);
   if (!g_file_get_contents (path, &contents, NULL, error))
     return NULL;
+  t = g_new0 (VmsTemplate, 1);
+  t->defaults = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   lines = g_strsplit (contents, "\n", -1);
   out = g_string_new (NULL);
   for (gchar **l = lines; *l; l++) {
-    gchar *t = g_strstrip (*l);
-    if (*t == '\0' || *t == '#')
+    gchar *s = g_strstrip (*l);
+    if (g_str_has_prefix (s, "#:")) {
+      gchar *eq = strchr (s + 2, '=');
+      g_autofree gchar *n = NULL;
+      if (eq == NULL
+          || !var_name_is_valid (
+              (n = g_strstrip (g_strndup (s + 2, eq - s - 2))))) {
+        g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                     "%s: bad default line \"%s\" (want #:NAME=value)", path,
+                     s);
+        g_string_free (out, TRUE);
+        vms_template_free (t);
+        return NULL;
+      }
+      g_hash_table_replace (t->defaults, g_steal_pointer (&n),
+                            g_strstrip (g_strdup (eq + 1)));
+      continue;
+    }
+    if (*s == '\0' || *s == '#')
       continue;
     if (out->len)
       g_string_append_c (out, ' ');
-    /* A trailing backslash (shell-style continuation) is only layout. */
-    if (g_str_has_suffix (t, "\\"))
-      t[strlen (t) - 1] = '\0';
-    g_string_append (out, t);
+    g_string_append (out, s);
   }
-  return g_string_free (out, FALSE);
+  t->body = g_string_free (out, FALSE);
+  return t;
 }
 
-gchar *
-vms_template_expand (const gchar *text, GHashTable *vars, GError **error)
+static const gchar *
+lookup (GHashTable **layers, const gchar *name)
 {
-  GString *out = g_string_new (NULL);
+  for (GHashTable **l = layers; *l; l++) {
+    const gchar *v = g_hash_table_lookup (*l, name);
+    if (v)
+      return v;
+  }
+  return NULL;
+}
+
+static gboolean
+expand_into (GString *out, const gchar *text, GHashTable **layers, gint depth,
+             GError **error)
+{
   const gchar *p = text;
 
+  if (depth > MAX_DEPTH) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                 "the template's variables refer to each other in a loop");
+    return FALSE;
+  }
   while (*p) {
-    if (p[0] == '$' && p[1] == '$') {
-      g_string_append_c (out, '$');
-      p += 2;
-    } else if (p[0] == '$' && p[1] == '{') {
-      const gchar *end = strchr (p + 2, '}');
-      g_autofree gchar *name = NULL;
+    const gchar *end;
+    if (p[0] == '$' && p[1] == '{' && (end = strchr (p + 2, '}')) != NULL) {
+      g_autofree gchar *name = g_strndup (p + 2, end - (p + 2));
       const gchar *value;
-      if (end == NULL) {
-        g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
-                     "unterminated ${ in the template");
-        g_string_free (out, TRUE);
-        return NULL;
+      if (!var_name_is_valid (name)) {
+        g_string_append_len (out, p, end + 1 - p);
+        p = end + 1;
+        continue;
       }
-      name = g_strndup (p + 2, end - (p + 2));
-      value = g_hash_table_lookup (vars, name);
+      value = lookup (layers, name);
       if (value == NULL) {
-        g_set_error (
-            error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
-            "the template uses ${%s}, which the supervisor does not define",
-            name);
-        g_string_free (out, TRUE);
-        return NULL;
+        g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                     "the template uses ${%s}, which has no value (neither the "
+                     "supervisor, --var/HELIX_VAR_%s nor a #:%s= default line "
+                     "defines it)",
+                     name, name, name);
+        return FALSE;
       }
-      g_string_append (out, value);
+      if (!expand_into (out, value, layers, depth + 1, error))
+        return FALSE;
       p = end + 1;
     } else {
       g_string_append_c (out, *p++);
     }
+  }
+  return TRUE;
+}
+
+gchar *
+vms_template_expand (const gchar *text, GHashTable **layers, GError **error)
+{
+  GString *out = g_string_new (NULL);
+  if (!expand_into (out, text, layers, 0, error)) {
+    g_string_free (out, TRUE);
+    return NULL;
   }
   return g_string_free (out, FALSE);
 }
