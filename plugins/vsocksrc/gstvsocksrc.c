@@ -468,7 +468,20 @@ gst_vsock_src_create (GstPushSrc *psrc, GstBuffer **outbuf)
       continue;
     }
 
-    r = gst_vsock_src_read (self, hdr_buf, sizeof (hdr_buf), 0, &err);
+    /* The first bytes tell a message header from a new HELLO (a sender
+     * restarting on a transport that hides disconnects, virtio-serial);
+     * a HELLO may be shorter than a message header. */
+    r = gst_vsock_src_read (self, hdr_buf, VMS_HELLO_SIZE, 0, &err);
+    if (r == READ_OK && vms_is_hello_magic (hdr_buf, VMS_HELLO_SIZE)) {
+      GST_INFO_OBJECT (self, "sender restarted the stream");
+      g_byte_array_prepend (self->pending, hdr_buf, VMS_HELLO_SIZE);
+      if (gst_vsock_src_handshake (self) == READ_FLUSHING)
+        return GST_FLOW_FLUSHING;
+      continue;
+    }
+    if (r == READ_OK)
+      r = gst_vsock_src_read (self, hdr_buf + VMS_HELLO_SIZE,
+                              sizeof (hdr_buf) - VMS_HELLO_SIZE, 0, &err);
     if (r == READ_FLUSHING)
       return GST_FLOW_FLUSHING;
     if (r == READ_NEW_PEER) {
@@ -485,16 +498,6 @@ gst_vsock_src_create (GstPushSrc *psrc, GstBuffer **outbuf)
           ("%s", err->message));
       g_clear_error (&err);
       gst_vsock_src_close_conn (self);
-      continue;
-    }
-
-    if (vms_is_hello_magic (hdr_buf, sizeof (hdr_buf))) {
-      /* The sender restarted on a transport that does not show
-       * disconnects (virtio-serial): a new HELLO where a header was due. */
-      GST_INFO_OBJECT (self, "sender restarted the stream");
-      g_byte_array_prepend (self->pending, hdr_buf, sizeof (hdr_buf));
-      if (gst_vsock_src_handshake (self) == READ_FLUSHING)
-        return GST_FLOW_FLUSHING;
       continue;
     }
 

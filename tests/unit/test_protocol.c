@@ -1,0 +1,314 @@
+/* Wire protocol v1: round trips and every rejection path. */
+#include <gst/check/gstcheck.h>
+#include <string.h>
+
+#include "vmsprotocol.h"
+
+GST_START_TEST (test_hello_roundtrip)
+{
+  guint8 buf[VMS_HELLO_SIZE];
+  VmsHello in = { VMS_PROTOCOL_VERSION, VMS_HELLO_FLAG_BACK_CHANNEL, 42 };
+  VmsHello out;
+  GError *err = NULL;
+
+  vms_hello_write (buf, &in);
+  fail_unless (memcmp (buf, "VMS1", 4) == 0);
+  fail_unless_equals_int (GST_READ_UINT16_LE (buf + 4), 1);
+  fail_unless_equals_int (GST_READ_UINT32_LE (buf + 8), 42);
+  fail_unless (vms_hello_parse (buf, sizeof (buf), &out, &err));
+  fail_unless_equals_int (out.version, in.version);
+  fail_unless_equals_int (out.flags, in.flags);
+  fail_unless_equals_int (out.caps_len, 42);
+  fail_unless (vms_is_hello_magic (buf, sizeof (buf)));
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_hello_rejects)
+{
+  guint8 buf[VMS_HELLO_SIZE];
+  VmsHello in = { 1, 0, 10 }, out;
+  GError *err = NULL;
+
+  vms_hello_write (buf, &in);
+  fail_if (vms_hello_parse (buf, sizeof (buf) - 1, &out, &err));
+  fail_unless (
+      g_error_matches (err, VMS_PROTOCOL_ERROR, VMS_PROTOCOL_ERROR_SHORT));
+  g_clear_error (&err);
+
+  buf[0] = 'G';
+  fail_if (vms_hello_parse (buf, sizeof (buf), &out, &err));
+  fail_unless (
+      g_error_matches (err, VMS_PROTOCOL_ERROR, VMS_PROTOCOL_ERROR_BAD_MAGIC));
+  fail_unless (strstr (err->message, "VMS1") != NULL);
+  g_clear_error (&err);
+  fail_if (vms_is_hello_magic (buf, sizeof (buf)));
+
+  in.caps_len = 0;
+  vms_hello_write (buf, &in);
+  fail_if (vms_hello_parse (buf, sizeof (buf), &out, &err));
+  fail_unless (
+      g_error_matches (err, VMS_PROTOCOL_ERROR, VMS_PROTOCOL_ERROR_TOO_LARGE));
+  g_clear_error (&err);
+
+  in.caps_len = VMS_MAX_CAPS_LEN + 1;
+  vms_hello_write (buf, &in);
+  fail_if (vms_hello_parse (buf, sizeof (buf), &out, &err));
+  fail_unless (
+      g_error_matches (err, VMS_PROTOCOL_ERROR, VMS_PROTOCOL_ERROR_TOO_LARGE));
+  g_clear_error (&err);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_welcome)
+{
+  guint8 buf[VMS_WELCOME_SIZE];
+  VmsWelcome in = { 1, VMS_STATUS_BAD_CAPS, 1234567 }, out;
+  GError *err = NULL;
+
+  vms_welcome_write (buf, &in);
+  fail_unless (memcmp (buf, "VMSA", 4) == 0);
+  fail_unless (vms_welcome_parse (buf, sizeof (buf), &out, &err));
+  fail_unless_equals_int (out.status, VMS_STATUS_BAD_CAPS);
+  fail_unless_equals_int (out.max_frame, 1234567);
+  fail_unless (strstr (vms_status_to_string (out.status), "caps") != NULL);
+
+  fail_if (vms_welcome_parse (buf, 5, &out, &err));
+  g_clear_error (&err);
+  buf[3] = 'X';
+  fail_if (vms_welcome_parse (buf, sizeof (buf), &out, &err));
+  fail_unless (
+      g_error_matches (err, VMS_PROTOCOL_ERROR, VMS_PROTOCOL_ERROR_BAD_MAGIC));
+  g_clear_error (&err);
+}
+
+GST_END_TEST;
+
+static VmsMsgHeader
+nv12_frame (void)
+{
+  VmsMsgHeader h = { 0 };
+
+  h.type = VMS_MSG_FRAME;
+  h.flags = VMS_FRAME_FLAG_VIDEO_META | VMS_FRAME_FLAG_DISCONT;
+  h.pts = 1 * GST_SECOND;
+  h.dts = GST_CLOCK_TIME_NONE;
+  h.duration = GST_SECOND / 60;
+  h.capture_time = G_GUINT64_CONSTANT (1790000000123456789);
+  h.seq = 77;
+  h.size = 1920 * 1080 * 3 / 2;
+  h.n_planes = 2;
+  h.offset[1] = 1920 * 1080;
+  h.stride[0] = h.stride[1] = 1920;
+  return h;
+}
+
+GST_START_TEST (test_header_roundtrip)
+{
+  guint8 buf[VMS_MSG_HEADER_SIZE];
+  VmsMsgHeader in = nv12_frame (), out;
+  GError *err = NULL;
+
+  vms_msg_header_write (buf, &in);
+  fail_unless (vms_msg_header_parse (buf, sizeof (buf), VMS_DEFAULT_MAX_FRAME,
+                                     &out, &err));
+  fail_unless (memcmp (&in, &out, sizeof (in)) == 0);
+  /* little-endian on the wire */
+  fail_unless_equals_int (buf[0], VMS_MSG_FRAME);
+  fail_unless_equals_uint64 (GST_READ_UINT64_LE (buf + 40), 77);
+}
+
+GST_END_TEST;
+
+static void
+expect_header_error (VmsMsgHeader *h, guint32 max_frame, gint code)
+{
+  guint8 buf[VMS_MSG_HEADER_SIZE];
+  VmsMsgHeader out;
+  GError *err = NULL;
+
+  vms_msg_header_write (buf, h);
+  fail_if (vms_msg_header_parse (buf, sizeof (buf), max_frame, &out, &err));
+  fail_unless (err != NULL);
+  fail_unless (err->domain == VMS_PROTOCOL_ERROR);
+  fail_unless_equals_int (err->code, code);
+  GST_INFO ("rejected as expected: %s", err->message);
+  g_clear_error (&err);
+}
+
+GST_START_TEST (test_header_rejects)
+{
+  VmsMsgHeader h;
+  guint8 buf[VMS_MSG_HEADER_SIZE] = { 0 };
+  VmsMsgHeader out;
+  GError *err = NULL;
+
+  fail_if (vms_msg_header_parse (buf, 87, 100, &out, &err));
+  fail_unless (
+      g_error_matches (err, VMS_PROTOCOL_ERROR, VMS_PROTOCOL_ERROR_SHORT));
+  g_clear_error (&err);
+
+  h = nv12_frame ();
+  expect_header_error (&h, h.size - 1, VMS_PROTOCOL_ERROR_TOO_LARGE);
+  h.size = G_MAXUINT32;
+  expect_header_error (&h, G_MAXUINT32, VMS_PROTOCOL_ERROR_TOO_LARGE);
+
+  h = nv12_frame ();
+  h.type = 99;
+  expect_header_error (&h, VMS_DEFAULT_MAX_FRAME, VMS_PROTOCOL_ERROR_BAD_TYPE);
+  h.type = 0;
+  expect_header_error (&h, VMS_DEFAULT_MAX_FRAME, VMS_PROTOCOL_ERROR_BAD_TYPE);
+
+  h = nv12_frame ();
+  h.flags |= 1 << 20;
+  expect_header_error (&h, VMS_DEFAULT_MAX_FRAME,
+                       VMS_PROTOCOL_ERROR_BAD_LAYOUT);
+
+  h = nv12_frame ();
+  h.n_planes = 5;
+  expect_header_error (&h, VMS_DEFAULT_MAX_FRAME,
+                       VMS_PROTOCOL_ERROR_BAD_LAYOUT);
+  h.n_planes = 0;
+  expect_header_error (&h, VMS_DEFAULT_MAX_FRAME,
+                       VMS_PROTOCOL_ERROR_BAD_LAYOUT);
+
+  h = nv12_frame ();
+  h.offset[1] = h.size;
+  expect_header_error (&h, VMS_DEFAULT_MAX_FRAME,
+                       VMS_PROTOCOL_ERROR_BAD_LAYOUT);
+
+  h = nv12_frame ();
+  h.stride[0] = -1920;
+  expect_header_error (&h, VMS_DEFAULT_MAX_FRAME,
+                       VMS_PROTOCOL_ERROR_BAD_LAYOUT);
+
+  h = nv12_frame ();
+  h.flags = 0; /* planes without the layout flag */
+  expect_header_error (&h, VMS_DEFAULT_MAX_FRAME,
+                       VMS_PROTOCOL_ERROR_BAD_LAYOUT);
+
+  memset (&h, 0, sizeof (h));
+  h.type = VMS_MSG_EOS;
+  h.size = 3;
+  expect_header_error (&h, VMS_DEFAULT_MAX_FRAME,
+                       VMS_PROTOCOL_ERROR_BAD_LAYOUT);
+  h.type = VMS_MSG_PING;
+  expect_header_error (&h, VMS_DEFAULT_MAX_FRAME,
+                       VMS_PROTOCOL_ERROR_BAD_LAYOUT);
+  h.type = VMS_MSG_CAPS;
+  h.size = 0;
+  expect_header_error (&h, VMS_DEFAULT_MAX_FRAME, VMS_PROTOCOL_ERROR_TOO_LARGE);
+  h.size = VMS_MAX_CAPS_LEN + 1;
+  expect_header_error (&h, VMS_DEFAULT_MAX_FRAME, VMS_PROTOCOL_ERROR_TOO_LARGE);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_encoded_frame_ok)
+{
+  guint8 buf[VMS_MSG_HEADER_SIZE];
+  VmsMsgHeader h = { 0 }, out;
+  GError *err = NULL;
+
+  h.type = VMS_MSG_FRAME;
+  h.flags = VMS_FRAME_FLAG_DELTA_UNIT;
+  h.size = 1000;
+  vms_msg_header_write (buf, &h);
+  fail_unless (vms_msg_header_parse (buf, sizeof (buf), 1000, &out, &err));
+  fail_unless_equals_int (out.n_planes, 0);
+  h.size = 0; /* an empty frame is legal */
+  vms_msg_header_write (buf, &h);
+  fail_unless (vms_msg_header_parse (buf, sizeof (buf), 1000, &out, &err));
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_back_header)
+{
+  guint8 buf[VMS_BACK_HEADER_SIZE];
+  VmsBackHeader in = { VMS_BACK_NAVIGATION, 17 }, out;
+  GError *err = NULL;
+
+  vms_back_header_write (buf, &in);
+  fail_unless (vms_back_header_parse (buf, sizeof (buf), &out, &err));
+  fail_unless_equals_int (out.type, VMS_BACK_NAVIGATION);
+  fail_unless_equals_int (out.len, 17);
+
+  in.len = VMS_MAX_BACK_LEN + 1;
+  vms_back_header_write (buf, &in);
+  fail_if (vms_back_header_parse (buf, sizeof (buf), &out, &err));
+  fail_unless (
+      g_error_matches (err, VMS_PROTOCOL_ERROR, VMS_PROTOCOL_ERROR_TOO_LARGE));
+  g_clear_error (&err);
+
+  in.type = 0;
+  in.len = 0;
+  vms_back_header_write (buf, &in);
+  fail_if (vms_back_header_parse (buf, sizeof (buf), &out, &err));
+  fail_unless (
+      g_error_matches (err, VMS_PROTOCOL_ERROR, VMS_PROTOCOL_ERROR_BAD_TYPE));
+  g_clear_error (&err);
+  fail_if (vms_back_header_parse (buf, 4, &out, &err));
+  g_clear_error (&err);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_caps_parse)
+{
+  const gchar *good = "video/x-raw, format=(string)NV12, width=(int)64, "
+                      "height=(int)48, framerate=(fraction)30/1";
+  GstCaps *caps;
+  GError *err = NULL;
+
+  caps = vms_caps_parse ((const guint8 *)good, strlen (good), &err);
+  fail_unless (caps != NULL);
+  fail_unless (gst_caps_is_fixed (caps));
+  gst_caps_unref (caps);
+
+  caps = vms_caps_parse ((const guint8 *)"video/x-raw\0x", 13, &err);
+  fail_unless (caps == NULL);
+  fail_unless (
+      g_error_matches (err, VMS_PROTOCOL_ERROR, VMS_PROTOCOL_ERROR_BAD_CAPS));
+  g_clear_error (&err);
+
+  caps = vms_caps_parse ((const guint8 *)"\xff\xfe", 2, &err);
+  fail_unless (caps == NULL);
+  g_clear_error (&err);
+
+  caps = vms_caps_parse ((const guint8 *)"video/x-raw, width=(int)", 24, &err);
+  fail_unless (caps == NULL);
+  g_clear_error (&err);
+
+  caps = vms_caps_parse ((const guint8 *)"video/x-raw, width=[1, 2]", 25, &err);
+  fail_unless (caps == NULL);
+  fail_unless (strstr (err->message, "not fixed") != NULL);
+  g_clear_error (&err);
+
+  caps = vms_caps_parse ((const guint8 *)"", 0, &err);
+  fail_unless (caps == NULL);
+  g_clear_error (&err);
+}
+
+GST_END_TEST;
+
+static Suite *
+protocol_suite (void)
+{
+  Suite *s = suite_create ("protocol");
+  TCase *tc = tcase_create ("general");
+
+  suite_add_tcase (s, tc);
+  tcase_add_test (tc, test_hello_roundtrip);
+  tcase_add_test (tc, test_hello_rejects);
+  tcase_add_test (tc, test_welcome);
+  tcase_add_test (tc, test_header_roundtrip);
+  tcase_add_test (tc, test_header_rejects);
+  tcase_add_test (tc, test_encoded_frame_ok);
+  tcase_add_test (tc, test_back_header);
+  tcase_add_test (tc, test_caps_parse);
+  return s;
+}
+
+GST_CHECK_MAIN (protocol);

@@ -1,0 +1,946 @@
+/* GstHarness tests of vsocksink and vsocksrc against a fake peer that
+ * speaks the wire protocol directly. */
+#include <gst/check/gstcheck.h>
+#include <gst/check/gstharness.h>
+#include <gst/video/video.h>
+#include <gio/gio.h>
+
+#include <errno.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "vmsprotocol.h"
+
+#define W 64
+#define H 48
+#define NV12_CAPS "video/x-raw,format=NV12,width=64,height=48,framerate=30/1"
+
+static gchar *tmpdir;
+
+static gchar *
+sock_path (const gchar *name)
+{
+  return g_build_filename (tmpdir, name, NULL);
+}
+
+static void
+setup (void)
+{
+  tmpdir = g_dir_make_tmp ("vmstest-XXXXXX", NULL);
+}
+
+static void
+teardown (void)
+{
+  GDir *d = g_dir_open (tmpdir, 0, NULL);
+  const gchar *n;
+
+  while ((n = g_dir_read_name (d)) != NULL) {
+    gchar *p = g_build_filename (tmpdir, n, NULL);
+    unlink (p);
+    g_free (p);
+  }
+  g_dir_close (d);
+  rmdir (tmpdir);
+  g_clear_pointer (&tmpdir, g_free);
+}
+
+/* ---- raw socket helpers (blocking) ---- */
+
+static void
+write_all (gint fd, const void *data, gsize len)
+{
+  const guint8 *p = data;
+  while (len > 0) {
+    ssize_t n = write (fd, p, len);
+    fail_unless (n > 0, "write: %s", g_strerror (errno));
+    p += n;
+    len -= n;
+  }
+}
+
+/* Returns FALSE on EOF. */
+static gboolean
+read_all (gint fd, void *data, gsize len)
+{
+  guint8 *p = data;
+  while (len > 0) {
+    struct pollfd pfd = { fd, POLLIN, 0 };
+    ssize_t n;
+    fail_unless (poll (&pfd, 1, 10000) == 1, "peer silent for 10 s");
+    n = read (fd, p, len);
+    if (n == 0)
+      return FALSE;
+    fail_unless (n > 0, "read: %s", g_strerror (errno));
+    p += n;
+    len -= n;
+  }
+  return TRUE;
+}
+
+static gint
+unix_listen (const gchar *path)
+{
+  struct sockaddr_un sun = { AF_UNIX };
+  gint fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+  g_strlcpy (sun.sun_path, path, sizeof (sun.sun_path));
+  fail_unless (bind (fd, (struct sockaddr *)&sun, sizeof (sun)) == 0);
+  fail_unless (listen (fd, 4) == 0);
+  return fd;
+}
+
+static gint
+unix_connect (const gchar *path)
+{
+  struct sockaddr_un sun = { AF_UNIX };
+  gint fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+  g_strlcpy (sun.sun_path, path, sizeof (sun.sun_path));
+  fail_unless (connect (fd, (struct sockaddr *)&sun, sizeof (sun)) == 0,
+               "connect %s: %s", path, g_strerror (errno));
+  return fd;
+}
+
+static void
+send_hello (gint fd, const gchar *caps)
+{
+  guint8 buf[VMS_HELLO_SIZE];
+  VmsHello h
+      = { VMS_PROTOCOL_VERSION, VMS_HELLO_FLAG_BACK_CHANNEL, strlen (caps) };
+
+  vms_hello_write (buf, &h);
+  write_all (fd, buf, sizeof (buf));
+  write_all (fd, caps, strlen (caps));
+}
+
+static VmsWelcome
+read_welcome (gint fd)
+{
+  guint8 buf[VMS_WELCOME_SIZE];
+  VmsWelcome w;
+
+  fail_unless (read_all (fd, buf, sizeof (buf)));
+  fail_unless (vms_welcome_parse (buf, sizeof (buf), &w, NULL));
+  return w;
+}
+
+static void
+send_header (gint fd, const VmsMsgHeader *h)
+{
+  guint8 buf[VMS_MSG_HEADER_SIZE];
+  vms_msg_header_write (buf, h);
+  write_all (fd, buf, sizeof (buf));
+}
+
+/* A guest connection that completed the handshake. */
+static gint
+guest_connect (const gchar *path, const gchar *caps)
+{
+  gint fd = unix_connect (path);
+  VmsWelcome w;
+
+  send_hello (fd, caps);
+  w = read_welcome (fd);
+  fail_unless_equals_int (w.status, VMS_STATUS_OK);
+  fail_unless (w.max_frame > 0);
+  return fd;
+}
+
+static VmsMsgHeader
+frame_header (guint32 size, guint64 seq, guint stride)
+{
+  VmsMsgHeader h = { 0 };
+
+  h.type = VMS_MSG_FRAME;
+  h.flags = VMS_FRAME_FLAG_VIDEO_META;
+  h.pts = seq * GST_SECOND / 30;
+  h.dts = GST_CLOCK_TIME_NONE;
+  h.duration = GST_SECOND / 30;
+  h.capture_time = G_GUINT64_CONSTANT (1790000000000000000) + seq;
+  h.seq = seq;
+  h.size = size;
+  h.n_planes = 2;
+  h.offset[0] = 0;
+  h.offset[1] = stride * H;
+  h.stride[0] = h.stride[1] = stride;
+  return h;
+}
+
+static guint8 *
+pattern (gsize size, guint seed)
+{
+  guint8 *p = g_malloc (size);
+  gsize i;
+  for (i = 0; i < size; i++)
+    p[i] = (guint8)(i * 31 + seed);
+  return p;
+}
+
+static GstMessage *
+pop_message (GstBus *bus, GstMessageType type)
+{
+  return gst_bus_timed_pop_filtered (bus, 10 * GST_SECOND, type);
+}
+
+/* Pops errors until one mentions @needle. */
+static void
+expect_error (GstBus *bus, const gchar *needle)
+{
+  for (;;) {
+    GstMessage *msg = pop_message (bus, GST_MESSAGE_ERROR);
+    GError *err = NULL;
+    gboolean found;
+
+    fail_unless (msg != NULL, "no error mentioning \"%s\"", needle);
+    gst_message_parse_error (msg, &err, NULL);
+    GST_INFO ("error: %s", err->message);
+    found = strstr (err->message, needle) != NULL;
+    g_clear_error (&err);
+    gst_message_unref (msg);
+    if (found)
+      return;
+  }
+}
+
+/* ================= vsocksrc ================= */
+
+static GstHarness *
+src_harness (const gchar *path, GstBus **bus)
+{
+  GstHarness *h = gst_harness_new_with_padnames ("vsocksrc", NULL, "src");
+  gchar *uri = g_strdup_printf ("unix://%s", path);
+
+  g_object_set (h->element, "uri", uri, "handshake-timeout", 2000, NULL);
+  g_free (uri);
+  *bus = gst_bus_new ();
+  gst_element_set_bus (h->element, *bus);
+  gst_harness_play (h);
+  return h;
+}
+
+GST_START_TEST (test_src_receives_frame_with_layout)
+{
+  gchar *path = sock_path ("src.sock");
+  GstBus *bus;
+  GstHarness *h = src_harness (path, &bus);
+  guint stride = 80, size = stride * H + stride * H / 2;
+  VmsMsgHeader hdr = frame_header (size, 5, stride);
+  guint8 *payload = pattern (size, 7);
+  GstBuffer *buf;
+  GstVideoMeta *vmeta;
+  GstReferenceTimestampMeta *ts;
+  GstCaps *caps, *unix_caps;
+  GstMapInfo map;
+  gint fd;
+
+  fd = guest_connect (path, NV12_CAPS);
+  send_header (fd, &hdr);
+  write_all (fd, payload, size);
+
+  buf = gst_harness_pull (h);
+  fail_unless (buf != NULL);
+  fail_unless_equals_int (gst_buffer_get_size (buf), size);
+  gst_buffer_map (buf, &map, GST_MAP_READ);
+  fail_unless (memcmp (map.data, payload, size) == 0);
+  gst_buffer_unmap (buf, &map);
+  fail_unless (GST_BUFFER_FLAG_IS_SET (buf, GST_BUFFER_FLAG_DISCONT));
+  fail_unless (GST_BUFFER_PTS_IS_VALID (buf));
+  fail_unless_equals_uint64 (GST_BUFFER_DURATION (buf), GST_SECOND / 30);
+  fail_unless_equals_uint64 (GST_BUFFER_OFFSET (buf), 5);
+  vmeta = gst_buffer_get_video_meta (buf);
+  fail_unless (vmeta != NULL);
+  fail_unless_equals_int (vmeta->format, GST_VIDEO_FORMAT_NV12);
+  fail_unless_equals_int (vmeta->n_planes, 2);
+  fail_unless_equals_int (vmeta->stride[0], 80);
+  fail_unless_equals_int (vmeta->offset[1], 80 * H);
+  unix_caps = gst_caps_new_empty_simple ("timestamp/x-unix");
+  ts = gst_buffer_get_reference_timestamp_meta (buf, unix_caps);
+  fail_unless (ts != NULL);
+  fail_unless_equals_uint64 (ts->timestamp, hdr.capture_time);
+  gst_caps_unref (unix_caps);
+  gst_buffer_unref (buf);
+
+  caps = gst_pad_get_current_caps (h->sinkpad);
+  fail_unless (gst_caps_is_equal (caps, gst_caps_from_string (NV12_CAPS)));
+  gst_caps_unref (caps);
+
+  /* second frame: default layout, no DISCONT */
+  hdr = frame_header (W * H * 3 / 2, 6, W);
+  send_header (fd, &hdr);
+  write_all (fd, payload, hdr.size);
+  buf = gst_harness_pull (h);
+  fail_if (GST_BUFFER_FLAG_IS_SET (buf, GST_BUFFER_FLAG_DISCONT));
+  fail_unless_equals_int (gst_buffer_get_size (buf), W * H * 3 / 2);
+  gst_buffer_unref (buf);
+
+  close (fd);
+  g_free (payload);
+  gst_harness_teardown (h);
+  gst_object_unref (bus);
+  g_free (path);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_src_caps_message_renegotiates)
+{
+  gchar *path = sock_path ("caps.sock");
+  GstBus *bus;
+  GstHarness *h = src_harness (path, &bus);
+  const gchar *caps2 = "video/x-raw,format=NV12,width=32,height=16,"
+                       "framerate=30/1";
+  VmsMsgHeader hdr = { 0 };
+  GstBuffer *buf;
+  GstCaps *caps;
+  guint8 *payload = pattern (32 * 16 * 3 / 2, 1);
+  gint fd;
+  GstStructure *stats;
+  guint64 changes;
+
+  fd = guest_connect (path, NV12_CAPS);
+  hdr.type = VMS_MSG_CAPS;
+  hdr.size = strlen (caps2);
+  send_header (fd, &hdr);
+  write_all (fd, caps2, strlen (caps2));
+  hdr = frame_header (32 * 16 * 3 / 2, 0, 32);
+  hdr.offset[1] = 32 * 16;
+  send_header (fd, &hdr);
+  write_all (fd, payload, hdr.size);
+
+  buf = gst_harness_pull (h);
+  caps = gst_pad_get_current_caps (h->sinkpad);
+  {
+    gint w = 0;
+    fail_unless (
+        gst_structure_get_int (gst_caps_get_structure (caps, 0), "width", &w));
+    fail_unless_equals_int (w, 32);
+  }
+  gst_caps_unref (caps);
+  gst_buffer_unref (buf);
+  g_object_get (h->element, "stats", &stats, NULL);
+  gst_structure_get_uint64 (stats, "caps-changes", &changes);
+  fail_unless_equals_uint64 (changes, 2);
+  gst_structure_free (stats);
+
+  close (fd);
+  g_free (payload);
+  gst_harness_teardown (h);
+  gst_object_unref (bus);
+  g_free (path);
+}
+
+GST_END_TEST;
+
+static void
+expect_warning (GstBus *bus, const gchar *needle)
+{
+  GstMessage *msg = pop_message (bus, GST_MESSAGE_WARNING);
+  GError *err = NULL;
+  gchar *dbg = NULL;
+
+  fail_unless (msg != NULL, "no warning posted (expected \"%s\")", needle);
+  gst_message_parse_warning (msg, &err, &dbg);
+  GST_INFO ("warning: %s (%s)", err->message, dbg);
+  fail_unless (strstr (err->message, needle) != NULL
+                   || (dbg && strstr (dbg, needle) != NULL),
+               "warning \"%s\" / \"%s\" does not mention \"%s\"", err->message,
+               dbg, needle);
+  g_clear_error (&err);
+  g_free (dbg);
+  gst_message_unref (msg);
+}
+
+/* The source closes a bad connection: the peer sees EOF. */
+static void
+expect_closed (gint fd)
+{
+  guint8 tmp[64];
+  struct pollfd pfd = { fd, POLLIN, 0 };
+  ssize_t n;
+
+  do {
+    fail_unless (poll (&pfd, 1, 10000) == 1);
+    n = read (fd, tmp, sizeof (tmp));
+  } while (n > 0);
+  fail_unless (n == 0 || errno == ECONNRESET);
+  close (fd);
+}
+
+static void
+expect_frame_flows (GstHarness *h, const gchar *path)
+{
+  VmsMsgHeader hdr = frame_header (W * H * 3 / 2, 0, W);
+  guint8 *payload = pattern (hdr.size, 3);
+  gint fd = guest_connect (path, NV12_CAPS);
+  GstBuffer *buf;
+  GstMapInfo map;
+
+  send_header (fd, &hdr);
+  write_all (fd, payload, hdr.size);
+  buf = gst_harness_pull (h);
+  fail_unless (buf != NULL);
+  gst_buffer_map (buf, &map, GST_MAP_READ);
+  fail_unless (memcmp (map.data, payload, hdr.size) == 0);
+  gst_buffer_unmap (buf, &map);
+  fail_unless (GST_BUFFER_FLAG_IS_SET (buf, GST_BUFFER_FLAG_DISCONT));
+  gst_buffer_unref (buf);
+  close (fd);
+  g_free (payload);
+}
+
+GST_START_TEST (test_src_rejects_bad_peers)
+{
+  gchar *path = sock_path ("bad.sock");
+  GstBus *bus;
+  GstHarness *h = src_harness (path, &bus);
+  const gchar *http = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+  VmsMsgHeader hdr;
+  guint8 junk[4096];
+  GstStructure *stats;
+  guint64 rejected;
+  gint fd;
+  guint i;
+
+  /* not the protocol at all */
+  fd = unix_connect (path);
+  write_all (fd, http, strlen (http));
+  expect_warning (bus, "magic");
+  expect_closed (fd);
+
+  /* random bytes */
+  for (i = 0; i < sizeof (junk); i++)
+    junk[i] = g_random_int ();
+  fd = unix_connect (path);
+  write_all (fd, junk, sizeof (junk));
+  expect_warning (bus, "Dropped the sender connection");
+  expect_closed (fd);
+
+  /* a huge frame is refused before allocation */
+  fd = guest_connect (path, NV12_CAPS);
+  hdr = frame_header (G_MAXUINT32 - 5, 0, W);
+  send_header (fd, &hdr);
+  expect_warning (bus, "exceeds");
+  expect_closed (fd);
+
+  /* a layout pointing outside the frame */
+  fd = guest_connect (path, NV12_CAPS);
+  hdr = frame_header (W * H * 3 / 2, 0, W);
+  hdr.stride[1] = W * 2; /* plane 1 would run past the frame */
+  send_header (fd, &hdr);
+  expect_warning (bus, "does not fit");
+  expect_closed (fd);
+
+  /* caps that do not parse */
+  fd = unix_connect (path);
+  send_hello (fd, "video/x-raw, width=(int)");
+  expect_warning (bus, "caps");
+  expect_closed (fd);
+
+  /* a truncated frame, then the peer leaves */
+  fd = guest_connect (path, NV12_CAPS);
+  hdr = frame_header (W * H * 3 / 2, 0, W);
+  send_header (fd, &hdr);
+  write_all (fd, junk, 100);
+  close (fd);
+  expect_warning (bus, "truncated frame");
+
+  /* a handshake that never comes */
+  fd = unix_connect (path);
+  expect_warning (bus, "no handshake in time");
+  expect_closed (fd);
+
+  /* after all that, a good sender still gets through */
+  expect_frame_flows (h, path);
+
+  g_object_get (h->element, "stats", &stats, NULL);
+  gst_structure_get_uint64 (stats, "rejected", &rejected);
+  fail_unless_equals_uint64 (rejected, 7);
+  gst_structure_free (stats);
+
+  gst_harness_teardown (h);
+  gst_object_unref (bus);
+  g_free (path);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_src_new_peer_replaces_old)
+{
+  gchar *path = sock_path ("replace.sock");
+  GstBus *bus;
+  GstHarness *h = src_harness (path, &bus);
+  gint old_fd;
+
+  old_fd = guest_connect (path, NV12_CAPS);
+  /* the old connection stays open (half-open after a guest reboot) */
+  expect_frame_flows (h, path);
+  expect_closed (old_fd);
+
+  gst_harness_teardown (h);
+  gst_object_unref (bus);
+  g_free (path);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_src_hello_resync)
+{
+  gchar *path = sock_path ("resync.sock");
+  GstBus *bus;
+  GstHarness *h = src_harness (path, &bus);
+  VmsMsgHeader hdr = frame_header (W * H * 3 / 2, 0, W);
+  guint8 *payload = pattern (hdr.size, 9);
+  GstBuffer *buf;
+  gint fd;
+
+  /* one stream, then a new HELLO on the same byte stream, as a guest
+   * restarting on virtio-serial produces */
+  fd = guest_connect (path, NV12_CAPS);
+  send_header (fd, &hdr);
+  write_all (fd, payload, hdr.size);
+  buf = gst_harness_pull (h);
+  gst_buffer_unref (buf);
+  send_hello (fd, NV12_CAPS);
+  fail_unless_equals_int (read_welcome (fd).status, VMS_STATUS_OK);
+  send_header (fd, &hdr);
+  write_all (fd, payload, hdr.size);
+  buf = gst_harness_pull (h);
+  fail_unless (GST_BUFFER_FLAG_IS_SET (buf, GST_BUFFER_FLAG_DISCONT));
+  gst_buffer_unref (buf);
+
+  close (fd);
+  g_free (payload);
+  gst_harness_teardown (h);
+  gst_object_unref (bus);
+  g_free (path);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_src_back_channel)
+{
+  gchar *path = sock_path ("back.sock");
+  GstBus *bus;
+  GstHarness *h = src_harness (path, &bus);
+  guint8 hb[VMS_BACK_HEADER_SIZE];
+  VmsBackHeader bh;
+  gchar payload[256];
+  GstBuffer *buf;
+  gint fd;
+
+  expect_frame_flows (h, path);
+  fd = guest_connect (path, NV12_CAPS);
+  /* make sure the source has switched to this connection */
+  {
+    VmsMsgHeader hdr = frame_header (W * H * 3 / 2, 0, W);
+    guint8 *p = pattern (hdr.size, 0);
+    send_header (fd, &hdr);
+    write_all (fd, p, hdr.size);
+    buf = gst_harness_pull (h);
+    gst_buffer_unref (buf);
+    g_free (p);
+  }
+
+  fail_unless (gst_harness_push_upstream_event (
+      h, gst_video_event_new_upstream_force_key_unit (GST_CLOCK_TIME_NONE, TRUE,
+                                                      1)));
+  fail_unless (read_all (fd, hb, sizeof (hb)));
+  fail_unless (vms_back_header_parse (hb, sizeof (hb), &bh, NULL));
+  fail_unless_equals_int (bh.type, VMS_BACK_KEYFRAME_REQUEST);
+  fail_unless_equals_int (bh.len, 0);
+
+  fail_unless (gst_harness_push_upstream_event (
+      h, gst_event_new_navigation (
+             gst_structure_new ("application/x-gst-"
+                                "navigation",
+                                "event", G_TYPE_STRING, "key-press", "key",
+                                G_TYPE_STRING, "KeyA", NULL))));
+  fail_unless (read_all (fd, hb, sizeof (hb)));
+  fail_unless (vms_back_header_parse (hb, sizeof (hb), &bh, NULL));
+  fail_unless_equals_int (bh.type, VMS_BACK_NAVIGATION);
+  fail_unless (bh.len < sizeof (payload));
+  fail_unless (read_all (fd, payload, bh.len));
+  payload[bh.len] = '\0';
+  fail_unless (strstr (payload, "KeyA") != NULL, "%s", payload);
+
+  close (fd);
+  gst_harness_teardown (h);
+  gst_object_unref (bus);
+  g_free (path);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_src_bad_uri)
+{
+  GstElement *src = gst_element_factory_make ("vsocksrc", NULL);
+  GstBus *bus = gst_bus_new ();
+  GstMessage *msg;
+  GError *err = NULL;
+
+  gst_element_set_bus (src, bus);
+  ASSERT_WARNING (g_object_set (src, "uri", "vsock://x:5000", NULL));
+  fail_unless_equals_int (gst_element_set_state (src, GST_STATE_PAUSED),
+                          GST_STATE_CHANGE_FAILURE);
+  msg = pop_message (bus, GST_MESSAGE_ERROR);
+  fail_unless (msg != NULL);
+  gst_message_parse_error (msg, &err, NULL);
+  fail_unless (strstr (err->message, "vsock://x:5000") != NULL, "%s",
+               err->message);
+  fail_unless (strstr (err->message, "vsock://CID:PORT") != NULL);
+  g_clear_error (&err);
+  gst_message_unref (msg);
+  gst_element_set_state (src, GST_STATE_NULL);
+
+  /* a socket another process listens on */
+  {
+    gchar *path = sock_path ("busy.sock");
+    gchar *uri = g_strdup_printf ("unix://%s", path);
+    gint fd = unix_listen (path);
+
+    g_object_set (src, "uri", uri, NULL);
+    fail_unless_equals_int (gst_element_set_state (src, GST_STATE_PAUSED),
+                            GST_STATE_CHANGE_FAILURE);
+    expect_error (bus, "another process is listening");
+    close (fd);
+    g_free (uri);
+    g_free (path);
+  }
+  gst_element_set_state (src, GST_STATE_NULL);
+  gst_object_unref (src);
+  gst_object_unref (bus);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_src_timeout_warning)
+{
+  gchar *path = sock_path ("timeout.sock");
+  GstBus *bus;
+  GstHarness *h = gst_harness_new_with_padnames ("vsocksrc", NULL, "src");
+  gchar *uri = g_strdup_printf ("unix://%s", path);
+
+  g_object_set (h->element, "uri", uri, "timeout", 200, NULL);
+  bus = gst_bus_new ();
+  gst_element_set_bus (h->element, bus);
+  gst_harness_play (h);
+  expect_warning (bus, "No frame received for 200 ms");
+  gst_harness_teardown (h);
+  gst_object_unref (bus);
+  g_free (uri);
+  g_free (path);
+}
+
+GST_END_TEST;
+
+/* ================= vsocksink ================= */
+
+typedef struct {
+  gchar *path;
+  gint listen_fd;
+  guint16 status; /* WELCOME status to answer */
+  guint n_frames; /* frames to read */
+  gboolean send_keyframe_request;
+  GAsyncQueue *events; /* "welcomed", "back-sent" */
+  gchar *caps;
+  VmsMsgHeader hdr[8];
+  guint8 *payload[8];
+} FakeHost;
+
+static gpointer
+fake_host_thread (gpointer data)
+{
+  FakeHost *fh = data;
+  guint8 buf[VMS_HELLO_SIZE], wb[VMS_WELCOME_SIZE], hb[VMS_MSG_HEADER_SIZE];
+  VmsHello hello;
+  VmsWelcome w = { VMS_PROTOCOL_VERSION, fh->status, 1 << 24 };
+  gint fd;
+  guint i;
+
+  fd = accept (fh->listen_fd, NULL, NULL);
+  fail_unless (fd >= 0);
+  fail_unless (read_all (fd, buf, sizeof (buf)));
+  fail_unless (vms_hello_parse (buf, sizeof (buf), &hello, NULL));
+  fh->caps = g_malloc0 (hello.caps_len + 1);
+  fail_unless (read_all (fd, fh->caps, hello.caps_len));
+  vms_welcome_write (wb, &w);
+  write_all (fd, wb, sizeof (wb));
+  g_async_queue_push (fh->events, (gpointer) "welcomed");
+
+  for (i = 0; i < fh->n_frames; i++) {
+    fail_unless (read_all (fd, hb, sizeof (hb)));
+    fail_unless (
+        vms_msg_header_parse (hb, sizeof (hb), 1 << 24, &fh->hdr[i], NULL));
+    fh->payload[i] = g_malloc (fh->hdr[i].size);
+    fail_unless (read_all (fd, fh->payload[i], fh->hdr[i].size));
+    if (i == 0 && fh->send_keyframe_request) {
+      guint8 bb[VMS_BACK_HEADER_SIZE];
+      VmsBackHeader bh = { VMS_BACK_KEYFRAME_REQUEST, 0 };
+      vms_back_header_write (bb, &bh);
+      write_all (fd, bb, sizeof (bb));
+      g_async_queue_push (fh->events, (gpointer) "back-sent");
+    }
+  }
+  close (fd);
+  return NULL;
+}
+
+static FakeHost *
+fake_host_new (const gchar *name, guint n_frames, guint16 status)
+{
+  FakeHost *fh = g_new0 (FakeHost, 1);
+
+  fh->path = sock_path (name);
+  fh->listen_fd = unix_listen (fh->path);
+  fh->n_frames = n_frames;
+  fh->status = status;
+  fh->events = g_async_queue_new ();
+  return fh;
+}
+
+static void
+fake_host_free (FakeHost *fh)
+{
+  guint i;
+  for (i = 0; i < G_N_ELEMENTS (fh->payload); i++)
+    g_free (fh->payload[i]);
+  close (fh->listen_fd);
+  g_async_queue_unref (fh->events);
+  g_free (fh->caps);
+  g_free (fh->path);
+  g_free (fh);
+}
+
+static GstHarness *
+sink_harness (const gchar *path, GstBus **bus)
+{
+  GstElement *sink = gst_element_factory_make ("vsocksink", NULL);
+  gchar *uri = g_strdup_printf ("unix://%s", path);
+  GstHarness *h;
+
+  g_object_set (sink, "uri", uri, "timeout", 5000, NULL);
+  g_free (uri);
+  *bus = gst_bus_new ();
+  gst_element_set_bus (sink, *bus);
+  h = gst_harness_new_with_element (sink, "sink", NULL);
+  gst_object_unref (sink);
+  gst_harness_set_src_caps_str (h, NV12_CAPS);
+  return h;
+}
+
+static GstBuffer *
+nv12_buffer (guint stride, guint seed, GstClockTime pts)
+{
+  gsize size = stride * H * 3 / 2;
+  GstBuffer *buf = gst_buffer_new_wrapped (pattern (size, seed), size);
+  gsize offset[4] = { 0, stride * H, 0, 0 };
+  gint strides[4] = { stride, stride, 0, 0 };
+
+  if (stride != W)
+    gst_buffer_add_video_meta_full (buf, GST_VIDEO_FRAME_FLAG_NONE,
+                                    GST_VIDEO_FORMAT_NV12, W, H, 2, offset,
+                                    strides);
+  GST_BUFFER_PTS (buf) = pts;
+  GST_BUFFER_DURATION (buf) = GST_SECOND / 30;
+  return buf;
+}
+
+GST_START_TEST (test_sink_sends_frames)
+{
+  FakeHost *fh = fake_host_new ("sink.sock", 3, VMS_STATUS_OK);
+  GThread *t = g_thread_new ("host", fake_host_thread, fh);
+  GstBus *bus;
+  GstHarness *h = sink_harness (fh->path, &bus);
+  GstBuffer *bufs[3];
+  GstStructure *stats;
+  guint64 sent, dropped;
+  guint i;
+
+  bufs[0] = nv12_buffer (80, 0, 0);
+  bufs[1] = nv12_buffer (W, 1, GST_SECOND / 30);
+  bufs[2] = nv12_buffer (W, 2, 2 * GST_SECOND / 30);
+  GST_BUFFER_FLAG_SET (bufs[2], GST_BUFFER_FLAG_DELTA_UNIT);
+  for (i = 0; i < 3; i++)
+    fail_unless_equals_int (gst_harness_push (h, gst_buffer_ref (bufs[i])),
+                            GST_FLOW_OK);
+  g_thread_join (t);
+
+  fail_unless (strstr (fh->caps, "NV12") != NULL);
+  for (i = 0; i < 3; i++) {
+    GstMapInfo map;
+    VmsMsgHeader *hd = &fh->hdr[i];
+
+    fail_unless_equals_int (hd->type, VMS_MSG_FRAME);
+    fail_unless_equals_uint64 (hd->seq, i);
+    fail_unless_equals_uint64 (hd->pts, GST_BUFFER_PTS (bufs[i]));
+    fail_unless_equals_uint64 (hd->duration, GST_SECOND / 30);
+    fail_unless (hd->capture_time
+                 > G_GUINT64_CONSTANT (1600000000) * GST_SECOND);
+    fail_unless (hd->flags & VMS_FRAME_FLAG_VIDEO_META);
+    fail_unless_equals_int (hd->n_planes, 2);
+    fail_unless_equals_int (hd->stride[0], i == 0 ? 80 : W);
+    fail_unless_equals_int (hd->offset[1], (i == 0 ? 80 : W) * H);
+    gst_buffer_map (bufs[i], &map, GST_MAP_READ);
+    fail_unless_equals_int (hd->size, map.size);
+    fail_unless (memcmp (fh->payload[i], map.data, map.size) == 0);
+    gst_buffer_unmap (bufs[i], &map);
+    gst_buffer_unref (bufs[i]);
+  }
+  fail_unless (fh->hdr[0].flags & VMS_FRAME_FLAG_DISCONT);
+  fail_if (fh->hdr[1].flags & VMS_FRAME_FLAG_DISCONT);
+  fail_unless (fh->hdr[2].flags & VMS_FRAME_FLAG_DELTA_UNIT);
+
+  g_object_get (h->element, "stats", &stats, NULL);
+  gst_structure_get_uint64 (stats, "frames-sent", &sent);
+  gst_structure_get_uint64 (stats, "frames-dropped", &dropped);
+  fail_unless_equals_uint64 (sent, 3);
+  fail_unless_equals_uint64 (dropped, 0);
+  gst_structure_free (stats);
+
+  gst_harness_teardown (h);
+  gst_object_unref (bus);
+  fake_host_free (fh);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_sink_host_absent_drops)
+{
+  gchar *path = sock_path ("nobody.sock");
+  GstBus *bus;
+  GstHarness *h = sink_harness (path, &bus);
+  GstStructure *stats;
+  guint64 dropped, sent;
+  guint i;
+
+  for (i = 0; i < 5; i++)
+    fail_unless_equals_int (gst_harness_push (h, nv12_buffer (W, i, 0)),
+                            GST_FLOW_OK);
+  expect_warning (bus, "frames are dropped");
+  fail_unless (gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR) == NULL);
+  g_object_get (h->element, "stats", &stats, NULL);
+  gst_structure_get_uint64 (stats, "frames-dropped", &dropped);
+  gst_structure_get_uint64 (stats, "frames-sent", &sent);
+  fail_unless_equals_uint64 (dropped, 5);
+  fail_unless_equals_uint64 (sent, 0);
+  gst_structure_free (stats);
+  gst_harness_teardown (h);
+  gst_object_unref (bus);
+  g_free (path);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_sink_refused)
+{
+  FakeHost *fh = fake_host_new ("refuse.sock", 0, VMS_STATUS_BAD_CAPS);
+  GThread *t = g_thread_new ("host", fake_host_thread, fh);
+  GstBus *bus;
+  GstHarness *h = sink_harness (fh->path, &bus);
+  GstMessage *msg;
+  GError *err = NULL;
+
+  fail_unless_equals_int (gst_harness_push (h, nv12_buffer (W, 0, 0)),
+                          GST_FLOW_ERROR);
+  g_thread_join (t);
+  msg = pop_message (bus, GST_MESSAGE_ERROR);
+  fail_unless (msg != NULL);
+  gst_message_parse_error (msg, &err, NULL);
+  fail_unless (strstr (err->message, "caps refused") != NULL, "%s",
+               err->message);
+  g_clear_error (&err);
+  gst_message_unref (msg);
+  gst_harness_teardown (h);
+  gst_object_unref (bus);
+  fake_host_free (fh);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_sink_keyframe_request_upstream)
+{
+  FakeHost *fh = fake_host_new ("key.sock", 2, VMS_STATUS_OK);
+  GThread *t;
+  GstBus *bus;
+  GstHarness *h;
+  GstEvent *ev;
+  gboolean found = FALSE;
+
+  fh->send_keyframe_request = TRUE;
+  t = g_thread_new ("host", fake_host_thread, fh);
+  h = sink_harness (fh->path, &bus);
+  fail_unless_equals_int (gst_harness_push (h, nv12_buffer (W, 0, 0)),
+                          GST_FLOW_OK);
+  fail_unless_equals_string (g_async_queue_pop (fh->events), "welcomed");
+  fail_unless_equals_string (g_async_queue_pop (fh->events), "back-sent");
+  /* the request is already in the socket: the sink reads it before it
+   * sends the next frame, and asks upstream for a key unit */
+  fail_unless_equals_int (gst_harness_push (h, nv12_buffer (W, 1, 0)),
+                          GST_FLOW_OK);
+  g_thread_join (t);
+  while ((ev = gst_harness_try_pull_upstream_event (h)) != NULL) {
+    if (gst_video_event_is_force_key_unit (ev))
+      found = TRUE;
+    gst_event_unref (ev);
+  }
+  fail_unless (found);
+  gst_harness_teardown (h);
+  gst_object_unref (bus);
+  fake_host_free (fh);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_sink_bad_uri)
+{
+  GstElement *sink = gst_element_factory_make ("vsocksink", NULL);
+  GstBus *bus = gst_bus_new ();
+
+  gst_element_set_bus (sink, bus);
+  /* no uri at all */
+  fail_unless_equals_int (gst_element_set_state (sink, GST_STATE_PAUSED),
+                          GST_STATE_CHANGE_FAILURE);
+  expect_error (bus, "No transport URI");
+  gst_element_set_state (sink, GST_STATE_NULL);
+
+  /* listen-only address */
+  g_object_set (sink, "uri", "vsock://any:5000", NULL);
+  fail_unless_equals_int (gst_element_set_state (sink, GST_STATE_PAUSED),
+                          GST_STATE_CHANGE_FAILURE);
+  expect_error (bus, "only listen");
+  gst_element_set_state (sink, GST_STATE_NULL);
+  gst_object_unref (sink);
+  gst_object_unref (bus);
+}
+
+GST_END_TEST;
+
+static Suite *
+vsockelements_suite (void)
+{
+  Suite *s = suite_create ("vsockelements");
+  TCase *tc = tcase_create ("general");
+
+  suite_add_tcase (s, tc);
+  tcase_add_checked_fixture (tc, setup, teardown);
+  tcase_add_test (tc, test_src_receives_frame_with_layout);
+  tcase_add_test (tc, test_src_caps_message_renegotiates);
+  tcase_add_test (tc, test_src_rejects_bad_peers);
+  tcase_add_test (tc, test_src_new_peer_replaces_old);
+  tcase_add_test (tc, test_src_hello_resync);
+  tcase_add_test (tc, test_src_back_channel);
+  tcase_add_test (tc, test_src_bad_uri);
+  tcase_add_test (tc, test_src_timeout_warning);
+  tcase_add_test (tc, test_sink_sends_frames);
+  tcase_add_test (tc, test_sink_host_absent_drops);
+  tcase_add_test (tc, test_sink_refused);
+  tcase_add_test (tc, test_sink_keyframe_request_upstream);
+  tcase_add_test (tc, test_sink_bad_uri);
+  return s;
+}
+
+GST_CHECK_MAIN (vsockelements);
