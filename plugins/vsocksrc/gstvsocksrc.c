@@ -340,11 +340,21 @@ failed:
   return r;
 }
 
+/* Accepts a waiting sender. With @keep_current (the current connection is
+ * between two messages) the current sender goes on unless the new one
+ * completes its handshake, so a stray client cannot cut a good stream;
+ * otherwise (mid-message, e.g. a half-open connection) it is dropped first.
+ */
 static ReadResult
-gst_vsock_src_accept (GstVsockSrc *self)
+gst_vsock_src_accept (GstVsockSrc *self, gboolean keep_current)
 {
   GError *err = NULL;
   gchar *peer = NULL;
+  GstPollFD old_pfd;
+  GByteArray *old_pending = NULL;
+  gchar *old_peer = NULL;
+  gboolean old_discont = self->discont;
+  ReadResult r;
   gint fd;
 
   fd = vms_transport_accept (self->listen_pfd.fd, &peer, &err);
@@ -353,13 +363,22 @@ gst_vsock_src_accept (GstVsockSrc *self)
     g_clear_error (&err);
     return READ_CLOSED;
   }
-  if (self->conn_pfd.fd >= 0) {
+  gst_poll_fd_init (&old_pfd);
+  if (self->conn_pfd.fd >= 0 && keep_current) {
+    old_pfd = self->conn_pfd;
+    gst_poll_remove_fd (self->poll, &old_pfd);
+    old_pending = self->pending;
+    self->pending = g_byte_array_new ();
+    old_peer = g_steal_pointer (&self->peer);
+    gst_poll_fd_init (&self->conn_pfd);
+  } else if (self->conn_pfd.fd >= 0) {
     GST_ELEMENT_INFO (
         self, RESOURCE, READ,
         ("A new sender (%s) replaces the current one (%s).", peer, self->peer),
         (NULL));
     gst_vsock_src_close_conn (self);
   }
+
   vms_transport_tune (fd, self->buffer_size);
   g_mutex_lock (&self->conn_lock);
   gst_poll_fd_init (&self->conn_pfd);
@@ -367,7 +386,35 @@ gst_vsock_src_accept (GstVsockSrc *self)
   g_mutex_unlock (&self->conn_lock);
   gst_poll_add_fd (self->poll, &self->conn_pfd);
   self->peer = peer;
-  return gst_vsock_src_handshake (self);
+  r = gst_vsock_src_handshake (self);
+
+  if (old_pfd.fd < 0)
+    return r;
+  if (r == READ_OK) {
+    GST_ELEMENT_INFO (self, RESOURCE, READ,
+                      ("A new sender (%s) replaces the current one (%s).",
+                       self->peer, old_peer),
+                      (NULL));
+    close (old_pfd.fd);
+    g_byte_array_unref (old_pending);
+    g_free (old_peer);
+    GST_OBJECT_LOCK (self);
+    self->disconnects++;
+    GST_OBJECT_UNLOCK (self);
+    return r;
+  }
+  /* The newcomer failed (and was closed): resume the current sender. */
+  gst_vsock_src_close_conn (self);
+  g_mutex_lock (&self->conn_lock);
+  self->conn_pfd = old_pfd;
+  g_mutex_unlock (&self->conn_lock);
+  gst_poll_add_fd (self->poll, &self->conn_pfd);
+  g_byte_array_unref (self->pending);
+  self->pending = old_pending;
+  g_free (self->peer);
+  self->peer = old_peer;
+  self->discont = old_discont;
+  return r == READ_FLUSHING ? READ_FLUSHING : READ_OK;
 }
 
 static GstBufferPool *
@@ -463,9 +510,22 @@ gst_vsock_src_create (GstPushSrc *psrc, GstBuffer **outbuf)
       r = gst_vsock_src_wait (self, 0);
       if (r == READ_FLUSHING)
         return GST_FLOW_FLUSHING;
-      if (r == READ_NEW_PEER && gst_vsock_src_accept (self) == READ_FLUSHING)
+      if (r == READ_NEW_PEER
+          && gst_vsock_src_accept (self, FALSE) == READ_FLUSHING)
         return GST_FLOW_FLUSHING;
       continue;
+    }
+
+    if (self->pending->len == 0) {
+      /* Between messages: a newcomer may be tried without losing sync. */
+      r = gst_vsock_src_wait (self, 0);
+      if (r == READ_FLUSHING)
+        return GST_FLOW_FLUSHING;
+      if (r == READ_NEW_PEER) {
+        if (gst_vsock_src_accept (self, TRUE) == READ_FLUSHING)
+          return GST_FLOW_FLUSHING;
+        continue;
+      }
     }
 
     /* The first bytes tell a message header from a new HELLO (a sender
@@ -485,7 +545,7 @@ gst_vsock_src_create (GstPushSrc *psrc, GstBuffer **outbuf)
     if (r == READ_FLUSHING)
       return GST_FLOW_FLUSHING;
     if (r == READ_NEW_PEER) {
-      if (gst_vsock_src_accept (self) == READ_FLUSHING)
+      if (gst_vsock_src_accept (self, FALSE) == READ_FLUSHING)
         return GST_FLOW_FLUSHING;
       continue;
     }
@@ -566,7 +626,7 @@ gst_vsock_src_create (GstPushSrc *psrc, GstBuffer **outbuf)
         if (r == READ_FLUSHING)
           return GST_FLOW_FLUSHING;
         if (r == READ_NEW_PEER) {
-          if (gst_vsock_src_accept (self) == READ_FLUSHING)
+          if (gst_vsock_src_accept (self, FALSE) == READ_FLUSHING)
             return GST_FLOW_FLUSHING;
           continue;
         }

@@ -487,6 +487,45 @@ GST_START_TEST (test_src_new_peer_replaces_old)
 
 GST_END_TEST;
 
+GST_START_TEST (test_src_stray_client_does_not_cut_stream)
+{
+  gchar *path = sock_path ("stray.sock");
+  GstBus *bus;
+  GstHarness *h = src_harness (path, &bus);
+  VmsMsgHeader hdr = frame_header (W * H * 3 / 2, 0, W);
+  guint8 *payload = pattern (hdr.size, 4);
+  const gchar *http = "GET / HTTP/1.1\r\n\r\n";
+  GstBuffer *buf;
+  gint fd, stray;
+
+  fd = guest_connect (path, NV12_CAPS);
+  send_header (fd, &hdr);
+  write_all (fd, payload, hdr.size);
+  buf = gst_harness_pull (h);
+  gst_buffer_unref (buf);
+
+  stray = unix_connect (path);
+  write_all (stray, http, strlen (http));
+  expect_warning (bus, "magic");
+  expect_closed (stray);
+
+  hdr.seq = 1;
+  send_header (fd, &hdr);
+  write_all (fd, payload, hdr.size);
+  buf = gst_harness_pull (h);
+  fail_unless_equals_uint64 (GST_BUFFER_OFFSET (buf), 1);
+  fail_if (GST_BUFFER_FLAG_IS_SET (buf, GST_BUFFER_FLAG_DISCONT));
+  gst_buffer_unref (buf);
+
+  close (fd);
+  g_free (payload);
+  gst_harness_teardown (h);
+  gst_object_unref (bus);
+  g_free (path);
+}
+
+GST_END_TEST;
+
 GST_START_TEST (test_src_hello_resync)
 {
   gchar *path = sock_path ("resync.sock");
@@ -931,6 +970,7 @@ vsockelements_suite (void)
   tcase_add_test (tc, test_src_caps_message_renegotiates);
   tcase_add_test (tc, test_src_rejects_bad_peers);
   tcase_add_test (tc, test_src_new_peer_replaces_old);
+  tcase_add_test (tc, test_src_stray_client_does_not_cut_stream);
   tcase_add_test (tc, test_src_hello_resync);
   tcase_add_test (tc, test_src_back_channel);
   tcase_add_test (tc, test_src_bad_uri);
