@@ -197,10 +197,10 @@ class VM:
                "--runtime-dir", os.path.join(self.workdir, "rt"),
                "--console", self.console, "--qmp", self.qmp_path,
                "--stream-socket", self.sock_path,
-               "--pipeline", os.path.join(SRC, "tests", "vm", "guest-testsrc.txt"),
+               "--pipeline", os.path.join(SRC, "vm", "guest", "testsrc.txt"),
                "--plugins", plugins,
                "--set", "WIDTH=%d" % WIDTH, "--set", "HEIGHT=%d" % HEIGHT,
-               "--set", "FRAMERATE=30/1"]
+               "--set", "FRAMERATE=30"]
         log("starting VM: " + " ".join(cmd))
         self.started = time.monotonic()
         with open(self.log_path, "ab") as out:
@@ -292,7 +292,11 @@ def main():
               "WebSocket init message has the wrong size: %r" % host.ws_init)
         log("WebSocket client: init %s, %d access units" % (json.dumps(host.ws_init), host.ws_frames))
 
-        # 2. input: QMP input-send-event reaches the guest
+        # 2. input: QMP input-send-event reaches the guest, once the guest
+        # says it logs the virtio keyboard and the tablet.
+        wait_until(lambda: "(QEMU Virtio Keyboard)" in vm.console_text()
+                   and "Tablet)" in vm.console_text(), 60,
+                   "the guest to watch its virtio keyboard and USB tablet", host)
         vm.qmp([{"execute": "input-send-event",
                  "arguments": {"events": [key_event("a", True)]}},
                 {"execute": "input-send-event",
@@ -348,4 +352,8 @@ def main():
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except Failure as e:
+        log("FAIL: " + str(e))
+        sys.exit(1)
