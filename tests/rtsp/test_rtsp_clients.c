@@ -1,0 +1,605 @@
+/* rtsph264sink with real RTSP clients (gst-launch-1.0 rtspsrc, ffprobe) and
+ * WebSocket clients, all fed from one vmstreamenc.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * The server pipeline runs in this process. Clients are separate processes
+ * that do not load this build's plugins (own registry, no plugin path), so
+ * they are plain third-party clients. Every child runs under timeout(1).
+ */
+#include <gst/check/gstcheck.h>
+#include <gst/gsttracer.h>
+#include <gio/gio.h>
+#include <json-glib/json-glib.h>
+#include <libsoup/soup.h>
+#include <string.h>
+
+#define CHILD_TIMEOUT "40"
+
+static gchar *client_registry;
+
+/* ---- encoder instance counting: a tracer hook on element creation ---- */
+typedef struct {
+  GstTracer parent;
+} VmsCountTracer;
+typedef struct {
+  GstTracerClass parent_class;
+} VmsCountTracerClass;
+static GType vms_count_tracer_get_type (void);
+G_DEFINE_TYPE (VmsCountTracer, vms_count_tracer, GST_TYPE_TRACER);
+static void
+vms_count_tracer_init (VmsCountTracer *t)
+{}
+
+static void
+vms_count_tracer_class_init (VmsCountTracerClass *k)
+{}
+
+static gint video_encoders_created;
+
+static void
+on_element_new (GObject *tracer, GstClockTime ts, GstElement *element)
+{
+  GstElementFactory *f = gst_element_get_factory (element);
+  const gchar *klass;
+
+  if (!f || strcmp (GST_OBJECT_NAME (f), "vmstreamenc") == 0)
+    return;
+  klass = gst_element_factory_get_metadata (f, GST_ELEMENT_METADATA_KLASS);
+  if (klass && strstr (klass, "Encoder") && strstr (klass, "Video"))
+    g_atomic_int_inc (&video_encoders_created);
+}
+
+/* ---- server ---- */
+typedef struct {
+  GstElement *pipeline;
+  GstElement *rtsp;
+  GstElement *ws; /* NULL without WebSocket output */
+  gchar *url;
+  guint ws_port;
+} Server;
+
+static void
+server_start (Server *s, gint width, gint height, guint key_int_max,
+              gboolean with_ws, const gchar *rtsp_extra)
+{
+  GError *err = NULL;
+  gchar *desc;
+  GstStateChangeReturn ret;
+
+  memset (s, 0, sizeof (*s));
+  desc = g_strdup_printf (
+      "videotestsrc is-live=true pattern=ball ! "
+      "video/x-raw,width=%d,height=%d,framerate=30/1 ! "
+      "vmstreamenc name=enc key-int-max=%u ! tee name=t "
+      "t. ! queue ! rtsph264sink name=rtsp port=0 mount=/test %s %s",
+      width, height, key_int_max, rtsp_extra ? rtsp_extra : "",
+      with_ws ? "t. ! queue ! wsh264sink name=ws port=0 session-id=test" : "");
+  s->pipeline = gst_parse_launch (desc, &err);
+  fail_unless (s->pipeline != NULL, "%s: %s", desc, err ? err->message : "");
+  g_free (desc);
+  s->rtsp = gst_bin_get_by_name (GST_BIN (s->pipeline), "rtsp");
+  s->ws = gst_bin_get_by_name (GST_BIN (s->pipeline), "ws");
+  ret = gst_element_set_state (s->pipeline, GST_STATE_PLAYING);
+  fail_unless (ret != GST_STATE_CHANGE_FAILURE);
+  fail_unless (gst_element_get_state (s->pipeline, NULL, NULL, 10 * GST_SECOND)
+               != GST_STATE_CHANGE_FAILURE);
+  g_object_get (s->rtsp, "url", &s->url, NULL);
+  fail_unless (s->url && !g_str_has_suffix (s->url, ":0/test"), "url %s",
+               s->url);
+  if (s->ws)
+    g_object_get (s->ws, "port", &s->ws_port, NULL);
+}
+
+static void
+assert_no_error (Server *s)
+{
+  GstBus *bus = gst_element_get_bus (s->pipeline);
+  GstMessage *m = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR);
+
+  if (m) {
+    GError *err = NULL;
+    gchar *dbg = NULL;
+    gst_message_parse_error (m, &err, &dbg);
+    fail ("server pipeline error: %s (%s)", err->message, dbg);
+  }
+  gst_object_unref (bus);
+}
+
+static void
+server_stop (Server *s)
+{
+  gst_element_set_state (s->pipeline, GST_STATE_NULL);
+  gst_clear_object (&s->rtsp);
+  gst_clear_object (&s->ws);
+  gst_object_unref (s->pipeline);
+  g_free (s->url);
+}
+
+/* ---- client processes ---- */
+static GSubprocessLauncher *
+client_launcher (void)
+{
+  GSubprocessLauncher *l = g_subprocess_launcher_new (
+      G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_MERGE);
+
+  /* a plain client: system plugins only, no ASan preload needed */
+  g_subprocess_launcher_unsetenv (l, "GST_PLUGIN_PATH_1_0");
+  g_subprocess_launcher_unsetenv (l, "GST_PLUGIN_PATH");
+  g_subprocess_launcher_unsetenv (l, "LD_PRELOAD");
+  g_subprocess_launcher_setenv (l, "GST_REGISTRY_1_0", client_registry, TRUE);
+  return l;
+}
+
+static GSubprocess *
+spawn (const gchar *const *argv)
+{
+  GSubprocessLauncher *l = client_launcher ();
+  GError *err = NULL;
+  GSubprocess *p = g_subprocess_launcher_spawnv (l, argv, &err);
+
+  fail_unless (p != NULL, "spawn %s: %s", argv[0], err ? err->message : "");
+  g_object_unref (l);
+  return p;
+}
+
+/* Runs argv to the end; returns exit status (or -1), output in *out. */
+static gint
+run_client (const gchar *const *argv, gchar **out)
+{
+  GSubprocess *p = spawn (argv);
+  GError *err = NULL;
+  gint status;
+
+  fail_unless (g_subprocess_communicate_utf8 (p, NULL, NULL, out, NULL, &err),
+               "%s", err ? err->message : "");
+  status
+      = g_subprocess_get_if_exited (p) ? g_subprocess_get_exit_status (p) : -1;
+  g_object_unref (p);
+  return status;
+}
+
+static gchar *
+client_pipeline (const gchar *url, const gchar *rtspsrc_extra,
+                 const gchar *middle, guint frames)
+{
+  return g_strdup_printf ("rtspsrc location=%s latency=0 %s ! "
+                          "rtph264depay ! %s ! identity eos-after=%u ! "
+                          "fakesink",
+                          url, rtspsrc_extra, middle, frames);
+}
+
+/* "timeout ... gst-launch-1.0 -q" + the description split at spaces (the
+ * client descriptions here have no quoted values). */
+static gchar **
+gst_client_argv (const gchar *desc)
+{
+  GPtrArray *a = g_ptr_array_new ();
+  gchar **words = g_strsplit (desc, " ", -1);
+  const gchar *prefix[]
+      = { "timeout", "-k", "5", CHILD_TIMEOUT, "gst-launch-1.0", "-q" };
+
+  for (guint i = 0; i < G_N_ELEMENTS (prefix); i++)
+    g_ptr_array_add (a, g_strdup (prefix[i]));
+  for (gchar **w = words; *w; w++)
+    if (**w)
+      g_ptr_array_add (a, g_strdup (*w));
+  g_strfreev (words);
+  g_ptr_array_add (a, NULL);
+  return (gchar **)g_ptr_array_free (a, FALSE);
+}
+
+static gint
+run_gst_client (const gchar *desc, gchar **out)
+{
+  gchar **argv = gst_client_argv (desc);
+  gint status = run_client ((const gchar *const *)argv, out);
+
+  g_strfreev (argv);
+  return status;
+}
+
+static GSubprocess *
+spawn_gst_client (const gchar *desc)
+{
+  gchar **argv = gst_client_argv (desc);
+  GSubprocess *p = spawn ((const gchar *const *)argv);
+
+  g_strfreev (argv);
+  return p;
+}
+
+/* ---- tests ---- */
+
+GST_START_TEST (test_rtspsrc_receives_60_frames)
+{
+  Server s;
+  gchar *desc, *out = NULL;
+  gint status;
+  guint64 frames = 0;
+
+  server_start (&s, 640, 360, 60, FALSE, NULL);
+  /* UDP transport (rtspsrc's first choice), then TCP interleaved */
+  desc = client_pipeline (s.url, "", "h264parse", 60);
+  status = run_gst_client (desc, &out);
+  fail_unless (status == 0, "UDP client failed (%d): %s", status, out);
+  g_free (desc);
+  g_free (out);
+
+  desc = client_pipeline (s.url, "protocols=tcp", "h264parse", 60);
+  status = run_gst_client (desc, &out);
+  fail_unless (status == 0, "TCP client failed (%d): %s", status, out);
+  g_free (desc);
+  g_free (out);
+
+  g_object_get (s.rtsp, "frames", &frames, NULL);
+  fail_unless (frames >= 120,
+               "sink handed only %" G_GUINT64_FORMAT " frames to RTSP", frames);
+  assert_no_error (&s);
+  server_stop (&s);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_ffprobe_reports_h264_size)
+{
+  Server s;
+  gchar *out = NULL;
+  JsonParser *parser;
+  JsonObject *stream;
+  JsonArray *streams;
+  GError *err = NULL;
+  gint status;
+
+  server_start (&s, 800, 448, 60, FALSE, NULL);
+  {
+    const gchar *argv[] = { "timeout",
+                            "-k",
+                            "5",
+                            CHILD_TIMEOUT,
+                            "ffprobe",
+                            "-v",
+                            "error",
+                            "-rtsp_transport",
+                            "tcp",
+                            "-select_streams",
+                            "v:0",
+                            "-show_entries",
+                            "stream=codec_name,width,height",
+                            "-of",
+                            "json",
+                            s.url,
+                            NULL };
+    status = run_client (argv, &out);
+  }
+  fail_unless (status == 0, "ffprobe failed (%d): %s", status, out);
+  parser = json_parser_new ();
+  fail_unless (json_parser_load_from_data (parser, out, -1, &err), "%s: %s",
+               err ? err->message : "", out);
+  streams = json_object_get_array_member (
+      json_node_get_object (json_parser_get_root (parser)), "streams");
+  fail_unless (streams && json_array_get_length (streams) == 1, "%s", out);
+  stream = json_array_get_object_element (streams, 0);
+  fail_unless_equals_string (
+      json_object_get_string_member (stream, "codec_name"), "h264");
+  fail_unless_equals_int (json_object_get_int_member (stream, "width"), 800);
+  fail_unless_equals_int (json_object_get_int_member (stream, "height"), 448);
+  g_object_unref (parser);
+  g_free (out);
+  assert_no_error (&s);
+  server_stop (&s);
+}
+
+GST_END_TEST;
+
+/* With keyframes only every 1000 frames (33 s), a client that joins a
+ * running shared media must still decode within a few seconds: the sink
+ * asks the encoder for a keyframe on PLAY. */
+GST_START_TEST (test_late_joiner_gets_keyframe_fast)
+{
+  Server s;
+  GSubprocess *first;
+  gchar *desc, *out = NULL;
+  gint64 t0;
+  guint64 frames = 0;
+  gint status;
+  const gchar *decode = "avdec_h264 output-corrupt=false";
+
+  server_start (&s, 640, 360, 1000, FALSE, NULL);
+  desc = client_pipeline (s.url, "", decode, 600);
+  first = spawn_gst_client (desc);
+  g_free (desc);
+  /* wait until the first client's shared media is running */
+  t0 = g_get_monotonic_time ();
+  while (frames < 20 && g_get_monotonic_time () - t0 < 20 * G_USEC_PER_SEC) {
+    g_usleep (50 * 1000); /* polling a counter; there is no signal for it */
+    g_object_get (s.rtsp, "frames", &frames, NULL);
+  }
+  fail_unless (frames >= 20, "first client never got its media going");
+
+  desc = client_pipeline (s.url, "", decode, 15);
+  t0 = g_get_monotonic_time ();
+  status = run_gst_client (desc, &out);
+  fail_unless (status == 0, "late joiner failed (%d): %s", status, out);
+  /* 15 decoded frames take 0.5 s; allow setup time, far below 33 s */
+  fail_unless (g_get_monotonic_time () - t0 < 8 * G_USEC_PER_SEC,
+               "late joiner needed %" G_GINT64_FORMAT " ms",
+               (g_get_monotonic_time () - t0) / 1000);
+  g_free (desc);
+  g_free (out);
+  g_subprocess_force_exit (first);
+  g_subprocess_wait (first, NULL, NULL);
+  g_object_unref (first);
+  assert_no_error (&s);
+  server_stop (&s);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_junk_does_not_hurt)
+{
+  Server s;
+  GSocketClient *sc = g_socket_client_new ();
+  GSocketConnection *conn;
+  GError *err = NULL;
+  guint port = 0;
+  gchar *desc, *out = NULL;
+  guint8 junk[65536];
+  const gchar *bad_requests[] = {
+    "GARBAGE\r\n\r\n",
+    "DESCRIBE rtsp://127.0.0.1/%%%%/../\r\nCSeq: notanumber\r\n"
+    "Content-Length: 99999999999999\r\n\r\n",
+    "OPTIONS * RTSP/9.9\r\n\r\n",
+    "SETUP rtsp://127.0.0.1/test/stream=99 RTSP/1.0\r\nCSeq: 2\r\n"
+    "Transport: nonsense\r\n\r\n",
+  };
+
+  server_start (&s, 320, 240, 60, FALSE, NULL);
+  g_object_get (s.rtsp, "port", &port, NULL);
+  for (gsize i = 0; i < sizeof (junk); i++)
+    junk[i] = (guint8)g_random_int ();
+  for (guint i = 0; i <= G_N_ELEMENTS (bad_requests); i++) {
+    GOutputStream *os;
+
+    conn = g_socket_client_connect_to_host (sc, "127.0.0.1", port, NULL, &err);
+    fail_unless (conn != NULL, "%s", err ? err->message : "");
+    os = g_io_stream_get_output_stream (G_IO_STREAM (conn));
+    if (i < G_N_ELEMENTS (bad_requests))
+      g_output_stream_write_all (os, bad_requests[i], strlen (bad_requests[i]),
+                                 NULL, NULL, NULL);
+    else
+      g_output_stream_write_all (os, junk, sizeof (junk), NULL, NULL, NULL);
+    g_io_stream_close (G_IO_STREAM (conn), NULL, NULL);
+    g_object_unref (conn);
+  }
+  g_object_unref (sc);
+
+  /* still serving real clients, no error on the bus */
+  desc = client_pipeline (s.url, "", "h264parse", 60);
+  fail_unless_equals_int (run_gst_client (desc, &out), 0);
+  g_free (desc);
+  g_free (out);
+  assert_no_error (&s);
+  server_stop (&s);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_basic_auth)
+{
+  Server s;
+  gchar *desc, *out = NULL;
+
+  server_start (&s, 320, 240, 60, FALSE, "user=viewer password=s3cret");
+  desc = client_pipeline (s.url, "", "h264parse", 10);
+  fail_if (run_gst_client (desc, &out) == 0, "no credentials but played");
+  g_free (desc);
+  g_free (out);
+  desc = client_pipeline (s.url, "user-id=viewer user-pw=wrong", "h264parse",
+                          10);
+  fail_if (run_gst_client (desc, &out) == 0, "wrong password but played");
+  g_free (desc);
+  g_free (out);
+  desc = client_pipeline (s.url, "user-id=viewer user-pw=s3cret", "h264parse",
+                          30);
+  fail_unless_equals_int (run_gst_client (desc, &out), 0);
+  g_free (desc);
+  g_free (out);
+  assert_no_error (&s);
+  server_stop (&s);
+}
+
+GST_END_TEST;
+
+/* ---- two RTSP + two WebSocket clients from one encoder ---- */
+typedef struct {
+  GMainLoop *loop;
+  gint pending;
+  gint rtsp_status[2];
+  guint ws_binary[2];
+  gboolean ws_got_init[2];
+  gboolean ws_first_key[2];
+  SoupWebsocketConnection *ws[2];
+  gchar *ws_error;
+} Multi;
+
+#define WS_FRAMES 60
+
+static void
+multi_done (Multi *m)
+{
+  if (--m->pending == 0)
+    g_main_loop_quit (m->loop);
+}
+
+static void
+rtsp_client_exited (GObject *obj, GAsyncResult *res, gpointer data)
+{
+  Multi *m = data;
+  GSubprocess *p = G_SUBPROCESS (obj);
+  gint idx = GPOINTER_TO_INT (g_object_get_data (obj, "idx"));
+
+  g_subprocess_wait_finish (p, res, NULL);
+  m->rtsp_status[idx]
+      = g_subprocess_get_if_exited (p) ? g_subprocess_get_exit_status (p) : -1;
+  multi_done (m);
+}
+
+static void
+ws_message (SoupWebsocketConnection *c, gint type, GBytes *msg, gpointer data)
+{
+  Multi *m = data;
+  gint idx = GPOINTER_TO_INT (g_object_get_data (G_OBJECT (c), "idx"));
+  gsize size;
+  const guint8 *d = g_bytes_get_data (msg, &size);
+
+  if (type == SOUP_WEBSOCKET_DATA_TEXT) {
+    if (m->ws_binary[idx] == 0
+        && g_strstr_len ((const gchar *)d, size, "\"init\""))
+      m->ws_got_init[idx] = TRUE;
+    return;
+  }
+  if (m->ws_binary[idx] == 0)
+    m->ws_first_key[idx] = size > 2 && (d[1] & 1); /* header flags: KEY */
+  if (++m->ws_binary[idx] == WS_FRAMES) {
+    soup_websocket_connection_close (c, SOUP_WEBSOCKET_CLOSE_NORMAL, NULL);
+    multi_done (m);
+  }
+}
+
+static void
+ws_connected (GObject *obj, GAsyncResult *res, gpointer data)
+{
+  Multi *m = data;
+  GError *err = NULL;
+  gint idx = GPOINTER_TO_INT (g_object_get_data (obj, "idx"));
+  SoupWebsocketConnection *c
+      = soup_session_websocket_connect_finish (SOUP_SESSION (obj), res, &err);
+
+  if (!c) {
+    m->ws_error = g_strdup (err->message);
+    g_error_free (err);
+    multi_done (m);
+    return;
+  }
+  m->ws[idx] = c;
+  g_object_set_data (G_OBJECT (c), "idx", GINT_TO_POINTER (idx));
+  g_signal_connect (c, "message", G_CALLBACK (ws_message), m);
+}
+
+static gboolean
+multi_timeout (gpointer data)
+{
+  Multi *m = data;
+
+  g_main_loop_quit (m->loop);
+  return G_SOURCE_REMOVE;
+}
+
+GST_START_TEST (test_two_rtsp_two_ws_one_encoder)
+{
+  Server s;
+  Multi m = { 0 };
+  GSubprocess *rtsp[2];
+  SoupSession *session[2];
+  gchar *desc, *ws_url;
+  GMainContext *ctx = g_main_context_new ();
+  GSource *to;
+  gint created;
+  gboolean with_ws;
+  GstElementFactory *wsf = gst_element_factory_find ("wsh264sink");
+
+  with_ws = wsf != NULL;
+  gst_clear_object (&wsf);
+  g_main_context_push_thread_default (ctx);
+  g_atomic_int_set (&video_encoders_created, 0);
+  server_start (&s, 640, 360, 60, with_ws, NULL);
+  m.loop = g_main_loop_new (ctx, FALSE);
+  m.pending = with_ws ? 4 : 2;
+
+  desc = client_pipeline (s.url, "", "h264parse", 90);
+  for (gint i = 0; i < 2; i++) {
+    rtsp[i] = spawn_gst_client (desc);
+    g_object_set_data (G_OBJECT (rtsp[i]), "idx", GINT_TO_POINTER (i));
+    m.rtsp_status[i] = -2;
+    g_subprocess_wait_async (rtsp[i], NULL, rtsp_client_exited, &m);
+  }
+  g_free (desc);
+
+  ws_url = g_strdup_printf ("ws://127.0.0.1:%u/stream/test", s.ws_port);
+  for (gint i = 0; i < 2 && with_ws; i++) {
+    SoupMessage *msg = soup_message_new ("GET", ws_url);
+    session[i] = soup_session_new ();
+    g_object_set_data (G_OBJECT (session[i]), "idx", GINT_TO_POINTER (i));
+    soup_session_websocket_connect_async (session[i], msg, NULL, NULL,
+                                          G_PRIORITY_DEFAULT, NULL,
+                                          ws_connected, &m);
+    g_object_unref (msg);
+  }
+  g_free (ws_url);
+
+  to = g_timeout_source_new_seconds (45);
+  g_source_set_callback (to, multi_timeout, &m, NULL);
+  g_source_attach (to, ctx);
+  g_main_loop_run (m.loop);
+  g_source_destroy (to);
+  g_source_unref (to);
+
+  for (gint i = 0; i < 2; i++) {
+    fail_unless (m.rtsp_status[i] == 0, "RTSP client %d status %d", i,
+                 m.rtsp_status[i]);
+    g_object_unref (rtsp[i]);
+  }
+  for (gint i = 0; i < 2 && with_ws; i++) {
+    fail_unless (m.ws_error == NULL, "WebSocket: %s", m.ws_error);
+    fail_unless (m.ws_got_init[i], "WebSocket client %d: no init message", i);
+    fail_unless (m.ws_binary[i] >= WS_FRAMES, "WebSocket client %d: %u frames",
+                 i, m.ws_binary[i]);
+    fail_unless (m.ws_first_key[i],
+                 "WebSocket client %d did not start at a "
+                 "keyframe",
+                 i);
+    g_clear_object (&m.ws[i]);
+    g_object_unref (session[i]);
+  }
+
+  /* one encode for everybody: the RTSP media holds no encoder */
+  created = g_atomic_int_get (&video_encoders_created);
+  fail_unless_equals_int (created, 1);
+  assert_no_error (&s);
+  server_stop (&s);
+  g_main_loop_unref (m.loop);
+  g_main_context_pop_thread_default (ctx);
+  g_main_context_unref (ctx);
+  if (!with_ws)
+    GST_WARNING ("wsh264sink not built: ran the RTSP half only");
+}
+
+GST_END_TEST;
+
+static Suite *
+rtsp_clients_suite (void)
+{
+  Suite *s = suite_create ("rtsp-clients");
+  TCase *tc = tcase_create ("general");
+  GstTracer *tracer = g_object_new (vms_count_tracer_get_type (), NULL);
+  const gchar *build = g_getenv ("VMSTREAM_BUILD_ROOT");
+
+  gst_tracing_register_hook (tracer, "element-new",
+                             G_CALLBACK (on_element_new));
+  /* the tracer stays registered for the whole run */
+  client_registry = g_build_filename (build ? build : g_get_tmp_dir (), "tests",
+                                      "rtsp-client-registry.bin", NULL);
+
+  suite_add_tcase (s, tc);
+  tcase_set_timeout (tc, 120);
+  tcase_add_test (tc, test_rtspsrc_receives_60_frames);
+  tcase_add_test (tc, test_ffprobe_reports_h264_size);
+  tcase_add_test (tc, test_late_joiner_gets_keyframe_fast);
+  tcase_add_test (tc, test_junk_does_not_hurt);
+  tcase_add_test (tc, test_basic_auth);
+  tcase_add_test (tc, test_two_rtsp_two_ws_one_encoder);
+  return s;
+}
+
+GST_CHECK_MAIN (rtsp_clients);
