@@ -14,7 +14,9 @@ GST_DEBUG_CATEGORY_EXTERN (vmstream_session_debug);
 #define GST_CAT_DEFAULT vmstream_session_debug
 
 #define QMP_ABS_MAX 32767
-#define QMP_RETRY_US (1 * G_USEC_PER_SEC)
+#define QMP_RETRY_MS 200
+#define QMP_MAX_PENDING 512
+#define QMP_GIVE_UP_US (30 * G_USEC_PER_SEC)
 
 struct _VmsInjector {
   gchar *display_name;
@@ -22,7 +24,12 @@ struct _VmsInjector {
   gboolean x_failed;
   gchar *qmp_path;
   VmsQmp *qmp;
-  gint64 qmp_next_try;
+  /* Events that arrived before QEMU's QMP socket accepted (QEMU starting)
+   * wait here, in order, and are sent on connection. */
+  GQueue pending;
+  gint64 pending_since;
+  guint retry_id;
+  gboolean warned;
 };
 
 VmsInjector *
@@ -42,6 +49,9 @@ vms_injector_free (VmsInjector *inj)
   if (inj->dpy)
     XCloseDisplay (inj->dpy);
   vms_qmp_free (inj->qmp);
+  if (inj->retry_id)
+    g_source_remove (inj->retry_id);
+  g_queue_clear_full (&inj->pending, g_free);
   g_free (inj->display_name);
   g_free (inj->qmp_path);
   g_free (inj);
@@ -203,21 +213,73 @@ static gboolean
 qmp_open (VmsInjector *inj)
 {
   g_autoptr (GError) error = NULL;
-  gint64 now = g_get_monotonic_time ();
 
   if (vms_qmp_is_connected (inj->qmp))
     return TRUE;
   g_clear_pointer (&inj->qmp, vms_qmp_free);
-  if (now < inj->qmp_next_try)
-    return FALSE;
   inj->qmp = vms_qmp_connect (inj->qmp_path, 2, &error);
   if (inj->qmp == NULL) {
-    g_printerr ("vmstream-session: cannot reach QEMU's QMP socket %s: %s; "
-                "input events are dropped\n",
-                inj->qmp_path, error->message);
-    inj->qmp_next_try = now + QMP_RETRY_US;
+    if (!inj->warned)
+      g_printerr ("vmstream-session: cannot reach QEMU's QMP socket %s yet: "
+                  "%s; input events wait\n",
+                  inj->qmp_path, error->message);
+    inj->warned = TRUE;
     return FALSE;
   }
+  inj->warned = FALSE;
+  return TRUE;
+}
+
+static gboolean
+qmp_flush (VmsInjector *inj)
+{
+  g_autoptr (GError) error = NULL;
+
+  while (!g_queue_is_empty (&inj->pending)) {
+    gchar *args = g_queue_peek_head (&inj->pending);
+    if (!qmp_open (inj))
+      return FALSE;
+    if (!vms_qmp_execute (inj->qmp, "input-send-event", args, &error)) {
+      g_printerr ("vmstream-session: QMP input-send-event failed: %s\n",
+                  error->message);
+      g_clear_error (&error);
+      return FALSE;
+    }
+    g_free (g_queue_pop_head (&inj->pending));
+  }
+  return TRUE;
+}
+
+static gboolean
+qmp_retry_cb (gpointer user_data)
+{
+  VmsInjector *inj = user_data;
+
+  if (qmp_flush (inj)) {
+    inj->retry_id = 0;
+    return G_SOURCE_REMOVE;
+  }
+  if (g_get_monotonic_time () - inj->pending_since > QMP_GIVE_UP_US) {
+    g_printerr ("vmstream-session: QEMU's QMP socket did not accept for "
+                "30 s: dropping %u input events\n",
+                g_queue_get_length (&inj->pending));
+    g_queue_clear_full (&inj->pending, g_free);
+    inj->retry_id = 0;
+    return G_SOURCE_REMOVE;
+  }
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+qmp_send (VmsInjector *inj, gchar *args)
+{
+  if (g_queue_is_empty (&inj->pending))
+    inj->pending_since = g_get_monotonic_time ();
+  g_queue_push_tail (&inj->pending, args);
+  while (g_queue_get_length (&inj->pending) > QMP_MAX_PENDING)
+    g_free (g_queue_pop_head (&inj->pending));
+  if (inj->retry_id == 0 && !qmp_flush (inj))
+    inj->retry_id = g_timeout_add (QMP_RETRY_MS, qmp_retry_cb, inj);
   return TRUE;
 }
 
@@ -269,7 +331,6 @@ static gboolean
 qmp_handle (VmsInjector *inj, GstEvent *event, gint vw, gint vh)
 {
   g_autoptr (GString) s = g_string_new ("{\"events\":[");
-  g_autoptr (GError) error = NULL;
   const gchar *key;
   gint button;
   gdouble x, y, dx, dy;
@@ -333,14 +394,7 @@ qmp_handle (VmsInjector *inj, GstEvent *event, gint vw, gint vh)
       return FALSE;
   }
   g_string_append (s, "]}");
-  if (!qmp_open (inj))
-    return FALSE;
-  if (!vms_qmp_execute (inj->qmp, "input-send-event", s->str, &error)) {
-    g_printerr ("vmstream-session: QMP input-send-event failed: %s\n",
-                error->message);
-    return FALSE;
-  }
-  return TRUE;
+  return qmp_send (inj, g_string_free (g_steal_pointer (&s), FALSE));
 }
 
 gboolean

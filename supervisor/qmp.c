@@ -63,8 +63,31 @@ qmp_drain_cb (GObject *source, GAsyncResult *res, gpointer user_data)
                                        qmp_drain_cb, qmp);
 }
 
+static VmsQmp *qmp_connect (const gchar *socket_path, guint timeout_s,
+                            gboolean drain, GError **error);
+
 VmsQmp *
 vms_qmp_connect (const gchar *socket_path, guint timeout_s, GError **error)
+{
+  return qmp_connect (socket_path, timeout_s, TRUE, error);
+}
+
+VmsQmp *
+vms_qmp_connect_sync (const gchar *socket_path, guint timeout_s, GError **error)
+{
+  return qmp_connect (socket_path, timeout_s, FALSE, error);
+}
+
+gboolean
+vms_qmp_execute_sync (VmsQmp *qmp, const gchar *command, GError **error)
+{
+  return vms_qmp_execute (qmp, command, NULL, error)
+         && qmp_read_reply (qmp, "\"return\"", error);
+}
+
+static VmsQmp *
+qmp_connect (const gchar *socket_path, guint timeout_s, gboolean drain,
+             GError **error)
 {
   g_autoptr (GSocketClient) client = g_socket_client_new ();
   g_autoptr (GSocketAddress) addr = g_unix_socket_address_new (socket_path);
@@ -95,6 +118,9 @@ vms_qmp_connect (const gchar *socket_path, guint timeout_s, GError **error)
     vms_qmp_free (qmp);
     return NULL;
   }
+  qmp->connected = TRUE;
+  if (!drain)
+    return qmp;
   /* From here on, never block on reads: drain asynchronously. */
   g_socket_set_timeout (g_socket_connection_get_socket (conn), 0);
   qmp->connected = TRUE;

@@ -290,6 +290,8 @@ run_ended (Run *r)
   g_free (r);
 
   if (s->removed) {
+    g_message ("session %s: process ended (%s %d)", s->id,
+               code < 0 ? "signal" : "exit status", ABS (code));
     qemu_stop (s); /* now that nobody holds its QMP socket */
     session_maybe_gone (s);
   } else if (code == EXIT_PARSE || code == EXIT_USAGE) {
@@ -486,14 +488,15 @@ static gboolean
 qemu_send (VmsSession *s, const gchar *command)
 {
   g_autoptr (GError) error = NULL;
-  VmsQmp *q = vms_qmp_connect (s->qmp_path, 2, &error);
+  VmsQmp *q = vms_qmp_connect_sync (s->qmp_path, 2, &error);
   gboolean ok;
 
-  if (q == NULL) {
+  if (q != NULL && vms_qmp_execute_sync (q, command, &error)) {
+    ok = TRUE;
+  } else {
     g_message ("session %s: QMP %s: %s", s->id, command, error->message);
-    return FALSE;
+    ok = FALSE;
   }
-  ok = vms_qmp_execute (q, command, NULL, &error);
   vms_qmp_free (q);
   return ok;
 }

@@ -1,0 +1,651 @@
+#!/usr/bin/env python3
+"""Tests of vmstream-supervisor and vmstream-session (meson suite 'supervisor').
+
+  test_supervisor.py BUILD_ROOT SOURCE_ROOT CASE
+
+CASE: api, auth, restart, shutdown, kill9, e2e, qemu. Each case starts its
+own supervisor on a free loopback port and checks real behaviour: HTTP
+answers, child processes (/proc), frames over the WebSocket, input recorded
+by an X client on a private Xvfb, QMP commands seen by a fake QEMU."""
+import json
+import os
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+
+BUILD, SOURCE, CASE = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2]), sys.argv[3]
+SUP = os.path.join(BUILD, "supervisor", "vmstream-supervisor")
+WSCLIENT = os.path.join(BUILD, "tests", "supervisor", "vms-wsclient")
+XREC = os.path.join(BUILD, "tests", "supervisor", "vms-xrecorder")
+FAKE_QEMU = os.path.join(SOURCE, "tests", "supervisor", "fake-qemu.py")
+ASAN = os.environ.get("VMSTREAM_ASAN_PRELOAD")
+
+TMP = tempfile.mkdtemp(prefix="vms-suptest-")
+failures = []
+cleanups = []
+
+
+def check(cond, what):
+    if cond:
+        print("ok   " + what)
+    else:
+        print("FAIL " + what)
+        failures.append(what)
+    return cond
+
+
+def wait_for(pred, timeout, step=0.02):
+    """Polls @pred (state owned by other processes: /proc, files)."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        v = pred()
+        if v:
+            return v
+        time.sleep(step)
+    return pred()
+
+
+# --- templates made of stock elements -------------------------------------
+
+TEMPLATES = {
+    "test": "#:PATTERN=smpte\n"
+            "videotestsrc is-live=true pattern=${PATTERN} ! "
+            "video/x-raw,width=${WIDTH},height=${HEIGHT},framerate=${FPS}/1 ! "
+            "identity name=stats ! fakesink\n",
+    "bad": "videotestsrc ! no-such-element-here ! fakesink\n",
+    "undef": "videotestsrc ! ${NOT_DEFINED_ANYWHERE} ! fakesink\n",
+    "fails": "videotestsrc num-buffers=5 ! video/x-raw,width=320,height=240 ! "
+             "jpegdec ! fakesink\n",
+}
+
+
+def make_templates():
+    d = os.path.join(TMP, "templates")
+    os.makedirs(d, exist_ok=True)
+    for name, text in TEMPLATES.items():
+        with open(os.path.join(d, name + ".txt"), "w") as f:
+            f.write("# test template\n" + text)
+    return d
+
+
+# --- processes ------------------------------------------------------------
+
+def descendants(pid):
+    """All live descendants of @pid (by /proc ppid links)."""
+    children = {}
+    for p in os.listdir("/proc"):
+        if not p.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % p) as f:
+                stat = f.read()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        children.setdefault(ppid, []).append(int(p))
+    out, todo = [], [pid]
+    while todo:
+        for c in children.get(todo.pop(), []):
+            out.append(c)
+            todo.append(c)
+    return out
+
+
+def alive(pid):
+    """True if @pid exists and is not a zombie."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def exists(pid):
+    return os.path.exists("/proc/%d" % pid)
+
+
+class Supervisor:
+    def __init__(self, args=(), env=None, templates=None):
+        e = dict(os.environ)
+        e.update(env or {})
+        e["HELIX_TEMPLATES_DIR"] = templates or make_templates()
+        e["HELIX_RUNTIME_DIR"] = os.path.join(TMP, "run")
+        e.setdefault("HELIX_BACKOFF_INITIAL_MS", "200")
+        if ASAN:
+            e["LD_PRELOAD"] = ASAN
+        self.errpath = os.path.join(TMP, "supervisor-%d.log" % time.monotonic_ns())
+        self.err = open(self.errpath, "w")
+        self.p = subprocess.Popen([SUP, "--listen", "127.0.0.1:0"] + list(args),
+                                  env=e, stdout=subprocess.PIPE,
+                                  stderr=self.err, text=True)
+        cleanups.append(self.kill)
+        r, _, _ = select.select([self.p.stdout], [], [], 30)
+        line = self.p.stdout.readline() if r else ""
+        if not line.startswith("READY "):
+            raise RuntimeError("supervisor did not start: %r\n%s" % (line, self.log()))
+        self.port = int(line.split()[1])
+        self.token = (env or {}).get("HELIX_TOKEN")
+
+    def log(self):
+        self.err.flush()
+        with open(self.errpath) as f:
+            return f.read()
+
+    def http(self, method, path, body=None, token=None, raw=None):
+        data = raw if raw is not None else (
+            json.dumps(body).encode() if body is not None else None)
+        req = urllib.request.Request("http://127.0.0.1:%d%s" % (self.port, path),
+                                     data=data, method=method)
+        tok = token if token is not None else self.token
+        if tok:
+            req.add_header("Authorization", "Bearer " + tok)
+        if data is not None:
+            req.add_header("Content-Type", "application/json")
+        try:
+            with urllib.request.urlopen(req, timeout=30) as r:
+                status, text, ctype = r.status, r.read().decode(), r.headers.get("Content-Type", "")
+        except urllib.error.HTTPError as err:
+            status, text, ctype = err.code, err.read().decode(), err.headers.get("Content-Type", "")
+        if ctype.startswith("application/json"):
+            return status, json.loads(text)
+        return status, text
+
+    def stop(self, sig=signal.SIGTERM, timeout=30):
+        self.p.send_signal(sig)
+        try:
+            return self.p.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+            self.p.wait()
+            return None
+
+    def kill(self):
+        if self.p.poll() is None:
+            for c in descendants(self.p.pid):
+                try:
+                    os.kill(c, signal.SIGKILL)
+                except OSError:
+                    pass
+            self.p.kill()
+            self.p.wait()
+        self.err.close()
+
+
+def no_asan_reports(sup):
+    text = sup.log()
+    return check("ERROR: AddressSanitizer" not in text and
+                 "ERROR: LeakSanitizer" not in text and
+                 "exit status 66" not in text,
+                 "no sanitizer report from the supervisor or its sessions")
+
+
+def start_xvfb():
+    """Starts a private Xvfb on the first free display number from 91."""
+    for num in range(91, 200):
+        if os.path.exists("/tmp/.X11-unix/X%d" % num) or os.path.exists("/tmp/.X%d-lock" % num):
+            continue
+        logpath = os.path.join(TMP, "xvfb.log")
+        x = subprocess.Popen(["Xvfb", ":%d" % num, "-screen", "0", "640x480x24",
+                              "-nolisten", "tcp", "-noreset"],
+                             stdout=subprocess.DEVNULL, stderr=open(logpath, "w"))
+
+        def stop(x=x):
+            if x.poll() is None:
+                x.terminate()
+                x.wait()
+        cleanups.append(stop)
+        # Xvfb has no readiness signal here: wait for its socket.
+        wait_for(lambda: x.poll() is not None or
+                 os.path.exists("/tmp/.X11-unix/X%d" % num), 20)
+        if x.poll() is None:
+            return ":%d" % num
+    raise RuntimeError("cannot start Xvfb")
+
+
+class XRecorder:
+    """Runs vms-xrecorder; a thread collects its lines (no polling)."""
+
+    def __init__(self, display):
+        self.env = dict(os.environ, DISPLAY=display)
+        self.env.pop("LD_PRELOAD", None)
+        self.lines = []
+        self.cond = threading.Condition()
+        cleanups.append(self.stop)
+        self.start()
+        if not self.read_until(lambda l: l.startswith("READY"), 20):
+            # the X socket may exist a moment before the server accepts
+            self.stop()
+            self.start()
+            if not self.read_until(lambda l: l.startswith("READY"), 20):
+                raise RuntimeError("vms-xrecorder did not start")
+
+    def start(self):
+        self.p = subprocess.Popen([XREC], env=self.env, stdout=subprocess.PIPE, text=True)
+        threading.Thread(target=self.reader, args=(self.p,), daemon=True).start()
+
+    def reader(self, p):
+        for line in p.stdout:
+            with self.cond:
+                self.lines.append(line.strip())
+                self.cond.notify_all()
+
+    def read_until(self, pred, timeout):
+        with self.cond:
+            found = self.cond.wait_for(
+                lambda: next((l for l in self.lines if pred(l)), None), timeout)
+        return found
+
+    def stop(self):
+        if self.p.poll() is None:
+            self.p.terminate()
+            self.p.wait()
+
+
+def wsclient(url, frames=1, send=(), timeout=20):
+    args = [WSCLIENT, "-n", str(frames), "-t", str(timeout)]
+    for m in send:
+        args += ["-s", json.dumps(m)]
+    args.append(url)
+    r = subprocess.run(args, capture_output=True, text=True, timeout=timeout + 10)
+    out = {}
+    for line in r.stdout.splitlines():
+        k, _, v = line.partition(" ")
+        out[k] = v
+    return r.returncode, out
+
+
+# --- cases -----------------------------------------------------------------
+
+def case_api():
+    sup = Supervisor()
+    st, body = sup.http("GET", "/healthz")
+    check(st == 200 and body["status"] == "ok", "GET /healthz is 200 ok")
+    st, body = sup.http("GET", "/api/v1/templates")
+    check(st == 200 and "test" in body["templates"], "GET /api/v1/templates lists the templates")
+    st, body = sup.http("GET", "/api/v1/sessions")
+    check(st == 200 and body["sessions"] == [], "no session at start")
+
+    st, s = sup.http("POST", "/api/v1/sessions",
+                     {"template": "test", "width": 320, "height": 240, "fps": 30})
+    check(st == 201 and s["state"] == "running", "POST creates a running session (201)")
+    check(s["player_url"].endswith("/player/" + s["id"]) and
+          s["stream_url"].startswith("ws://") and s["rtsp_url"].startswith("rtsp://"),
+          "the answer has player, stream and RTSP URLs")
+    check(isinstance(s["pid"], int) and alive(s["pid"]) and s["pid"] in descendants(sup.p.pid),
+          "the session runs in a child process")
+    sid = s["id"]
+    st, g = sup.http("GET", "/api/v1/sessions/" + sid)
+    check(st == 200 and g["id"] == sid and g["width"] == 320, "GET /api/v1/sessions/{id}")
+    st, l = sup.http("GET", "/api/v1/sessions")
+    check(st == 200 and [x["id"] for x in l["sessions"]] == [sid], "GET /api/v1/sessions lists it")
+
+    st, s2 = sup.http("POST", "/api/v1/sessions", {"template": "test", "id": "named"})
+    check(st == 201 and s2["id"] == "named" and s2["width"] == 1280, "POST with an id and defaults")
+    st, e = sup.http("POST", "/api/v1/sessions", {"template": "test", "id": "named"})
+    check(st == 409 and "already exists" in e["error"], "duplicate id is 409")
+    check(s2["ws_port"] != s["ws_port"] and s2["rtsp_port"] != s["rtsp_port"],
+          "each session gets its own WebSocket and RTSP port")
+
+    bad = [
+        (b"{not json", 400, "not valid JSON"),
+        (b"", 400, "empty"),
+        (b"[1,2]", 400, "JSON object"),
+        (json.dumps({"template": "test", "colour": "red"}).encode(), 400, "unknown field"),
+        (json.dumps({"template": "test", "width": "wide"}).encode(), 400, "integer"),
+        (json.dumps({"template": "test", "width": 99999}).encode(), 400, "outside"),
+        (json.dumps({"template": "test", "width": 321}).encode(), 400, "even"),
+        (json.dumps({"template": "../../etc/passwd"}).encode(), 400, "name"),
+        (json.dumps({"template": "nope"}).encode(), 404, "unknown template"),
+        (json.dumps({"template": "undef"}).encode(), 422, "NOT_DEFINED_ANYWHERE"),
+        (json.dumps({"template": "bad"}).encode(), 422, "no-such-element-here"),
+    ]
+    for raw, want, words in bad:
+        st, e = sup.http("POST", "/api/v1/sessions", raw=raw)
+        check(st == want and isinstance(e, dict) and words in e.get("error", ""),
+              "POST %r -> %d %r (got %s %r)" % (raw[:40], want, words, st, e))
+    st, l = sup.http("GET", "/api/v1/sessions")
+    check(len(l["sessions"]) == 2, "failed creations leave no session behind")
+
+    # input
+    ev = [{"type": "key", "action": "down", "code": "KeyA"},
+          {"type": "key", "action": "up", "code": "KeyA"},
+          {"type": "pointer", "action": "move", "x": 10, "y": 20},
+          {"type": "pointer", "action": "down", "x": 10, "y": 20, "button": 0},
+          {"type": "wheel", "x": 1, "y": 2, "dx": 0, "dy": -120.5}]
+    st, r = sup.http("POST", "/api/v1/sessions/%s/input" % sid, ev)
+    check(st == 202 and r["accepted"] == 5, "POST input with an array is 202")
+    st, r = sup.http("POST", "/api/v1/sessions/%s/input" % sid, ev[0])
+    check(st == 202 and r["accepted"] == 1, "POST input with one object is 202")
+    for raw, words in [
+        (b"{", "not valid JSON"),
+        (b"[]", "1 to"),
+        (json.dumps({"type": "key", "action": "press", "code": "KeyA"}).encode(), "action"),
+        (json.dumps({"type": "key", "action": "down", "code": "Banana"}).encode(), "unknown key code"),
+        (json.dumps({"type": "pointer", "action": "down", "x": 1, "y": 2}).encode(), "button"),
+        (json.dumps({"type": "pointer", "action": "move", "x": -1, "y": 2}).encode(), "outside"),
+        (json.dumps({"type": "wheel", "x": 1, "y": 2, "dy": "up"}).encode(), "number"),
+        (json.dumps({"type": "gamepad"}).encode(), "unknown type"),
+        (json.dumps([ev[0], {"type": "key"}]).encode(), "event 1"),
+    ]:
+        st, e = sup.http("POST", "/api/v1/sessions/%s/input" % sid, raw=raw)
+        check(st == 400 and words in e.get("error", ""),
+              "bad input %r -> 400 %r (got %s %r)" % (raw[:40], words, st, e))
+    st, e = sup.http("POST", "/api/v1/sessions/nosuch/input", ev)
+    check(st == 404 and "nosuch" in e["error"], "input to an unknown session is 404")
+    st, e = sup.http("GET", "/api/v1/sessions/%s/input" % sid)
+    check(st == 405, "GET on the input route is 405")
+    st, e = sup.http("PUT", "/api/v1/sessions")
+    check(st == 405, "PUT /api/v1/sessions is 405")
+    st, e = sup.http("GET", "/api/v1/sessions/nosuch")
+    check(st == 404 and "nosuch" in e["error"], "unknown session is 404")
+    st, e = sup.http("GET", "/api/v1/sessions/%s/other" % sid)
+    check(st == 404, "unknown sub-route is 404")
+    st, e = sup.http("GET", "/api/v2/x")
+    check(st == 404, "unknown API route is 404")
+
+    # player redirect and index
+    req = urllib.request.Request("http://127.0.0.1:%d/player/%s" % (sup.port, sid))
+
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *a, **k):
+            return None
+    try:
+        urllib.request.build_opener(NoRedirect).open(req, timeout=10)
+        loc = None
+    except urllib.error.HTTPError as err:
+        loc = err.headers.get("Location") if err.code == 302 else None
+    check(loc == "http://127.0.0.1:%d/" % s["ws_port"],
+          "GET /player/{id} redirects to the session's player (%r)" % loc)
+    st, html = sup.http("GET", "/")
+    check(st == 200 and "/player/" + sid in html, "GET / lists the sessions")
+
+    # metrics after at least one stats line
+    wait_for(lambda: sup.http("GET", "/api/v1/sessions/" + sid)[1]["stats"]["frames"] > 0, 5)
+    st, m = sup.http("GET", "/metrics")
+    check(st == 200 and 'vmstream_sessions{state="running"} 2' in m and
+          'vmstream_session_restarts_total{session="%s"' % sid in m,
+          "GET /metrics has sessions and restarts")
+    frames = [l for l in m.splitlines() if l.startswith('vmstream_session_frames_total{session="%s"' % sid)]
+    check(frames and int(frames[0].split()[-1]) > 0, "metrics count frames")
+    check(any(l.startswith("vmstream_session_encode_fps") for l in m.splitlines()) and
+          any(l.startswith("vmstream_session_clients") for l in m.splitlines()) and
+          any(l.startswith("vmstream_session_bytes_total") for l in m.splitlines()),
+          "metrics have fps, clients and bytes")
+
+    # delete
+    pid = s["pid"]
+    st, d = sup.http("DELETE", "/api/v1/sessions/" + sid)
+    check(st == 200 and d["state"] == "stopped", "DELETE answers once stopped")
+    check(not exists(pid), "the session process is gone (and reaped) after DELETE")
+    st, e = sup.http("DELETE", "/api/v1/sessions/" + sid)
+    check(st == 404, "DELETE again is 404")
+    # a pipeline that errors at run time is restarted, with a growing delay
+    st, f = sup.http("POST", "/api/v1/sessions", {"template": "fails"})
+    check(st in (201, 422), "a failing pipeline answers (%s)" % st)
+    if st == 201:
+        ok = wait_for(lambda: sup.http("GET", "/api/v1/sessions/" + f["id"])[1]["restarts"] >= 2, 10)
+        check(ok, "a session whose pipeline errors is restarted")
+        sup.http("DELETE", "/api/v1/sessions/" + f["id"])
+    rc = sup.stop()
+    check(rc == 0, "supervisor exits 0 on SIGTERM (got %s)" % rc)
+    no_asan_reports(sup)
+
+
+def case_auth():
+    # Refuses a non-loopback address without a token (checked before binding).
+    r = subprocess.run([SUP, "--listen", "192.0.2.1:0"], capture_output=True,
+                       text=True, env=dict(os.environ, HELIX_TOKEN=""),
+                       timeout=20)
+    check(r.returncode == 2 and "token" in r.stderr,
+          "a non-loopback listen address without a token is refused")
+    r = subprocess.run([SUP, "--print-config", "--listen", "192.0.2.1:8080",
+                        "--token", "x"], capture_output=True, text=True, timeout=20)
+    check(r.returncode == 0 and "listen=192.0.2.1:8080" in r.stdout,
+          "with a token it is accepted")
+    r = subprocess.run([SUP, "--help"], capture_output=True, text=True, timeout=20)
+    check(r.returncode == 0 and all(v in r.stdout for v in (
+        "HELIX_VM_BACKEND", "HELIX_ENCODER_MODE", "HELIX_ENCODER", "HELIX_VSOCK_PORT",
+        "HELIX_VM_CPUS", "HELIX_VM_MEMORY", "HELIX_LISTEN", "HELIX_TOKEN")),
+        "--help documents every HELIX_* variable")
+    r = subprocess.run([SUP, "--print-config"], capture_output=True, text=True,
+                       env=dict(os.environ, HELIX_VM_BACKEND="qemu", HELIX_VSOCK_PORT="6000"),
+                       timeout=20)
+    check("vm-backend=qemu" in r.stdout and "vsock-port=6000" in r.stdout,
+          "configuration comes from the environment")
+    r = subprocess.run([SUP, "--print-config", "--vsock-port", "7000"], capture_output=True,
+                       text=True, env=dict(os.environ, HELIX_VSOCK_PORT="6000"), timeout=20)
+    check("vsock-port=7000" in r.stdout, "flags override the environment")
+    r = subprocess.run([SUP, "--vm-backend", "vmware"], capture_output=True, text=True, timeout=20)
+    check(r.returncode == 2 and "qemu, utm or none" in r.stderr, "a bad backend is refused")
+
+    sup = Supervisor(env={"HELIX_TOKEN": "s3cret"})
+    st, _ = sup.http("GET", "/healthz", token="")
+    check(st == 200, "/healthz needs no token")
+    for path in ("/api/v1/sessions", "/metrics", "/api/v1/templates", "/"):
+        st, e = sup.http("GET", path, token="")
+        check(st == 401, "GET %s without a token is 401" % path)
+        st, e = sup.http("GET", path, token="wrong")
+        check(st == 401, "GET %s with a wrong token is 401" % path)
+        st, _ = sup.http("GET", path)
+        check(st == 200, "GET %s with the token is 200" % path)
+    st, e = sup.http("POST", "/api/v1/sessions", {"template": "test"}, token="")
+    check(st == 401 and "token" in e["error"], "POST without a token is 401 with a JSON error")
+    st, _ = sup.http("GET", "/api/v1/sessions?token=s3cret", token="")
+    check(st == 200, "?token= works too (browser links)")
+    st, s = sup.http("POST", "/api/v1/sessions", {"template": "test"})
+    check(st == 201, "POST with the token creates a session")
+    rc = sup.stop()
+    check(rc == 0, "supervisor exits 0")
+    no_asan_reports(sup)
+
+
+def demo_session(sup, **kw):
+    body = {"template": "demo-local", "width": 320, "height": 240, "fps": 30}
+    body.update(kw)
+    return sup.http("POST", "/api/v1/sessions", body)
+
+
+def case_restart():
+    sup = Supervisor(templates=os.path.join(SOURCE, "pipelines"),
+                     env={"HELIX_ENCODER": "x264", "HELIX_BACKOFF_INITIAL_MS": "300"})
+    st, s = demo_session(sup)
+    check(st == 201 and s["state"] == "running", "demo-local session runs (%s %s)" % (st, s))
+    rc, out = wsclient(s["stream_url"], frames=5)
+    check(rc == 0 and int(out.get("frames", 0)) >= 5, "a client gets frames")
+    old = s["pid"]
+    t0 = time.monotonic()
+    os.kill(old, signal.SIGKILL)
+
+    def new_pid():
+        st, g = sup.http("GET", "/api/v1/sessions/" + s["id"])
+        return g if g["pid"] not in (None, old) and g["state"] == "running" else None
+    g = wait_for(new_pid, 10)
+    dt = time.monotonic() - t0
+    check(g is not None and g["restarts"] == 1 and g["last_exit_code"] == -9,
+          "killed session restarted once, last exit = signal 9 (%s)" % g)
+    check(dt < 3.0, "restart within the backoff (%.2f s, backoff 0.3 s)" % dt)
+    check(not exists(old), "the killed process was reaped")
+    rc, out = wsclient(s["stream_url"], frames=5)
+    check(rc == 0 and int(out.get("frames", 0)) >= 5,
+          "the stream resumes on the same URL after the restart")
+    # a second kill doubles the delay
+    old2 = g["pid"]
+    os.kill(old2, signal.SIGKILL)
+    g2 = wait_for(lambda: (lambda r: r if r["restarts"] == 2 and r["state"] == "running" else None)(
+        sup.http("GET", "/api/v1/sessions/" + s["id"])[1]), 10)
+    check(g2 is not None, "second kill: restarted again")
+    check("restarting in 600 ms" in sup.log(), "the backoff doubled (300 -> 600 ms)")
+    rc = sup.stop()
+    check(rc == 0, "supervisor exits 0")
+    no_asan_reports(sup)
+
+
+def case_shutdown():
+    sup = Supervisor()
+    pids = []
+    for i in range(3):
+        st, s = sup.http("POST", "/api/v1/sessions", {"template": "test"})
+        check(st == 201, "session %d created" % i)
+    kids = descendants(sup.p.pid)
+    check(len(kids) >= 3, "3 session processes run (%s)" % kids)
+    rc = sup.stop(signal.SIGTERM)
+    check(rc == 0, "SIGTERM: supervisor exits 0 (%s)" % rc)
+    left = [p for p in kids if exists(p)]
+    check(not left, "no child process left after SIGTERM (%s)" % left)
+    no_asan_reports(sup)
+
+    sup = Supervisor()
+    for i in range(2):
+        sup.http("POST", "/api/v1/sessions", {"template": "test"})
+    kids = descendants(sup.p.pid)
+    rc = sup.stop(signal.SIGINT)
+    check(rc == 0 and not [p for p in kids if exists(p)], "SIGINT: same, nothing left")
+
+
+def case_kill9():
+    sup = Supervisor()
+    for i in range(2):
+        sup.http("POST", "/api/v1/sessions", {"template": "test"})
+    kids = descendants(sup.p.pid)
+    check(len(kids) >= 2, "sessions run")
+    sup.p.kill()
+    sup.p.wait()
+    gone = wait_for(lambda: not [p for p in kids if alive(p)], 10)
+    check(gone, "SIGKILL of the supervisor: sessions die too (no orphan): %s" %
+          [p for p in kids if alive(p)])
+
+
+def case_e2e():
+    display = start_xvfb()
+    rec = XRecorder(display)
+    src = ("ximagesrc display-name=${DISPLAY} use-damage=false ! "
+           "video/x-raw,framerate=${FRAMERATE}/1 ! videoconvert ! videoscale ! "
+           "video/x-raw,format=I420,width=${WIDTH},height=${HEIGHT}")
+    sup = Supervisor(templates=os.path.join(SOURCE, "pipelines"),
+                     env={"HELIX_DISPLAY": display, "HELIX_VAR_SOURCE": src,
+                          "HELIX_ENCODER": "x264"})
+    # the stream is 320x240 of a 640x480 screen: coordinates scale by 2
+    st, s = demo_session(sup)
+    check(st == 201 and s["state"] == "running", "API create: running (%s)" % st)
+    rc, out = wsclient(s["stream_url"], frames=10, send=[
+        {"type": "key", "action": "down", "code": "KeyQ"},
+        {"type": "key", "action": "up", "code": "KeyQ"},
+        {"type": "pointer", "action": "move", "x": 50, "y": 60},
+        {"type": "pointer", "action": "down", "x": 50, "y": 60, "button": 2},
+        {"type": "pointer", "action": "up", "x": 50, "y": 60, "button": 2},
+    ])
+    check(rc == 0 and int(out.get("frames", 0)) >= 10, "WebSocket client gets frames")
+    init = json.loads(out.get("init", "{}"))
+    check(init.get("width") == 320 and init.get("height") == 240, "stream init says 320x240")
+    check(rec.read_until(lambda l: l == "key-press q", 10) and
+          rec.read_until(lambda l: l == "key-release q", 5),
+          "WebSocket key reached the X desktop")
+    check(rec.read_until(lambda l: l == "button-press 3 100 120", 5) and
+          rec.read_until(lambda l: l == "button-release 3 100 120", 5),
+          "WebSocket right click reached the X desktop at scaled coordinates")
+    st, r = sup.http("POST", "/api/v1/sessions/%s/input" % s["id"], [
+        {"type": "key", "action": "down", "code": "ShiftLeft"},
+        {"type": "key", "action": "down", "code": "Digit7"},
+        {"type": "key", "action": "up", "code": "Digit7"},
+        {"type": "key", "action": "up", "code": "ShiftLeft"},
+        {"type": "pointer", "action": "down", "x": 160, "y": 120, "button": 0},
+        {"type": "pointer", "action": "up", "x": 160, "y": 120, "button": 0},
+        {"type": "wheel", "x": 160, "y": 120, "dx": 0, "dy": 100},
+    ])
+    check(st == 202, "API input accepted")
+    check(rec.read_until(lambda l: l == "key-press Shift_L", 10) and
+          rec.read_until(lambda l: l == "key-press 7", 5) and
+          rec.read_until(lambda l: l == "key-release Shift_L", 5),
+          "API keys reached the X desktop")
+    check(rec.read_until(lambda l: l == "button-press 1 320 240", 5) and
+          rec.read_until(lambda l: l == "button-release 1 320 240", 5),
+          "API click reached the X desktop (160,120 of 320x240 -> 320,240)")
+    check(rec.read_until(lambda l: l.startswith("button-press 5"), 5),
+          "API wheel (dy > 0) scrolled down (button 5)")
+    if failures:
+        print("X events seen:", rec.lines)
+    pid = s["pid"]
+    st, d = sup.http("DELETE", "/api/v1/sessions/" + s["id"])
+    check(st == 200 and not exists(pid), "DELETE stops the session")
+    rc = sup.stop()
+    check(rc == 0, "supervisor exits 0")
+    no_asan_reports(sup)
+
+
+def case_qemu():
+    log = os.path.join(TMP, "qmp.log")
+    for ignore in (False, True):
+        open(log, "w").close()
+        cmd = "%s %s --qmp ${QMP_SOCKET} --log %s%s" % (
+            sys.executable, FAKE_QEMU, log, " --ignore-powerdown" if ignore else "")
+        sup = Supervisor(args=["--vm-backend", "qemu", "--qemu-command", cmd,
+                               "--powerdown-timeout", "1",
+                               "--default-template", "test"])
+        st, s = sup.http("POST", "/api/v1/sessions", {"width": 640, "height": 480})
+        check(st == 201 and s["state"] == "running" and "qemu_pid" in s,
+              "qemu backend: QEMU and the session start (%s)" % st)
+        qpid = s.get("qemu_pid")
+        st, _ = sup.http("POST", "/api/v1/sessions/%s/input" % s["id"], [
+            {"type": "key", "action": "down", "code": "KeyA"},
+            {"type": "pointer", "action": "down", "x": 639, "y": 0, "button": 2}])
+        check(st == 202, "input accepted")
+
+        def cmds():
+            with open(log) as f:
+                return [json.loads(l) for l in f if l.strip()]
+        ev = wait_for(lambda: [c for c in cmds() if c.get("execute") == "input-send-event"], 10)
+        flat = [e for c in ev for e in c["arguments"]["events"]]
+        check({"type": "key", "data": {"down": True, "key": {"type": "qcode", "data": "a"}}} in flat,
+              "QMP input-send-event with qcode a")
+        check({"type": "abs", "data": {"axis": "x", "value": 32767}} in flat and
+              {"type": "btn", "data": {"down": True, "button": "right"}} in flat,
+              "absolute pointer scaled to 0..32767, right button")
+        t0 = time.monotonic()
+        st, d = sup.http("DELETE", "/api/v1/sessions/" + s["id"])
+        dt = time.monotonic() - t0
+        names = [c.get("execute") for c in cmds()]
+        check(st == 200 and not exists(qpid), "DELETE stops QEMU (%s)" % names)
+        check("system_powerdown" in names, "QEMU was asked to power down")
+        if ignore:
+            check("quit" in names and dt >= 1.0,
+                  "a guest that ignores powerdown gets quit after the timeout (%.1f s)" % dt)
+        else:
+            check("quit" not in names, "a guest that powers down is not sent quit")
+        # SIGTERM path with a running VM
+        st, s = sup.http("POST", "/api/v1/sessions", {})
+        kids = descendants(sup.p.pid)
+        rc = sup.stop()
+        check(rc == 0 and not [p for p in kids if exists(p)],
+              "SIGTERM with a VM: QEMU and the session are gone")
+        no_asan_reports(sup)
+
+
+CASES = {"api": case_api, "auth": case_auth, "restart": case_restart,
+         "shutdown": case_shutdown, "kill9": case_kill9, "e2e": case_e2e,
+         "qemu": case_qemu}
+
+if __name__ == "__main__":
+    try:
+        CASES[CASE]()
+    except Exception as exc:  # a crash is a failure with its reason
+        import traceback
+        traceback.print_exc()
+        failures.append(repr(exc))
+    finally:
+        for c in reversed(cleanups):
+            try:
+                c()
+            except Exception:
+                pass
+        shutil.rmtree(TMP, ignore_errors=True)
+    if failures:
+        print("%d check(s) failed" % len(failures))
+        sys.exit(1)
+    sys.exit(0)
