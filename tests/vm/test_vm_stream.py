@@ -6,6 +6,8 @@
 #     h264parse ! tee ! (avdec_h264 ! fakesink) (wsh264sink);
 #     >= 30 frames of 640x360 must be decoded, and a WebSocket client of
 #     wsh264sink must get the init message and >= 30 access units;
+#  1b. the guest's first pipeline is SIGKILLed mid-stream; the next one gets
+#     through on the same virtio-serial connection (new HELLO);
 #  2. a key and a pointer position sent with QMP input-send-event reach the
 #     guest (its vmstream-keylog prints them on the serial console);
 #  3. QEMU is killed mid-stream: the host pipeline keeps running (no error,
@@ -183,6 +185,7 @@ def wait_until(pred, timeout, what, host=None):
 
 class VM:
     def __init__(self, workdir, sock_path):
+        self.guest_script = None
         self.workdir = workdir
         self.sock_path = sock_path
         self.proc = None
@@ -201,6 +204,8 @@ class VM:
                "--plugins", plugins,
                "--set", "WIDTH=%d" % WIDTH, "--set", "HEIGHT=%d" % HEIGHT,
                "--set", "FRAMERATE=30"]
+        if self.guest_script:
+            cmd += ["--guest-script", self.guest_script]
         log("starting VM: " + " ".join(cmd))
         self.started = time.monotonic()
         with open(self.log_path, "ab") as out:
@@ -278,6 +283,7 @@ def main():
         check(not host.errors, "; ".join(host.errors))
 
         # 1. first boot: frames through the project's elements
+        vm.guest_script = os.path.join(SRC, "tests", "vm", "guest-kill-once.sh")
         vm.start()
         wait_until(lambda: host.decoded >= 30 or not vm.alive(), BOOT_TIMEOUT,
                    "30 decoded frames from the guest", host)
@@ -291,6 +297,18 @@ def main():
         check((host.ws_init.get("width"), host.ws_init.get("height")) == (WIDTH, HEIGHT),
               "WebSocket init message has the wrong size: %r" % host.ws_init)
         log("WebSocket client: init %s, %d access units" % (json.dumps(host.ws_init), host.ws_frames))
+
+        # 1b. the guest's pipeline is killed (SIGKILL, no EOS, the virtio-serial
+        # connection stays up on the host side); its successor must get
+        # through with a new HELLO on the same connection.
+        wait_until(lambda: "guest pipeline killed" in vm.console_text(), 60,
+                   "the guest to kill its first pipeline", host)
+        t_kill = time.monotonic()
+        decoded_at_kill = host.decoded
+        wait_until(lambda: host.decoded >= decoded_at_kill + 30, 60,
+                   "30 decoded frames from the guest's second pipeline", host)
+        log("guest pipeline restart inside the VM: 30 frames again %.1f s after the kill"
+            % (time.monotonic() - t_kill))
 
         # 2. input: QMP input-send-event reaches the guest, once the guest
         # says it logs the virtio keyboard and the tablet.
@@ -324,6 +342,7 @@ def main():
         check(not host.eos and not host.errors, "host pipeline ended: %r" % host.errors)
 
         host.first_raw_time = None
+        vm.guest_script = None
         vm.start()
         wait_until(lambda: host.decoded >= decoded_before + 30 or not vm.alive(), BOOT_TIMEOUT,
                    "30 more decoded frames after the guest rebooted", host)
