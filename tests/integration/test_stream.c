@@ -1,0 +1,498 @@
+/* Two-process integration tests: a real gst-launch-1.0 guest pipeline with
+ * vsocksink, and a receiving vsocksrc pipeline in this process. */
+#include <gst/check/gstcheck.h>
+#include <gst/app/gstappsink.h>
+#include <gst/video/video.h>
+#include <gio/gio.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#define N_FRAMES 300
+#define BALL_CAPS(w, h)                                                        \
+  "video/x-raw,format=NV12,width=" #w ",height=" #h ",framerate=30/1"
+
+static gchar *tmpdir;
+
+static void
+setup (void)
+{
+  tmpdir = g_dir_make_tmp ("vmsint-XXXXXX", NULL);
+}
+
+static void
+teardown (void)
+{
+  gchar *cmd = g_strdup_printf ("rm -rf '%s'", tmpdir);
+  fail_unless (system (cmd) == 0);
+  g_free (cmd);
+  g_clear_pointer (&tmpdir, g_free);
+}
+
+/* 64-bit FNV-1a over 8-byte words: fast enough for 300 1080p frames. */
+static guint64
+frame_hash (GstBuffer *buf)
+{
+  GstMapInfo map;
+  guint64 h = G_GUINT64_CONSTANT (1469598103934665603), w;
+  gsize i;
+
+  gst_buffer_map (buf, &map, GST_MAP_READ);
+  for (i = 0; i + 8 <= map.size; i += 8) {
+    memcpy (&w, map.data + i, 8);
+    h = (h ^ w) * G_GUINT64_CONSTANT (1099511628211);
+  }
+  for (; i < map.size; i++)
+    h = (h ^ map.data[i]) * G_GUINT64_CONSTANT (1099511628211);
+  gst_buffer_unmap (buf, &map);
+  return h;
+}
+
+/* ---- sender process ---- */
+
+static GSubprocess *
+spawn_sender (const gchar *description)
+{
+  GSubprocessLauncher *l = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_NONE);
+  const gchar *asan = g_getenv ("VMSTREAM_ASAN_PRELOAD");
+  gchar **argv, *cmd;
+  GError *err = NULL;
+  GSubprocess *p;
+
+  if (asan && *asan)
+    g_subprocess_launcher_setenv (l, "LD_PRELOAD", asan, TRUE);
+  cmd = g_strdup_printf ("gst-launch-1.0 -q %s", description);
+  GST_INFO ("sender: %s", cmd);
+  fail_unless (g_shell_parse_argv (cmd, NULL, &argv, NULL));
+  p = g_subprocess_launcher_spawnv (l, (const gchar *const *)argv, &err);
+  fail_unless (p != NULL, "%s", err ? err->message : "");
+  g_strfreev (argv);
+  g_free (cmd);
+  g_object_unref (l);
+  return p;
+}
+
+static void
+kill_sender (GSubprocess *p)
+{
+  g_subprocess_send_signal (p, SIGKILL);
+  g_subprocess_wait (p, NULL, NULL);
+  g_object_unref (p);
+}
+
+/* ---- receiver in this process ---- */
+
+typedef struct {
+  GstElement *pipeline;
+  GstElement *src;
+  GstElement *sink;
+  GstBus *bus;
+} Receiver;
+
+static Receiver *
+receiver_new (const gchar *uri)
+{
+  Receiver *r = g_new0 (Receiver, 1);
+  gchar *desc = g_strdup_printf ("vsocksrc name=src uri=%s ! "
+                                 "appsink name=sink sync=false max-buffers=4",
+                                 uri);
+  GError *err = NULL;
+
+  r->pipeline = gst_parse_launch (desc, &err);
+  fail_unless (r->pipeline != NULL, "%s", err ? err->message : "");
+  g_free (desc);
+  r->src = gst_bin_get_by_name (GST_BIN (r->pipeline), "src");
+  r->sink = gst_bin_get_by_name (GST_BIN (r->pipeline), "sink");
+  r->bus = gst_element_get_bus (r->pipeline);
+  fail_unless (gst_element_set_state (r->pipeline, GST_STATE_PLAYING)
+               != GST_STATE_CHANGE_FAILURE);
+  return r;
+}
+
+/* Fails on any error message; returns the number of warnings seen. */
+static guint
+receiver_check_bus (Receiver *r)
+{
+  GstMessage *msg;
+  guint warnings = 0;
+
+  while ((msg = gst_bus_pop_filtered (r->bus,
+                                      GST_MESSAGE_ERROR | GST_MESSAGE_WARNING))
+         != NULL) {
+    GError *err = NULL;
+    gchar *dbg = NULL;
+    if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR) {
+      gst_message_parse_error (msg, &err, &dbg);
+      fail ("receiver error: %s (%s)", err->message, dbg);
+    }
+    gst_message_parse_warning (msg, &err, &dbg);
+    GST_INFO ("receiver warning: %s", err->message);
+    g_clear_error (&err);
+    g_free (dbg);
+    gst_message_unref (msg);
+    warnings++;
+  }
+  return warnings;
+}
+
+static GstSample *
+receiver_pull (Receiver *r)
+{
+  GstSample *s
+      = gst_app_sink_try_pull_sample (GST_APP_SINK (r->sink), 30 * GST_SECOND);
+  fail_unless (s != NULL, "no frame within 30 s");
+  return s;
+}
+
+static void
+receiver_free (Receiver *r)
+{
+  GstState state;
+
+  /* the pipeline is still PLAYING: nothing errored it out */
+  gst_element_get_state (r->pipeline, &state, NULL, 0);
+  fail_unless_equals_int (state, GST_STATE_PLAYING);
+  receiver_check_bus (r);
+  gst_element_set_state (r->pipeline, GST_STATE_NULL);
+  gst_object_unref (r->src);
+  gst_object_unref (r->sink);
+  gst_object_unref (r->bus);
+  gst_object_unref (r->pipeline);
+  g_free (r);
+}
+
+static guint64
+stat_u64 (GstElement *e, const gchar *field)
+{
+  GstStructure *s;
+  guint64 v = 0;
+
+  g_object_get (e, "stats", &s, NULL);
+  fail_unless (gst_structure_get_uint64 (s, field, &v));
+  gst_structure_free (s);
+  return v;
+}
+
+static gint
+caps_width (GstSample *s)
+{
+  gint w = 0;
+  gst_structure_get_int (gst_caps_get_structure (gst_sample_get_caps (s), 0),
+                         "width", &w);
+  return w;
+}
+
+/* The frames videotestsrc makes, hashed, to compare with what arrived. */
+static guint64 *
+reference_hashes (void)
+{
+  GError *err = NULL;
+  GstElement *p = gst_parse_launch (
+      "videotestsrc pattern=ball num-buffers=" G_STRINGIFY (
+          N_FRAMES) " ! " BALL_CAPS (1920,
+                                     1080) " ! appsink name=sink sync=false",
+      &err);
+  GstElement *sink = gst_bin_get_by_name (GST_BIN (p), "sink");
+  guint64 *ref = g_new0 (guint64, N_FRAMES);
+  guint i;
+
+  gst_element_set_state (p, GST_STATE_PLAYING);
+  for (i = 0; i < N_FRAMES; i++) {
+    GstSample *s = gst_app_sink_pull_sample (GST_APP_SINK (sink));
+    fail_unless (s != NULL);
+    ref[i] = frame_hash (gst_sample_get_buffer (s));
+    gst_sample_unref (s);
+  }
+  gst_element_set_state (p, GST_STATE_NULL);
+  gst_object_unref (sink);
+  gst_object_unref (p);
+  return ref;
+}
+
+static void
+check_300_frames (const gchar *listen_uri, gboolean tcp)
+{
+  guint64 *ref = reference_hashes ();
+  Receiver *r = receiver_new (listen_uri);
+  GSubprocess *sender;
+  gchar *uri, *desc;
+  guint i, distinct = 0;
+  guint64 prev = 0;
+
+  if (tcp) {
+    guint port;
+    /* known once set_state() returned: the source listens from READY up */
+    g_object_get (r->src, "bound-port", &port, NULL);
+    fail_unless (port > 0);
+    uri = g_strdup_printf ("tcp://127.0.0.1:%u", port);
+  } else {
+    uri = g_strdup (listen_uri);
+  }
+  desc = g_strdup_printf (
+      "videotestsrc pattern=ball num-buffers=%d ! " BALL_CAPS (
+          1920, 1080) " ! vsocksink uri=%s max-send-wait=-1",
+      N_FRAMES, uri);
+  sender = spawn_sender (desc);
+
+  for (i = 0; i < N_FRAMES; i++) {
+    GstSample *s = receiver_pull (r);
+    GstBuffer *buf = gst_sample_get_buffer (s);
+    GstVideoMeta *vmeta = gst_buffer_get_video_meta (buf);
+    guint64 h = frame_hash (buf);
+
+    /* every frame, in order, byte for byte */
+    fail_unless_equals_uint64 (GST_BUFFER_OFFSET (buf), i);
+    fail_unless_equals_int (gst_buffer_get_size (buf), 1920 * 1080 * 3 / 2);
+    fail_unless (h == ref[i], "frame %u differs from what was sent", i);
+    fail_unless (vmeta != NULL && vmeta->stride[0] == 1920
+                 && vmeta->offset[1] == 1920 * 1080);
+    fail_unless (GST_BUFFER_PTS_IS_VALID (buf));
+    if (i == 0)
+      fail_unless (GST_BUFFER_FLAG_IS_SET (buf, GST_BUFFER_FLAG_DISCONT));
+    if (h != prev)
+      distinct++;
+    prev = h;
+    gst_sample_unref (s);
+  }
+  /* the ball moves: the content is not one frame repeated */
+  fail_unless (distinct > N_FRAMES / 2);
+  fail_unless (g_subprocess_wait_check (sender, NULL, NULL));
+  g_object_unref (sender);
+  fail_unless_equals_uint64 (stat_u64 (r->src, "frames-received"), N_FRAMES);
+  fail_unless_equals_int (receiver_check_bus (r), 0);
+  receiver_free (r);
+  g_free (desc);
+  g_free (uri);
+  g_free (ref);
+}
+
+GST_START_TEST (test_300_frames_unix)
+{
+  gchar *uri = g_strdup_printf ("unix://%s/guest.sock", tmpdir);
+  check_300_frames (uri, FALSE);
+  g_free (uri);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_300_frames_tcp)
+{
+  check_300_frames ("tcp://127.0.0.1:0", TRUE);
+}
+
+GST_END_TEST;
+
+/* Waits for @n frames of @width, returning how many carried DISCONT. */
+static guint
+wait_frames (Receiver *r, guint n, gint width)
+{
+  guint got = 0, disconts = 0, skipped = 0;
+
+  while (got < n) {
+    GstSample *s = receiver_pull (r);
+    GstBuffer *buf = gst_sample_get_buffer (s);
+
+    if (caps_width (s) != width) {
+      /* frames of the previous sender still in flight */
+      fail_unless (++skipped < 100);
+      gst_sample_unref (s);
+      continue;
+    }
+    if (GST_BUFFER_FLAG_IS_SET (buf, GST_BUFFER_FLAG_DISCONT))
+      disconts++;
+    {
+      GstVideoInfo info;
+      fail_unless (gst_video_info_from_caps (&info, gst_sample_get_caps (s)));
+      fail_unless_equals_int (gst_buffer_get_size (buf), info.size);
+    }
+    got++;
+    gst_sample_unref (s);
+  }
+  return disconts;
+}
+
+GST_START_TEST (test_guest_killed_and_restarted_with_new_resolution)
+{
+  gchar *uri = g_strdup_printf ("unix://%s/guest.sock", tmpdir);
+  Receiver *r = receiver_new (uri);
+  gchar *desc;
+  GSubprocess *guest;
+
+  desc
+      = g_strdup_printf ("videotestsrc is-live=true pattern=ball ! " BALL_CAPS (
+                             1280, 720) " ! vsocksink uri=%s",
+                         uri);
+  guest = spawn_sender (desc);
+  g_free (desc);
+  fail_unless_equals_int (wait_frames (r, 20, 1280), 1);
+
+  /* the guest dies without a goodbye */
+  kill_sender (guest);
+
+  desc
+      = g_strdup_printf ("videotestsrc is-live=true pattern=ball ! " BALL_CAPS (
+                             1920, 1080) " ! vsocksink uri=%s",
+                         uri);
+  guest = spawn_sender (desc);
+  g_free (desc);
+  /* the receiver renegotiated; the new stream starts with DISCONT */
+  fail_unless_equals_int (wait_frames (r, 20, 1920), 1);
+  kill_sender (guest);
+
+  fail_unless_equals_uint64 (stat_u64 (r->src, "connections"), 2);
+  fail_unless (stat_u64 (r->src, "caps-changes") >= 2);
+  receiver_free (r);
+  g_free (uri);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_caps_change_mid_stream)
+{
+  gchar *uri = g_strdup_printf ("unix://%s/guest.sock", tmpdir);
+  Receiver *r = receiver_new (uri);
+  gchar *desc = g_strdup_printf (
+      "videotestsrc is-live=true pattern=ball ! "
+      "capsfilter name=cf caps=\"" BALL_CAPS (1280, 720) "\" ! "
+                                                         "vsocksink uri=%s",
+      uri);
+  GstElement *guest = gst_parse_launch (desc, NULL);
+  GstElement *cf = gst_bin_get_by_name (GST_BIN (guest), "cf");
+  GstCaps *caps;
+
+  gst_element_set_state (guest, GST_STATE_PLAYING);
+  wait_frames (r, 10, 1280);
+  caps = gst_caps_from_string (BALL_CAPS (1920, 1080));
+  g_object_set (cf, "caps", caps, NULL);
+  gst_caps_unref (caps);
+  /* same connection, a CAPS message, no DISCONT needed */
+  wait_frames (r, 10, 1920);
+  fail_unless_equals_uint64 (stat_u64 (r->src, "connections"), 1);
+  fail_unless (stat_u64 (r->src, "caps-changes") >= 2);
+
+  gst_element_set_state (guest, GST_STATE_NULL);
+  gst_object_unref (cf);
+  gst_object_unref (guest);
+  receiver_free (r);
+  g_free (desc);
+  g_free (uri);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_garbage_client)
+{
+  gchar *path = g_strdup_printf ("%s/guest.sock", tmpdir);
+  gchar *uri = g_strdup_printf ("unix://%s", path);
+  Receiver *r = receiver_new (uri);
+  struct sockaddr_un sun = { AF_UNIX };
+  guint8 *junk = g_malloc (1 << 20);
+  gchar *desc;
+  GSubprocess *guest;
+  GstMessage *msg;
+  gsize i, done = 0;
+  gint fd;
+
+  for (i = 0; i < (1 << 20); i++)
+    junk[i] = g_random_int ();
+  g_strlcpy (sun.sun_path, path, sizeof (sun.sun_path));
+  fd = socket (AF_UNIX, SOCK_STREAM, 0);
+  fail_unless (connect (fd, (struct sockaddr *)&sun, sizeof (sun)) == 0);
+  /* the receiver may close before it read it all */
+  while (done < (1 << 20)) {
+    ssize_t n = send (fd, junk + done, (1 << 20) - done, MSG_NOSIGNAL);
+    if (n <= 0)
+      break;
+    done += n;
+  }
+  msg = gst_bus_timed_pop_filtered (r->bus, 10 * GST_SECOND,
+                                    GST_MESSAGE_WARNING | GST_MESSAGE_ERROR);
+  fail_unless (msg != NULL && GST_MESSAGE_TYPE (msg) == GST_MESSAGE_WARNING);
+  gst_message_unref (msg);
+  close (fd);
+
+  /* a real guest after it is served */
+  desc = g_strdup_printf ("videotestsrc is-live=true ! " BALL_CAPS (
+                              1280, 720) " ! vsocksink uri=%s",
+                          uri);
+  guest = spawn_sender (desc);
+  wait_frames (r, 10, 1280);
+  kill_sender (guest);
+  fail_unless_equals_uint64 (stat_u64 (r->src, "rejected"), 1);
+  receiver_free (r);
+  g_free (desc);
+  g_free (junk);
+  g_free (uri);
+  g_free (path);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_host_restarts_guest_keeps_going)
+{
+  gchar *path = g_strdup_printf ("%s/guest.sock", tmpdir);
+  gchar *uri = g_strdup_printf ("unix://%s", path);
+  gchar *desc = g_strdup_printf (
+      "videotestsrc is-live=true ! " BALL_CAPS (
+          320, 240) " ! vsocksink name=sink uri=%s "
+                    "reconnect-interval=20 max-reconnect-interval=100",
+      uri);
+  GstElement *guest = gst_parse_launch (desc, NULL);
+  GstElement *sink = gst_bin_get_by_name (GST_BIN (guest), "sink");
+  GstBus *gbus = gst_element_get_bus (guest);
+  Receiver *r;
+  GstMessage *msg;
+  GstState state;
+
+  /* the guest starts first: no host yet */
+  gst_element_set_state (guest, GST_STATE_PLAYING);
+  msg = gst_bus_timed_pop_filtered (gbus, 10 * GST_SECOND, GST_MESSAGE_WARNING);
+  fail_unless (msg != NULL);
+  gst_message_unref (msg);
+
+  r = receiver_new (uri);
+  wait_frames (r, 5, 320);
+  receiver_free (r);      /* host goes away */
+  r = receiver_new (uri); /* and comes back */
+  wait_frames (r, 5, 320);
+  receiver_free (r);
+
+  gst_element_get_state (guest, &state, NULL, 0);
+  fail_unless_equals_int (state, GST_STATE_PLAYING);
+  fail_unless (gst_bus_pop_filtered (gbus, GST_MESSAGE_ERROR) == NULL);
+  fail_unless (stat_u64 (sink, "connects") >= 2);
+  fail_unless (stat_u64 (sink, "frames-dropped") > 0);
+  gst_element_set_state (guest, GST_STATE_NULL);
+  gst_object_unref (gbus);
+  gst_object_unref (sink);
+  gst_object_unref (guest);
+  g_free (desc);
+  g_free (uri);
+  g_free (path);
+}
+
+GST_END_TEST;
+
+static Suite *
+stream_suite (void)
+{
+  Suite *s = suite_create ("stream");
+  TCase *tc = tcase_create ("general");
+
+  suite_add_tcase (s, tc);
+  tcase_set_timeout (tc, 300);
+  tcase_add_checked_fixture (tc, setup, teardown);
+  tcase_add_test (tc, test_300_frames_unix);
+  tcase_add_test (tc, test_300_frames_tcp);
+  tcase_add_test (tc, test_guest_killed_and_restarted_with_new_resolution);
+  tcase_add_test (tc, test_caps_change_mid_stream);
+  tcase_add_test (tc, test_garbage_client);
+  tcase_add_test (tc, test_host_restarts_guest_keeps_going);
+  return s;
+}
+
+GST_CHECK_MAIN (stream);
