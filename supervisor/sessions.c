@@ -232,8 +232,7 @@ handle_status_line (VmsSession *s, const gchar *line, gsize len)
         = json_object_get_string_member_with_default (o, "state", "");
     if (strcmp (st, "playing") == 0 && s->state == VMS_STATE_STARTING) {
       s->state = VMS_STATE_RUNNING;
-      g_message ("session %s: running (pid %s)", s->id,
-                 g_subprocess_get_identifier (s->proc));
+      g_message ("session %s: running (pid %d)", s->id, s->pid);
       session_update (s);
     }
   } else if (strcmp (ev, "stats") == 0) {
@@ -403,6 +402,8 @@ session_spawn (VmsSession *s)
     session_update (s);
     return;
   }
+  s->pid
+      = (gint)g_ascii_strtoll (g_subprocess_get_identifier (s->proc), NULL, 10);
   s->proc_in = g_object_ref (g_subprocess_get_stdin_pipe (s->proc));
   r = g_new0 (Run, 1);
   r->s = s;
@@ -412,8 +413,8 @@ session_spawn (VmsSession *s)
   g_data_input_stream_read_line_async (r->out, G_PRIORITY_DEFAULT, NULL,
                                        read_line_cb, r);
   g_subprocess_wait_async (s->proc, NULL, wait_cb, r);
-  g_message ("session %s: started process %s (template %s)", s->id,
-             g_subprocess_get_identifier (s->proc), s->template_name);
+  g_message ("session %s: started process %d (template %s)", s->id, s->pid,
+             s->template_name);
   session_update (s);
 }
 
@@ -477,10 +478,11 @@ qemu_start (VmsSession *s, GError **error)
   if (s->qemu == NULL)
     return FALSE;
   s->qemu_stop_stage = 0;
+  s->qemu_pid
+      = (gint)g_ascii_strtoll (g_subprocess_get_identifier (s->qemu), NULL, 10);
   vms_session_ref (s);
   g_subprocess_wait_async (s->qemu, NULL, qemu_wait_cb, s);
-  g_message ("session %s: started QEMU (pid %s): %s", s->id,
-             g_subprocess_get_identifier (s->qemu), cmd);
+  g_message ("session %s: started QEMU (pid %d): %s", s->id, s->qemu_pid, cmd);
   return TRUE;
 }
 
@@ -718,13 +720,11 @@ vms_session_to_json (VmsSession *s, const gchar *host)
   STR ("encoder", s->encoder);
   json_builder_set_member_name (b, "pid");
   if (s->proc)
-    json_builder_add_int_value (
-        b, g_ascii_strtoll (g_subprocess_get_identifier (s->proc), NULL, 10));
+    json_builder_add_int_value (b, s->pid);
   else
     json_builder_add_null_value (b);
   if (s->qemu) {
-    INT ("qemu_pid",
-         g_ascii_strtoll (g_subprocess_get_identifier (s->qemu), NULL, 10));
+    INT ("qemu_pid", s->qemu_pid);
   }
   INT ("restarts", s->restarts);
   json_builder_set_member_name (b, "last_exit_code");

@@ -93,6 +93,29 @@ default_sibling (const gchar *argv0, const gchar *name)
   return g_strdup (VMS_SESSION_BIN);
 }
 
+static void
+config_clear (VmsConfig *cfg)
+{
+  g_free (cfg->templates_dir);
+  g_free (cfg->vm_backend);
+  g_free (cfg->encoder_mode);
+  g_free (cfg->encoder);
+  g_free (cfg->vsock_uri);
+  g_free (cfg->vm_memory);
+  g_free (cfg->vm_dir);
+  g_free (cfg->qemu_command);
+  g_free (cfg->listen);
+  g_free (cfg->listen_host);
+  g_free (cfg->token);
+  g_free (cfg->display);
+  g_free (cfg->session_bin);
+  g_free (cfg->runtime_dir);
+  g_free (cfg->default_template);
+  if (cfg->extra_vars)
+    g_hash_table_unref (cfg->extra_vars);
+  memset (cfg, 0, sizeof (*cfg));
+}
+
 static gboolean
 signal_cb (gpointer user_data)
 {
@@ -239,6 +262,7 @@ main (int argc, char **argv)
   g_option_context_add_main_entries (ctx, entries, NULL);
   if (!g_option_context_parse (ctx, &argc, &argv, &error)) {
     g_printerr ("vmstream-supervisor: %s (see --help)\n", error->message);
+    config_clear (&cfg);
     return 2;
   }
 
@@ -314,7 +338,10 @@ main (int argc, char **argv)
         g_printerr ("vmstream-supervisor: --var takes NAME=VALUE, not "
                     "\"%s\"\n",
                     *a);
-        return 2;
+        {
+          config_clear (&cfg);
+          return 2;
+        }
       }
       g_hash_table_replace (cfg.extra_vars, g_strndup (*a, eq - *a),
                             g_strdup (eq + 1));
@@ -326,14 +353,20 @@ main (int argc, char **argv)
     g_printerr ("vmstream-supervisor: HELIX_VM_BACKEND must be qemu, utm or "
                 "none, not \"%s\"\n",
                 cfg.vm_backend);
-    return 2;
+    {
+      config_clear (&cfg);
+      return 2;
+    }
   }
   if (!g_strv_contains ((const gchar *[]){ "native", "vm", NULL },
                         cfg.encoder_mode)) {
     g_printerr ("vmstream-supervisor: HELIX_ENCODER_MODE must be native or "
                 "vm, not \"%s\"\n",
                 cfg.encoder_mode);
-    return 2;
+    {
+      config_clear (&cfg);
+      return 2;
+    }
   }
   if (cfg.backoff_initial_ms < 1 || cfg.backoff_max_ms < cfg.backoff_initial_ms
       || cfg.vsock_port < 1 || cfg.rtsp_port < 1 || cfg.rtsp_port > 65535
@@ -341,18 +374,27 @@ main (int argc, char **argv)
       || cfg.powerdown_timeout < 0) {
     g_printerr ("vmstream-supervisor: a numeric option is out of range "
                 "(see --help)\n");
-    return 2;
+    {
+      config_clear (&cfg);
+      return 2;
+    }
   }
   if (!parse_listen (&cfg, &error)) {
     g_printerr ("vmstream-supervisor: %s\n", error->message);
-    return 2;
+    {
+      config_clear (&cfg);
+      return 2;
+    }
   }
   if (!cfg.listen_loopback && *cfg.token == '\0') {
     g_printerr ("vmstream-supervisor: listening on %s, which is not a "
                 "loopback address, needs a token: set HELIX_TOKEN or "
                 "--token\n",
                 cfg.listen);
-    return 2;
+    {
+      config_clear (&cfg);
+      return 2;
+    }
   }
   if (print_config) {
     g_print ("templates=%s\nvm-backend=%s\nencoder-mode=%s\nencoder=%s\n"
@@ -366,6 +408,7 @@ main (int argc, char **argv)
              cfg.vm_memory, cfg.vm_dir, cfg.qemu_command, cfg.listen,
              *cfg.token ? "(set)" : "(none)", cfg.rtsp_port, cfg.display,
              cfg.default_template, cfg.session_bin, cfg.runtime_dir);
+    config_clear (&cfg);
     return 0;
   }
   if (g_str_equal (cfg.vm_backend, "utm"))
@@ -379,6 +422,10 @@ main (int argc, char **argv)
   sup.started_at = g_get_monotonic_time ();
   if (!vms_api_start (&sup, &error)) {
     g_printerr ("vmstream-supervisor: %s\n", error->message);
+    g_hash_table_destroy (sup.sessions);
+    g_main_loop_unref (sup.loop);
+    g_clear_object (&sup.server);
+    config_clear (&cfg);
     return 1;
   }
   sig1 = g_unix_signal_add (SIGTERM, signal_cb, &sup);
@@ -397,22 +444,7 @@ main (int argc, char **argv)
   g_source_remove (sig2);
   g_hash_table_destroy (sup.sessions);
   g_main_loop_unref (sup.loop);
-  g_free (cfg.templates_dir);
-  g_free (cfg.vm_backend);
-  g_free (cfg.encoder_mode);
-  g_free (cfg.encoder);
-  g_free (cfg.vsock_uri);
-  g_free (cfg.vm_memory);
-  g_free (cfg.vm_dir);
-  g_free (cfg.qemu_command);
-  g_free (cfg.listen);
-  g_free (cfg.listen_host);
-  g_free (cfg.token);
-  g_free (cfg.display);
-  g_free (cfg.session_bin);
-  g_free (cfg.runtime_dir);
-  g_free (cfg.default_template);
-  g_hash_table_unref (cfg.extra_vars);
+  config_clear (&cfg);
   g_message ("stopped");
   return 0;
 }

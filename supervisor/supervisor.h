@@ -60,6 +60,7 @@ struct _VmsSession {
   gboolean removed; /* stop requested: free when every process is gone */
 
   GSubprocess *proc;
+  gint pid; /* of proc, kept: GSubprocess forgets it once it exited */
   GOutputStream *proc_in;
   GDataInputStream *proc_out;
   GCancellable *cancel;
@@ -79,6 +80,7 @@ struct _VmsSession {
 
   /* QEMU (HELIX_VM_BACKEND=qemu) */
   GSubprocess *qemu;
+  gint qemu_pid;
   gchar *run_dir;
   gchar *qmp_path;
   guint qemu_timer_id;
