@@ -64,7 +64,7 @@ expect "missing plugin folder" 2 "plugin folder '$TMP/noplugins' does not exist"
 /usr/bin/python3 -c '
 import socket, sys, time
 s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(8)
-print("ready", flush=True); time.sleep(60)' "$TMP/busy-qmp.sock" >"$TMP/listener.out" &
+print("ready", flush=True); time.sleep(60)' "$TMP/busy-qmp.sock" </dev/null >"$TMP/listener.out" 2>&1 &
 helper_pids+=($!)
 for _ in $(seq 1 100); do grep -q ready "$TMP/listener.out" 2>/dev/null && break; sleep 0.05; done
 expect "busy QMP socket" 4 "QMP socket $TMP/busy-qmp.sock is in use by a running QEMU" -- \
@@ -77,7 +77,7 @@ expect "stream path not a socket" 4 "stream socket path .* is not a socket" -- \
 
 # Busy name: another VM of that name holds the runtime lock.
 mkdir -p "$TMP/rt"
-flock "$TMP/rt/lock" -c "echo locked >'$TMP/lock.out'; sleep 60" &
+(exec 9>"$TMP/rt/lock" && flock 9 && echo locked >"$TMP/lock.out" && exec sleep 60) </dev/null >/dev/null 2>&1 &
 helper_pids+=($!)
 for _ in $(seq 1 100); do grep -q locked "$TMP/lock.out" 2>/dev/null && break; sleep 0.05; done
 expect "busy VM name" 4 "A VM named '$NAME' is already running" -- \
