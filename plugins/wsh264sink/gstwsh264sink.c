@@ -273,8 +273,11 @@ client_flush (GstWsH264Sink *sink, Client *c)
       return FALSE;
     }
     if (c->kick) {
+      /* Send a close frame if the socket takes it, but do not wait for
+       * the stalled peer's reply: the connection goes with the client. */
       c->closed = TRUE;
       client_clear_queue_locked (c);
+      schedule_removal_locked (sink);
       g_mutex_unlock (&sink->lock);
       GST_INFO_OBJECT (sink, "client %u (%s) is too slow, disconnecting", c->id,
                        c->address);
