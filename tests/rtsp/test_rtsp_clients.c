@@ -355,6 +355,7 @@ GST_START_TEST (test_junk_does_not_hurt)
   };
 
   server_start (&s, 320, 240, 60, FALSE, NULL);
+  g_socket_client_set_enable_proxy (sc, FALSE);
   g_object_get (s.rtsp, "port", &port, NULL);
   for (gsize i = 0; i < sizeof (junk); i++)
     junk[i] = (guint8)g_random_int ();
@@ -416,6 +417,7 @@ typedef struct {
   GMainLoop *loop;
   gint pending;
   gint rtsp_status[2];
+  gchar *rtsp_output[2];
   guint ws_binary[2];
   gboolean ws_got_init[2];
   gboolean ws_first_key[2];
@@ -439,7 +441,8 @@ rtsp_client_exited (GObject *obj, GAsyncResult *res, gpointer data)
   GSubprocess *p = G_SUBPROCESS (obj);
   gint idx = GPOINTER_TO_INT (g_object_get_data (obj, "idx"));
 
-  g_subprocess_wait_finish (p, res, NULL);
+  g_subprocess_communicate_utf8_finish (p, res, &m->rtsp_output[idx], NULL,
+                                        NULL);
   m->rtsp_status[idx]
       = g_subprocess_get_if_exited (p) ? g_subprocess_get_exit_status (p) : -1;
   multi_done (m);
@@ -522,14 +525,16 @@ GST_START_TEST (test_two_rtsp_two_ws_one_encoder)
     rtsp[i] = spawn_gst_client (desc);
     g_object_set_data (G_OBJECT (rtsp[i]), "idx", GINT_TO_POINTER (i));
     m.rtsp_status[i] = -2;
-    g_subprocess_wait_async (rtsp[i], NULL, rtsp_client_exited, &m);
+    g_subprocess_communicate_utf8_async (rtsp[i], NULL, NULL,
+                                         rtsp_client_exited, &m);
   }
   g_free (desc);
 
   ws_url = g_strdup_printf ("ws://127.0.0.1:%u/stream/test", s.ws_port);
   for (gint i = 0; i < 2 && with_ws; i++) {
     SoupMessage *msg = soup_message_new ("GET", ws_url);
-    session[i] = soup_session_new ();
+    /* direct connection: no system proxy lookup (libproxy) */
+    session[i] = soup_session_new_with_options ("proxy-resolver", NULL, NULL);
     g_object_set_data (G_OBJECT (session[i]), "idx", GINT_TO_POINTER (i));
     soup_session_websocket_connect_async (session[i], msg, NULL, NULL,
                                           G_PRIORITY_DEFAULT, NULL,
@@ -546,8 +551,9 @@ GST_START_TEST (test_two_rtsp_two_ws_one_encoder)
   g_source_unref (to);
 
   for (gint i = 0; i < 2; i++) {
-    fail_unless (m.rtsp_status[i] == 0, "RTSP client %d status %d", i,
-                 m.rtsp_status[i]);
+    fail_unless (m.rtsp_status[i] == 0, "RTSP client %d status %d: %s", i,
+                 m.rtsp_status[i], m.rtsp_output[i]);
+    g_free (m.rtsp_output[i]);
     g_object_unref (rtsp[i]);
   }
   for (gint i = 0; i < 2 && with_ws; i++) {
