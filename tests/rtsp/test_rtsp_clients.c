@@ -12,6 +12,7 @@
 #include <gio/gio.h>
 #include <json-glib/json-glib.h>
 #include <libsoup/soup.h>
+#include <signal.h>
 #include <string.h>
 
 #define CHILD_TIMEOUT "40"
@@ -327,7 +328,9 @@ GST_START_TEST (test_late_joiner_gets_keyframe_fast)
                (g_get_monotonic_time () - t0) / 1000);
   g_free (desc);
   g_free (out);
-  g_subprocess_force_exit (first);
+  /* SIGTERM: timeout(1) passes it on to gst-launch-1.0 (SIGKILL would
+   * orphan the client) */
+  g_subprocess_send_signal (first, SIGTERM);
   g_subprocess_wait (first, NULL, NULL);
   g_object_unref (first);
   assert_no_error (&s);
