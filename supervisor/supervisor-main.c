@@ -18,10 +18,19 @@
 #define VMS_VM_DIR "vm"
 #endif
 
+#ifndef VMS_PLUGINS_DIR
+#define VMS_PLUGINS_DIR "/usr/local/lib/gstreamer-1.0"
+#endif
+
+/* vm/vmstream-vm execs QEMU (so the pid we watch is QEMU's). The guest
+ * runs ${GUEST_PIPELINE} (a guest template) with this project's plugins from
+ * ${GUEST_PLUGINS}, at the session's size and rate. */
 #define DEFAULT_QEMU_COMMAND                                                   \
   "${VM_DIR}/vmstream-vm run --name ${SESSION_ID} --runtime-dir ${RUN_DIR} "   \
   "--qmp ${QMP_SOCKET} --stream-socket ${RUN_DIR}/stream.sock "                \
-  "--port ${VSOCK_PORT}"
+  "--port ${VSOCK_PORT} --pipeline ${GUEST_PIPELINE} "                         \
+  "--plugins ${GUEST_PLUGINS} --set WIDTH=${WIDTH} --set HEIGHT=${HEIGHT} "    \
+  "--set FRAMERATE=${FPS}"
 
 static const gchar *
 env_or (const gchar *name, const gchar *def)
@@ -347,6 +356,13 @@ main (int argc, char **argv)
                             g_strdup (eq + 1));
     }
   }
+  if (!g_hash_table_contains (cfg.extra_vars, "GUEST_PIPELINE"))
+    g_hash_table_insert (
+        cfg.extra_vars, g_strdup ("GUEST_PIPELINE"),
+        g_build_filename (cfg.vm_dir, "guest", "testsrc.txt", NULL));
+  if (!g_hash_table_contains (cfg.extra_vars, "GUEST_PLUGINS"))
+    g_hash_table_insert (cfg.extra_vars, g_strdup ("GUEST_PLUGINS"),
+                         g_strdup (VMS_PLUGINS_DIR));
 
   if (!g_strv_contains ((const gchar *[]){ "qemu", "utm", "none", NULL },
                         cfg.vm_backend)) {
