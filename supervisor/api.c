@@ -602,7 +602,11 @@ handle_api (SoupServer *server, SoupServerMessage *msg, const char *path,
       return;
     }
     if (!vms_session_send_input (s, root, &error)) {
-      respond_error (msg, SOUP_STATUS_CONFLICT, "%s", error->message);
+      respond_error (msg,
+                     g_error_matches (error, G_IO_ERROR, G_IO_ERROR_BUSY)
+                         ? SOUP_STATUS_SERVICE_UNAVAILABLE
+                         : SOUP_STATUS_CONFLICT,
+                     "%s", error->message);
       return;
     }
     b = json_builder_new ();

@@ -18,6 +18,7 @@
 #include <gst/gst.h>
 #include <gst/video/navigation.h>
 #include <json-glib/json-glib.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -453,6 +454,7 @@ main (int argc, char **argv)
   GST_DEBUG_CATEGORY_INIT (vmstream_session_debug, "vmstream-session", 0,
                            "vmstream session process");
 
+  signal (SIGPIPE, SIG_IGN); /* a gone supervisor: stdin EOF ends us */
   s.width = width;
   s.height = height;
   s.pipeline

@@ -69,6 +69,7 @@ vms_session_unref (VmsSession *s)
       g_unlink (s->qmp_path);
     g_rmdir (s->run_dir);
   }
+  g_queue_clear_full (&s->input_queue, (GDestroyNotify)g_bytes_unref);
   g_free (s->id);
   g_free (s->template_name);
   g_free (s->encoder);
@@ -84,6 +85,8 @@ child_setup (gpointer user_data)
 {
   /* Die with the supervisor, whatever kills it. */
   prctl (PR_SET_PDEATHSIG, GPOINTER_TO_INT (user_data));
+  /* The supervisor ignores SIGPIPE; an ignored signal survives exec. */
+  signal (SIGPIPE, SIG_DFL);
 }
 
 /* --- ports -------------------------------------------------------------- */
@@ -671,10 +674,55 @@ vms_session_stop (VmsSession *s)
   session_maybe_gone (s);
 }
 
+/* Input goes to the session's stdin asynchronously, one line per request:
+ * a session that stops reading can never block the supervisor; past
+ * MAX_INPUT_QUEUE bytes waiting, requests are refused. */
+#define MAX_INPUT_QUEUE (1024 * 1024)
+
+static void input_kick (VmsSession *s);
+
+static void
+input_written_cb (GObject *src, GAsyncResult *res, gpointer user_data)
+{
+  VmsSession *s = user_data;
+  g_autoptr (GError) error = NULL;
+  GBytes *b = g_queue_pop_head (&s->input_queue);
+
+  s->input_queued -= g_bytes_get_size (b);
+  g_bytes_unref (b);
+  s->input_writing = FALSE;
+  if (!g_output_stream_write_all_finish (G_OUTPUT_STREAM (src), res, NULL,
+                                         &error)) {
+    g_message ("session %s: cannot pass input to the session process: %s",
+               s->id, error->message);
+  }
+  if (G_OUTPUT_STREAM (src) != s->proc_in || error) {
+    /* the process is gone or restarted: its input goes with it */
+    g_queue_clear_full (&s->input_queue, (GDestroyNotify)g_bytes_unref);
+    s->input_queued = 0;
+  }
+  input_kick (s);
+  vms_session_unref (s);
+}
+
+static void
+input_kick (VmsSession *s)
+{
+  GBytes *b;
+  if (s->input_writing || s->proc_in == NULL
+      || (b = g_queue_peek_head (&s->input_queue)) == NULL)
+    return;
+  s->input_writing = TRUE;
+  vms_session_ref (s);
+  g_output_stream_write_all_async (s->proc_in, g_bytes_get_data (b, NULL),
+                                   g_bytes_get_size (b), G_PRIORITY_DEFAULT,
+                                   NULL, input_written_cb, s);
+}
+
 gboolean
 vms_session_send_input (VmsSession *s, JsonNode *events, GError **error)
 {
-  g_autofree gchar *line = NULL;
+  gchar *text;
   gsize len;
 
   if (s->proc_in == NULL || s->state != VMS_STATE_RUNNING) {
@@ -683,12 +731,20 @@ vms_session_send_input (VmsSession *s, JsonNode *events, GError **error)
                  s->id, vms_state_name (s->state));
     return FALSE;
   }
-  line = json_to_string (events, FALSE);
-  len = strlen (line);
-  line[len] = '\0';
-  if (!g_output_stream_write_all (s->proc_in, line, len, NULL, NULL, error)
-      || !g_output_stream_write_all (s->proc_in, "\n", 1, NULL, NULL, error))
+  if (s->input_queued > MAX_INPUT_QUEUE) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_BUSY,
+                 "session \"%s\" is not taking input (%" G_GSIZE_FORMAT
+                 " bytes waiting)",
+                 s->id, s->input_queued);
     return FALSE;
+  }
+  text = json_to_string (events, FALSE);
+  len = strlen (text);
+  text = g_realloc (text, len + 1);
+  text[len] = '\n';
+  g_queue_push_tail (&s->input_queue, g_bytes_new_take (text, len + 1));
+  s->input_queued += len + 1;
+  input_kick (s);
   s->input_events += JSON_NODE_HOLDS_ARRAY (events)
                          ? json_array_get_length (json_node_get_array (events))
                          : 1;

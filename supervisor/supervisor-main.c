@@ -3,6 +3,7 @@
 #include "supervisor.h"
 
 #include <glib-unix.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -431,6 +432,9 @@ main (int argc, char **argv)
     g_message ("HELIX_VM_BACKEND=utm: the VM is managed by UTM, not by this "
                "supervisor; sessions only run their pipelines");
 
+  /* A session that died leaves a closed stdin pipe: writing to it must be
+   * an error, not a SIGPIPE that kills the supervisor. */
+  signal (SIGPIPE, SIG_IGN);
   sup.cfg = &cfg;
   sup.loop = g_main_loop_new (NULL, FALSE);
   sup.sessions = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,

@@ -62,6 +62,9 @@ struct _VmsSession {
   GSubprocess *proc;
   gint pid; /* of proc, kept: GSubprocess forgets it once it exited */
   GOutputStream *proc_in;
+  GQueue input_queue; /* GBytes lines waiting for the session's stdin */
+  gsize input_queued;
+  gboolean input_writing;
   GDataInputStream *proc_out;
   GCancellable *cancel;
   gint64 started_at;

@@ -465,8 +465,27 @@ def case_restart():
     rc, out = wsclient(s["stream_url"], frames=5)
     check(rc == 0 and int(out.get("frames", 0)) >= 5, "a client gets frames")
     old = s["pid"]
+    # input racing with the death: the supervisor must keep answering (its
+    # write to a closed pipe is EPIPE, never a SIGPIPE that kills it)
+    answers = []
+
+    def spam():
+        for i in range(300):
+            try:
+                answers.append(sup.http("POST", "/api/v1/sessions/%s/input" % s["id"],
+                                        {"type": "key", "action": "up", "code": "KeyA"})[0])
+            except Exception as exc:
+                answers.append(repr(exc))
+    th = threading.Thread(target=spam)
+    th.start()
+    wait_for(lambda: len(answers) > 20, 10)
     t0 = time.monotonic()
     os.kill(old, signal.SIGKILL)
+    th.join()
+    st = answers[-1]
+    check(set(answers) <= {202, 409} and 409 in answers and sup.p.poll() is None,
+          "input to a dying session is answered (%s), supervisor alive" % sorted(set(map(str, answers))))
+
 
     def get():
         return sup.http("GET", "/api/v1/sessions/" + s["id"])[1]
