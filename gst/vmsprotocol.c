@@ -9,22 +9,50 @@ vms_protocol_error_quark (void)
   return g_quark_from_static_string ("vms-protocol-error-quark");
 }
 
+/* Byte-wise little-endian access: input may sit at any alignment. */
 static inline void
 put_u16 (guint8 *p, guint16 v)
 {
-  GST_WRITE_UINT16_LE (p, v);
+  v = GUINT16_TO_LE (v);
+  memcpy (p, &v, sizeof (v));
 }
 
 static inline void
 put_u32 (guint8 *p, guint32 v)
 {
-  GST_WRITE_UINT32_LE (p, v);
+  v = GUINT32_TO_LE (v);
+  memcpy (p, &v, sizeof (v));
 }
 
 static inline void
 put_u64 (guint8 *p, guint64 v)
 {
-  GST_WRITE_UINT64_LE (p, v);
+  v = GUINT64_TO_LE (v);
+  memcpy (p, &v, sizeof (v));
+}
+
+static inline guint16
+get_u16 (const guint8 *p)
+{
+  guint16 v;
+  memcpy (&v, p, sizeof (v));
+  return GUINT16_FROM_LE (v);
+}
+
+static inline guint32
+get_u32 (const guint8 *p)
+{
+  guint32 v;
+  memcpy (&v, p, sizeof (v));
+  return GUINT32_FROM_LE (v);
+}
+
+static inline guint64
+get_u64 (const guint8 *p)
+{
+  guint64 v;
+  memcpy (&v, p, sizeof (v));
+  return GUINT64_FROM_LE (v);
 }
 
 static gboolean
@@ -67,9 +95,9 @@ vms_hello_parse (const guint8 *data, gsize len, VmsHello *hello, GError **error)
         data[0], data[1], data[2], data[3]);
     return FALSE;
   }
-  hello->version = GST_READ_UINT16_LE (data + 4);
-  hello->flags = GST_READ_UINT16_LE (data + 6);
-  hello->caps_len = GST_READ_UINT32_LE (data + 8);
+  hello->version = get_u16 (data + 4);
+  hello->flags = get_u16 (data + 6);
+  hello->caps_len = get_u32 (data + 8);
   if (hello->caps_len == 0 || hello->caps_len > VMS_MAX_CAPS_LEN) {
     g_set_error (error, VMS_PROTOCOL_ERROR, VMS_PROTOCOL_ERROR_TOO_LARGE,
                  "HELLO caps length %u is outside 1..%u", hello->caps_len,
@@ -102,9 +130,9 @@ vms_welcome_parse (const guint8 *data, gsize len, VmsWelcome *welcome,
         data[0], data[1], data[2], data[3]);
     return FALSE;
   }
-  welcome->version = GST_READ_UINT16_LE (data + 4);
-  welcome->status = GST_READ_UINT16_LE (data + 6);
-  welcome->max_frame = GST_READ_UINT32_LE (data + 8);
+  welcome->version = get_u16 (data + 4);
+  welcome->status = get_u16 (data + 6);
+  welcome->max_frame = get_u32 (data + 8);
   return TRUE;
 }
 
@@ -173,18 +201,18 @@ vms_msg_header_parse (const guint8 *data, gsize len, guint32 max_frame,
     return FALSE;
 
   memset (h, 0, sizeof (*h));
-  h->type = GST_READ_UINT32_LE (data + 0);
-  h->flags = GST_READ_UINT32_LE (data + 4);
-  h->pts = GST_READ_UINT64_LE (data + 8);
-  h->dts = GST_READ_UINT64_LE (data + 16);
-  h->duration = GST_READ_UINT64_LE (data + 24);
-  h->capture_time = GST_READ_UINT64_LE (data + 32);
-  h->seq = GST_READ_UINT64_LE (data + 40);
-  h->size = GST_READ_UINT32_LE (data + 48);
-  h->n_planes = GST_READ_UINT32_LE (data + 52);
+  h->type = get_u32 (data + 0);
+  h->flags = get_u32 (data + 4);
+  h->pts = get_u64 (data + 8);
+  h->dts = get_u64 (data + 16);
+  h->duration = get_u64 (data + 24);
+  h->capture_time = get_u64 (data + 32);
+  h->seq = get_u64 (data + 40);
+  h->size = get_u32 (data + 48);
+  h->n_planes = get_u32 (data + 52);
   for (i = 0; i < VMS_MAX_PLANES; i++) {
-    h->offset[i] = GST_READ_UINT32_LE (data + 56 + 4 * i);
-    h->stride[i] = (gint32)GST_READ_UINT32_LE (data + 72 + 4 * i);
+    h->offset[i] = get_u32 (data + 56 + 4 * i);
+    h->stride[i] = (gint32)get_u32 (data + 72 + 4 * i);
   }
 
   switch (h->type) {
@@ -251,8 +279,8 @@ vms_back_header_parse (const guint8 *data, gsize len, VmsBackHeader *hdr,
 {
   if (!check_len (len, VMS_BACK_HEADER_SIZE, "back-channel header", error))
     return FALSE;
-  hdr->type = GST_READ_UINT32_LE (data);
-  hdr->len = GST_READ_UINT32_LE (data + 4);
+  hdr->type = get_u32 (data);
+  hdr->len = get_u32 (data + 4);
   if (hdr->type < VMS_BACK_KEYFRAME_REQUEST || hdr->type > VMS_BACK_PONG) {
     g_set_error (error, VMS_PROTOCOL_ERROR, VMS_PROTOCOL_ERROR_BAD_TYPE,
                  "unknown back-channel message type %u", hdr->type);
