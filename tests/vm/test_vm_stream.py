@@ -51,15 +51,15 @@ def check(cond, msg):
         raise Failure(msg)
 
 
-def ensure_image():
-    r = subprocess.run([VMSTREAM_VM, "image"], capture_output=True, text=True)
+def ensure_image(variant="test"):
+    r = subprocess.run([VMSTREAM_VM, "image", "--variant", variant], capture_output=True, text=True)
     if r.returncode == 0:
         log("guest image (cached): " + r.stdout.strip())
         return
     check(r.returncode == 3, "vmstream-vm image failed: " + r.stderr)
     log("guest image missing, building it: " + r.stderr.strip())
     t = time.monotonic()
-    b = subprocess.run([os.path.join(SRC, "vm", "build-image")])
+    b = subprocess.run([os.path.join(SRC, "vm", "build-image"), "--variant", variant])
     check(b.returncode == 0, "the guest image build failed (see its output above)")
     log("guest image built in %.0f s" % (time.monotonic() - t))
 
@@ -186,6 +186,9 @@ def wait_until(pred, timeout, what, host=None):
 class VM:
     def __init__(self, workdir, sock_path):
         self.guest_script = None
+        self.variant = "test"
+        self.pipeline = os.path.join(SRC, "vm", "guest", "testsrc.txt")
+        self.sets = {"WIDTH": WIDTH, "HEIGHT": HEIGHT, "FRAMERATE": 30}
         self.workdir = workdir
         self.sock_path = sock_path
         self.proc = None
@@ -200,10 +203,10 @@ class VM:
                "--runtime-dir", os.path.join(self.workdir, "rt"),
                "--console", self.console, "--qmp", self.qmp_path,
                "--stream-socket", self.sock_path,
-               "--pipeline", os.path.join(SRC, "vm", "guest", "testsrc.txt"),
-               "--plugins", plugins,
-               "--set", "WIDTH=%d" % WIDTH, "--set", "HEIGHT=%d" % HEIGHT,
-               "--set", "FRAMERATE=30"]
+               "--variant", self.variant, "--pipeline", self.pipeline,
+               "--plugins", plugins]
+        for k, v in sorted(self.sets.items()):
+            cmd += ["--set", "%s=%s" % (k, v)]
         if self.guest_script:
             cmd += ["--guest-script", self.guest_script]
         log("starting VM: " + " ".join(cmd))
