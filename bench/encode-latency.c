@@ -2,7 +2,8 @@
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
- *   encode-latency ENCODER WIDTH HEIGHT [ROUNDS]
+ *   [ENCODER_SETTINGS="prop=value ..."] encode-latency ENCODER WIDTH HEIGHT
+ *       [ROUNDS]
  *
  * Server: videotestsrc (live, 30 fps) ! vmstreamenc encoder=ENCODER !
  *         rtsph264sink port=0.
@@ -137,11 +138,13 @@ main (int argc, char **argv)
   g_mutex_init (&l.lock);
   g_cond_init (&l.cond);
 
-  desc = g_strdup_printf ("videotestsrc name=src is-live=true pattern=black ! "
-                          "video/x-raw,width=%s,height=%s,framerate=30/1 ! "
-                          "vmstreamenc encoder=%s ! "
-                          "rtsph264sink name=rtsp port=0 mount=/lat",
-                          argv[2], argv[3], argv[1]);
+  desc = g_strdup_printf (
+      "videotestsrc name=src is-live=true pattern=black ! "
+      "video/x-raw,width=%s,height=%s,framerate=30/1 ! "
+      "vmstreamenc encoder=%s encoder-settings=\"%s\" ! "
+      "rtsph264sink name=rtsp port=0 mount=/lat",
+      argv[2], argv[3], argv[1],
+      g_getenv ("ENCODER_SETTINGS") ? g_getenv ("ENCODER_SETTINGS") : "");
   server = gst_parse_launch (desc, &err);
   g_free (desc);
   if (!server) {

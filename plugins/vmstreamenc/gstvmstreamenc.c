@@ -80,6 +80,7 @@ struct _GstVmstreamEnc {
   guint key_int_max;
   gboolean fallback;
   gboolean probe;
+  gchar *extra_settings;     /* "prop=value ..." applied after the table */
   gchar *selected;           /* factory name of the chosen encoder */
   gchar *selected_requested; /* value of "encoder" it was chosen for */
 };
@@ -91,6 +92,7 @@ enum {
   PROP_KEY_INT_MAX,
   PROP_FALLBACK,
   PROP_PROBE,
+  PROP_ENCODER_SETTINGS,
   PROP_SELECTED_ENCODER,
 };
 
@@ -309,21 +311,15 @@ apply_bitrate (GstVmstreamEnc *self, GstElement *enc,
   g_free (v);
 }
 
+/* Applies "prop=value prop=value" (space-separated). */
 static void
-configure_encoder (GstVmstreamEnc *self, GstElement *enc,
-                   const VmsEncoderInfo *info)
+apply_settings (GstVmstreamEnc *self, GstElement *enc, const gchar *list)
 {
-  guint bitrate, key_int_max;
   gchar **settings;
 
-  if (!info)
+  if (!list || !*list)
     return;
-  GST_OBJECT_LOCK (self);
-  bitrate = self->bitrate;
-  key_int_max = self->key_int_max;
-  GST_OBJECT_UNLOCK (self);
-
-  settings = g_strsplit (info->settings, " ", -1);
+  settings = g_strsplit_set (list, " \t", -1);
   for (gchar **s = settings; *s; s++) {
     gchar *eq = strchr (*s, '=');
     if (!eq)
@@ -332,13 +328,33 @@ configure_encoder (GstVmstreamEnc *self, GstElement *enc,
     set_prop_from_string (self, enc, *s, eq + 1);
   }
   g_strfreev (settings);
+}
 
-  apply_bitrate (self, enc, info, bitrate);
-  if (key_int_max > 0 && info->keyint_prop) {
-    gchar *v = g_strdup_printf ("%u", key_int_max);
-    set_prop_from_string (self, enc, info->keyint_prop, v);
-    g_free (v);
+static void
+configure_encoder (GstVmstreamEnc *self, GstElement *enc,
+                   const VmsEncoderInfo *info)
+{
+  guint bitrate, key_int_max;
+  gchar *extra;
+
+  GST_OBJECT_LOCK (self);
+  bitrate = self->bitrate;
+  key_int_max = self->key_int_max;
+  extra = g_strdup (self->extra_settings);
+  GST_OBJECT_UNLOCK (self);
+
+  if (info) {
+    apply_settings (self, enc, info->settings);
+    apply_bitrate (self, enc, info, bitrate);
+    if (key_int_max > 0 && info->keyint_prop) {
+      gchar *v = g_strdup_printf ("%u", key_int_max);
+      set_prop_from_string (self, enc, info->keyint_prop, v);
+      g_free (v);
+    }
   }
+  /* the operator's word comes last */
+  apply_settings (self, enc, extra);
+  g_free (extra);
 }
 
 /* Encodes one small frame with @enc in a private pipeline. On failure returns
@@ -606,6 +622,12 @@ gst_vmstream_enc_set_property (GObject *object, guint prop_id,
       self->probe = g_value_get_boolean (value);
       GST_OBJECT_UNLOCK (self);
       break;
+    case PROP_ENCODER_SETTINGS:
+      GST_OBJECT_LOCK (self);
+      g_free (self->extra_settings);
+      self->extra_settings = g_value_dup_string (value);
+      GST_OBJECT_UNLOCK (self);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -635,6 +657,9 @@ gst_vmstream_enc_get_property (GObject *object, guint prop_id, GValue *value,
     case PROP_PROBE:
       g_value_set_boolean (value, self->probe);
       break;
+    case PROP_ENCODER_SETTINGS:
+      g_value_set_string (value, self->extra_settings);
+      break;
     case PROP_SELECTED_ENCODER:
       g_value_set_string (value, self->selected);
       break;
@@ -653,6 +678,7 @@ gst_vmstream_enc_finalize (GObject *object)
   g_free (self->requested);
   g_free (self->selected);
   g_free (self->selected_requested);
+  g_free (self->extra_settings);
   G_OBJECT_CLASS (gst_vmstream_enc_parent_class)->finalize (object);
 }
 
@@ -770,6 +796,17 @@ gst_vmstream_enc_class_init (GstVmstreamEncClass *klass)
           "pipeline before choosing it, so that an encoder that is installed "
           "but cannot run here (no GPU, no driver) falls through to the next",
           DEFAULT_PROBE,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS
+              | GST_PARAM_MUTABLE_READY));
+  g_object_class_install_property (
+      gobject_class, PROP_ENCODER_SETTINGS,
+      g_param_spec_string (
+          "encoder-settings", "Encoder settings",
+          "Extra property=value pairs for the chosen encoder, separated by "
+          "spaces, applied after the built-in low-latency table (e.g. "
+          "\"speed-preset=ultrafast\" for x264enc). A property the chosen "
+          "element does not have is skipped with a log line",
+          NULL,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS
               | GST_PARAM_MUTABLE_READY));
   g_object_class_install_property (

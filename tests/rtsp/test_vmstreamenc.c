@@ -355,6 +355,20 @@ GST_START_TEST (test_explicit_order_and_settings)
     fail_unless_equals_int (bitrate, 1234);
     fail_unless_equals_int (keyint, 17);
     fail_unless_equals_int (bframes, 0);
+    /* operator settings come after the table */
+    {
+      gint preset = 0;
+      gst_element_set_state (enc, GST_STATE_NULL);
+      g_object_set (enc, "encoder", "x264enc", "encoder-settings",
+                    "speed-preset=ultrafast", NULL);
+      fail_unless (gst_element_set_state (enc, GST_STATE_READY)
+                   == GST_STATE_CHANGE_SUCCESS);
+      gst_object_unref (inner);
+      inner = gst_bin_get_by_name (GST_BIN (enc), "encoder");
+      g_object_get (inner, "speed-preset", &preset, NULL);
+      fail_unless_equals_int (preset, 1); /* ultrafast */
+      g_object_set (enc, "encoder-settings", NULL, NULL);
+    }
     /* bitrate follows while running */
     g_object_set (enc, "bitrate", 2500, NULL);
     g_object_get (inner, "bitrate", &bitrate, NULL);
