@@ -415,6 +415,51 @@ GST_START_TEST (test_basic_auth)
 
 GST_END_TEST;
 
+/* A port that is taken: the second sink fails with a sentence that says so,
+ * the first keeps serving. */
+GST_START_TEST (test_port_in_use_is_an_error)
+{
+  Server s;
+  GstElement *second;
+  GstMessage *m;
+  GstBus *bus;
+  GError *err = NULL;
+  gchar *desc, *out = NULL;
+  guint port = 0;
+
+  server_start (&s, 320, 240, 60, FALSE, NULL);
+  g_object_get (s.rtsp, "port", &port, NULL);
+  desc = g_strdup_printf ("videotestsrc is-live=true ! "
+                          "video/x-raw,width=320,height=240 ! vmstreamenc ! "
+                          "rtsph264sink port=%u mount=/other",
+                          port);
+  second = gst_parse_launch (desc, &err);
+  g_free (desc);
+  fail_unless (second != NULL);
+  fail_unless_equals_int (gst_element_set_state (second, GST_STATE_PLAYING),
+                          GST_STATE_CHANGE_FAILURE);
+  bus = gst_element_get_bus (second);
+  m = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR);
+  fail_unless (m != NULL);
+  gst_message_parse_error (m, &err, NULL);
+  fail_unless (strstr (err->message, "Could not listen for RTSP") != NULL, "%s",
+               err->message);
+  g_error_free (err);
+  gst_message_unref (m);
+  gst_object_unref (bus);
+  gst_element_set_state (second, GST_STATE_NULL);
+  gst_object_unref (second);
+
+  desc = client_pipeline (s.url, "", "h264parse", 30);
+  fail_unless_equals_int (run_gst_client (desc, &out), 0);
+  g_free (desc);
+  g_free (out);
+  assert_no_error (&s);
+  server_stop (&s);
+}
+
+GST_END_TEST;
+
 /* ---- two RTSP + two WebSocket clients from one encoder ---- */
 typedef struct {
   GMainLoop *loop;
@@ -607,6 +652,7 @@ rtsp_clients_suite (void)
   tcase_add_test (tc, test_late_joiner_gets_keyframe_fast);
   tcase_add_test (tc, test_junk_does_not_hurt);
   tcase_add_test (tc, test_basic_auth);
+  tcase_add_test (tc, test_port_in_use_is_an_error);
   tcase_add_test (tc, test_two_rtsp_two_ws_one_encoder);
   return s;
 }
