@@ -94,7 +94,7 @@ no_errors (GstElement *p)
     gst_message_parse_error (msg, &err, NULL);
     fail ("error on the bus: %s", err->message);
   }
-  gst_element_get_state (p, &state, NULL, 0);
+  gst_element_get_state (p, &state, NULL, 5 * GST_SECOND);
   fail_unless_equals_int (state, GST_STATE_PLAYING);
   gst_object_unref (bus);
 }

@@ -154,7 +154,7 @@ receiver_free (Receiver *r)
   GstState state;
 
   /* the pipeline is still PLAYING: nothing errored it out */
-  gst_element_get_state (r->pipeline, &state, NULL, 0);
+  gst_element_get_state (r->pipeline, &state, NULL, 5 * GST_SECOND);
   fail_unless_equals_int (state, GST_STATE_PLAYING);
   receiver_check_bus (r);
   gst_element_set_state (r->pipeline, GST_STATE_NULL);
@@ -461,7 +461,7 @@ GST_START_TEST (test_host_restarts_guest_keeps_going)
   wait_frames (r, 5, 320);
   receiver_free (r);
 
-  gst_element_get_state (guest, &state, NULL, 0);
+  gst_element_get_state (guest, &state, NULL, 5 * GST_SECOND);
   fail_unless_equals_int (state, GST_STATE_PLAYING);
   fail_unless (gst_bus_pop_filtered (gbus, GST_MESSAGE_ERROR) == NULL);
   fail_unless (stat_u64 (sink, "connects") >= 2);
