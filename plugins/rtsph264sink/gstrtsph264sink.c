@@ -562,6 +562,8 @@ gst_rtsp_h264_sink_init (GstRtspH264Sink *self)
   /* a live relay: hand each access unit on as soon as it arrives */
   gst_base_sink_set_sync (GST_BASE_SINK (self), FALSE);
   gst_base_sink_set_qos_enabled (GST_BASE_SINK (self), FALSE);
+  /* no reason to pin the last access unit */
+  gst_base_sink_set_last_sample_enabled (GST_BASE_SINK (self), FALSE);
 }
 
 static void
