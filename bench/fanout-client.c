@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <gio/gio.h>
 #include <libsoup/soup.h>
 
@@ -135,6 +136,8 @@ main (int argc, char **argv)
       c->sock = g_object_ref (g_socket_connection_get_socket (conn));
       g_object_set_data_full (G_OBJECT (c->sock), "conn", conn, g_object_unref);
       c->connected = TRUE;
+      if (c->stalled)
+        g_socket_set_option (c->sock, SOL_SOCKET, SO_RCVBUF, 65536, NULL);
       if (!c->stalled) {
         c->src = g_socket_create_source (c->sock, G_IO_IN, NULL);
         g_source_set_callback (
@@ -149,9 +152,23 @@ main (int argc, char **argv)
         soup_session_websocket_connect_async (stall_session, msg, NULL, NULL,
                                               G_PRIORITY_DEFAULT, NULL,
                                               on_ws_connected, c);
-        g_main_context_pop_thread_default (stall_ctx);
         while (!c->connected && !c->failed)
           g_main_context_iteration (stall_ctx, TRUE);
+        g_main_context_pop_thread_default (stall_ctx);
+        /* A small receive window, so the sink's send buffer (not the
+         * client's) holds what the stalled client does not read. */
+        if (c->ws) {
+          GIOStream *io = soup_websocket_connection_get_io_stream (c->ws);
+          GIOStream *base = NULL;
+          if (g_object_class_find_property (G_OBJECT_GET_CLASS (io),
+                                            "base-iostream"))
+            g_object_get (io, "base-iostream", &base, NULL);
+          if (base && G_IS_SOCKET_CONNECTION (base))
+            g_socket_set_option (
+                g_socket_connection_get_socket (G_SOCKET_CONNECTION (base)),
+                SOL_SOCKET, SO_RCVBUF, 65536, NULL);
+          g_clear_object (&base);
+        }
       } else {
         soup_session_websocket_connect_async (session, msg, NULL, NULL,
                                               G_PRIORITY_DEFAULT, NULL,

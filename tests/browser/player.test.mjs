@@ -58,6 +58,11 @@ try {
   const shot2 = await canvas.screenshot();
   mkdirSync(path.dirname(screenshotPath), { recursive: true });
   writeFileSync(screenshotPath, shot2);
+  if (process.env.PLAYER_PAGE_SCREENSHOT) {
+    // Whole page with the overlay, for docs/screenshots/.
+    await page.waitForTimeout(1100); // the overlay refreshes once a second
+    await page.screenshot({ path: process.env.PLAYER_PAGE_SCREENSHOT });
+  }
   const s1 = await pngStats(page, shot1);
   const s2 = await pngStats(page, shot2);
   console.log(`screenshot ${screenshotPath}: ${JSON.stringify(s2)}`);
