@@ -6,6 +6,7 @@
 #include <gst/check/gstharness.h>
 #include <gst/app/gstappsink.h>
 #include <gst/video/video.h>
+#include <gst/video/navigation.h>
 #include <string.h>
 
 /* ---- an encoder that is installed but cannot start (like nvh264enc on a
@@ -436,6 +437,40 @@ GST_START_TEST (test_force_key_unit_gives_keyframe)
 
 GST_END_TEST;
 
+/* Upstream events from the sinks (navigation from wsh264sink per the input
+ * contract, keyframe requests) pass through the bin to the source. */
+GST_START_TEST (test_navigation_passes_upstream)
+{
+  GstHarness *h;
+  GstEvent *ev;
+  GstBuffer *in;
+  gboolean got_nav = FALSE;
+
+  if (!first_software_encoder ())
+    return;
+  h = gst_harness_new ("vmstreamenc");
+  gst_harness_set_src_caps_str (
+      h, "video/x-raw,format=I420,width=320,height=240,framerate=30/1");
+  in = gst_harness_create_buffer (h, 320 * 240 * 3 / 2);
+  GST_BUFFER_PTS (in) = 0;
+  gst_buffer_memset (in, 0, 0x80, 320 * 240 * 3 / 2);
+  fail_unless_equals_int (gst_harness_push (h, in), GST_FLOW_OK);
+  fail_unless (gst_harness_push_upstream_event (
+      h, gst_navigation_event_new_mouse_button_press (
+             1, 10.0, 20.0, GST_NAVIGATION_MODIFIER_NONE)));
+  while ((ev = gst_harness_try_pull_upstream_event (h))) {
+    if (GST_EVENT_TYPE (ev) == GST_EVENT_NAVIGATION
+        && gst_navigation_event_get_type (ev)
+               == GST_NAVIGATION_EVENT_MOUSE_BUTTON_PRESS)
+      got_nav = TRUE;
+    gst_event_unref (ev);
+  }
+  fail_unless (got_nav, "navigation event did not reach the source side");
+  gst_harness_teardown (h);
+}
+
+GST_END_TEST;
+
 static Suite *
 vmstreamenc_suite (void)
 {
@@ -454,6 +489,7 @@ vmstreamenc_suite (void)
   tcase_add_test (tc, test_unknown_name_lists_available);
   tcase_add_test (tc, test_explicit_order_and_settings);
   tcase_add_test (tc, test_force_key_unit_gives_keyframe);
+  tcase_add_test (tc, test_navigation_passes_upstream);
   return s;
 }
 
