@@ -656,6 +656,51 @@ def case_qemu():
         no_asan_reports(sup)
 
 
+def case_browser():
+    """Chromium opens the supervisor's /player/ID link (a redirect to the
+    session's player), decodes frames, and its click and key reach Xvfb."""
+    node_modules = os.path.join(SOURCE, "tests", "browser", "node_modules", "playwright-core")
+    if ASAN:
+        print("SKIP: browser case not run under ASan (Chromium is not ours)")
+        sys.exit(77)
+    if not (shutil.which("node") and os.path.exists("/usr/bin/chromium") and
+            os.path.isdir(node_modules)):
+        print("SKIP: needs node, /usr/bin/chromium and tests/browser/node_modules")
+        sys.exit(77)
+    display = start_xvfb()
+    rec = XRecorder(display)
+    src = ("ximagesrc display-name=${DISPLAY} use-damage=false ! "
+           "video/x-raw,framerate=${FRAMERATE}/1 ! videoconvert ! videoscale ! "
+           "video/x-raw,format=I420,width=${WIDTH},height=${HEIGHT}")
+    sup = Supervisor(templates=os.path.join(SOURCE, "pipelines"),
+                     env={"HELIX_DISPLAY": display, "HELIX_VAR_SOURCE": src,
+                          "HELIX_ENCODER": "x264"})
+    st, s = demo_session(sup)
+    check(st == 201 and s["state"] == "running", "API create: running (%s)" % st)
+    env = dict(os.environ)
+    env.pop("LD_PRELOAD", None)
+    r = subprocess.run(["node", os.path.join(SOURCE, "tests", "supervisor", "browser-input.js"),
+                        s["player_url"]], capture_output=True, text=True, env=env, timeout=90)
+    out = json.loads(r.stdout.strip().splitlines()[-1]) if r.returncode == 0 else {}
+    check(r.returncode == 0, "Chromium decoded frames from /player/%s (%s)" % (s["id"], r.stderr[-300:]))
+    st_ = out.get("state", {})
+    check(out.get("url", "").startswith("http://127.0.0.1:%d/" % s["ws_port"]),
+          "the player link redirected to the session's page (%s)" % out.get("url"))
+    check(st_.get("decodedWidth") == 320 and st_.get("decodedHeight") == 240,
+          "decoded at the session's size (%sx%s)" % (st_.get("decodedWidth"), st_.get("decodedHeight")))
+    press = rec.read_until(lambda l: l.startswith("button-press 1 "), 10)
+    ok = False
+    if press:
+        x, y = map(int, press.split()[2:4])
+        ok = abs(x - 320) <= 3 and abs(y - 240) <= 3
+    check(ok, "the browser click reached Xvfb at the middle of the screen (%s)" % press)
+    check(rec.read_until(lambda l: l == "key-press z", 10) and
+          rec.read_until(lambda l: l == "key-release z", 10),
+          "the browser key reached Xvfb")
+    rc = sup.stop()
+    check(rc == 0, "supervisor exits 0")
+
+
 def case_qemu_tcg():
     """The real thing: vm/vmstream-vm boots the test guest under TCG, the
     guest streams through virtio-serial to the session's vsocksrc."""
@@ -724,7 +769,7 @@ def case_qemu_tcg():
 
 CASES = {"api": case_api, "auth": case_auth, "restart": case_restart,
          "shutdown": case_shutdown, "kill9": case_kill9, "e2e": case_e2e,
-         "qemu": case_qemu, "qemu-tcg": case_qemu_tcg}
+         "qemu": case_qemu, "qemu-tcg": case_qemu_tcg, "browser": case_browser}
 
 if __name__ == "__main__":
     try:

@@ -1,0 +1,29 @@
+// browser-input.js URL: the supervisor tests' browser client. Opens the
+// player (URL may redirect), waits for decoded frames, clicks the middle of
+// the video and presses the Z key, then prints the player's state as JSON.
+// Needs tests/browser/node_modules (playwright-core) and /usr/bin/chromium.
+const path = require('path');
+const { chromium } = require(path.join(__dirname, '..', 'browser', 'node_modules', 'playwright-core'));
+
+(async () => {
+  const url = process.argv[2];
+  const browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium', headless: true,
+    args: ['--no-sandbox', '--disable-gpu'],
+  });
+  try {
+    const page = await browser.newPage({ viewport: { width: 1000, height: 800 } });
+    await page.goto(url);
+    await page.waitForFunction(() => window.vmstreamPlayer && window.vmstreamPlayer.decodedFrames >= 5,
+      null, { timeout: 30000 });
+    const canvas = await page.$('canvas');
+    const box = await canvas.boundingBox();
+    await page.mouse.click(box.x + box.width / 2, box.y + box.height / 2);
+    await page.keyboard.press('KeyZ');
+    await page.waitForFunction(() => window.vmstreamPlayer.inputsSent >= 4, null, { timeout: 10000 });
+    const state = await page.evaluate(() => window.vmstreamPlayer);
+    console.log(JSON.stringify({ url: page.url(), state }));
+  } finally {
+    await browser.close();
+  }
+})().catch((e) => { console.error(String(e)); process.exit(1); });
