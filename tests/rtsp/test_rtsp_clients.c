@@ -13,6 +13,8 @@
 #include <json-glib/json-glib.h>
 #include <libsoup/soup.h>
 #include <signal.h>
+#include <stdlib.h>
+#include <sys/socket.h>
 #include <string.h>
 
 #define CHILD_TIMEOUT "40"
@@ -415,6 +417,118 @@ GST_START_TEST (test_basic_auth)
 
 GST_END_TEST;
 
+/* Sends one RTSP request on @conn and reads the reply headers (no body
+ * beyond what arrives with them). Returns the reply text. */
+static gchar *
+rtsp_request (GSocketConnection *conn, const gchar *req)
+{
+  GOutputStream *os = g_io_stream_get_output_stream (G_IO_STREAM (conn));
+  GInputStream *is = g_io_stream_get_input_stream (G_IO_STREAM (conn));
+  GString *reply = g_string_new (NULL);
+  gchar buf[4096];
+
+  fail_unless (
+      g_output_stream_write_all (os, req, strlen (req), NULL, NULL, NULL));
+  while (!strstr (reply->str, "\r\n\r\n")) {
+    gssize n = g_input_stream_read (is, buf, sizeof (buf), NULL, NULL);
+    fail_unless (n > 0, "connection closed during %s", req);
+    g_string_append_len (reply, buf, n);
+  }
+  /* DESCRIBE: the SDP body follows the headers */
+  if (strstr (reply->str, "Content-Length:")) {
+    gsize want
+        = strtoul (strstr (reply->str, "Content-Length:") + 15, NULL, 10);
+    gsize have
+        = reply->len - (strstr (reply->str, "\r\n\r\n") + 4 - reply->str);
+    while (have < want) {
+      gssize n = g_input_stream_read (is, buf, MIN (sizeof (buf), want - have),
+                                      NULL, NULL);
+      fail_unless (n > 0);
+      g_string_append_len (reply, buf, n);
+      have += n;
+    }
+  }
+  return g_string_free (reply, FALSE);
+}
+
+/* An RTSP client that plays over TCP and then stops reading must not stall
+ * the shared media: other clients keep receiving (gst-rtsp-server drops the
+ * stalled client's backlog). */
+GST_START_TEST (test_stalled_tcp_client_does_not_stall_others)
+{
+  Server s;
+  GSocket *sock;
+  GSocketConnection *conn;
+  GSocketAddress *addr;
+  GError *err = NULL;
+  guint port = 0;
+  gchar *req, *reply, *session, *end, *desc, *out = NULL;
+  guint64 before = 0, after = 0;
+
+  server_start (&s, 640, 360, 60, FALSE, NULL);
+  g_object_get (s.rtsp, "port", &port, NULL);
+
+  /* a tiny receive buffer fills in well under a second */
+  sock = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM,
+                       G_SOCKET_PROTOCOL_TCP, &err);
+  fail_unless (sock != NULL);
+  fail_unless (g_socket_set_option (sock, SOL_SOCKET, SO_RCVBUF, 4096, NULL));
+  addr = g_inet_socket_address_new_from_string ("127.0.0.1", port);
+  fail_unless (g_socket_connect (sock, addr, NULL, &err), "%s",
+               err ? err->message : "");
+  g_object_unref (addr);
+  conn = g_socket_connection_factory_create_connection (sock);
+
+  req = g_strdup_printf ("DESCRIBE %s RTSP/1.0\r\nCSeq: 1\r\n"
+                         "Accept: application/sdp\r\n\r\n",
+                         s.url);
+  reply = rtsp_request (conn, req);
+  fail_unless (g_str_has_prefix (reply, "RTSP/1.0 200"), "%s", reply);
+  g_free (req);
+  g_free (reply);
+  req = g_strdup_printf ("SETUP %s/stream=0 RTSP/1.0\r\nCSeq: 2\r\n"
+                         "Transport: RTP/AVP/TCP;unicast;interleaved=0-1"
+                         "\r\n\r\n",
+                         s.url);
+  reply = rtsp_request (conn, req);
+  fail_unless (g_str_has_prefix (reply, "RTSP/1.0 200"), "%s", reply);
+  session = strstr (reply, "Session: ");
+  fail_unless (session != NULL, "%s", reply);
+  session = g_strdup (session + 9);
+  end = strpbrk (session, ";\r");
+  *end = '\0';
+  g_free (req);
+  g_free (reply);
+  req = g_strdup_printf ("PLAY %s RTSP/1.0\r\nCSeq: 3\r\nSession: %s"
+                         "\r\n\r\n",
+                         s.url, session);
+  g_output_stream_write_all (g_io_stream_get_output_stream (G_IO_STREAM (conn)),
+                             req, strlen (req), NULL, NULL, NULL);
+  g_free (req);
+  g_free (session);
+  /* ...and never read again. */
+
+  g_object_get (s.rtsp, "frames", &before, NULL);
+  desc = client_pipeline (s.url, "", "h264parse", 240); /* 8 s */
+  fail_unless_equals_int (run_gst_client (desc, &out), 0);
+  g_object_get (s.rtsp, "frames", &after, NULL);
+  fail_unless (after - before >= 240, "only %" G_GUINT64_FORMAT " frames",
+               after - before);
+  g_free (desc);
+  g_free (out);
+  /* the stalled client was sent media it never read: its buffer is full */
+  fail_unless (g_socket_get_available_bytes (sock) >= 2048,
+               "stalled client has only %" G_GSSIZE_FORMAT " bytes waiting",
+               g_socket_get_available_bytes (sock));
+  g_io_stream_close (G_IO_STREAM (conn), NULL, NULL);
+  g_object_unref (conn);
+  g_object_unref (sock);
+  assert_no_error (&s);
+  server_stop (&s);
+}
+
+GST_END_TEST;
+
 /* A port that is taken: the second sink fails with a sentence that says so,
  * the first keeps serving. */
 GST_START_TEST (test_port_in_use_is_an_error)
@@ -653,6 +767,7 @@ rtsp_clients_suite (void)
   tcase_add_test (tc, test_junk_does_not_hurt);
   tcase_add_test (tc, test_basic_auth);
   tcase_add_test (tc, test_port_in_use_is_an_error);
+  tcase_add_test (tc, test_stalled_tcp_client_does_not_stall_others);
   tcase_add_test (tc, test_two_rtsp_two_ws_one_encoder);
   return s;
 }
