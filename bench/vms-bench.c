@@ -149,11 +149,13 @@ run_rx (guint n, const char *desc, gboolean latency)
     return 1;
   }
   if (latency) {
-    guint m = rx.count;
-    qsort (rx.lat_us, m, sizeof (gint64), cmp_i64);
-    printf ("frames=%u p50_us=%" G_GINT64_FORMAT " p99_us=%" G_GINT64_FORMAT
-        " max_us=%" G_GINT64_FORMAT "\n", m, rx.lat_us[m / 2],
-        rx.lat_us[(m * 99) / 100], rx.lat_us[m - 1]);
+    /* The first second is connection set-up and pipeline start: skip it. */
+    guint skip = MIN (60, rx.count / 4), m = rx.count - skip;
+    gint64 *l = rx.lat_us + skip;
+    qsort (l, m, sizeof (gint64), cmp_i64);
+    printf ("frames=%u (after %u warm-up) p50_us=%" G_GINT64_FORMAT
+        " p99_us=%" G_GINT64_FORMAT " max_us=%" G_GINT64_FORMAT "\n", m, skip,
+        l[m / 2], l[(m * 99) / 100], l[m - 1]);
   } else {
     double dt = rx.t1 - rx.t0;
     printf ("frames=%u fps=%.1f mbps=%.1f cpu_user=%.3f cpu_sys=%.3f "

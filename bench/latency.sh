@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Added latency of the vsock path: per frame, the receiver's CLOCK_REALTIME
+# when vsocksrc pushed the frame minus the capture time vsocksink put on the
+# wire (the frame's capture instant on the sender). Paced live sources, so
+# this is what a desktop stream sees; p50/p99/max per transport.
+#
+#   bench/latency.sh [-n FRAMES] [-b BUILDDIR]
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(dirname "$here")
+n=600
+build="$root/build"
+while getopts "n:b:" o; do
+  case $o in
+    n) n=$OPTARG ;;
+    b) build=$(readlink -f "$OPTARG") ;;
+    *) exit 2 ;;
+  esac
+done
+[ -x "$build/bench/vms-bench" ] || { meson setup "$build" >/dev/null && meson compile -C "$build" >/dev/null; }
+export GST_PLUGIN_PATH="$build/plugins" GST_REGISTRY="$build/bench-registry.bin"
+bench="$build/bench/vms-bench"
+tmp=$(mktemp -d)
+trap 'pkill -P $$ 2>/dev/null || true; rm -rf "$tmp"' EXIT
+port=$((20000 + $$ % 20000))
+
+measure() {
+  local label=$1 listen=$2 connect=$3 caps=$4 out="$tmp/rx"
+  : >"$out"
+  "$bench" latency "$n" "vsocksrc uri=$listen ! fakesink name=sink sync=false" >"$out" &
+  local t=$!
+  for _ in $(seq 100); do grep -q ready "$out" && break; sleep 0.05; done
+  # one drawn frame, re-sent live at the frame rate: the sender's cost is the
+  # transport alone, so the figure is what the path adds, not drawing time
+  gst-launch-1.0 -q videotestsrc pattern=ball num-buffers=1 ! "$caps" ! \
+    imagefreeze is-live=true num-buffers=$((n + 5)) ! vsocksink uri="$connect" >/dev/null
+  wait $t
+  printf "%-28s %s\n" "$label" "$(grep frames "$out")"
+}
+
+echo "machine: $(nproc) cores, $(uname -r), $(date -u +%Y-%m-%dT%H:%MZ); $n frames each"
+echo "goal: p99 <= 2000 us at 1080p60"
+for c in "1920x1080@60" "1280x720@60" "1920x1080@30"; do
+  wh=${c%@*}; fps=${c#*@}; w=${wh%x*}; h=${wh#*x}
+  caps="video/x-raw,format=NV12,width=$w,height=$h,framerate=$fps/1"
+  measure "unix:// ${w}x${h} NV12 ${fps}" "unix://$tmp/l.sock" "unix://$tmp/l.sock" "$caps"
+  measure "tcp:// ${w}x${h} NV12 ${fps}" "tcp://127.0.0.1:$port" "tcp://127.0.0.1:$port" "$caps"
+done
