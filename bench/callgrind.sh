@@ -27,7 +27,7 @@ caps="video/x-raw,format=NV12,width=1920,height=1080,framerate=60/1"
 
 inclusive() {  # callgrind file, function name -> inclusive Ir
   callgrind_annotate --inclusive=yes --threshold=100 "$1" 2>/dev/null |
-    awk -v f="$2" '$0 ~ f"[ (]" || $0 ~ f"$"  && !done {gsub(",","",$1); print $1; done=1}'
+    awk -v f="$2" '($0 ~ f"[ (]" || $0 ~ f"$") && !done {gsub(",","",$1); print $1; done=1}'
 }
 
 # receiver under callgrind, sender plain
