@@ -408,7 +408,9 @@ main (int argc, char **argv)
   gboolean no_input = FALSE;
   GOptionEntry entries[]
       = { { "pipeline", 'p', 0, G_OPTION_ARG_STRING, &desc,
-            "gst-launch style description of the pipeline to run", "DESC" },
+            "gst-launch style description of the pipeline to run (default: "
+            "$VMSTREAM_SESSION_PIPELINE, how the supervisor passes it)",
+            "DESC" },
           { "display", 'd', 0, G_OPTION_ARG_STRING, &display,
             "X display to inject input into with XTest (default $DISPLAY)",
             "DISPLAY" },
@@ -447,8 +449,13 @@ main (int argc, char **argv)
     g_printerr ("vmstream-session: %s\n", error->message);
     return VMS_EXIT_USAGE;
   }
+  if (desc == NULL && g_getenv ("VMSTREAM_SESSION_PIPELINE")) {
+    desc = g_strdup (g_getenv ("VMSTREAM_SESSION_PIPELINE"));
+    g_unsetenv ("VMSTREAM_SESSION_PIPELINE");
+  }
   if (desc == NULL) {
-    g_printerr ("vmstream-session: --pipeline is required\n");
+    g_printerr ("vmstream-session: --pipeline (or VMSTREAM_SESSION_PIPELINE) "
+                "is required\n");
     return VMS_EXIT_USAGE;
   }
   GST_DEBUG_CATEGORY_INIT (vmstream_session_debug, "vmstream-session", 0,

@@ -370,8 +370,7 @@ session_spawn (VmsSession *s)
   }
 
   g_ptr_array_add (argv, g_strdup (cfg->session_bin));
-  g_ptr_array_add (argv, g_strdup ("--pipeline"));
-  g_ptr_array_add (argv, g_strdup (s->pipeline));
+
   g_ptr_array_add (argv, g_strdup_printf ("--width=%d", s->width));
   g_ptr_array_add (argv, g_strdup_printf ("--height=%d", s->height));
   if (s->qmp_path) {
@@ -390,6 +389,10 @@ session_spawn (VmsSession *s)
                                  | G_SUBPROCESS_FLAGS_STDOUT_PIPE);
   g_subprocess_launcher_set_child_setup (l, child_setup,
                                          GINT_TO_POINTER (SIGTERM), NULL);
+  /* In the environment, not argv: the pipeline may hold the token, and
+   * /proc/PID/environ is private to the user while cmdline is not. */
+  g_subprocess_launcher_setenv (l, "VMSTREAM_SESSION_PIPELINE", s->pipeline,
+                                TRUE);
   s->state = VMS_STATE_STARTING;
   s->started_at = g_get_monotonic_time ();
   s->frames_run = s->bytes_run = 0;

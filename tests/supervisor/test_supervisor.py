@@ -446,6 +446,10 @@ def case_auth():
     check(st == 200, "?token= works too (browser links)")
     st, s = sup.http("POST", "/api/v1/sessions", {"template": "test"})
     check(st == 201, "POST with the token creates a session")
+    with open("/proc/%d/cmdline" % s["pid"], "rb") as f:
+        cmdline = f.read()
+    check(b"s3cret" not in cmdline and b"videotestsrc" not in cmdline,
+          "the pipeline (which may hold the token) is not on the command line")
     rc = sup.stop()
     check(rc == 0, "supervisor exits 0")
     no_asan_reports(sup)
