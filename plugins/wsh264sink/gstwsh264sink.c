@@ -16,6 +16,7 @@
 #include "wsh264proto.h"
 
 #include <string.h>
+#include <sys/socket.h>
 #include <gio/gio.h>
 #include <gst/video/video.h>
 #include <gst/video/navigation.h>
@@ -37,6 +38,7 @@ extern GResource *wsh264sink_get_resource (void);
 #define DEFAULT_MAX_CLIENT_LAG 1000
 #define DEFAULT_RECOVER_POLICY GST_WS_H264_SINK_RECOVER_KEYFRAME
 #define DEFAULT_LOW_DELAY_SPS FALSE
+#define DEFAULT_SEND_BUFFER_SIZE (512 * 1024)
 
 #define MAX_INPUT_MESSAGE 4096
 #define WS_SUBPROTOCOL "vmstream"
@@ -55,6 +57,7 @@ enum {
   PROP_MAX_CLIENT_LAG,
   PROP_RECOVER_POLICY,
   PROP_LOW_DELAY_SPS,
+  PROP_SEND_BUFFER_SIZE,
   PROP_STATS,
 };
 
@@ -100,6 +103,7 @@ struct _GstWsH264Sink {
   guint64 max_client_lag;
   GstWsH264SinkRecoverPolicy recover_policy;
   gboolean low_delay_sps;
+  guint send_buffer_size;
   guint bound_port;
 
   /* server thread */
@@ -469,6 +473,8 @@ on_ws_connected (SoupServer *server, SoupServerMessage *msg, const char *path,
   GstWsH264Sink *sink = user_data;
   Client *c = g_new0 (Client, 1);
   GSocketAddress *remote = soup_server_message_get_remote_address (msg);
+  GSocket *sock = soup_server_message_get_socket (msg);
+  guint sndbuf;
 
   c->sink = sink;
   c->conn = g_object_ref (conn);
@@ -481,6 +487,17 @@ on_ws_connected (SoupServer *server, SoupServerMessage *msg, const char *path,
                                                            MAX_INPUT_MESSAGE);
   g_signal_connect (conn, "message", G_CALLBACK (on_ws_message), c);
   g_signal_connect (conn, "closed", G_CALLBACK (on_ws_closed), c);
+
+  /* A bounded kernel send buffer keeps the lag a slow client can hide
+   * there small, so max-client-lag measures what the viewer sees. */
+  GST_OBJECT_LOCK (sink);
+  sndbuf = sink->send_buffer_size;
+  GST_OBJECT_UNLOCK (sink);
+  if (sock && sndbuf > 0) {
+    g_autoptr (GError) err = NULL;
+    if (!g_socket_set_option (sock, SOL_SOCKET, SO_SNDBUF, sndbuf, &err))
+      GST_WARNING_OBJECT (sink, "could not set SO_SNDBUF: %s", err->message);
+  }
 
   g_mutex_lock (&sink->lock);
   c->id = ++sink->next_client_id;
@@ -1341,6 +1358,9 @@ gst_ws_h264_sink_set_property (GObject *object, guint prop_id,
     case PROP_LOW_DELAY_SPS:
       sink->low_delay_sps = g_value_get_boolean (value);
       break;
+    case PROP_SEND_BUFFER_SIZE:
+      sink->send_buffer_size = g_value_get_uint (value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -1395,6 +1415,9 @@ gst_ws_h264_sink_get_property (GObject *object, guint prop_id, GValue *value,
     case PROP_LOW_DELAY_SPS:
       g_value_set_boolean (value, sink->low_delay_sps);
       break;
+    case PROP_SEND_BUFFER_SIZE:
+      g_value_set_uint (value, sink->send_buffer_size);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -1430,6 +1453,7 @@ gst_ws_h264_sink_init (GstWsH264Sink *sink)
   sink->max_client_lag = DEFAULT_MAX_CLIENT_LAG;
   sink->recover_policy = DEFAULT_RECOVER_POLICY;
   sink->low_delay_sps = DEFAULT_LOW_DELAY_SPS;
+  sink->send_buffer_size = DEFAULT_SEND_BUFFER_SIZE;
   sink->fps_d = 1;
   g_mutex_init (&sink->lock);
   g_mutex_init (&sink->start_lock);
@@ -1536,6 +1560,15 @@ gst_ws_h264_sink_class_init (GstWsH264SinkClass *klass)
           "streams without B-frames, for decoders that would otherwise hold "
           "frames back",
           DEFAULT_LOW_DELAY_SPS, rw_ready));
+  g_object_class_install_property (
+      gobject_class, PROP_SEND_BUFFER_SIZE,
+      g_param_spec_uint (
+          "send-buffer-size", "Send buffer size",
+          "SO_SNDBUF of each client socket in bytes (the kernel doubles it); "
+          "data a slow client has not taken waits there before counting "
+          "towards max-client-lag. 0 = kernel default (autotuned, up to "
+          "several MB, i.e. seconds of hidden lag)",
+          0, G_MAXINT / 2, DEFAULT_SEND_BUFFER_SIZE, rw_play));
   g_object_class_install_property (
       gobject_class, PROP_STATS,
       g_param_spec_boxed (

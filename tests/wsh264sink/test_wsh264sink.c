@@ -323,12 +323,15 @@ typedef struct {
   GQueue texts;  /* gchar* */
   GQueue frames; /* GBytes* */
   gboolean closed;
+  guint frames_before_last_text; /* binary messages before the last text */
 } Client;
 
 static void
 on_client_message (SoupWebsocketConnection *conn, gint type, GBytes *msg,
                    Client *c)
 {
+  if (type == SOUP_WEBSOCKET_DATA_TEXT)
+    c->frames_before_last_text = g_queue_get_length (&c->frames);
   if (type == SOUP_WEBSOCKET_DATA_TEXT)
     g_queue_push_tail (&c->texts, g_strndup (g_bytes_get_data (msg, NULL),
                                              g_bytes_get_size (msg)));
@@ -727,6 +730,49 @@ GST_START_TEST (test_init_and_keyframe_on_join)
 
 GST_END_TEST;
 
+GST_START_TEST (test_resolution_change_new_init)
+{
+  g_autoptr (GPtrArray) small = encode_aus (10, 30, 320, 240);
+  g_autoptr (GPtrArray) big = encode_aus (5, 30, 640, 480);
+  ClientCounter cc;
+  guint port, i;
+  GstHarness *h = sink_harness (NULL, &cc, &port);
+  Client *c = client_connect (port, "/stream/x", NULL, NULL);
+  g_autoptr (JsonParser) jp = json_parser_new ();
+  JsonObject *o;
+  Wsh264FrameHeader hdr;
+
+  fail_unless (c->conn != NULL);
+  counter_wait_added (&cc, 1);
+  for (i = 0; i < 10; i++)
+    push_au (h, g_ptr_array_index (small, i));
+  client_wait_frames (c, 10);
+  fail_unless_equals_int (g_queue_get_length (&c->texts), 1);
+  fail_unless_equals_int (c->frames_before_last_text, 0);
+
+  /* The encoder restarts at 640x480 (as after a desktop resize). */
+  gst_harness_set_src_caps_str (
+      h, "video/x-h264,stream-format=byte-stream,"
+         "alignment=au,width=640,height=480,framerate=30/1");
+  for (i = 0; i < 5; i++)
+    push_au (h, g_ptr_array_index (big, i));
+  client_wait_frames (c, 15);
+  client_wait_texts (c, 2);
+  /* The new init came right before the first 640x480 frame. */
+  fail_unless_equals_int (c->frames_before_last_text, 10);
+  fail_unless (
+      json_parser_load_from_data (jp, g_queue_peek_tail (&c->texts), -1, NULL));
+  o = json_node_get_object (json_parser_get_root (jp));
+  fail_unless_equals_int (json_object_get_int_member (o, "width"), 640);
+  fail_unless_equals_int (json_object_get_int_member (o, "height"), 480);
+  frame_header (g_queue_peek_nth (&c->frames, 10), &hdr);
+  fail_unless (hdr.flags & WSH264_FRAME_FLAG_KEY);
+  client_free (c);
+  gst_harness_teardown (h);
+}
+
+GST_END_TEST;
+
 /* A synthetic access unit of about @size bytes: SPS+PPS+IDR for a key,
  * one non-IDR slice otherwise. The sink never decodes slices, so filler
  * bytes (no start codes) are enough to load the network path. */
@@ -1105,6 +1151,7 @@ wsh264sink_suite (void)
   tcase_add_test (tc, test_sps_rewrite);
   tcase_add_test (tc, test_navigation_json);
   tcase_add_test (tc, test_init_and_keyframe_on_join);
+  tcase_add_test (tc, test_resolution_change_new_init);
   tcase_add_test (tc, test_slow_client_skips_to_keyframe);
   tcase_add_test (tc, test_disconnect_policy);
   tcase_add_test (tc, test_token);
