@@ -444,8 +444,14 @@ qemu_wait_cb (GObject *src, GAsyncResult *res, gpointer user_data)
     g_message ("session %s: QEMU stopped", s->id);
     session_maybe_gone (s);
   } else {
-    g_message ("session %s: QEMU ended unexpectedly; restarting the session",
-               s->id);
+    gint st = g_subprocess_get_if_exited (q) ? g_subprocess_get_exit_status (q)
+                                             : -g_subprocess_get_term_sig (q);
+    g_free (s->last_error);
+    s->last_error
+        = g_strdup_printf ("QEMU ended unexpectedly (%s %d); see "
+                           "the supervisor's log for its messages",
+                           st < 0 ? "signal" : "exit status", ABS (st));
+    g_message ("session %s: %s; restarting the session", s->id, s->last_error);
     /* The restart path starts QEMU again before the session process. */
     if (s->proc)
       g_subprocess_send_signal (s->proc, SIGTERM);
