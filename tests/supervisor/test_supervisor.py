@@ -633,8 +633,12 @@ def case_qemu():
         def cmds():
             with open(log) as f:
                 return [json.loads(l) for l in f if l.strip()]
-        ev = wait_for(lambda: [c for c in cmds() if c.get("execute") == "input-send-event"], 10)
-        flat = [e for c in ev for e in c["arguments"]["events"]]
+        def flat_events():
+            return [e for c in cmds() if c.get("execute") == "input-send-event"
+                    for e in c["arguments"]["events"]]
+        # both requests (key, then pointer) must have reached the fake QEMU
+        wait_for(lambda: any(e["type"] == "btn" for e in flat_events()), 10)
+        flat = flat_events()
         check({"type": "key", "data": {"down": True, "key": {"type": "qcode", "data": "a"}}} in flat,
               "QMP input-send-event with qcode a")
         check({"type": "abs", "data": {"axis": "x", "value": 32767}} in flat and
