@@ -264,9 +264,11 @@ main (int argc, char **argv)
       "array\n"
       "  GET    /api/v1/templates, /healthz, /metrics (Prometheus), "
       "/player/ID\n"
-      "Template variables: SESSION_ID WIDTH HEIGHT FPS ENCODER ENCODER_MODE "
-      "WS_PORT WS_ADDRESS RTSP_PORT RTSP_ADDRESS VSOCK_PORT VSOCK_URI "
-      "DISPLAY TOKEN RUN_DIR VM_DIR VM_CPUS VM_MEMORY QMP_SOCKET.\n"
+      "Template variables: SESSION_ID WIDTH HEIGHT FPS FRAMERATE ENCODER "
+      "ENCODER_MODE WS_PORT WS_ADDRESS RTSP_PORT RTSP_ADDRESS VSOCK_PORT "
+      "VSOCK_URI DISPLAY TOKEN WS_TOKEN RUN_DIR VM_DIR VM_CPUS VM_MEMORY "
+      "QMP_SOCKET, GUEST_PIPELINE and GUEST_PLUGINS (QEMU command), plus "
+      "--var ones and the template's #:NAME= defaults.\n"
       "SIGTERM/SIGINT stop every session (and QEMU: system_powerdown, then "
       "quit) and exit. See docs/operations.md.");
   g_option_context_add_main_entries (ctx, entries, NULL);
