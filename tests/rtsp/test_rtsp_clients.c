@@ -172,7 +172,7 @@ client_pipeline (const gchar *url, const gchar *rtspsrc_extra,
                           url, rtspsrc_extra, middle, frames);
 }
 
-/* "timeout ... gst-launch-1.0 -q" + the description split at spaces (the
+/* "timeout ... gst-launch-1.0" + the description split at spaces (the
  * client descriptions here have no quoted values). */
 static gchar **
 gst_client_argv (const gchar *desc)
@@ -180,7 +180,7 @@ gst_client_argv (const gchar *desc)
   GPtrArray *a = g_ptr_array_new ();
   gchar **words = g_strsplit (desc, " ", -1);
   const gchar *prefix[]
-      = { "timeout", "-k", "5", CHILD_TIMEOUT, "gst-launch-1.0", "-q" };
+      = { "timeout", "-k", "5", CHILD_TIMEOUT, "gst-launch-1.0" };
 
   for (guint i = 0; i < G_N_ELEMENTS (prefix); i++)
     g_ptr_array_add (a, g_strdup (prefix[i]));

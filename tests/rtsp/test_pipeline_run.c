@@ -1,0 +1,270 @@
+/* Runs the host templates for real: the pipelines/ files expanded by
+ * tools/vmstream-expand, started in this process, fed by a sender process
+ * over tcp:// (vsocksink, standing in for the guest), watched by a real RTSP
+ * client (rtspsrc in a separate process).
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include <gst/check/gstcheck.h>
+#include <gio/gio.h>
+#include <signal.h>
+#include <string.h>
+
+static gchar *
+expand (const gchar *template_name, const gchar *const *vars)
+{
+  const gchar *root = g_getenv ("VMSTREAM_SOURCE_ROOT");
+  gchar *tool = g_build_filename (root, "tools", "vmstream-expand", NULL);
+  gchar *file = g_build_filename (root, "pipelines", template_name, NULL);
+  GPtrArray *args = g_ptr_array_new ();
+  gchar **envp = g_environ_unsetenv (g_get_environ (), "LD_PRELOAD");
+  gchar *out = NULL, *err_out = NULL;
+  gint status = 0;
+  GError *err = NULL;
+
+  g_ptr_array_add (args, (gpointer) "python3");
+  g_ptr_array_add (args, tool);
+  g_ptr_array_add (args, (gpointer) "--raw");
+  g_ptr_array_add (args, (gpointer) "--no-env");
+  g_ptr_array_add (args, file);
+  for (const gchar *const *v = vars; *v; v++)
+    g_ptr_array_add (args, (gpointer)*v);
+  g_ptr_array_add (args, NULL);
+  fail_unless (g_spawn_sync (NULL, (gchar **)args->pdata, envp,
+                             G_SPAWN_SEARCH_PATH, NULL, NULL, &out, &err_out,
+                             &status, &err),
+               "%s", err ? err->message : "");
+  fail_unless (g_spawn_check_wait_status (status, NULL), "%s", err_out);
+  g_ptr_array_unref (args);
+  g_strfreev (envp);
+  g_free (tool);
+  g_free (file);
+  g_free (err_out);
+  return g_strstrip (out);
+}
+
+static GstElement *
+find_by_factory (GstElement *pipeline, const gchar *factory)
+{
+  GstIterator *it = gst_bin_iterate_recurse (GST_BIN (pipeline));
+  GValue v = G_VALUE_INIT;
+  GstElement *found = NULL;
+
+  while (!found && gst_iterator_next (it, &v) == GST_ITERATOR_OK) {
+    GstElement *e = g_value_get_object (&v);
+    GstElementFactory *f = gst_element_get_factory (e);
+    if (f && strcmp (GST_OBJECT_NAME (f), factory) == 0)
+      found = gst_object_ref (e);
+    g_value_reset (&v);
+  }
+  g_value_unset (&v);
+  gst_iterator_free (it);
+  return found;
+}
+
+/* A process that loads this build's plugins (vsocksink). */
+static GSubprocess *
+spawn_sender (const gchar *desc)
+{
+  GSubprocessLauncher *l = g_subprocess_launcher_new (
+      G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_SILENCE);
+  const gchar *preload = g_getenv ("VMSTREAM_ASAN_PRELOAD");
+  gchar **words = g_strsplit (desc, " ", -1);
+  GPtrArray *argv = g_ptr_array_new ();
+  GError *err = NULL;
+  GSubprocess *p;
+
+  if (preload && *preload) {
+    g_subprocess_launcher_setenv (l, "LD_PRELOAD", preload, TRUE);
+    /* killed at the end: its exit status and leaks are not the point */
+    g_subprocess_launcher_setenv (l, "ASAN_OPTIONS", "detect_leaks=0", TRUE);
+  }
+  g_ptr_array_add (argv, (gpointer) "timeout");
+  g_ptr_array_add (argv, (gpointer) "60");
+  g_ptr_array_add (argv, (gpointer) "gst-launch-1.0");
+  g_ptr_array_add (argv, (gpointer) "-q");
+  for (gchar **w = words; *w; w++)
+    if (**w)
+      g_ptr_array_add (argv, *w);
+  g_ptr_array_add (argv, NULL);
+  p = g_subprocess_launcher_spawnv (l, (const gchar *const *)argv->pdata, &err);
+  fail_unless (p != NULL, "%s", err ? err->message : "");
+  g_ptr_array_unref (argv);
+  g_strfreev (words);
+  g_object_unref (l);
+  return p;
+}
+
+/* rtspsrc in a plain process (system plugins only); exit status. */
+static gint
+rtsp_client (const gchar *url, guint frames, gchar **out)
+{
+  GSubprocessLauncher *l = g_subprocess_launcher_new (
+      G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_MERGE);
+  gchar *reg = g_build_filename (g_getenv ("VMSTREAM_BUILD_ROOT"), "tests",
+                                 "rtsp-client-registry.bin", NULL);
+  gchar *loc = g_strdup_printf ("location=%s", url);
+  gchar *eos = g_strdup_printf ("eos-after=%u", frames);
+  const gchar *argv[]
+      = { "timeout", "-k",        "5",         "40",       "gst-launch-1.0",
+          "rtspsrc", loc,         "latency=0", "!",        "rtph264depay",
+          "!",       "h264parse", "!",         "identity", eos,
+          "!",       "fakesink",  NULL };
+  GError *err = NULL;
+  GSubprocess *p;
+  gint status;
+
+  g_subprocess_launcher_unsetenv (l, "GST_PLUGIN_PATH_1_0");
+  g_subprocess_launcher_unsetenv (l, "LD_PRELOAD");
+  g_subprocess_launcher_setenv (l, "GST_REGISTRY_1_0", reg, TRUE);
+  p = g_subprocess_launcher_spawnv (l, argv, &err);
+  fail_unless (p != NULL, "%s", err ? err->message : "");
+  fail_unless (g_subprocess_communicate_utf8 (p, NULL, NULL, out, NULL, NULL));
+  status
+      = g_subprocess_get_if_exited (p) ? g_subprocess_get_exit_status (p) : -1;
+  g_object_unref (p);
+  g_object_unref (l);
+  g_free (reg);
+  g_free (loc);
+  g_free (eos);
+  return status;
+}
+
+static void
+assert_no_error (GstElement *pipeline)
+{
+  GstBus *bus = gst_element_get_bus (pipeline);
+  GstMessage *m = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR);
+
+  if (m) {
+    GError *err = NULL;
+    gchar *dbg = NULL;
+    gst_message_parse_error (m, &err, &dbg);
+    fail ("pipeline error: %s (%s)", err->message, dbg);
+  }
+  gst_object_unref (bus);
+}
+
+/* Starts @template_name with every port picked by the system, feeds it with
+ * @sender (a description with %u for the vsocksrc port, or NULL), and checks
+ * that an RTSP client gets 60 frames. */
+static void
+run_template (const gchar *template_name, const gchar *sender_fmt)
+{
+  const gchar *vars[] = { "SESSION_ID=runtest",
+                          "RTSP_PORT=0",
+                          "WS_PORT=0",
+                          "VSOCK_URI=tcp://127.0.0.1:0",
+                          "WIDTH=640",
+                          "HEIGHT=360",
+                          NULL };
+  gchar *desc = expand (template_name, vars);
+  GError *err = NULL;
+  GstElement *pipeline = gst_parse_launch (desc, &err);
+  GstElement *rtsp, *src;
+  GSubprocess *sender = NULL;
+  gchar *url = NULL, *out = NULL;
+  gint status;
+
+  fail_unless (pipeline != NULL, "%s: %s", desc, err ? err->message : "");
+  fail_if (gst_element_set_state (pipeline, GST_STATE_PLAYING)
+           == GST_STATE_CHANGE_FAILURE);
+  /* no waiting for PLAYING: a live pipeline gets there with the first
+   * buffer, which the sender below provides; the servers listen already */
+  rtsp = find_by_factory (pipeline, "rtsph264sink");
+  fail_unless (rtsp != NULL);
+  g_object_get (rtsp, "url", &url, NULL);
+
+  src = find_by_factory (pipeline, "vsocksrc");
+  if (sender_fmt) {
+    guint port = 0;
+    gchar *sdesc;
+
+    fail_unless (src != NULL);
+    g_object_get (src, "bound-port", &port, NULL);
+    fail_unless (port > 0);
+    sdesc = g_strdup_printf (sender_fmt, port);
+    sender = spawn_sender (sdesc);
+    g_free (sdesc);
+  }
+
+  status = rtsp_client (url, 60, &out);
+  fail_unless (status == 0, "%s: RTSP client failed (%d): %s", template_name,
+               status, out);
+  assert_no_error (pipeline);
+
+  if (sender) {
+    g_subprocess_send_signal (sender, SIGTERM);
+    g_subprocess_wait (sender, NULL, NULL);
+    g_object_unref (sender);
+  }
+  gst_element_set_state (pipeline, GST_STATE_NULL);
+  gst_clear_object (&src);
+  gst_object_unref (rtsp);
+  gst_object_unref (pipeline);
+  g_free (url);
+  g_free (out);
+  g_free (desc);
+}
+
+static gboolean
+have (const gchar *factory)
+{
+  GstElementFactory *f = gst_element_factory_find (factory);
+
+  if (f)
+    gst_object_unref (f);
+  return f != NULL;
+}
+
+GST_START_TEST (test_demo_local_runs)
+{
+  run_template ("demo-local.txt", NULL);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_host_native_runs)
+{
+  if (!have ("vsocksrc") || !have ("vsocksink"))
+    return;
+  run_template ("host-native.txt",
+                "videotestsrc is-live=true pattern=ball ! "
+                "video/x-raw,format=NV12,width=640,height=360,framerate=30/1 ! "
+                "vsocksink uri=tcp://127.0.0.1:%u");
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_host_vm_encoded_runs)
+{
+  if (!have ("vsocksrc") || !have ("vsocksink") || !have ("x264enc"))
+    return;
+  /* the guest encodes (encode-in-VM mode) */
+  run_template (
+      "host-vm-encoded.txt",
+      "videotestsrc is-live=true pattern=ball ! "
+      "video/x-raw,width=640,height=360,framerate=30/1 ! "
+      "x264enc tune=zerolatency speed-preset=superfast key-int-max=30 ! "
+      "h264parse config-interval=-1 ! "
+      "video/x-h264,stream-format=byte-stream,alignment=au ! "
+      "vsocksink uri=tcp://127.0.0.1:%u");
+}
+
+GST_END_TEST;
+
+static Suite *
+pipeline_run_suite (void)
+{
+  Suite *s = suite_create ("pipeline-run");
+  TCase *tc = tcase_create ("general");
+
+  suite_add_tcase (s, tc);
+  tcase_set_timeout (tc, 120);
+  tcase_add_test (tc, test_demo_local_runs);
+  tcase_add_test (tc, test_host_native_runs);
+  tcase_add_test (tc, test_host_vm_encoded_runs);
+  return s;
+}
+
+GST_CHECK_MAIN (pipeline_run);
