@@ -1,6 +1,8 @@
 // browser-input.js URL: the supervisor tests' browser client. Opens the
 // player (URL may redirect), waits for decoded frames, clicks the middle of
-// the video and presses the Z key, then prints the player's state as JSON.
+// the video and presses the Z key, then prints the player's state as JSON;
+// then waits for the page to reconnect and decode again (the test kills the
+// session process in between) and prints a second line.
 // Needs tests/browser/node_modules (playwright-core) and /usr/bin/chromium.
 const path = require('path');
 const { chromium } = require(path.join(__dirname, '..', 'browser', 'node_modules', 'playwright-core'));
@@ -23,6 +25,13 @@ const { chromium } = require(path.join(__dirname, '..', 'browser', 'node_modules
     await page.waitForFunction(() => window.vmstreamPlayer.inputsSent >= 4, null, { timeout: 10000 });
     const state = await page.evaluate(() => window.vmstreamPlayer);
     console.log(JSON.stringify({ url: page.url(), state }));
+    // The test now kills the session process; the supervisor restarts it on
+    // the same port and the open page must reconnect and decode again.
+    const before = state.decodedFrames;
+    await page.waitForFunction((n) => window.vmstreamPlayer.connects >= 2 &&
+      window.vmstreamPlayer.decodedFrames >= n + 5, before, { timeout: 60000 });
+    const after = await page.evaluate(() => window.vmstreamPlayer);
+    console.log(JSON.stringify({ resumed: true, state: after }));
   } finally {
     await browser.close();
   }

@@ -687,10 +687,13 @@ def case_browser():
     check(st == 201 and s["state"] == "running", "API create: running (%s)" % st)
     env = dict(os.environ)
     env.pop("LD_PRELOAD", None)
-    r = subprocess.run(["node", os.path.join(SOURCE, "tests", "supervisor", "browser-input.js"),
-                        s["player_url"]], capture_output=True, text=True, env=env, timeout=90)
-    out = json.loads(r.stdout.strip().splitlines()[-1]) if r.returncode == 0 else {}
-    check(r.returncode == 0, "Chromium decoded frames from /player/%s (%s)" % (s["id"], r.stderr[-300:]))
+    node = subprocess.Popen(["node", os.path.join(SOURCE, "tests", "supervisor", "browser-input.js"),
+                             s["player_url"]], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=env)
+    cleanups.append(lambda: node.poll() is None and (node.kill(), node.wait()))
+    line = node.stdout.readline()  # blocks until the page decoded and sent input
+    out = json.loads(line) if line.startswith("{") else {}
+    check(bool(out), "Chromium decoded frames from /player/%s" % s["id"])
     st_ = out.get("state", {})
     check(out.get("url", "").startswith("http://127.0.0.1:%d/" % s["ws_port"]),
           "the player link redirected to the session's page (%s)" % out.get("url"))
@@ -705,6 +708,14 @@ def case_browser():
     check(rec.read_until(lambda l: l == "key-press z", 10) and
           rec.read_until(lambda l: l == "key-release z", 10),
           "the browser key reached Xvfb")
+    # kill -9 the session: the open page reconnects to the restarted one
+    os.kill(s["pid"], signal.SIGKILL)
+    line = node.stdout.readline()
+    node.wait(timeout=90)
+    resumed = json.loads(line) if line.startswith("{") else {}
+    check(resumed.get("resumed") and node.returncode == 0,
+          "after kill -9 of the session the open player reconnected and decodes again "
+          "(connects=%s) %s" % (resumed.get("state", {}).get("connects"), node.stderr.read()[-300:]))
     rc = sup.stop()
     check(rc == 0, "supervisor exits 0")
 
