@@ -209,6 +209,8 @@ typedef struct {
   VmsSession *s;
   GSubprocess *proc;
   GDataInputStream *out;
+  GCancellable *cancel;
+  guint eof_timer;
   gboolean exited, eof;
 } Run;
 
@@ -289,6 +291,7 @@ run_ended (Run *r)
   }
   g_object_unref (r->out);
   g_object_unref (r->proc);
+  g_object_unref (r->cancel);
   g_free (r);
 
   if (s->removed) {
@@ -329,15 +332,30 @@ read_line_cb (GObject *src, GAsyncResult *res, gpointer user_data)
   g_autofree gchar *line = g_data_input_stream_read_line_finish (
       G_DATA_INPUT_STREAM (src), res, &len, NULL);
 
-  if (line == NULL) {
+  if (line == NULL) { /* EOF, error, or cancelled by eof_timeout_cb */
     r->eof = TRUE;
+    if (r->eof_timer) {
+      g_source_remove (r->eof_timer);
+      r->eof_timer = 0;
+    }
     if (r->exited)
       run_ended (r);
     return;
   }
   handle_status_line (r->s, line, len);
-  g_data_input_stream_read_line_async (r->out, G_PRIORITY_DEFAULT, NULL,
+  g_data_input_stream_read_line_async (r->out, G_PRIORITY_DEFAULT, r->cancel,
                                        read_line_cb, r);
+}
+
+static gboolean
+eof_timeout_cb (gpointer user_data)
+{
+  Run *r = user_data;
+  /* The process is gone but something it started still holds its stdout:
+   * stop reading (read_line_cb then ends the run). */
+  r->eof_timer = 0;
+  g_cancellable_cancel (r->cancel);
+  return G_SOURCE_REMOVE;
 }
 
 static void
@@ -348,6 +366,8 @@ wait_cb (GObject *src, GAsyncResult *res, gpointer user_data)
   r->exited = TRUE;
   if (r->eof)
     run_ended (r);
+  else
+    r->eof_timer = g_timeout_add_seconds (2, eof_timeout_cb, r);
 }
 
 static void
@@ -416,7 +436,8 @@ session_spawn (VmsSession *s)
   vms_session_ref (s);
   r->proc = g_object_ref (s->proc);
   r->out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (s->proc));
-  g_data_input_stream_read_line_async (r->out, G_PRIORITY_DEFAULT, NULL,
+  r->cancel = g_cancellable_new ();
+  g_data_input_stream_read_line_async (r->out, G_PRIORITY_DEFAULT, r->cancel,
                                        read_line_cb, r);
   g_subprocess_wait_async (s->proc, NULL, wait_cb, r);
   g_message ("session %s: started process %d (template %s)", s->id, s->pid,

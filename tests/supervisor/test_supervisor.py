@@ -403,6 +403,42 @@ def case_api():
     no_asan_reports(sup)
 
 
+def case_stdout_held():
+    """A session process that dies while something it started still holds
+    its stdout: the supervisor must not wait for that EOF to restart it."""
+    fake = os.path.join(TMP, "fake-session")
+    pids = os.path.join(TMP, "sleepers")
+    with open(fake, "w") as f:
+        f.write("#!/bin/sh\n"
+                "echo '{\"event\":\"state\",\"state\":\"playing\"}'\n"
+                "sleep 20 &\n"            # inherits stdout, outlives us
+                "echo $! >> %s\n"
+                "exit 1\n" % pids)
+    os.chmod(fake, 0o755)
+
+    def kill_sleepers():
+        try:
+            with open(pids) as f:
+                for p in f.read().split():
+                    try:
+                        os.kill(int(p), signal.SIGKILL)
+                    except OSError:
+                        pass
+        except OSError:
+            pass
+    cleanups.append(kill_sleepers)
+    sup = Supervisor(env={"HELIX_SESSION_BIN": fake, "HELIX_BACKOFF_INITIAL_MS": "100"})
+    t0 = time.monotonic()
+    st, s = sup.http("POST", "/api/v1/sessions", {"template": "test"})
+    check(st == 201, "fake session created (%s)" % st)
+    ok = wait_for(lambda: sup.http("GET", "/api/v1/sessions/" + s["id"])[1]["restarts"] >= 2, 15)
+    dt = time.monotonic() - t0
+    check(ok and dt < 10, "restarted twice in %.1f s although its stdout stays open 20 s" % dt)
+    rc = sup.stop()
+    check(rc == 0, "supervisor exits 0")
+    kill_sleepers()
+
+
 def case_auth():
     # Refuses a non-loopback address without a token (checked before binding).
     r = subprocess.run([SUP, "--listen", "192.0.2.1:0"], capture_output=True,
@@ -788,7 +824,8 @@ def case_qemu_tcg():
 
 CASES = {"api": case_api, "auth": case_auth, "restart": case_restart,
          "shutdown": case_shutdown, "kill9": case_kill9, "e2e": case_e2e,
-         "qemu": case_qemu, "qemu-tcg": case_qemu_tcg, "browser": case_browser}
+         "qemu": case_qemu, "qemu-tcg": case_qemu_tcg, "browser": case_browser,
+         "stdout-held": case_stdout_held}
 
 if __name__ == "__main__":
     try:
