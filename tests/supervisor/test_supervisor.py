@@ -701,8 +701,9 @@ def case_qemu():
 
 
 def case_browser():
-    """Chromium opens the supervisor's /player/ID link (a redirect to the
-    session's player), decodes frames, and its click and key reach Xvfb."""
+    """Chromium opens the supervisor's /player/ID?token= link (a redirect to
+    the session's player), decodes frames, and its click and key reach Xvfb.
+    With a token: the session's stream needs it too."""
     node_modules = os.path.join(SOURCE, "tests", "browser", "node_modules", "playwright-core")
     if ASAN:
         print("SKIP: browser case not run under ASan (Chromium is not ours)")
@@ -718,21 +719,23 @@ def case_browser():
            "video/x-raw,format=I420,width=${WIDTH},height=${HEIGHT}")
     sup = Supervisor(templates=os.path.join(SOURCE, "pipelines"),
                      env={"HELIX_DISPLAY": display, "HELIX_VAR_SOURCE": src,
-                          "HELIX_ENCODER": "x264"})
+                          "HELIX_ENCODER": "x264", "HELIX_TOKEN": "tok3n"})
     st, s = demo_session(sup)
     check(st == 201 and s["state"] == "running", "API create: running (%s)" % st)
     env = dict(os.environ)
     env.pop("LD_PRELOAD", None)
     node = subprocess.Popen(["node", os.path.join(SOURCE, "tests", "supervisor", "browser-input.js"),
-                             s["player_url"]], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             s["player_url"] + "?token=tok3n"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, env=env)
     cleanups.append(lambda: node.poll() is None and (node.kill(), node.wait()))
     line = node.stdout.readline()  # blocks until the page decoded and sent input
     out = json.loads(line) if line.startswith("{") else {}
     check(bool(out), "Chromium decoded frames from /player/%s" % s["id"])
     st_ = out.get("state", {})
-    check(out.get("url", "").startswith("http://127.0.0.1:%d/" % s["ws_port"]),
-          "the player link redirected to the session's page (%s)" % out.get("url"))
+    check(out.get("url", "") == "http://127.0.0.1:%d/?token=tok3n" % s["ws_port"],
+          "the player link redirected to the session's page, token kept (%s)" % out.get("url"))
+    rc, _ = wsclient(s["stream_url"], frames=1, timeout=3)
+    check(rc != 0, "the stream refuses a client without the token")
     check(st_.get("decodedWidth") == 320 and st_.get("decodedHeight") == 240,
           "decoded at the session's size (%sx%s)" % (st_.get("decodedWidth"), st_.get("decodedHeight")))
     press = rec.read_until(lambda l: l.startswith("button-press 1 "), 10)
