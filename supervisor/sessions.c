@@ -411,6 +411,12 @@ session_spawn (VmsSession *s)
                                          GINT_TO_POINTER (SIGTERM), NULL);
   /* In the environment, not argv: the pipeline may hold the token, and
    * /proc/PID/environ is private to the user while cmdline is not. */
+  /* An installed supervisor finds the installed plugins without any setup;
+   * an explicit GST_PLUGIN_PATH (build trees, tests) is left alone. */
+  if (g_getenv ("GST_PLUGIN_PATH_1_0") == NULL
+      && g_getenv ("GST_PLUGIN_PATH") == NULL)
+    g_subprocess_launcher_setenv (l, "GST_PLUGIN_PATH_1_0", VMS_PLUGINS_DIR,
+                                  TRUE);
   g_subprocess_launcher_setenv (l, "VMSTREAM_SESSION_PIPELINE", s->pipeline,
                                 TRUE);
   s->state = VMS_STATE_STARTING;

@@ -19,10 +19,6 @@
 #define VMS_VM_DIR "vm"
 #endif
 
-#ifndef VMS_PLUGINS_DIR
-#define VMS_PLUGINS_DIR "/usr/local/lib/gstreamer-1.0"
-#endif
-
 /* vm/vmstream-vm execs QEMU (so the pid we watch is QEMU's). The guest
  * runs ${GUEST_PIPELINE} (a guest template) with this project's plugins from
  * ${GUEST_PLUGINS}, at the session's size and rate. */

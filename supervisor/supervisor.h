@@ -5,6 +5,10 @@
 #include <json-glib/json-glib.h>
 #include <libsoup/soup.h>
 
+#ifndef VMS_PLUGINS_DIR
+#define VMS_PLUGINS_DIR "/usr/local/lib/gstreamer-1.0"
+#endif
+
 G_BEGIN_DECLS
 
 typedef struct {
