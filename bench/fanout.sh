@@ -34,8 +34,8 @@ hz=$(getconf CLK_TCK)
 cc -O2 -o "$work/fanout-client" "$here/fanout-client.c" \
   $(pkg-config --cflags --libs libsoup-3.0 gio-2.0)
 
-# One clip long enough for a run: warm-up + window + margin, 30 fps.
-frames=$(( (secs + 4) * 30 ))
+# One clip long enough for a run: connecting, warm-up, window, margin.
+frames=$(( (secs + 8) * 30 ))
 echo "encoding a ${frames}-frame 1080p clip at 8 Mbit/s..."
 gst-launch-1.0 -q videotestsrc num-buffers=$frames pattern=snow ! \
   video/x-raw,format=I420,width=1920,height=1080,framerate=30/1 ! \
@@ -65,7 +65,7 @@ run() {
   local src="filesrc location=$work/clip.h264 ! video/x-h264,framerate=30/1 ! h264parse ! video/x-h264,stream-format=byte-stream,alignment=au ! clocksync"
   if [ "$sink" = ws ]; then
     # DEBUG level of wsh264sink logs each slow-client recovery (not frames).
-    GST_DEBUG="wsh264sink:5,*:1" GST_DEBUG_NO_COLOR=1 \
+    GST_DEBUG="*:1,wsh264sink:5" GST_DEBUG_NO_COLOR=1 \
       gst-launch-1.0 -m $src ! wsh264sink port=0 max-clients=100 >"$log" 2>&1 &
     gst_pid=$!
     for _ in $(seq 100); do

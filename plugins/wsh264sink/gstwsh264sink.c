@@ -180,13 +180,14 @@ msg_free (Msg *m)
   g_free (m);
 }
 
+/* Empties the client's queue; frames count as dropped if @drop. */
 static void
-client_clear_queue_locked (Client *c)
+client_clear_queue_locked (Client *c, gboolean drop)
 {
   Msg *m;
 
   while ((m = g_queue_pop_head (&c->queue))) {
-    if (!m->text)
+    if (!m->text && drop)
       c->frames_dropped++;
     msg_free (m);
   }
@@ -280,7 +281,7 @@ client_flush (GstWsH264Sink *sink, Client *c)
       /* Send a close frame if the socket takes it, but do not wait for
        * the stalled peer's reply: the connection goes with the client. */
       c->closed = TRUE;
-      client_clear_queue_locked (c);
+      client_clear_queue_locked (c, FALSE);
       schedule_removal_locked (sink);
       g_mutex_unlock (&sink->lock);
       GST_INFO_OBJECT (sink, "client %u (%s) is too slow, disconnecting", c->id,
@@ -426,7 +427,7 @@ on_ws_closed (SoupWebsocketConnection *conn, gpointer user_data)
 
   g_mutex_lock (&sink->lock);
   c->closed = TRUE;
-  client_clear_queue_locked (c);
+  client_clear_queue_locked (c, FALSE);
   schedule_removal_locked (sink);
   g_mutex_unlock (&sink->lock);
 }
@@ -1207,7 +1208,7 @@ gst_ws_h264_sink_render (GstBaseSink *bsink, GstBuffer *buf)
                         "client %u lags (%u frames, %" G_GSIZE_FORMAT
                         " bytes queued): skipping to the next keyframe",
                         c->id, c->queued_frames, c->queued_bytes);
-      client_clear_queue_locked (c);
+      client_clear_queue_locked (c, TRUE);
       c->recoveries++;
       c->waiting_keyframe = TRUE;
       c->key_requested = FALSE;
@@ -1257,7 +1258,7 @@ gst_ws_h264_sink_event (GstBaseSink *bsink, GstEvent *event)
     for (l = sink->clients; l; l = l->next) {
       Client *c = l->data;
       if (!c->closed) {
-        client_clear_queue_locked (c);
+        client_clear_queue_locked (c, FALSE);
         c->waiting_keyframe = TRUE;
         c->key_requested = FALSE;
       }
