@@ -57,6 +57,8 @@ expect "bad CPU count" 2 "HELIX_VM_CPUS must be a positive number" -- \
   env HELIX_VM_CPUS=lots "$VMV" run "${common[@]}"
 expect "CID 2 refused" 2 "--cid must be 3 or more" -- \
   "$VMV" command "${common[@]}" --profile linux-kvm --cid 2
+expect "unreadable share file" 2 "cannot read the file '$TMP/nofile' given to --share-file" -- \
+  "$VMV" run "${common[@]}" --share-file "$TMP/nofile"
 expect "missing plugin folder" 2 "plugin folder '$TMP/noplugins' does not exist" -- \
   "$VMV" run "${common[@]}" --plugins "$TMP/noplugins"
 
@@ -93,6 +95,8 @@ if [ "$(uname -s)" != Darwin ]; then
 fi
 
 # Profiles: what each command line must contain.
+expect "tcg desktop command has a display" 0 "-device virtio-vga" -- \
+  "$VMV" command "${common[@]}" --variant desktop
 expect "tcg command" 0 "qemu-system-x86_64 .*-accel tcg.*-smp 3 -m 1536 .*virtserialport.*name=vmstream\.0" -- \
   env HELIX_VM_CPUS=3 HELIX_VM_MEMORY=1536 "$VMV" command "${common[@]}"
 expect "linux-kvm command" 0 "-accel kvm .*vhost-vsock-pci.*guest-cid=7" -- \

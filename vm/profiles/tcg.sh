@@ -22,8 +22,13 @@ profile_args ()
   # with a plain CPU model always can.
   Q+=(-machine q35 -accel tcg,thread=multi -cpu qemu64)
   Q+=(-smp "$CPUS" -m "$MEMORY")
-  if [ "${VMSTREAM_VM_GPU:-none}" != none ]; then
-    Q+=(-device "$VMSTREAM_VM_GPU")
+  # The desktop variant's Sway needs a display (DRM/KMS); the test
+  # variant needs none.
+  local gpu=none
+  [ "$VARIANT" = desktop ] && gpu=virtio-vga
+  gpu=${VMSTREAM_VM_GPU:-$gpu}
+  if [ "$gpu" != none ]; then
+    Q+=(-device "$gpu")
   fi
   Q+=(-nic "user,model=virtio-net-pci,restrict=on")
 }
