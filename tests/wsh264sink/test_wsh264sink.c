@@ -773,6 +773,40 @@ GST_START_TEST (test_resolution_change_new_init)
 
 GST_END_TEST;
 
+/* Listening beyond loopback without a token warns; with a token it does
+ * not. */
+GST_START_TEST (test_non_loopback_warning)
+{
+  const gchar *tokens[] = { NULL, "t0ken" };
+  guint i;
+
+  for (i = 0; i < G_N_ELEMENTS (tokens); i++) {
+    GstElement *sink = gst_element_factory_make ("wsh264sink", NULL);
+    GstBus *bus = gst_bus_new ();
+    GstMessage *m;
+    GstHarness *h;
+    gboolean warned = FALSE;
+
+    g_object_set (sink, "port", 0, "address", "0.0.0.0", "token", tokens[i],
+                  NULL);
+    gst_element_set_bus (sink, bus);
+    h = gst_harness_new_empty ();
+    gst_harness_add_element_full (h, sink, &h264_src, "sink", NULL, NULL);
+    while ((m = gst_bus_pop (bus))) {
+      if (GST_MESSAGE_TYPE (m) == GST_MESSAGE_WARNING)
+        warned = TRUE;
+      gst_message_unref (m);
+    }
+    fail_unless_equals_int (warned, tokens[i] == NULL);
+    gst_harness_teardown (h);
+    gst_element_set_bus (sink, NULL);
+    gst_object_unref (sink);
+    gst_object_unref (bus);
+  }
+}
+
+GST_END_TEST;
+
 /* A synthetic access unit of about @size bytes: SPS+PPS+IDR for a key,
  * one non-IDR slice otherwise. The sink never decodes slices, so filler
  * bytes (no start codes) are enough to load the network path. */
@@ -1157,6 +1191,7 @@ wsh264sink_suite (void)
   tcase_add_test (tc, test_token);
   tcase_add_test (tc, test_origin);
   tcase_add_test (tc, test_max_clients);
+  tcase_add_test (tc, test_non_loopback_warning);
   tcase_add_test (tc, test_input_to_navigation);
   tcase_add_test (tc, test_malformed_input);
   return s;
