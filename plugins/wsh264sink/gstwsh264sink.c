@@ -920,12 +920,24 @@ gst_ws_h264_sink_start (GstBaseSink *bsink)
 }
 
 static gboolean
+quit_loop (gpointer loop)
+{
+  g_main_loop_quit (loop);
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
 gst_ws_h264_sink_stop (GstBaseSink *bsink)
 {
   GstWsH264Sink *sink = GST_WS_H264_SINK (bsink);
 
   if (sink->thread) {
-    g_main_loop_quit (sink->loop);
+    /* Quit from inside the loop: a g_main_loop_quit() before the thread
+     * reached g_main_loop_run() would be lost. */
+    GSource *src = g_idle_source_new ();
+    g_source_set_callback (src, quit_loop, sink->loop, NULL);
+    g_source_attach (src, sink->context);
+    g_source_unref (src);
     g_thread_join (sink->thread);
     sink->thread = NULL;
   }
