@@ -93,6 +93,19 @@ try {
   if (missing.length) fail(`navigation events missing: ${missing.join(', ')}`);
   if (messages < 4) fail(`only ${messages} navigation messages on the bus`);
   console.log('input: key and mouse events reached the pipeline bus');
+
+  // Reconnect: the pipeline goes away and comes back on the same port; the
+  // page reconnects by itself (backoff) and decodes again.
+  const port = gst.port;
+  const before = await page.evaluate(() => window.vmstreamPlayer.decodedFrames);
+  await stopPipeline(gst);
+  await waitInPage(page, () => !window.vmstreamPlayer.connected, null, 5000,
+    'page did not notice the closed stream');
+  gst = await startPipeline(pipeline.replace('port=0', `port=${port}`));
+  await waitInPage(page, (n) => window.vmstreamPlayer.connects >= 2 &&
+    window.vmstreamPlayer.decodedFrames >= n + 15, before, 15000,
+    'no frames decoded after the stream came back');
+  console.log('reconnect: the page reconnected and decodes again');
   console.log('1 passed, 0 failed');
   if (process.env.DUMP_GST) console.log(gst.output());
 } catch (e) {
