@@ -908,7 +908,9 @@ gst_ws_h264_sink_start (GstBaseSink *bsink)
          address, port),
         (NULL));
 
-  url = g_strdup_printf ("http://%s:%u/", address, port);
+  url = g_strdup_printf (strchr (address, ':') ? "http://[%s]:%u/"
+                                               : "http://%s:%u/",
+                         address, port);
   GST_INFO_OBJECT (sink, "player at %s, stream at %s", url, sink->ws_path);
   gst_element_post_message (
       GST_ELEMENT (sink),
