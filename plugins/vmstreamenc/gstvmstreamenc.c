@@ -2,7 +2,8 @@
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
- * Inside: videoconvert ! <encoder> ! h264parse config-interval=-1 !
+ * Inside: videoconvert ! video/x-raw,format={NV12,I420} ! <encoder> !
+ *         h264parse config-interval=-1 !
  *         capsfilter caps=video/x-h264,stream-format=byte-stream,alignment=au
  *
  * The encoder is chosen when the bin goes from NULL to READY, from the
@@ -69,6 +70,7 @@ struct _GstVmstreamEnc {
   GstBin parent;
 
   GstElement *convert;
+  GstElement *format;  /* capsfilter: 8-bit 4:2:0 into the encoder */
   GstElement *encoder; /* owned by the bin; NULL until selected */
   GstElement *parse;
   GstElement *capsfilter;
@@ -95,6 +97,8 @@ enum {
   PROP_ENCODER_SETTINGS,
   PROP_SELECTED_ENCODER,
 };
+
+#define ENCODER_INPUT_CAPS "video/x-raw, format=(string){ NV12, I420 }"
 
 static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE (
     "sink", GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS ("video/x-raw"));
@@ -435,7 +439,7 @@ remove_encoder (GstVmstreamEnc *self)
   if (!self->encoder)
     return;
   gst_element_set_state (self->encoder, GST_STATE_NULL);
-  gst_element_unlink_many (self->convert, self->encoder, self->parse, NULL);
+  gst_element_unlink_many (self->format, self->encoder, self->parse, NULL);
   gst_bin_remove (GST_BIN (self), self->encoder);
   self->encoder = NULL;
   self->encoder_info = NULL;
@@ -506,7 +510,7 @@ select_encoder (GstVmstreamEnc *self)
     }
 
     gst_bin_add (GST_BIN (self), enc);
-    if (!gst_element_link_many (self->convert, enc, self->parse, NULL)) {
+    if (!gst_element_link_many (self->format, enc, self->parse, NULL)) {
       g_string_append_printf (rejected,
                               "%s%s: cannot be linked between "
                               "videoconvert and h264parse",
@@ -707,6 +711,7 @@ gst_vmstream_enc_init (GstVmstreamEnc *self)
   self->probe = DEFAULT_PROBE;
 
   self->convert = make_internal (self, "videoconvert", "convert");
+  self->format = make_internal (self, "capsfilter", "format");
   self->parse = make_internal (self, "h264parse", "parse");
   self->capsfilter = make_internal (self, "capsfilter", "caps");
 
@@ -719,6 +724,15 @@ gst_vmstream_enc_init (GstVmstreamEnc *self)
   }
   if (self->parse && self->capsfilter)
     gst_element_link (self->parse, self->capsfilter);
+  /* Browsers decode 8-bit 4:2:0 only (Baseline/Main/High); left free,
+   * x264enc picks High 4:4:4 for RGB sources such as ximagesrc. */
+  if (self->format) {
+    caps = gst_caps_from_string (ENCODER_INPUT_CAPS);
+    g_object_set (self->format, "caps", caps, NULL);
+    gst_caps_unref (caps);
+  }
+  if (self->convert && self->format)
+    gst_element_link (self->convert, self->format);
 
   target = self->convert ? gst_element_get_static_pad (self->convert, "sink")
                          : NULL;

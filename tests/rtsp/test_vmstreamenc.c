@@ -226,6 +226,49 @@ GST_START_TEST (test_auto_encodes_byte_stream_au)
 
 GST_END_TEST;
 
+/* RGB desktops (ximagesrc gives BGRx) must still come out as a profile a
+ * browser decodes: 8-bit 4:2:0, never High 4:4:4. */
+GST_START_TEST (test_rgb_input_gives_browser_profile)
+{
+  const gchar *encoders[] = { "x264enc", "openh264enc" };
+  const gchar *ok_profiles[]
+      = { "constrained-baseline", "baseline", "main", "high", NULL };
+  guint i;
+
+  for (i = 0; i < G_N_ELEMENTS (encoders); i++) {
+    gchar *desc;
+    GstElement *pipeline, *sink;
+    GstSample *sample;
+    const gchar *profile;
+
+    if (!have (encoders[i]))
+      continue;
+    desc = g_strdup_printf (
+        "videotestsrc num-buffers=2 ! "
+        "video/x-raw,format=BGRx,width=320,height=240 ! vmstreamenc "
+        "encoder=%s ! appsink name=sink",
+        encoders[i]);
+    pipeline = gst_parse_launch (desc, NULL);
+    fail_unless (pipeline != NULL);
+    sink = gst_bin_get_by_name (GST_BIN (pipeline), "sink");
+    gst_element_set_state (pipeline, GST_STATE_PLAYING);
+    sample = gst_app_sink_pull_sample (GST_APP_SINK (sink));
+    fail_unless (sample != NULL, "%s produced nothing", encoders[i]);
+    profile = gst_structure_get_string (
+        gst_caps_get_structure (gst_sample_get_caps (sample), 0), "profile");
+    fail_unless (profile != NULL);
+    fail_unless (g_strv_contains (ok_profiles, profile),
+                 "%s made profile %s from BGRx", encoders[i], profile);
+    gst_sample_unref (sample);
+    gst_element_set_state (pipeline, GST_STATE_NULL);
+    gst_object_unref (sink);
+    gst_object_unref (pipeline);
+    g_free (desc);
+  }
+}
+
+GST_END_TEST;
+
 GST_START_TEST (test_missing_encoder_falls_back)
 {
   const gchar *expect = first_software_encoder ();
@@ -484,6 +527,7 @@ vmstreamenc_suite (void)
   tcase_set_timeout (tc, 120);
   tcase_add_test (tc, test_auto_encodes_byte_stream_au);
   tcase_add_test (tc, test_missing_encoder_falls_back);
+  tcase_add_test (tc, test_rgb_input_gives_browser_profile);
   tcase_add_test (tc, test_broken_encoder_falls_through);
   tcase_add_test (tc, test_no_fallback_fails);
   tcase_add_test (tc, test_unknown_name_lists_available);
