@@ -684,6 +684,8 @@ typedef struct {
   guint16 status; /* WELCOME status to answer */
   guint n_frames; /* frames to read */
   gboolean send_keyframe_request;
+  gboolean hold_open; /* keep the connection, read nothing more */
+  gint conn_fd;
   GAsyncQueue *events; /* "welcomed", "back-sent" */
   gchar *caps;
   VmsMsgHeader hdr[8];
@@ -724,7 +726,10 @@ fake_host_thread (gpointer data)
       g_async_queue_push (fh->events, (gpointer) "back-sent");
     }
   }
-  close (fd);
+  if (fh->hold_open)
+    fh->conn_fd = fd;
+  else
+    close (fd);
   return NULL;
 }
 
@@ -738,6 +743,7 @@ fake_host_new (const gchar *name, guint n_frames, guint16 status)
   fh->n_frames = n_frames;
   fh->status = status;
   fh->events = g_async_queue_new ();
+  fh->conn_fd = -1;
   return fh;
 }
 
@@ -748,6 +754,8 @@ fake_host_free (FakeHost *fh)
   for (i = 0; i < G_N_ELEMENTS (fh->payload); i++)
     g_free (fh->payload[i]);
   close (fh->listen_fd);
+  if (fh->conn_fd >= 0)
+    close (fh->conn_fd);
   g_async_queue_unref (fh->events);
   g_free (fh->caps);
   g_free (fh->path);
@@ -934,6 +942,61 @@ GST_START_TEST (test_sink_keyframe_request_upstream)
 
 GST_END_TEST;
 
+/* A host that accepted and then stopped reading must not hang a state
+ * change: the sink blocked in its write returns FLUSHING on unlock. */
+typedef struct {
+  GstHarness *h;
+  GstFlowReturn ret;
+} PushCtx;
+
+static gpointer
+push_big_frame (gpointer data)
+{
+  PushCtx *ctx = data;
+  gsize size = 8 * 1024 * 1024;
+  GstBuffer *buf = gst_buffer_new_allocate (NULL, size, NULL);
+
+  ctx->ret = gst_harness_push (ctx->h, buf);
+  return NULL;
+}
+
+GST_START_TEST (test_sink_blocked_write_unlocks)
+{
+  FakeHost *fh = fake_host_new ("stuck.sock", 0, VMS_STATUS_OK);
+  GThread *host;
+  GstElement *sink = gst_element_factory_make ("vsocksink", NULL);
+  gchar *uri = g_strdup_printf ("unix://%s", fh->path);
+  PushCtx ctx = { NULL, GST_FLOW_OK };
+  GThread *pusher;
+  gint64 t0;
+
+  fh->hold_open = TRUE;
+  host = g_thread_new ("host", fake_host_thread, fh);
+  /* wait for room without limit, and a long stall timeout */
+  g_object_set (sink, "uri", uri, "max-send-wait", (gint64)-1, "timeout",
+                600000, "buffer-size", 65536, NULL);
+  ctx.h = gst_harness_new_with_element (sink, "sink", NULL);
+  gst_harness_set_src_caps_str (ctx.h, "application/octet-stream");
+  pusher = g_thread_new ("push", push_big_frame, &ctx);
+  /* the host handshakes and then reads nothing: 8 MiB cannot go out */
+  fail_unless_equals_string (g_async_queue_pop (fh->events), "welcomed");
+  g_thread_join (host); /* the host thread returns, keeps the fd */
+
+  t0 = g_get_monotonic_time ();
+  gst_element_set_state (sink, GST_STATE_NULL);
+  g_thread_join (pusher);
+  fail_unless (g_get_monotonic_time () - t0 < 5 * G_USEC_PER_SEC,
+               "the state change waited for the stuck write");
+  fail_unless_equals_int (ctx.ret, GST_FLOW_FLUSHING);
+
+  gst_harness_teardown (ctx.h);
+  gst_object_unref (sink);
+  fake_host_free (fh);
+  g_free (uri);
+}
+
+GST_END_TEST;
+
 GST_START_TEST (test_sink_bad_uri)
 {
   GstElement *sink = gst_element_factory_make ("vsocksink", NULL);
@@ -979,6 +1042,7 @@ vsockelements_suite (void)
   tcase_add_test (tc, test_sink_host_absent_drops);
   tcase_add_test (tc, test_sink_refused);
   tcase_add_test (tc, test_sink_keyframe_request_upstream);
+  tcase_add_test (tc, test_sink_blocked_write_unlocks);
   tcase_add_test (tc, test_sink_bad_uri);
   return s;
 }
