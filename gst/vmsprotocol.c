@@ -333,3 +333,16 @@ vms_caps_parse (const guint8 *data, gsize len, GError **error)
   g_free (str);
   return caps;
 }
+
+GstCaps *
+vms_capture_time_caps (void)
+{
+  static GstCaps *caps;
+
+  if (g_once_init_enter (&caps)) {
+    GstCaps *c = gst_caps_new_empty_simple ("timestamp/x-unix");
+    GST_MINI_OBJECT_FLAG_SET (c, GST_MINI_OBJECT_FLAG_MAY_BE_LEAKED);
+    g_once_init_leave (&caps, c);
+  }
+  return caps;
+}

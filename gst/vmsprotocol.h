@@ -142,4 +142,8 @@ GstCaps *vms_caps_parse (const guint8 *data, gsize len, GError **error);
 
 const gchar *vms_status_to_string (guint16 status);
 
+/* Caps of the GstReferenceTimestampMeta that carries capture_time
+ * (CLOCK_REALTIME ns): "timestamp/x-unix". Static, never unref it. */
+GstCaps *vms_capture_time_caps (void);
+
 G_END_DECLS

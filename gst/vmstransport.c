@@ -152,6 +152,22 @@ vms_address_parse (const gchar *uri, GError **error)
 }
 
 void
+vms_address_warn_if_invalid (const gchar *who, const gchar *uri)
+{
+  GError *err = NULL;
+  VmsAddress *addr;
+
+  if (uri == NULL)
+    return;
+  addr = vms_address_parse (uri, &err);
+  if (addr == NULL) {
+    g_warning ("%s: %s", who, err->message);
+    g_clear_error (&err);
+  }
+  vms_address_free (addr);
+}
+
+void
 vms_address_free (VmsAddress *addr)
 {
   if (addr == NULL)

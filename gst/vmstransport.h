@@ -43,6 +43,11 @@ gboolean vms_address_can_connect (const VmsAddress *addr, GError **error);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (VmsAddress, vms_address_free)
 
+/* For a "uri" property setter: g_warning()s at once when @uri does not
+ * parse (the element checks again at start, where the error reaches the
+ * bus). @who names the element in the message. */
+void vms_address_warn_if_invalid (const gchar *who, const gchar *uri);
+
 /* Creates a listening socket. For unix:// a stale socket file nobody
  * listens on is replaced; a live one is an error. */
 gint vms_transport_listen (const VmsAddress *addr, GError **error);

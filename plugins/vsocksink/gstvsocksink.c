@@ -60,8 +60,6 @@ G_DEFINE_TYPE (GstVsockSink, gst_vsock_sink, GST_TYPE_BASE_SINK);
 GST_ELEMENT_REGISTER_DEFINE (vsocksink, "vsocksink", GST_RANK_NONE,
                              GST_TYPE_VSOCK_SINK);
 
-static GstCaps *unix_ts_caps;
-
 static void
 gst_vsock_sink_disconnect (GstVsockSink *self, const gchar *why)
 {
@@ -320,7 +318,8 @@ gst_vsock_sink_capture_time (GstVsockSink *self, GstBuffer *buf)
   guint64 now_real = (guint64)g_get_real_time () * GST_USECOND;
   GstClock *clock;
 
-  meta = gst_buffer_get_reference_timestamp_meta (buf, unix_ts_caps);
+  meta
+      = gst_buffer_get_reference_timestamp_meta (buf, vms_capture_time_caps ());
   if (meta != NULL)
     return meta->timestamp;
 
@@ -675,21 +674,11 @@ gst_vsock_sink_set_property (GObject *object, guint prop_id,
 
   GST_OBJECT_LOCK (self);
   switch (prop_id) {
-    case PROP_URI: {
-      const gchar *uri = g_value_get_string (value);
-      GError *err = NULL;
-      VmsAddress *addr = uri ? vms_address_parse (uri, &err) : NULL;
-
-      /* Checked again at start, where the error reaches the bus. */
-      if (uri != NULL && addr == NULL) {
-        g_warning ("vsocksink: %s", err->message);
-        g_clear_error (&err);
-      }
-      vms_address_free (addr);
+    case PROP_URI:
+      vms_address_warn_if_invalid ("vsocksink", g_value_get_string (value));
       g_free (self->uri);
-      self->uri = g_strdup (uri);
+      self->uri = g_value_dup_string (value);
       break;
-    }
     case PROP_RECONNECT_INTERVAL:
       self->reconnect_interval_ms = g_value_get_uint (value);
       break;
@@ -847,8 +836,6 @@ gst_vsock_sink_class_init (GstVsockSinkClass *klass)
 
   GST_DEBUG_CATEGORY_INIT (gst_vsock_sink_debug, "vsocksink", 0,
                            "VM socket sink");
-  unix_ts_caps = gst_caps_new_empty_simple ("timestamp/x-unix");
-  GST_MINI_OBJECT_FLAG_SET (unix_ts_caps, GST_MINI_OBJECT_FLAG_MAY_BE_LEAKED);
 }
 
 static void

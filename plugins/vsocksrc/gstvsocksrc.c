@@ -80,8 +80,6 @@ G_DEFINE_TYPE (GstVsockSrc, gst_vsock_src, GST_TYPE_PUSH_SRC);
 GST_ELEMENT_REGISTER_DEFINE (vsocksrc, "vsocksrc", GST_RANK_NONE,
                              GST_TYPE_VSOCK_SRC);
 
-static GstCaps *unix_ts_caps;
-
 static void
 gst_vsock_src_close_conn (GstVsockSrc *self)
 {
@@ -678,7 +676,7 @@ gst_vsock_src_create (GstPushSrc *psrc, GstBuffer **outbuf)
     GST_BUFFER_OFFSET (buf) = hdr.seq;
     if (hdr.capture_time != 0 && hdr.capture_time != GST_CLOCK_TIME_NONE)
       gst_buffer_add_reference_timestamp_meta (
-          buf, unix_ts_caps, hdr.capture_time, GST_CLOCK_TIME_NONE);
+          buf, vms_capture_time_caps (), hdr.capture_time, GST_CLOCK_TIME_NONE);
 
     self->last_frame_us = g_get_monotonic_time ();
     self->warned_timeout = FALSE;
@@ -915,21 +913,11 @@ gst_vsock_src_set_property (GObject *object, guint prop_id, const GValue *value,
 
   GST_OBJECT_LOCK (self);
   switch (prop_id) {
-    case PROP_URI: {
-      const gchar *uri = g_value_get_string (value);
-      GError *err = NULL;
-      VmsAddress *addr = uri ? vms_address_parse (uri, &err) : NULL;
-
-      /* Checked again at start, where the error reaches the bus. */
-      if (uri != NULL && addr == NULL) {
-        g_warning ("vsocksrc: %s", err->message);
-        g_clear_error (&err);
-      }
-      vms_address_free (addr);
+    case PROP_URI:
+      vms_address_warn_if_invalid ("vsocksrc", g_value_get_string (value));
       g_free (self->uri);
-      self->uri = g_strdup (uri);
+      self->uri = g_value_dup_string (value);
       break;
-    }
     case PROP_IS_LIVE:
       self->is_live = g_value_get_boolean (value);
       GST_OBJECT_UNLOCK (self);
@@ -1119,8 +1107,6 @@ gst_vsock_src_class_init (GstVsockSrcClass *klass)
 
   GST_DEBUG_CATEGORY_INIT (gst_vsock_src_debug, "vsocksrc", 0,
                            "VM socket source");
-  unix_ts_caps = gst_caps_new_empty_simple ("timestamp/x-unix");
-  GST_MINI_OBJECT_FLAG_SET (unix_ts_caps, GST_MINI_OBJECT_FLAG_MAY_BE_LEAKED);
 }
 
 static void
