@@ -40,7 +40,7 @@ extern GResource *wsh264sink_get_resource (void);
 #define DEFAULT_LOW_DELAY_SPS FALSE
 #define DEFAULT_SEND_BUFFER_SIZE (512 * 1024)
 
-#define MAX_INPUT_MESSAGE 4096
+#define MAX_INPUT_MESSAGE WSH264_MAX_INPUT_MESSAGE
 #define WS_SUBPROTOCOL "vmstream"
 #define TOKEN_PROTOCOL_PREFIX "token."
 

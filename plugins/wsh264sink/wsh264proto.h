@@ -19,6 +19,10 @@ typedef enum {
 
 #define WSH264_TIME_UNKNOWN G_MAXUINT64
 
+/* Longest input text message the sink accepts (input messages are ~100
+ * bytes); longer ones close the connection. */
+#define WSH264_MAX_INPUT_MESSAGE 4096
+
 typedef struct {
   guint8 flags;
   guint32 seq;
