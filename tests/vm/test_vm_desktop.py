@@ -4,7 +4,7 @@
 # boots the desktop guest under TCG (Sway, headless wlroots backend with the
 # pixman renderer, PipeWire, xdg-desktop-portal-wlr). vmstream-desktop asks the
 # ScreenCast portal for the screen and runs pipelines/guest-pipewire.txt with
-# pipewiresrc path=<node>; the host decodes >= 30 frames of 1280x720 and a
+# pipewiresrc path=<node>; the host decodes >= 30 frames of 1280x800 and a
 # WebSocket client of wsh264sink gets >= 30 access units.
 import os
 import sys
@@ -14,7 +14,8 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import test_vm_stream as t  # noqa: E402
 
-t.WIDTH, t.HEIGHT = 1280, 720
+# Sway takes virtio-vga's preferred mode.
+t.WIDTH, t.HEIGHT = 1280, 800
 
 
 def main():
@@ -43,7 +44,8 @@ def main():
         t.wait_until(lambda: host.ws_frames >= 30, 60, "30 access units on the WebSocket", host)
         ok = True
     except t.Failure as e:
-        t.log("FAIL: " + str(e))
+        t.log("FAIL: %s (raw frames %d, decoded %d, wrong size %r)"
+              % (e, host.raw, host.decoded, host.bad_size[:3]))
     finally:
         vm.kill()
         host.stop()
