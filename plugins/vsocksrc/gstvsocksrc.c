@@ -286,6 +286,20 @@ gst_vsock_src_handshake (GstVsockSrc *self)
       = g_get_monotonic_time () + (gint64)self->handshake_timeout_ms * 1000;
   ReadResult r;
 
+  /* A peer that has said nothing at all is closed quietly: QEMU's socket
+   * chardev connects as soon as QEMU starts, long before the guest speaks,
+   * and reconnects by itself. */
+  if (self->pending->len == 0) {
+    r = gst_vsock_src_wait (self, deadline);
+    if (r == READ_TIMEOUT) {
+      GST_INFO_OBJECT (self, "%s sent nothing within %u ms, closing",
+                       self->peer, self->handshake_timeout_ms);
+      gst_vsock_src_close_conn (self);
+      return READ_CLOSED;
+    }
+    if (r != READ_OK)
+      return r;
+  }
   r = gst_vsock_src_read (self, buf, sizeof (buf), deadline, &err);
   if (r != READ_OK)
     goto failed;

@@ -448,10 +448,17 @@ GST_START_TEST (test_src_rejects_bad_peers)
   close (fd);
   expect_warning (bus, "truncated frame");
 
-  /* a handshake that never comes */
+  /* a handshake that starts and never ends */
   fd = unix_connect (path);
+  write_all (fd, "VMS1", 4);
   expect_warning (bus, "no handshake in time");
   expect_closed (fd);
+
+  /* a peer that never says anything (QEMU's chardev before the guest
+   * boots) is closed without a warning */
+  fd = unix_connect (path);
+  expect_closed (fd);
+  fail_unless (gst_bus_pop_filtered (bus, GST_MESSAGE_WARNING) == NULL);
 
   /* after all that, a good sender still gets through */
   expect_frame_flows (h, path);
