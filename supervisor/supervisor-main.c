@@ -166,6 +166,7 @@ main (int argc, char **argv)
     { "vsock-uri", 0, 0, G_OPTION_ARG_STRING, &cfg.vsock_uri,
       "value of ${VSOCK_URI}, may use ${VSOCK_PORT} and ${RUN_DIR} "
       "[HELIX_VSOCK_URI; default with the qemu backend "
+      "vsock://any:${VSOCK_PORT} for HELIX_VM_PROFILE=linux-kvm, else "
       "unix://${RUN_DIR}/stream.sock, the serial stream socket of "
       "vm/vmstream-vm; otherwise the template's own default]",
       "URI" },
@@ -328,8 +329,13 @@ main (int argc, char **argv)
           = g_strdup (g_str_equal (cfg.encoder_mode, "vm") ? "host-vm-encoded"
                                                            : "host-native");
   }
+  /* The guest reaches the host over the serial stream socket of
+   * vm/vmstream-vm, or over real vsock with the linux-kvm profile. */
   if (cfg.vsock_uri == NULL && g_str_equal (cfg.vm_backend, "qemu"))
-    cfg.vsock_uri = g_strdup ("unix://${RUN_DIR}/stream.sock");
+    cfg.vsock_uri
+        = g_strdup (g_strcmp0 (g_getenv ("HELIX_VM_PROFILE"), "linux-kvm") == 0
+                        ? "vsock://any:${VSOCK_PORT}"
+                        : "unix://${RUN_DIR}/stream.sock");
   cfg.extra_vars
       = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   {
