@@ -8,8 +8,8 @@
 #
 # Frames are pushed as fast as possible from `imagefreeze` (one frame, sent
 # again and again, so no source cost is measured). Each path runs REPEATS
-# times, interleaved, and the best run counts (throughput on a shared
-# machine is only ever lowered by noise). CPU is per frame, in the receiving
+# times, interleaved with the others, and the median run counts (the raw
+# loop's best runs are outliers that a best-of would pick). CPU is per frame, in the receiving
 # process (rx) and the sending process (tx, includes its start-up).
 # shm: `identity drop-allocation=true` keeps the source frame out of the
 # shared memory segment, so shmsink copies every frame into it once (as it
@@ -18,7 +18,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
 n=2000
-repeats=3
+repeats=5
 build="$root/build"
 while getopts "n:r:b:" o; do
   case $o in
@@ -66,21 +66,30 @@ run_raw() {
   record "$name" "$("$bench" raw "$kind" "$n" "$size")" ""
 }
 
-declare -A best best_line
+declare -A runs best best_line
 record() {
   local name=$1 line=$2 tx=$3 fps
   fps=$(sed -n 's/.*fps=\([0-9.]*\).*/\1/p' <<<"$line")
   [ -n "$fps" ] || { echo "$name failed: $line" >&2; return; }
-  if [ -z "${best[$name]:-}" ] || awk "BEGIN{exit !($fps > ${best[$name]})}"; then
-    best[$name]=$fps
-    best_line[$name]="$line tx=$tx"
-  fi
+  runs[$name]+="$fps $line tx=$tx"$'\n'
+}
+
+# the median run of each path becomes best/best_line
+pick_medians() {
+  local p sorted n mid
+  for p in "${!runs[@]}"; do
+    sorted=$(printf '%s' "${runs[$p]}" | sort -n -k1,1)
+    n=$(printf '%s\n' "$sorted" | grep -c .)
+    mid=$(((n + 1) / 2))
+    best_line[$p]=$(printf '%s\n' "$sorted" | sed -n "${mid}p" | cut -d' ' -f2-)
+    best[$p]=$(printf '%s\n' "$sorted" | sed -n "${mid}p" | cut -d' ' -f1)
+  done
 }
 
 field() { sed -n "s/.*$2=\([0-9.]*\).*/\1/p" <<<"${best_line[$1]}"; }
 
 echo "machine: $(nproc) cores, $(uname -r), $(date -u +%Y-%m-%dT%H:%MZ)"
-echo "frames per run: $n, best of $repeats runs"
+echo "frames per run: $n, median of $repeats runs"
 for fmt in "${formats[@]}"; do
   wh=${fmt%%:*}; f=${fmt##*:}; w=${wh%%x*}; h=${wh##*x}
   caps="video/x-raw,format=$f,width=$w,height=$h,framerate=60/1"
@@ -89,7 +98,7 @@ for fmt in "${formats[@]}"; do
     *) size=$((w * h * 4)) ;;
   esac
   src="videotestsrc pattern=black num-buffers=1 ! $caps ! imagefreeze num-buffers=$n"
-  best=(); best_line=()
+  runs=(); best=(); best_line=()
   for r in $(seq "$repeats"); do
     run_raw raw-unix unix "$size"
     run_pair vsock-unix "vsocksrc uri=unix://$tmp/v.sock ! fakesink name=sink sync=false" \
@@ -102,6 +111,7 @@ for fmt in "${formats[@]}"; do
     run_pair shm "shmsrc socket-path=$tmp/shm.sock ! fakesink name=sink sync=false" \
       "$src ! identity drop-allocation=true ! shmsink socket-path=$tmp/shm.sock shm-size=$((size * 8)) wait-for-connection=true sync=false" tx-first
   done
+  pick_medians
   memcpy_fps=$("$bench" memcpy 2000 "$size" | sed -n 's/.*fps=\([0-9.]*\).*/\1/p')
 
   echo
