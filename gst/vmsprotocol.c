@@ -295,6 +295,50 @@ vms_back_header_parse (const guint8 *data, gsize len, VmsBackHeader *hdr,
   return TRUE;
 }
 
+/* GStreamer parses nested <arrays>, [ranges] and {lists} recursively: a
+ * peer's "<<<<..." would overflow the stack inside gst_caps_from_string().
+ * Count the depth outside quoted strings before handing the text over. */
+static gboolean
+caps_nesting_ok (const gchar *s, gsize len)
+{
+  gboolean quoted = FALSE;
+  gint depth = 0;
+  gsize i;
+
+  for (i = 0; i < len; i++) {
+    gchar c = s[i];
+
+    if (quoted) {
+      if (c == '\\')
+        i++;
+      else if (c == '"')
+        quoted = FALSE;
+      continue;
+    }
+    switch (c) {
+      case '"':
+        quoted = TRUE;
+        break;
+      case '<':
+      case '[':
+      case '{':
+      case '(':
+        if (++depth > VMS_MAX_CAPS_NESTING)
+          return FALSE;
+        break;
+      case '>':
+      case ']':
+      case '}':
+      case ')':
+        depth--;
+        break;
+      default:
+        break;
+    }
+  }
+  return TRUE;
+}
+
 GstCaps *
 vms_caps_parse (const guint8 *data, gsize len, GError **error)
 {
@@ -311,6 +355,13 @@ vms_caps_parse (const guint8 *data, gsize len, GError **error)
       || !g_utf8_validate ((const gchar *)data, len, NULL)) {
     g_set_error_literal (error, VMS_PROTOCOL_ERROR, VMS_PROTOCOL_ERROR_BAD_CAPS,
                          "caps string is not valid UTF-8 text");
+    return NULL;
+  }
+  if (!caps_nesting_ok ((const gchar *)data, len)) {
+    g_set_error (error, VMS_PROTOCOL_ERROR, VMS_PROTOCOL_ERROR_BAD_CAPS,
+                 "caps string nests lists, ranges or arrays deeper than %d "
+                 "levels",
+                 VMS_MAX_CAPS_NESTING);
     return NULL;
   }
   str = g_strndup ((const gchar *)data, len);

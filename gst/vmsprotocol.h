@@ -28,6 +28,8 @@ G_BEGIN_DECLS
 #define VMS_MAX_PLANES 4
 /* Upper bound of a caps string (HELLO and CAPS messages). */
 #define VMS_MAX_CAPS_LEN (64 * 1024)
+/* Deepest nesting of (), <>, [] and {} accepted in a caps string. */
+#define VMS_MAX_CAPS_NESTING 16
 /* Upper bound of a back-channel payload. */
 #define VMS_MAX_BACK_LEN (64 * 1024)
 /* Default and hard upper bound of one frame's payload. */

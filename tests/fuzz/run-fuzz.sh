@@ -9,7 +9,7 @@ secs=${VMSTREAM_FUZZ_SECONDS:-60}
 work="$(dirname "$fuzzer")/$(basename "$fuzzer")-corpus"
 artifacts="$(dirname "$fuzzer")/artifacts/"
 mkdir -p "$work" "$artifacts"
-export LSAN_OPTIONS="suppressions=$(dirname "$0")/lsan-fuzz.supp:print_suppressions=0:fast_unwind_on_malloc=0:malloc_context_size=40"
+export LSAN_OPTIONS="suppressions=$(dirname "$0")/lsan-fuzz.supp:print_suppressions=0:fast_unwind_on_malloc=0:malloc_context_size=100"
 # libFuzzer exits 77 on a finding by default, which meson reads as "skipped".
 exec "$fuzzer" -max_total_time="$secs" -print_final_stats=1 -error_exitcode=1 -timeout_exitcode=1 \
   -artifact_prefix="$artifacts" -max_len=65536 -rss_limit_mb=2048 "$work" "$seeds"

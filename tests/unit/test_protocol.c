@@ -289,6 +289,27 @@ GST_START_TEST (test_caps_parse)
   caps = vms_caps_parse ((const guint8 *)"", 0, &err);
   fail_unless (caps == NULL);
   g_clear_error (&err);
+
+  /* deep nesting would overflow the stack inside gst_caps_from_string() */
+  {
+    GString *deep = g_string_new ("video/x-raw, a=(int)");
+    guint i;
+    for (i = 0; i < 60000; i++)
+      g_string_append_c (deep, '<');
+    caps = vms_caps_parse ((const guint8 *)deep->str, deep->len, &err);
+    fail_unless (caps == NULL);
+    fail_unless (strstr (err->message, "deeper") != NULL, "%s", err->message);
+    g_clear_error (&err);
+    g_string_free (deep, TRUE);
+  }
+  /* ordinary nesting, and brackets inside quoted strings, are fine */
+  {
+    const gchar *ok = "video/x-raw, b=(string)\"<<<<<<<<<<<<<<<<<<<<<<<<<<<<"
+                      "<<<<<<<\", c=(int)< 1, 2 >";
+    caps = vms_caps_parse ((const guint8 *)ok, strlen (ok), &err);
+    fail_unless (caps != NULL, "%s", err ? err->message : "");
+    gst_caps_unref (caps);
+  }
 }
 
 GST_END_TEST;
