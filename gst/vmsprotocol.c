@@ -298,8 +298,8 @@ vms_back_header_parse (const guint8 *data, gsize len, VmsBackHeader *hdr,
 /* GStreamer parses nested <arrays>, [ranges] and {lists} recursively: a
  * peer's "<<<<..." would overflow the stack inside gst_caps_from_string().
  * Count the depth outside quoted strings before handing the text over. */
-static gboolean
-caps_nesting_ok (const gchar *s, gsize len)
+gboolean
+vms_nesting_ok (const gchar *s, gsize len)
 {
   gboolean quoted = FALSE;
   gint depth = 0;
@@ -357,7 +357,7 @@ vms_caps_parse (const guint8 *data, gsize len, GError **error)
                          "caps string is not valid UTF-8 text");
     return NULL;
   }
-  if (!caps_nesting_ok ((const gchar *)data, len)) {
+  if (!vms_nesting_ok ((const gchar *)data, len)) {
     g_set_error (error, VMS_PROTOCOL_ERROR, VMS_PROTOCOL_ERROR_BAD_CAPS,
                  "caps string nests lists, ranges or arrays deeper than %d "
                  "levels",

@@ -141,6 +141,10 @@ gboolean vms_back_header_parse (const guint8 *data, gsize len,
 gboolean vms_is_hello_magic (const guint8 *data, gsize len);
 
 GstCaps *vms_caps_parse (const guint8 *data, gsize len, GError **error);
+/* Whether a caps or structure string nests (), <>, [] and {} at most
+ * VMS_MAX_CAPS_NESTING deep outside quoted strings: GStreamer's parser
+ * recurses per level, so deeper input from a peer could exhaust the stack. */
+gboolean vms_nesting_ok (const gchar *s, gsize len);
 
 const gchar *vms_status_to_string (guint16 status);
 

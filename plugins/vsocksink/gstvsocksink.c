@@ -238,6 +238,7 @@ gst_vsock_sink_handle_back (GstVsockSink *self, const VmsBackHeader *hdr,
     case VMS_BACK_NAVIGATION: {
       g_autofree gchar *str = g_strndup ((const gchar *)payload, hdr->len);
       GstStructure *s = g_utf8_validate (str, -1, NULL)
+                                && vms_nesting_ok (str, strlen (str))
                             ? gst_structure_from_string (str, NULL)
                             : NULL;
       if (s == NULL) {
