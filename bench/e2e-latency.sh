@@ -86,6 +86,15 @@ launch() {
   echo "pipeline did not start:"; cat "$log.err"; exit 1
 }
 
+hz=$(getconf CLK_TCK)
+cpu_ticks() { # utime+stime of the running pipeline processes
+  local p t=0
+  for p in "${pids[@]}"; do
+    t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat")))
+  done
+  echo $t
+}
+
 encoder() {
   case $1 in
     # the settings vmstreamenc uses for each (plugins/vmstreamenc)
@@ -107,10 +116,16 @@ run() {
   else
     launch "$work/rx" yes --stamp stamp "$src ! identity name=stamp ! $tail"
   fi
+  local c0 t0 c1 t1
+  c0=$(cpu_ticks); t0=$(date +%s.%N)
   if ! node "$here/e2e-latency.mjs" "$port" "$frames" "$warmup" >"$work/result" 2>"$work/node.err"; then
     echo "browser run failed ($enc $2 $path):"; tail -n 20 "$work/node.err"; tail -n 5 "$work"/*.err
     exit 1
   fi
+  c1=$(cpu_ticks); t1=$(date +%s.%N)
+  # CPU of the pipeline process(es), % of one core, during the browser run
+  cpu=$(python3 -c "print(round(($c1-$c0)/$hz/($t1-$t0)*100))")
+  python3 -c "import json,sys;r=json.load(open(sys.argv[1]));r['cpu']=int(sys.argv[2]);json.dump(r,open(sys.argv[1],'w'))" "$work/result" "$cpu"
   stop_all
 }
 
@@ -142,10 +157,10 @@ for size in $sizes; do
   done
 done
 echo
-echo "split of the vsock path (p50 ms): capture->sink = capture_to_decoded - sink_to_decoded; sink->page = WebSocket delivery; page->decoded = decode"
+echo "split (p50 ms): capture->sink = capture to wsh264sink (vsock hop, convert, encode); sink->page = WebSocket delivery; page->decoded = decode"
 for key in "${!res[@]}"; do
   set -- ${res[$key]}
   for f in "$1" "$2"; do
-    field "$f" "'%-24s capture->sink %5.1f  sink->page %5.1f  page->decoded %5.1f  (%s %dx%d, %d frames at %.1f fps, skipped %d)' % ('$(basename "$f" .json)', r['capture_to_decoded']['p50']-r['sink_to_decoded']['p50'], r['sink_to_received']['p50'], r['sink_to_decoded']['p50']-r['sink_to_received']['p50'], r['codec'], r['width'], r['height'], r['frames'], r['fps'], r['skipped'])"
+    field "$f" "'%-24s capture->sink %5.1f  sink->page %5.1f  page->decoded %5.1f  (%s %dx%d, %d frames at %.1f fps, pipeline cpu %d%%)' % ('$(basename "$f" .json)', r['capture_to_decoded']['p50']-r['sink_to_decoded']['p50'], r['sink_to_received']['p50'], r['sink_to_decoded']['p50']-r['sink_to_received']['p50'], r['codec'], r['width'], r['height'], r['frames'], r['fps'], r['cpu'])"
   done
 done | sort
