@@ -134,12 +134,11 @@ main (int argc, char **argv)
     GstElement *e = gst_bin_get_by_name (GST_BIN (pipeline), stamp);
     GstPad *pad = e ? gst_element_get_static_pad (e, "src") : NULL;
     if (!pad) {
-      fprintf (stderr, "e2e-launch: no element \"%s\" with a src pad\n",
-               stamp);
+      fprintf (stderr, "e2e-launch: no element \"%s\" with a src pad\n", stamp);
       return 1;
     }
-    gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, on_event,
-                       NULL, NULL);
+    gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, on_event, NULL,
+                       NULL);
     gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, on_buffer, NULL, NULL);
     gst_object_unref (pad);
     gst_object_unref (e);
