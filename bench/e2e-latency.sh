@@ -36,6 +36,7 @@ sizes=${SIZES:-1280x720 1920x1080}
 goal_ms=50
 work=$(mktemp -d /tmp/vmstream-e2e.XXXXXX)
 pids=()
+node_pid=
 
 stop_all() {
   local p
@@ -50,6 +51,11 @@ stop_all() {
   pids=()
 }
 cleanup() {
+  if [ -n "$node_pid" ]; then
+    # playwright closes its Chromium on SIGTERM
+    kill -TERM "$node_pid" 2>/dev/null || true
+    wait "$node_pid" 2>/dev/null || true
+  fi
   stop_all
   rm -rf "$work"
 }
@@ -118,10 +124,15 @@ run() {
   fi
   local c0 t0 c1 t1
   c0=$(cpu_ticks); t0=$(date +%s.%N)
-  if ! node "$here/e2e-latency.mjs" "$port" "$frames" "$warmup" >"$work/result" 2>"$work/node.err"; then
+  # in the background so a signal to this script is handled at once
+  node "$here/e2e-latency.mjs" "$port" "$frames" "$warmup" >"$work/result" 2>"$work/node.err" &
+  node_pid=$!
+  if ! wait $node_pid; then
+    node_pid=
     echo "browser run failed ($enc $2 $path):"; tail -n 20 "$work/node.err"; tail -n 5 "$work"/*.err
     exit 1
   fi
+  node_pid=
   c1=$(cpu_ticks); t1=$(date +%s.%N)
   # CPU of the pipeline process(es), % of one core, during the browser run
   cpu=$(python3 -c "print(round(($c1-$c0)/$hz/($t1-$t0)*100))")
