@@ -417,6 +417,38 @@ get_string_member (JsonObject *obj, const gchar *name)
   return json_node_get_string (n);
 }
 
+/* json-glib's parser recurses once per nesting level: a 4 KiB message of
+ * '[' takes 256-512 KiB of stack in the server thread. Input messages are
+ * flat objects; refuse anything nested deeper than a few levels first. */
+#define MAX_INPUT_DEPTH 4
+
+static gboolean
+json_depth_ok (const gchar *data, gsize len)
+{
+  gboolean in_string = FALSE;
+  gint depth = 0;
+  gsize i;
+
+  for (i = 0; i < len; i++) {
+    gchar c = data[i];
+
+    if (in_string) {
+      if (c == '\\')
+        i++;
+      else if (c == '"')
+        in_string = FALSE;
+    } else if (c == '"') {
+      in_string = TRUE;
+    } else if (c == '[' || c == '{') {
+      if (++depth > MAX_INPUT_DEPTH)
+        return FALSE;
+    } else if (c == ']' || c == '}') {
+      depth--;
+    }
+  }
+  return TRUE;
+}
+
 GstEvent *
 wsh264_navigation_event_from_json (const gchar *json, gsize len, GError **error)
 {
@@ -426,6 +458,13 @@ wsh264_navigation_event_from_json (const gchar *json, gsize len, GError **error)
   const gchar *type, *action;
   gdouble x, y, button, dx, dy;
 
+  if (len == (gsize)-1) /* NUL-terminated, as json-glib takes it */
+    len = strlen (json);
+  if (!json_depth_ok (json, len)) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                 "input message nested deeper than %d levels", MAX_INPUT_DEPTH);
+    return NULL;
+  }
   if (!json_parser_load_from_data (parser, json, len, error))
     return NULL;
   root = json_parser_get_root (parser);

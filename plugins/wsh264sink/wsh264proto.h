@@ -62,7 +62,8 @@ GBytes *wsh264_sps_write (const GstH264SPS *sps, guint8 nal_ref_idc,
                           gboolean low_delay);
 
 /* Parse one input text message of the input contract into a navigation
- * event. Returns NULL (and sets @error) on malformed input. */
+ * event (@len -1: NUL-terminated). Returns NULL (and sets @error) on
+ * malformed input, including JSON nested deeper than 4 levels. */
 GstEvent *wsh264_navigation_event_from_json (const gchar *json, gsize len,
                                              GError **error);
 

@@ -8,10 +8,13 @@
  *   memory stays bounded;
  * - a client sending 1 MB of garbage WebSocket frames, and one sending 1 MB
  *   of raw garbage after the handshake: the readers keep the full rate and
- *   the sink accepts and serves new clients afterwards.
+ *   the sink accepts and serves new clients afterwards;
+ * - the largest input message nested as deep as it can be parses on a small
+ *   stack (json-glib recurses per level).
  *
  * Readers are libsoup clients on this thread's main context; the stalled
  * clients are raw sockets with a tiny receive buffer that never read. */
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -722,6 +725,51 @@ GST_START_TEST (test_garbage_client)
 
 GST_END_TEST;
 
+/* 4 KiB (the input limit) of '[' took 256-512 KiB of stack in json-glib
+ * before the sink refused deep nesting up front; parse it on a thread with
+ * 128 KiB. */
+static gpointer
+parse_deep (gpointer data)
+{
+  GError *err = NULL;
+  GstEvent *ev = wsh264_navigation_event_from_json (data, -1, &err);
+  gboolean parsed = ev != NULL;
+
+  if (ev)
+    gst_event_unref (ev);
+  g_clear_error (&err);
+  return GINT_TO_POINTER (parsed);
+}
+
+GST_START_TEST (test_deeply_nested_input)
+{
+  const gchar *opens[] = { "[", "{\"a\":" };
+  guint i;
+
+  for (i = 0; i < G_N_ELEMENTS (opens); i++) {
+    GString *msg = g_string_new (NULL);
+    pthread_attr_t attr;
+    pthread_t t;
+    gpointer parsed = NULL;
+
+    while (msg->len + strlen (opens[i]) <= WSH264_MAX_INPUT_MESSAGE)
+      g_string_append (msg, opens[i]);
+    fail_unless (pthread_attr_init (&attr) == 0);
+    fail_unless (pthread_attr_setstacksize (&attr, 128 * 1024) == 0);
+    fail_unless (pthread_create (&t, &attr, parse_deep, msg->str) == 0);
+    fail_unless (pthread_join (t, &parsed) == 0);
+    fail_if (GPOINTER_TO_INT (parsed), "accepted %u levels of nesting",
+             msg->len / (guint)strlen (opens[i]));
+    pthread_attr_destroy (&attr);
+    g_string_free (msg, TRUE);
+  }
+  /* a real message still parses */
+  fail_unless (GPOINTER_TO_INT (parse_deep (
+      (gpointer) "{\"type\":\"key\",\"action\":\"down\",\"code\":\"KeyA\"}")));
+}
+
+GST_END_TEST;
+
 static Suite *
 wsh264sink_faults_suite (void)
 {
@@ -733,6 +781,7 @@ wsh264sink_faults_suite (void)
   tcase_add_test (tc, test_stalled_clients_keyframe);
   tcase_add_test (tc, test_stalled_clients_disconnect);
   tcase_add_test (tc, test_garbage_client);
+  tcase_add_test (tc, test_deeply_nested_input);
   return s;
 }
 
