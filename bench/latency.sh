@@ -2,7 +2,9 @@
 # Added latency of the vsock path: per frame, the receiver's CLOCK_REALTIME
 # when vsocksrc pushed the frame minus the capture time vsocksink put on the
 # wire (the frame's capture instant on the sender). Paced live sources, so
-# this is what a desktop stream sees; p50/p99/max per transport.
+# this is what a desktop stream sees; p50/p99/max per transport, each beside
+# the same figure for a plain write/read of the frame over the same socket
+# type (the floor: both copies of a 3 MB frame take a millisecond or so).
 #
 #   bench/latency.sh [-n FRAMES] [-b BUILDDIR]
 set -euo pipefail
@@ -43,6 +45,9 @@ echo "goal: p99 <= 2000 us at 1080p60"
 for c in "1920x1080@60" "1280x720@60" "1920x1080@30"; do
   wh=${c%@*}; fps=${c#*@}; w=${wh%x*}; h=${wh#*x}
   caps="video/x-raw,format=NV12,width=$w,height=$h,framerate=$fps/1"
+  size=$((w * h * 3 / 2))
+  printf "%-28s %s\n" "raw unix ${w}x${h} ${fps}" "$("$bench" rawlatency unix "$n" "$size" "$fps")"
   measure "unix:// ${w}x${h} NV12 ${fps}" "unix://$tmp/l.sock" "unix://$tmp/l.sock" "$caps"
+  printf "%-28s %s\n" "raw tcp ${w}x${h} ${fps}" "$("$bench" rawlatency tcp "$n" "$size" "$fps")"
   measure "tcp:// ${w}x${h} NV12 ${fps}" "tcp://127.0.0.1:$port" "tcp://127.0.0.1:$port" "$caps"
 done

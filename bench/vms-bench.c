@@ -13,6 +13,10 @@
  *   vms-bench latency N 'PIPELINE ending in fakesink name=sink'
  *       per-buffer (arrival CLOCK_REALTIME - capture time from the
  *       timestamp/x-unix reference meta): p50/p99/max in microseconds.
+ *   vms-bench rawlatency unix|tcp N SIZE FPS
+ *       the same figure for a plain socket: a writer process sends one
+ *       SIZE-byte frame every 1/FPS s stamped with CLOCK_REALTIME before
+ *       its write; the reader takes the time when the whole frame is in.
  */
 #include <gst/gst.h>
 
@@ -65,11 +69,11 @@ rx_probe (GstPad *pad, GstPadProbeInfo *info, gpointer data)
   if (rx->count >= rx->target)
     return GST_PAD_PROBE_OK;
   if (rx->latency) {
-    GstReferenceTimestampMeta *m =
-        gst_buffer_get_reference_timestamp_meta (buf, rx->unix_caps);
+    GstReferenceTimestampMeta *m
+        = gst_buffer_get_reference_timestamp_meta (buf, rx->unix_caps);
     if (m)
-      rx->lat_us[rx->count] =
-          (g_get_real_time () * 1000 - (gint64) m->timestamp) / 1000;
+      rx->lat_us[rx->count]
+          = (g_get_real_time () * 1000 - (gint64)m->timestamp) / 1000;
   }
   if (rx->count == 0) {
     rx->t0 = now_s ();
@@ -106,7 +110,7 @@ rx_bus (GstBus *bus, GstMessage *msg, gpointer data)
 static int
 cmp_i64 (const void *a, const void *b)
 {
-  gint64 x = *(const gint64 *) a, y = *(const gint64 *) b;
+  gint64 x = *(const gint64 *)a, y = *(const gint64 *)b;
   return x < y ? -1 : x > y;
 }
 
@@ -154,13 +158,14 @@ run_rx (guint n, const char *desc, gboolean latency)
     gint64 *l = rx.lat_us + skip;
     qsort (l, m, sizeof (gint64), cmp_i64);
     printf ("frames=%u (after %u warm-up) p50_us=%" G_GINT64_FORMAT
-        " p99_us=%" G_GINT64_FORMAT " max_us=%" G_GINT64_FORMAT "\n", m, skip,
-        l[m / 2], l[(m * 99) / 100], l[m - 1]);
+            " p99_us=%" G_GINT64_FORMAT " max_us=%" G_GINT64_FORMAT "\n",
+            m, skip, l[m / 2], l[(m * 99) / 100], l[m - 1]);
   } else {
     double dt = rx.t1 - rx.t0;
     printf ("frames=%u fps=%.1f mbps=%.1f cpu_user=%.3f cpu_sys=%.3f "
-        "seconds=%.3f\n", rx.count, (rx.count - 1) / dt,
-        rx.bytes / dt / 1e6, rx.u1 - rx.u0, rx.s1 - rx.s0, dt);
+            "seconds=%.3f\n",
+            rx.count, (rx.count - 1) / dt, rx.bytes / dt / 1e6, rx.u1 - rx.u0,
+            rx.s1 - rx.s0, dt);
   }
   return 0;
 }
@@ -186,13 +191,13 @@ socket_pair (const char *kind, int fds[2])
     socklen_t len = sizeof (sin);
     int l = socket (AF_INET, SOCK_STREAM, 0);
     sin.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
-    if (bind (l, (struct sockaddr *) &sin, sizeof (sin)) != 0
+    if (bind (l, (struct sockaddr *)&sin, sizeof (sin)) != 0
         || listen (l, 1) != 0
-        || getsockname (l, (struct sockaddr *) &sin, &len) != 0)
+        || getsockname (l, (struct sockaddr *)&sin, &len) != 0)
       abort ();
     fds[0] = socket (AF_INET, SOCK_STREAM, 0);
     tune (fds[0]);
-    if (connect (fds[0], (struct sockaddr *) &sin, sizeof (sin)) != 0)
+    if (connect (fds[0], (struct sockaddr *)&sin, sizeof (sin)) != 0)
       abort ();
     fds[1] = accept (l, NULL, NULL);
     close (l);
@@ -244,8 +249,73 @@ run_raw (const char *kind, guint n, gsize size)
   cpu_s (RUSAGE_SELF, &u1, &s1);
   waitpid (pid, NULL, 0);
   printf ("frames=%u fps=%.1f mbps=%.1f cpu_user=%.3f cpu_sys=%.3f "
-      "seconds=%.3f\n", n, (n - 1) / (t1 - t0),
-      (double) size * (n - 1) / (t1 - t0) / 1e6, u1 - u0, s1 - s0, t1 - t0);
+          "seconds=%.3f\n",
+          n, (n - 1) / (t1 - t0), (double)size * (n - 1) / (t1 - t0) / 1e6,
+          u1 - u0, s1 - s0, t1 - t0);
+  return 0;
+}
+
+static gint64
+real_ns (void)
+{
+  struct timespec ts;
+  clock_gettime (CLOCK_REALTIME, &ts);
+  return ts.tv_sec * G_GINT64_CONSTANT (1000000000) + ts.tv_nsec;
+}
+
+static int
+run_rawlatency (const char *kind, guint n, gsize size, guint fps)
+{
+  int fds[2];
+  pid_t pid;
+  guint8 *buf = g_malloc (size);
+  gint64 *lat = g_new0 (gint64, n);
+  guint i, skip, m;
+
+  memset (buf, 0x5a, size);
+  socket_pair (kind, fds);
+  pid = fork ();
+  if (pid == 0) {
+    gint64 next = g_get_monotonic_time ();
+    close (fds[1]);
+    for (i = 0; i < n; i++) {
+      gsize done = 0;
+      gint64 now, t;
+      next += G_USEC_PER_SEC / fps;
+      now = g_get_monotonic_time ();
+      if (next > now)
+        g_usleep (next - now);
+      t = real_ns ();
+      memcpy (buf, &t, sizeof (t));
+      while (done < size) {
+        ssize_t w = write (fds[0], buf + done, size - done);
+        if (w <= 0)
+          _exit (1);
+        done += w;
+      }
+    }
+    _exit (0);
+  }
+  close (fds[0]);
+  for (i = 0; i < n; i++) {
+    gsize done = 0;
+    gint64 t;
+    while (done < size) {
+      ssize_t r = read (fds[1], buf + done, size - done);
+      if (r <= 0)
+        return 1;
+      done += r;
+    }
+    memcpy (&t, buf, sizeof (t));
+    lat[i] = (real_ns () - t) / 1000;
+  }
+  waitpid (pid, NULL, 0);
+  skip = MIN (60, n / 4);
+  m = n - skip;
+  qsort (lat + skip, m, sizeof (gint64), cmp_i64);
+  printf ("frames=%u (after %u warm-up) p50_us=%" G_GINT64_FORMAT
+          " p99_us=%" G_GINT64_FORMAT " max_us=%" G_GINT64_FORMAT "\n",
+          m, skip, lat[skip + m / 2], lat[skip + (m * 99) / 100], lat[n - 1]);
   return 0;
 }
 
@@ -264,7 +334,7 @@ run_memcpy (guint n, gsize size)
   }
   t1 = now_s ();
   printf ("frames=%u fps=%.1f mbps=%.1f check=%d\n", n, n / (t1 - t0),
-      (double) size * n / (t1 - t0) / 1e6, a[size / 2] + b[0]);
+          (double)size * n / (t1 - t0) / 1e6, a[size / 2] + b[0]);
   return 0;
 }
 
@@ -278,9 +348,13 @@ main (int argc, char **argv)
     return run_rx (atoi (argv[2]), argv[3], TRUE);
   if (argc == 5 && strcmp (argv[1], "raw") == 0)
     return run_raw (argv[2], atoi (argv[3]), atol (argv[4]));
+  if (argc == 6 && strcmp (argv[1], "rawlatency") == 0)
+    return run_rawlatency (argv[2], atoi (argv[3]), atol (argv[4]),
+                           atoi (argv[5]));
   if (argc == 4 && strcmp (argv[1], "memcpy") == 0)
     return run_memcpy (atoi (argv[2]), atol (argv[3]));
   g_printerr ("usage: vms-bench rx N PIPELINE | latency N PIPELINE | "
-      "raw unix|tcp N SIZE | memcpy N SIZE\n");
+              "raw unix|tcp N SIZE | rawlatency unix|tcp N SIZE FPS | "
+              "memcpy N SIZE\n");
   return 2;
 }
