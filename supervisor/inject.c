@@ -110,8 +110,9 @@ x_scale (VmsInjector *inj, gdouble x, gdouble y, gint vw, gint vh, gint *sx,
     x = x * w / vw;
     y = y * h / vh;
   }
-  *sx = CLAMP ((gint)lround (x), 0, w - 1);
-  *sy = CLAMP ((gint)lround (y), 0, h - 1);
+  /* clamp before rounding: a client may send any double (1e300) */
+  *sx = (gint)lround (CLAMP (x, 0.0, (gdouble)(w - 1)));
+  *sy = (gint)lround (CLAMP (y, 0.0, (gdouble)(h - 1)));
 }
 
 static guint
@@ -310,8 +311,9 @@ qmp_abs (GString *s, gdouble x, gdouble y, gint vw, gint vh)
     vw = 1920;
     vh = 1080;
   }
-  ax = (gint)lround (x * QMP_ABS_MAX / (vw - 1));
-  ay = (gint)lround (y * QMP_ABS_MAX / (vh - 1));
+  /* clamp before rounding: a client may send any double (1e300) */
+  ax = (gint)lround (CLAMP (x * QMP_ABS_MAX / (vw - 1), 0.0, QMP_ABS_MAX));
+  ay = (gint)lround (CLAMP (y * QMP_ABS_MAX / (vh - 1), 0.0, QMP_ABS_MAX));
   g_string_append_printf (
       s,
       "{\"type\":\"abs\",\"data\":{\"axis\":\"x\",\"value\":%d}},"
