@@ -136,6 +136,13 @@ send_header (gint fd, const VmsMsgHeader *h)
   write_all (fd, buf, sizeof (buf));
 }
 
+static void
+send_frame (gint fd, const VmsMsgHeader *h, const guint8 *payload)
+{
+  send_header (fd, h);
+  write_all (fd, payload, h->size);
+}
+
 /* A guest connection that completed the handshake. */
 static gint
 guest_connect (const gchar *path, const gchar *caps)
@@ -270,8 +277,7 @@ GST_START_TEST (test_src_receives_frame_with_layout)
 
   /* second frame: default layout, no DISCONT */
   hdr = frame_header (W * H * 3 / 2, 6, W);
-  send_header (fd, &hdr);
-  write_all (fd, payload, hdr.size);
+  send_frame (fd, &hdr, payload);
   buf = gst_harness_pull (h);
   fail_if (GST_BUFFER_FLAG_IS_SET (buf, GST_BUFFER_FLAG_DISCONT));
   fail_unless_equals_int (gst_buffer_get_size (buf), W * H * 3 / 2);
@@ -308,8 +314,7 @@ GST_START_TEST (test_src_caps_message_renegotiates)
   write_all (fd, caps2, strlen (caps2));
   hdr = frame_header (32 * 16 * 3 / 2, 0, 32);
   hdr.offset[1] = 32 * 16;
-  send_header (fd, &hdr);
-  write_all (fd, payload, hdr.size);
+  send_frame (fd, &hdr, payload);
 
   buf = gst_harness_pull (h);
   caps = gst_pad_get_current_caps (h->sinkpad);
@@ -379,8 +384,7 @@ expect_frame_flows (GstHarness *h, const gchar *path)
   GstBuffer *buf;
   GstMapInfo map;
 
-  send_header (fd, &hdr);
-  write_all (fd, payload, hdr.size);
+  send_frame (fd, &hdr, payload);
   buf = gst_harness_pull (h);
   fail_unless (buf != NULL);
   gst_buffer_map (buf, &map, GST_MAP_READ);
@@ -506,8 +510,7 @@ GST_START_TEST (test_src_stray_client_does_not_cut_stream)
   gint fd, stray;
 
   fd = guest_connect (path, NV12_CAPS);
-  send_header (fd, &hdr);
-  write_all (fd, payload, hdr.size);
+  send_frame (fd, &hdr, payload);
   buf = gst_harness_pull (h);
   gst_buffer_unref (buf);
 
@@ -517,8 +520,7 @@ GST_START_TEST (test_src_stray_client_does_not_cut_stream)
   expect_closed (stray);
 
   hdr.seq = 1;
-  send_header (fd, &hdr);
-  write_all (fd, payload, hdr.size);
+  send_frame (fd, &hdr, payload);
   buf = gst_harness_pull (h);
   fail_unless_equals_uint64 (GST_BUFFER_OFFSET (buf), 1);
   fail_if (GST_BUFFER_FLAG_IS_SET (buf, GST_BUFFER_FLAG_DISCONT));
@@ -546,14 +548,12 @@ GST_START_TEST (test_src_hello_resync)
   /* one stream, then a new HELLO on the same byte stream, as a guest
    * restarting on virtio-serial produces */
   fd = guest_connect (path, NV12_CAPS);
-  send_header (fd, &hdr);
-  write_all (fd, payload, hdr.size);
+  send_frame (fd, &hdr, payload);
   buf = gst_harness_pull (h);
   gst_buffer_unref (buf);
   send_hello (fd, NV12_CAPS);
   fail_unless_equals_int (read_welcome (fd).status, VMS_STATUS_OK);
-  send_header (fd, &hdr);
-  write_all (fd, payload, hdr.size);
+  send_frame (fd, &hdr, payload);
   buf = gst_harness_pull (h);
   fail_unless (GST_BUFFER_FLAG_IS_SET (buf, GST_BUFFER_FLAG_DISCONT));
   gst_buffer_unref (buf);
@@ -584,8 +584,7 @@ GST_START_TEST (test_src_back_channel)
   {
     VmsMsgHeader hdr = frame_header (W * H * 3 / 2, 0, W);
     guint8 *p = pattern (hdr.size, 0);
-    send_header (fd, &hdr);
-    write_all (fd, p, hdr.size);
+    send_frame (fd, &hdr, p);
     buf = gst_harness_pull (h);
     gst_buffer_unref (buf);
     g_free (p);
