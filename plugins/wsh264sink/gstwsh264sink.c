@@ -358,19 +358,28 @@ flush_clients (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
+/* Runs @func once in the server thread, unless already pending (*pending). */
 static void
-schedule_flush_locked (GstWsH264Sink *sink)
+schedule_idle_locked (GstWsH264Sink *sink, gboolean *pending, gint priority,
+                      GSourceFunc func)
 {
   GSource *src;
 
-  if (sink->flush_scheduled || !sink->context)
+  if (*pending || !sink->context)
     return;
-  sink->flush_scheduled = TRUE;
+  *pending = TRUE;
   src = g_idle_source_new ();
-  g_source_set_priority (src, G_PRIORITY_DEFAULT);
-  g_source_set_callback (src, flush_clients, sink, NULL);
+  g_source_set_priority (src, priority);
+  g_source_set_callback (src, func, sink, NULL);
   g_source_attach (src, sink->context);
   g_source_unref (src);
+}
+
+static void
+schedule_flush_locked (GstWsH264Sink *sink)
+{
+  schedule_idle_locked (sink, &sink->flush_scheduled, G_PRIORITY_DEFAULT,
+                        flush_clients);
 }
 
 static gboolean
@@ -408,15 +417,8 @@ remove_closed_clients (gpointer user_data)
 static void
 schedule_removal_locked (GstWsH264Sink *sink)
 {
-  GSource *src;
-
-  if (sink->removal_scheduled || !sink->context)
-    return;
-  sink->removal_scheduled = TRUE;
-  src = g_idle_source_new ();
-  g_source_set_callback (src, remove_closed_clients, sink, NULL);
-  g_source_attach (src, sink->context);
-  g_source_unref (src);
+  schedule_idle_locked (sink, &sink->removal_scheduled, G_PRIORITY_DEFAULT_IDLE,
+                        remove_closed_clients);
 }
 
 static void
