@@ -5,6 +5,7 @@
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
+#include "client-status.h"
 #include <gst/check/gstcheck.h>
 #include <gio/gio.h>
 #include <signal.h>
@@ -127,7 +128,7 @@ rtsp_client (const gchar *url, guint frames, gchar **out)
   g_free (reg);
   g_free (loc);
   g_free (eos);
-  return status;
+  return rtsp_client_status (status, *out);
 }
 
 static void
