@@ -449,6 +449,18 @@ json_depth_ok (const gchar *data, gsize len)
   return TRUE;
 }
 
+/* KeyboardEvent.code values are ASCII identifiers ("KeyA", "ArrowLeft",
+ * "Numpad0"); anything else (e.g. invalid UTF-8 from lone \\u surrogates)
+ * would not even survive as a GstStructure string. */
+static gboolean
+key_code_ok (const gchar *code)
+{
+  for (; *code; code++)
+    if (!g_ascii_isalnum (*code) && *code != '_')
+      return FALSE;
+  return TRUE;
+}
+
 GstEvent *
 wsh264_navigation_event_from_json (const gchar *json, gsize len, GError **error)
 {
@@ -484,10 +496,11 @@ wsh264_navigation_event_from_json (const gchar *json, gsize len, GError **error)
 
   if (g_str_equal (type, "key")) {
     const gchar *code = get_string_member (obj, "code");
-    if (!code || !*code || strlen (code) > 64 || !action) {
-      g_set_error (
-          error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
-          "key message needs \"action\" and a \"code\" of 1..64 characters");
+    if (!code || !*code || strlen (code) > 64 || !action
+        || !key_code_ok (code)) {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                   "key message needs \"action\" and a \"code\" of 1..64 "
+                   "letters, digits or '_' (KeyboardEvent.code)");
       return NULL;
     }
     if (g_str_equal (action, "down"))

@@ -231,6 +231,9 @@ GST_START_TEST (test_navigation_json)
     "{\"type\":\"key\",\"action\":\"down\"}",
     "{\"type\":\"key\",\"action\":\"sideways\",\"code\":\"KeyA\"}",
     "{\"type\":\"key\",\"action\":\"down\",\"code\":\"\"}",
+    /* lone surrogates (invalid UTF-8 once decoded), and non-code text */
+    "{\"type\":\"key\",\"action\":\"down\",\"code\":\"\\u00e9\\ud83\"}",
+    "{\"type\":\"key\",\"action\":\"down\",\"code\":\"Key A\"}",
     "{\"type\":\"pointer\",\"action\":\"move\",\"x\":\"1\",\"y\":2}",
     "{\"type\":\"pointer\",\"action\":\"down\",\"x\":1,\"y\":2}",
     "{\"type\":\"pointer\",\"action\":\"down\",\"x\":1,\"y\":2,\"button\":-1}",
