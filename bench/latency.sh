@@ -26,18 +26,25 @@ tmp=$(mktemp -d)
 trap 'pkill -P $$ 2>/dev/null || true; rm -rf "$tmp"' EXIT
 port=$((20000 + $$ % 20000))
 
+# measure LABEL LISTEN CONNECT CAPS MODE: MODE "render" stamps each frame as
+# it enters vsocksink (render -> push, the path alone); "capture" lets
+# vsocksink derive the capture instant from the live source's timestamps
+# (capture -> push, what a desktop frame sees, sender scheduling included).
 measure() {
-  local label=$1 listen=$2 connect=$3 caps=$4 out="$tmp/rx"
+  local label=$1 listen=$2 connect=$3 caps=$4 mode=$5 out="$tmp/rx"
+  # one drawn frame, re-sent live at the frame rate: no drawing time counted
+  local src="videotestsrc pattern=ball num-buffers=1 ! $caps ! imagefreeze is-live=true num-buffers=$((n + 5))"
   : >"$out"
   "$bench" latency "$n" "vsocksrc uri=$listen ! fakesink name=sink sync=false" >"$out" &
   local t=$!
   for _ in $(seq 100); do grep -q ready "$out" && break; sleep 0.05; done
-  # one drawn frame, re-sent live at the frame rate: the sender's cost is the
-  # transport alone, so the figure is what the path adds, not drawing time
-  gst-launch-1.0 -q videotestsrc pattern=ball num-buffers=1 ! "$caps" ! \
-    imagefreeze is-live=true num-buffers=$((n + 5)) ! vsocksink uri="$connect" >/dev/null
+  if [ "$mode" = render ]; then
+    "$bench" tx "$src ! vsocksink name=vsink uri=$connect" >/dev/null
+  else
+    gst-launch-1.0 -q $src ! vsocksink uri="$connect" >/dev/null
+  fi
   wait $t
-  printf "%-28s %s\n" "$label" "$(grep frames "$out")"
+  printf "%-34s %s\n" "$label" "$(grep frames "$out")"
 }
 
 echo "machine: $(nproc) cores, $(uname -r), $(date -u +%Y-%m-%dT%H:%MZ); $n frames each"
@@ -46,8 +53,11 @@ for c in "1920x1080@60" "1280x720@60" "1920x1080@30"; do
   wh=${c%@*}; fps=${c#*@}; w=${wh%x*}; h=${wh#*x}
   caps="video/x-raw,format=NV12,width=$w,height=$h,framerate=$fps/1"
   size=$((w * h * 3 / 2))
-  printf "%-28s %s\n" "raw unix ${w}x${h} ${fps}" "$("$bench" rawlatency unix "$n" "$size" "$fps")"
-  measure "unix:// ${w}x${h} NV12 ${fps}" "unix://$tmp/l.sock" "unix://$tmp/l.sock" "$caps"
-  printf "%-28s %s\n" "raw tcp ${w}x${h} ${fps}" "$("$bench" rawlatency tcp "$n" "$size" "$fps")"
-  measure "tcp:// ${w}x${h} NV12 ${fps}" "tcp://127.0.0.1:$port" "tcp://127.0.0.1:$port" "$caps"
+  u="unix://$tmp/l.sock"; tc="tcp://127.0.0.1:$port"
+  printf "%-34s %s\n" "plain unix ${w}x${h}@${fps}" "$("$bench" rawlatency unix "$n" "$size" "$fps")"
+  measure "render->push unix ${w}x${h}@${fps}" "$u" "$u" "$caps" render
+  measure "capture->push unix ${w}x${h}@${fps}" "$u" "$u" "$caps" capture
+  printf "%-34s %s\n" "plain tcp ${w}x${h}@${fps}" "$("$bench" rawlatency tcp "$n" "$size" "$fps")"
+  measure "render->push tcp ${w}x${h}@${fps}" "$tc" "$tc" "$caps" render
+  measure "capture->push tcp ${w}x${h}@${fps}" "$tc" "$tc" "$caps" capture
 done

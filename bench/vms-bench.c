@@ -13,6 +13,11 @@
  *   vms-bench latency N 'PIPELINE ending in fakesink name=sink'
  *       per-buffer (arrival CLOCK_REALTIME - capture time from the
  *       timestamp/x-unix reference meta): p50/p99/max in microseconds.
+ *   vms-bench tx 'PIPELINE with vsocksink name=vsink'
+ *       runs a sender pipeline to its end, stamping every buffer with
+ *       CLOCK_REALTIME as it enters vsocksink (a timestamp/x-unix reference
+ *       meta, which vsocksink sends as capture_time): the receiver's
+ *       "latency" then measures vsocksink render -> vsocksrc push alone.
  *   vms-bench rawlatency unix|tcp N SIZE FPS
  *       the same figure for a plain socket: a writer process sends one
  *       SIZE-byte frame every 1/FPS s stamped with CLOCK_REALTIME before
@@ -255,6 +260,48 @@ run_raw (const char *kind, guint n, gsize size)
   return 0;
 }
 
+static GstPadProbeReturn
+stamp_probe (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  GstCaps *caps = data;
+  GstBuffer *buf = gst_buffer_make_writable (GST_PAD_PROBE_INFO_BUFFER (info));
+
+  gst_buffer_add_reference_timestamp_meta (
+      buf, caps, (GstClockTime)g_get_real_time () * GST_USECOND,
+      GST_CLOCK_TIME_NONE);
+  GST_PAD_PROBE_INFO_DATA (info) = buf;
+  return GST_PAD_PROBE_OK;
+}
+
+static int
+run_tx (const char *desc)
+{
+  GError *err = NULL;
+  GstElement *p = gst_parse_launch (desc, &err), *vsink;
+  GstCaps *caps = gst_caps_new_empty_simple ("timestamp/x-unix");
+  GstPad *pad;
+  GstBus *bus;
+  GstMessage *msg;
+
+  if (!p) {
+    g_printerr ("cannot parse: %s\n", err->message);
+    return 2;
+  }
+  vsink = gst_bin_get_by_name (GST_BIN (p), "vsink");
+  if (!vsink) {
+    g_printerr ("the pipeline needs an element named vsink\n");
+    return 2;
+  }
+  pad = gst_element_get_static_pad (vsink, "sink");
+  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, stamp_probe, caps, NULL);
+  gst_element_set_state (p, GST_STATE_PLAYING);
+  bus = gst_element_get_bus (p);
+  msg = gst_bus_timed_pop_filtered (bus, GST_CLOCK_TIME_NONE,
+                                    GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
+  gst_element_set_state (p, GST_STATE_NULL);
+  return msg && GST_MESSAGE_TYPE (msg) == GST_MESSAGE_EOS ? 0 : 1;
+}
+
 static gint64
 real_ns (void)
 {
@@ -348,13 +395,16 @@ main (int argc, char **argv)
     return run_rx (atoi (argv[2]), argv[3], TRUE);
   if (argc == 5 && strcmp (argv[1], "raw") == 0)
     return run_raw (argv[2], atoi (argv[3]), atol (argv[4]));
+  if (argc == 3 && strcmp (argv[1], "tx") == 0)
+    return run_tx (argv[2]);
   if (argc == 6 && strcmp (argv[1], "rawlatency") == 0)
     return run_rawlatency (argv[2], atoi (argv[3]), atol (argv[4]),
                            atoi (argv[5]));
   if (argc == 4 && strcmp (argv[1], "memcpy") == 0)
     return run_memcpy (atoi (argv[2]), atol (argv[3]));
   g_printerr ("usage: vms-bench rx N PIPELINE | latency N PIPELINE | "
-              "raw unix|tcp N SIZE | rawlatency unix|tcp N SIZE FPS | "
+              "tx PIPELINE | raw unix|tcp N SIZE | "
+              "rawlatency unix|tcp N SIZE FPS | "
               "memcpy N SIZE\n");
   return 2;
 }
