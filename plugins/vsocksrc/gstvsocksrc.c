@@ -239,7 +239,9 @@ gst_vsock_src_apply_caps (GstVsockSrc *self, GstCaps *caps)
   GstStructure *s = gst_caps_get_structure (caps, 0);
   GstVideoInfo vinfo;
   gboolean is_video = FALSE;
+  GstCaps *old;
 
+  /* the streaming thread is the only writer of self->caps */
   if (self->caps && gst_caps_is_equal (self->caps, caps)) {
     gst_caps_unref (caps);
     return TRUE;
@@ -252,16 +254,29 @@ gst_vsock_src_apply_caps (GstVsockSrc *self, GstCaps *caps)
     is_video = TRUE;
   }
   GST_INFO_OBJECT (self, "sender caps %" GST_PTR_FORMAT, caps);
-  if (!gst_base_src_set_caps (GST_BASE_SRC (self), caps)) {
+  /* get_caps() answers with the new caps while downstream negotiates them;
+   * the old ones come back if downstream refuses. */
+  GST_OBJECT_LOCK (self);
+  old = self->caps;
+  self->caps = gst_caps_ref (caps);
+  GST_OBJECT_UNLOCK (self);
+  /* A sticky caps event is stored even when downstream cannot take it:
+   * ask first, so the sender hears "caps refused" at once. */
+  if (!gst_pad_peer_query_accept_caps (GST_BASE_SRC_PAD (self), caps)
+      || !gst_base_src_set_caps (GST_BASE_SRC (self), caps)) {
     GST_ELEMENT_WARNING (
         self, CORE, NEGOTIATION,
         ("Downstream does not accept the sender's caps %" GST_PTR_FORMAT ".",
          caps),
         (NULL));
-    gst_caps_unref (caps);
+    GST_OBJECT_LOCK (self);
+    self->caps = old;
+    GST_OBJECT_UNLOCK (self);
+    gst_caps_unref (caps); /* the reference self->caps held */
+    gst_caps_unref (caps); /* the caller's */
     return FALSE;
   }
-  gst_caps_replace (&self->caps, caps);
+  gst_clear_caps (&old);
   gst_caps_unref (caps);
   self->is_video = is_video;
   if (is_video)

@@ -620,6 +620,45 @@ GST_START_TEST (test_src_back_channel)
 
 GST_END_TEST;
 
+/* Caps downstream cannot take: the sender hears "caps refused" in its
+ * WELCOME, the bus says why, and the source goes on listening. */
+GST_START_TEST (test_src_refuses_caps_downstream_rejects)
+{
+  gchar *path = sock_path ("refuse.sock");
+  gchar *desc = g_strdup_printf ("vsocksrc uri=unix://%s ! "
+                                 "video/x-raw,format=I420 ! fakesink",
+                                 path);
+  GstElement *p = gst_parse_launch (desc, NULL);
+  GstBus *bus = gst_element_get_bus (p);
+  VmsWelcome w;
+  gint fd;
+
+  fail_unless (p != NULL);
+  gst_element_set_state (p, GST_STATE_PLAYING);
+  fd = unix_connect (path);
+  send_hello (fd, NV12_CAPS);
+  w = read_welcome (fd);
+  fail_unless_equals_int (w.status, VMS_STATUS_BAD_CAPS);
+  expect_warning (bus, "does not accept");
+  expect_closed (fd);
+
+  /* an acceptable sender is served afterwards */
+  fd = unix_connect (path);
+  send_hello (fd, "video/x-raw,format=I420,width=64,height=48,"
+                  "framerate=30/1");
+  w = read_welcome (fd);
+  fail_unless_equals_int (w.status, VMS_STATUS_OK);
+  close (fd);
+
+  gst_element_set_state (p, GST_STATE_NULL);
+  gst_object_unref (bus);
+  gst_object_unref (p);
+  g_free (desc);
+  g_free (path);
+}
+
+GST_END_TEST;
+
 GST_START_TEST (test_src_bad_uri)
 {
   GstElement *src = gst_element_factory_make ("vsocksrc", NULL);
@@ -1042,6 +1081,7 @@ vsockelements_suite (void)
   tcase_add_test (tc, test_src_stray_client_does_not_cut_stream);
   tcase_add_test (tc, test_src_hello_resync);
   tcase_add_test (tc, test_src_back_channel);
+  tcase_add_test (tc, test_src_refuses_caps_downstream_rejects);
   tcase_add_test (tc, test_src_bad_uri);
   tcase_add_test (tc, test_src_timeout_warning);
   tcase_add_test (tc, test_sink_sends_frames);
