@@ -555,8 +555,10 @@ qemu_stop_step (gpointer user_data)
     case 0:
       g_message ("session %s: asking the guest to power down", s->id);
       qemu_send (s, "system_powerdown");
-      s->qemu_timer_id = g_timeout_add_seconds ((guint)cfg->powerdown_timeout,
-                                                qemu_stop_step, s);
+      /* not g_timeout_add_seconds(): it may fire up to a second early,
+       * which would cut the guest's grace period short */
+      s->qemu_timer_id = g_timeout_add ((guint)cfg->powerdown_timeout * 1000,
+                                        qemu_stop_step, s);
       break;
     case 1:
       g_message ("session %s: the guest did not power down in %d s: quit",
@@ -564,7 +566,7 @@ qemu_stop_step (gpointer user_data)
       if (!qemu_send (s, "quit"))
         g_subprocess_send_signal (s->qemu, SIGTERM);
       s->qemu_timer_id
-          = g_timeout_add_seconds ((guint)cfg->stop_timeout, qemu_stop_step, s);
+          = g_timeout_add ((guint)cfg->stop_timeout * 1000, qemu_stop_step, s);
       break;
     default:
       g_message ("session %s: QEMU did not quit: killing it", s->id);
@@ -702,7 +704,7 @@ vms_session_stop (VmsSession *s)
     g_clear_object (&s->proc_in); /* EOF on its stdin also stops it */
     g_subprocess_send_signal (s->proc, SIGTERM);
     s->kill_id
-        = g_timeout_add_seconds ((guint)s->sup->cfg->stop_timeout, kill_cb, s);
+        = g_timeout_add ((guint)s->sup->cfg->stop_timeout * 1000, kill_cb, s);
   } else {
     qemu_stop (s);
   }
