@@ -1,6 +1,6 @@
 /* Fault tests of the vsock path: many sender restarts with flat memory,
  * half-open connections, and a resolution change every 10 frames. */
-#include <gst/check/gstcheck.h>
+#include "itest.h"
 #include <gst/app/gstappsink.h>
 #include <gst/app/gstappsrc.h>
 #include <gst/video/video.h>
@@ -12,23 +12,6 @@
 #include <unistd.h>
 
 #include "vmsprotocol.h"
-
-static gchar *tmpdir;
-
-static void
-setup (void)
-{
-  tmpdir = g_dir_make_tmp ("vmsfault-XXXXXX", NULL);
-}
-
-static void
-teardown (void)
-{
-  gchar *cmd = g_strdup_printf ("rm -rf '%s'", tmpdir);
-  fail_unless (system (cmd) == 0);
-  g_free (cmd);
-  g_clear_pointer (&tmpdir, g_free);
-}
 
 static GstElement *
 launch (const gchar *desc)
@@ -54,18 +37,6 @@ pull (GstElement *appsink)
       = gst_app_sink_try_pull_sample (GST_APP_SINK (appsink), 20 * GST_SECOND);
   fail_unless (s != NULL, "no frame within 20 s");
   return s;
-}
-
-static guint64
-stat_u64 (GstElement *e, const gchar *field)
-{
-  GstStructure *s;
-  guint64 v = 0;
-
-  g_object_get (e, "stats", &s, NULL);
-  fail_unless (gst_structure_get_uint64 (s, field, &v));
-  gst_structure_free (s);
-  return v;
 }
 
 static glong

@@ -1,6 +1,6 @@
 /* Two-process integration tests: a real gst-launch-1.0 guest pipeline with
  * vsocksink, and a receiving vsocksrc pipeline in this process. */
-#include <gst/check/gstcheck.h>
+#include "itest.h"
 #include <gst/app/gstappsink.h>
 #include <gst/video/video.h>
 #include <gio/gio.h>
@@ -15,23 +15,6 @@
 #define N_FRAMES 300
 #define BALL_CAPS(w, h)                                                        \
   "video/x-raw,format=NV12,width=" #w ",height=" #h ",framerate=30/1"
-
-static gchar *tmpdir;
-
-static void
-setup (void)
-{
-  tmpdir = g_dir_make_tmp ("vmsint-XXXXXX", NULL);
-}
-
-static void
-teardown (void)
-{
-  gchar *cmd = g_strdup_printf ("rm -rf '%s'", tmpdir);
-  fail_unless (system (cmd) == 0);
-  g_free (cmd);
-  g_clear_pointer (&tmpdir, g_free);
-}
 
 /* 64-bit FNV-1a over 8-byte words: fast enough for 300 1080p frames. */
 static guint64
@@ -163,18 +146,6 @@ receiver_free (Receiver *r)
   gst_object_unref (r->bus);
   gst_object_unref (r->pipeline);
   g_free (r);
-}
-
-static guint64
-stat_u64 (GstElement *e, const gchar *field)
-{
-  GstStructure *s;
-  guint64 v = 0;
-
-  g_object_get (e, "stats", &s, NULL);
-  fail_unless (gst_structure_get_uint64 (s, field, &v));
-  gst_structure_free (s);
-  return v;
 }
 
 static gint
