@@ -1,6 +1,8 @@
 /* vmstream wire protocol, version 1: serialisation and validation. */
 #include "vmsprotocol.h"
 
+#include "vmsnest.h"
+
 #include <string.h>
 
 GQuark
@@ -295,48 +297,14 @@ vms_back_header_parse (const guint8 *data, gsize len, VmsBackHeader *hdr,
   return TRUE;
 }
 
-/* GStreamer parses nested <arrays>, [ranges] and {lists} recursively: a
- * peer's "<<<<..." would overflow the stack inside gst_caps_from_string().
- * Count the depth outside quoted strings before handing the text over. */
+/* GStreamer parses nested <arrays>, [ranges], {lists} and quoted typed
+ * values recursively: a peer's "<<<<..." would overflow the stack inside
+ * gst_caps_from_string(). The shared guard (common/vmsnest.c) counts every
+ * level, also inside quoted values that GStreamer parses again. */
 gboolean
 vms_nesting_ok (const gchar *s, gsize len)
 {
-  gboolean quoted = FALSE;
-  gint depth = 0;
-  gsize i;
-
-  for (i = 0; i < len; i++) {
-    gchar c = s[i];
-
-    if (quoted) {
-      if (c == '\\')
-        i++;
-      else if (c == '"')
-        quoted = FALSE;
-      continue;
-    }
-    switch (c) {
-      case '"':
-        quoted = TRUE;
-        break;
-      case '<':
-      case '[':
-      case '{':
-      case '(':
-        if (++depth > VMS_MAX_CAPS_NESTING)
-          return FALSE;
-        break;
-      case '>':
-      case ']':
-      case '}':
-      case ')':
-        depth--;
-        break;
-      default:
-        break;
-    }
-  }
-  return TRUE;
+  return vms_caps_nesting_check (s, len, VMS_MAX_CAPS_NESTING, NULL);
 }
 
 GstCaps *
@@ -359,8 +327,8 @@ vms_caps_parse (const guint8 *data, gsize len, GError **error)
   }
   if (!vms_nesting_ok ((const gchar *)data, len)) {
     g_set_error (error, VMS_PROTOCOL_ERROR, VMS_PROTOCOL_ERROR_BAD_CAPS,
-                 "caps string nests lists, ranges or arrays deeper than %d "
-                 "levels",
+                 "caps string nests lists, ranges, arrays or quoted values "
+                 "deeper than %d levels",
                  VMS_MAX_CAPS_NESTING);
     return NULL;
   }

@@ -141,9 +141,10 @@ gboolean vms_back_header_parse (const guint8 *data, gsize len,
 gboolean vms_is_hello_magic (const guint8 *data, gsize len);
 
 GstCaps *vms_caps_parse (const guint8 *data, gsize len, GError **error);
-/* Whether a caps or structure string nests (), <>, [] and {} at most
- * VMS_MAX_CAPS_NESTING deep outside quoted strings: GStreamer's parser
- * recurses per level, so deeper input from a peer could exhaust the stack. */
+/* Whether a caps or structure string nests (), <>, [], {} and quoted values
+ * at most VMS_MAX_CAPS_NESTING deep: GStreamer's parser recurses per level
+ * (also into quoted typed values it unquotes), so deeper input from a peer
+ * could exhaust the stack. vms_caps_nesting_check() of common/vmsnest.h. */
 gboolean vms_nesting_ok (const gchar *s, gsize len);
 
 const gchar *vms_status_to_string (guint16 status);

@@ -16,6 +16,8 @@
 #include "supervisor.h"
 
 #include "inputjson.h"
+#include "vmsauth.h"
+#include "vmsnest.h"
 #include "template.h"
 
 #include <string.h>
@@ -206,16 +208,6 @@ again:
 /* --- auth --------------------------------------------------------------- */
 
 static gboolean
-token_equal (const gchar *a, const gchar *b)
-{
-  gsize la = strlen (a), lb = strlen (b);
-  guchar diff = la != lb;
-  for (gsize i = 0; i < la; i++)
-    diff |= (guchar)a[i] ^ (guchar)(i < lb ? b[i] : 0);
-  return diff == 0;
-}
-
-static gboolean
 authorized (SoupServerMessage *msg, GHashTable *query)
 {
   const gchar *token = the_sup->cfg->token;
@@ -226,10 +218,10 @@ authorized (SoupServerMessage *msg, GHashTable *query)
   h = soup_message_headers_get_one (
       soup_server_message_get_request_headers (msg), "Authorization");
   if (h && g_ascii_strncasecmp (h, "Bearer ", 7) == 0
-      && token_equal (h + 7, token))
+      && vms_token_equal (token, h + 7))
     return TRUE;
   if (query && g_hash_table_lookup (query, "token")
-      && token_equal (g_hash_table_lookup (query, "token"), token))
+      && vms_token_equal (token, g_hash_table_lookup (query, "token")))
     return TRUE;
   return FALSE;
 }
@@ -255,32 +247,6 @@ check_auth (SoupServerMessage *msg, GHashTable *query)
  * '[' overflows the stack. Our schemas nest two levels; allow a few more. */
 #define MAX_JSON_DEPTH 32
 
-static gboolean
-json_depth_ok (const gchar *data, gsize len)
-{
-  gboolean in_string = FALSE;
-  gint depth = 0;
-
-  for (gsize i = 0; i < len; i++) {
-    gchar c = data[i];
-
-    if (in_string) {
-      if (c == '\\')
-        i++;
-      else if (c == '"')
-        in_string = FALSE;
-    } else if (c == '"') {
-      in_string = TRUE;
-    } else if (c == '[' || c == '{') {
-      if (++depth > MAX_JSON_DEPTH)
-        return FALSE;
-    } else if (c == ']' || c == '}') {
-      depth--;
-    }
-  }
-  return TRUE;
-}
-
 static JsonNode *
 parse_body (SoupServerMessage *msg, GError **error)
 {
@@ -301,9 +267,8 @@ parse_body (SoupServerMessage *msg, GError **error)
                  "the request body is larger than %d bytes", MAX_BODY);
     return NULL;
   }
-  if (!json_depth_ok (data, len)) {
-    g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
-                 "the body is nested deeper than %d levels", MAX_JSON_DEPTH);
+  if (!vms_json_nesting_check (data, len, MAX_JSON_DEPTH, error)) {
+    g_prefix_error (error, "the body is refused: ");
     return NULL;
   }
   if (!json_parser_load_from_data (p, data, (gssize)len, error)) {

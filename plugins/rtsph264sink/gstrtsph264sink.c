@@ -22,6 +22,8 @@
 
 #include "gstrtsph264sink.h"
 
+#include "vmsnet.h"
+
 #include <gst/app/gstappsrc.h>
 #include <gst/rtsp-server/rtsp-server.h>
 #include <gst/video/video.h>
@@ -198,13 +200,6 @@ server_thread_func (gpointer data)
 }
 
 static gboolean
-is_loopback (const gchar *address)
-{
-  return g_str_has_prefix (address, "127.") || strcmp (address, "::1") == 0
-         || strcmp (address, "localhost") == 0;
-}
-
-static gboolean
 gst_rtsp_h264_sink_start (GstBaseSink *sink)
 {
   GstRtspH264Sink *self = GST_RTSP_H264_SINK (sink);
@@ -259,7 +254,7 @@ gst_rtsp_h264_sink_start (GstBaseSink *sink)
         ("A password is set but no user, so RTSP has no authentication."),
         (NULL));
   }
-  if (!is_loopback (address) && !(user && *user))
+  if (!vms_address_is_loopback (address) && !(user && *user))
     GST_ELEMENT_WARNING (
         self, RESOURCE, SETTINGS,
         ("RTSP on %s can be watched by anyone who reaches this address; set "

@@ -15,6 +15,9 @@
 #include "gstwsh264sink.h"
 #include "wsh264proto.h"
 
+#include "vmsauth.h"
+#include "vmsnet.h"
+
 #include <string.h>
 #include <sys/socket.h>
 #include <gio/gio.h>
@@ -526,29 +529,13 @@ on_ws_connected (SoupServer *server, SoupServerMessage *msg, const char *path,
 /* HTTP                                                                */
 
 static gboolean
-token_matches (const gchar *expected, const gchar *given)
-{
-  gsize a, b, i;
-  guint8 diff = 0;
-
-  if (!given)
-    return FALSE;
-  a = strlen (expected);
-  b = strlen (given);
-  /* Compare all bytes so timing does not tell how much matched. */
-  for (i = 0; i < b; i++)
-    diff |= (guint8)given[i] ^ (guint8)expected[i % MAX (a, 1)];
-  return diff == 0 && a == b;
-}
-
-static gboolean
 request_has_token (SoupServerMessage *msg, GHashTable *query,
                    const gchar *token)
 {
   SoupMessageHeaders *hdrs = soup_server_message_get_request_headers (msg);
   const gchar *protos;
 
-  if (query && token_matches (token, g_hash_table_lookup (query, "token")))
+  if (query && vms_token_equal (token, g_hash_table_lookup (query, "token")))
     return TRUE;
 
   protos = soup_message_headers_get_list (hdrs, "Sec-WebSocket-Protocol");
@@ -557,7 +544,7 @@ request_has_token (SoupServerMessage *msg, GHashTable *query,
     gchar **p;
     for (p = list; *p; p++) {
       if (g_str_has_prefix (*p, TOKEN_PROTOCOL_PREFIX)
-          && token_matches (token, *p + strlen (TOKEN_PROTOCOL_PREFIX)))
+          && vms_token_equal (token, *p + strlen (TOKEN_PROTOCOL_PREFIX)))
         return TRUE;
     }
   }
@@ -746,13 +733,6 @@ handle_default_request (SoupServer *server, SoupServerMessage *msg,
 /* ------------------------------------------------------------------ */
 /* server thread                                                       */
 
-static gboolean
-is_loopback (const gchar *address)
-{
-  g_autoptr (GInetAddress) a = g_inet_address_new_from_string (address);
-  return a && g_inet_address_get_is_loopback (a);
-}
-
 static gpointer
 server_thread (gpointer user_data)
 {
@@ -902,7 +882,7 @@ gst_ws_h264_sink_start (GstBaseSink *bsink)
   GST_OBJECT_UNLOCK (sink);
   g_object_notify (G_OBJECT (sink), "port");
 
-  if (!is_loopback (address) && !has_token)
+  if (!vms_address_is_loopback (address) && !has_token)
     GST_ELEMENT_WARNING (
         sink, RESOURCE, SETTINGS,
         ("Serving the desktop on %s without a token: anyone who can reach "

@@ -1,6 +1,8 @@
 /* wsh264sink client protocol helpers. See docs/websocket.md. */
 #include "wsh264proto.h"
 
+#include "vmsnest.h"
+
 #include <math.h>
 #include <string.h>
 #include <gst/base/gstbitwriter.h>
@@ -419,35 +421,9 @@ get_string_member (JsonObject *obj, const gchar *name)
 
 /* json-glib's parser recurses once per nesting level: a 4 KiB message of
  * '[' takes 256-512 KiB of stack in the server thread. Input messages are
- * flat objects; refuse anything nested deeper than a few levels first. */
+ * flat objects; refuse anything nested deeper than a few levels first
+ * (vms_json_nesting_check, the one guard of common/vmsnest.h). */
 #define MAX_INPUT_DEPTH 4
-
-static gboolean
-json_depth_ok (const gchar *data, gsize len)
-{
-  gboolean in_string = FALSE;
-  gint depth = 0;
-  gsize i;
-
-  for (i = 0; i < len; i++) {
-    gchar c = data[i];
-
-    if (in_string) {
-      if (c == '\\')
-        i++;
-      else if (c == '"')
-        in_string = FALSE;
-    } else if (c == '"') {
-      in_string = TRUE;
-    } else if (c == '[' || c == '{') {
-      if (++depth > MAX_INPUT_DEPTH)
-        return FALSE;
-    } else if (c == ']' || c == '}') {
-      depth--;
-    }
-  }
-  return TRUE;
-}
 
 /* KeyboardEvent.code values are ASCII identifiers ("KeyA", "ArrowLeft",
  * "Numpad0"); anything else (e.g. invalid UTF-8 from lone \\u surrogates)
@@ -472,9 +448,8 @@ wsh264_navigation_event_from_json (const gchar *json, gsize len, GError **error)
 
   if (len == (gsize)-1) /* NUL-terminated, as json-glib takes it */
     len = strlen (json);
-  if (!json_depth_ok (json, len)) {
-    g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
-                 "input message nested deeper than %d levels", MAX_INPUT_DEPTH);
+  if (!vms_json_nesting_check (json, len, MAX_INPUT_DEPTH, error)) {
+    g_prefix_error (error, "input message refused: ");
     return NULL;
   }
   if (!json_parser_load_from_data (parser, json, len, error))
