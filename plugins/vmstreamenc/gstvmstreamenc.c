@@ -51,7 +51,16 @@ typedef struct {
 } VmsEncoderInfo;
 
 static const VmsEncoderInfo encoder_table[] = {
+  /* VideoToolbox (gst-plugins-bad sys/applemedia/vtenc.c): bitrate
+   * in kbit/s, max-keyframe-interval in frames; realtime=true for live
+   * output, allow-frame-reordering=false means no B-frames. The profile
+   * comes from downstream caps (Main when they leave it open). Force-key-
+   * unit events become kVTEncodeFrameOptionKey_ForceKeyFrame. vtenc_h264_hw
+   * refuses to run without the hardware encoder; vtenc_h264 may fall back
+   * to Apple's software encoder. */
   { "vtenc", "vtenc_h264_hw", "bitrate", 1, "max-keyframe-interval",
+    "realtime=true allow-frame-reordering=false" },
+  { "vtenc", "vtenc_h264", "bitrate", 1, "max-keyframe-interval",
     "realtime=true allow-frame-reordering=false" },
   { "nvenc", "nvh264enc", "bitrate", 1, "gop-size",
     "preset=low-latency-hq rc-mode=cbr zerolatency=true bframes=0" },
