@@ -12,6 +12,7 @@
  *
  * Exit codes: see VmsSessionExit below (documented in docs/operations.md). */
 #include "inject.h"
+#include "vmsinput-gst.h"
 
 #include <gio/gunixinputstream.h>
 #include <glib-unix.h>
@@ -114,62 +115,12 @@ video_size_of (Session *s, GstElement *elem, gint *w, gint *h)
 }
 
 static void
-inject (Session *s, GstEvent *event, GstElement *from)
+inject (Session *s, const VmsInputEvent *ev, GstElement *from)
 {
   gint w, h;
   video_size_of (s, from ? from : s->stats_elem, &w, &h);
-  if (vms_injector_handle (s->injector, event, w, h))
+  if (vms_injector_handle (s->injector, ev, w, h))
     s->injected++;
-}
-
-static GstEvent *
-event_from_json (JsonObject *o)
-{
-  const gchar *type
-      = json_object_get_string_member_with_default (o, "type", "");
-  const gchar *action
-      = json_object_get_string_member_with_default (o, "action", "");
-  gdouble x = json_object_get_int_member_with_default (o, "x", 0);
-  gdouble y = json_object_get_int_member_with_default (o, "y", 0);
-  GstNavigationModifierType mods = GST_NAVIGATION_MODIFIER_NONE;
-
-  if (strcmp (type, "key") == 0) {
-    const gchar *code
-        = json_object_get_string_member_with_default (o, "code", "");
-    return strcmp (action, "down") == 0
-               ? gst_navigation_event_new_key_press (code, mods)
-               : gst_navigation_event_new_key_release (code, mods);
-  }
-  if (strcmp (type, "pointer") == 0) {
-    gint button = json_object_get_int_member_with_default (o, "button", 0) + 1;
-    if (strcmp (action, "move") == 0)
-      return gst_navigation_event_new_mouse_move (x, y, mods);
-    if (strcmp (action, "down") == 0)
-      return gst_navigation_event_new_mouse_button_press (button, x, y, mods);
-    return gst_navigation_event_new_mouse_button_release (button, x, y, mods);
-  }
-  if (strcmp (type, "wheel") == 0) {
-    gdouble dx = json_object_get_double_member_with_default (o, "dx", 0);
-    gdouble dy = json_object_get_double_member_with_default (o, "dy", 0);
-    return gst_navigation_event_new_mouse_scroll (x, y, dx, dy, mods);
-  }
-  return NULL;
-}
-
-static void
-handle_input_node (Session *s, JsonNode *node)
-{
-  if (JSON_NODE_HOLDS_ARRAY (node)) {
-    JsonArray *a = json_node_get_array (node);
-    for (guint i = 0; i < json_array_get_length (a); i++)
-      handle_input_node (s, json_array_get_element (a, i));
-  } else if (JSON_NODE_HOLDS_OBJECT (node)) {
-    GstEvent *ev = event_from_json (json_node_get_object (node));
-    if (ev) {
-      inject (s, ev, NULL);
-      gst_event_unref (ev);
-    }
-  }
 }
 
 static void
@@ -189,12 +140,16 @@ stdin_line_cb (GObject *src, GAsyncResult *res, gpointer user_data)
     return;
   }
   if (len > 0) {
-    g_autoptr (JsonParser) p = json_parser_new ();
-    if (json_parser_load_from_data (p, line, len, NULL))
-      handle_input_node (s, json_parser_get_root (p));
-    else
-      g_printerr ("vmstream-session: ignoring a line of stdin that is not "
-                  "JSON\n");
+    /* the input contract (common/vmsinput.h), as the API applied it */
+    g_autoptr (GArray) events
+        = vms_input_line_parse (line, (gssize)len, &error);
+    if (events == NULL) {
+      g_printerr ("vmstream-session: ignoring a line of stdin: %s\n",
+                  error->message);
+    } else {
+      for (guint i = 0; i < events->len; i++)
+        inject (s, &g_array_index (events, VmsInputEvent, i), NULL);
+    }
   }
   g_data_input_stream_read_line_async (s->in, G_PRIORITY_DEFAULT, s->cancel,
                                        stdin_line_cb, s);
@@ -250,7 +205,14 @@ bus_cb (GstBus *bus, GstMessage *msg, gpointer user_data)
           == GST_NAVIGATION_MESSAGE_EVENT) {
         GstEvent *ev = NULL;
         if (gst_navigation_message_parse_event (msg, &ev) && ev) {
-          inject (s, ev, GST_ELEMENT (msg->src));
+          /* any element may post these: the contract applies here too */
+          g_autoptr (GError) error = NULL;
+          VmsInputEvent in;
+          if (vms_input_event_from_gst (ev, &in, &error))
+            inject (s, &in, GST_ELEMENT (msg->src));
+          else
+            GST_INFO ("from %s: %s", GST_OBJECT_NAME (msg->src),
+                      error->message);
           gst_event_unref (ev);
         }
       }
@@ -412,7 +374,8 @@ main (int argc, char **argv)
             "$VMSTREAM_SESSION_PIPELINE, how the supervisor passes it)",
             "DESC" },
           { "display", 'd', 0, G_OPTION_ARG_STRING, &display,
-            "X display to inject input into with XTest (default $DISPLAY)",
+            "X display to inject input into with XTest (no default: without "
+            "it or --qmp input is refused; $DISPLAY is never used)",
             "DISPLAY" },
           { "qmp", 'q', 0, G_OPTION_ARG_FILENAME, &qmp,
             "QEMU QMP socket to inject input into instead of X", "PATH" },

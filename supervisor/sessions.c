@@ -758,7 +758,8 @@ input_kick (VmsSession *s)
 }
 
 gboolean
-vms_session_send_input (VmsSession *s, JsonNode *events, GError **error)
+vms_session_send_input (VmsSession *s, const VmsInputEvent *events, guint n,
+                        GError **error)
 {
   gchar *text;
   gsize len;
@@ -776,16 +777,16 @@ vms_session_send_input (VmsSession *s, JsonNode *events, GError **error)
                  s->id, s->input_queued);
     return FALSE;
   }
-  text = json_to_string (events, FALSE);
+  /* the canonical line of the validated events (common/vmsinput.h), which
+   * the session parses with the same contract */
+  text = vms_input_line_build (events, n);
   len = strlen (text);
   text = g_realloc (text, len + 1);
   text[len] = '\n';
   g_queue_push_tail (&s->input_queue, g_bytes_new_take (text, len + 1));
   s->input_queued += len + 1;
   input_kick (s);
-  s->input_events += JSON_NODE_HOLDS_ARRAY (events)
-                         ? json_array_get_length (json_node_get_array (events))
-                         : 1;
+  s->input_events += n;
   return TRUE;
 }
 
