@@ -18,9 +18,8 @@
 #include <sys/prctl.h>
 
 #include "qmp.h"
+#include "vmssession.h"
 
-#define EXIT_USAGE 2
-#define EXIT_PARSE 3
 #define STABLE_RUN_US (30 * G_USEC_PER_SEC)
 
 static void session_spawn (VmsSession *s);
@@ -223,37 +222,35 @@ session_update (VmsSession *s)
 static void
 handle_status_line (VmsSession *s, const gchar *line, gsize len)
 {
-  g_autoptr (JsonParser) p = json_parser_new ();
-  JsonObject *o;
-  const gchar *ev;
+  g_auto (VmsStatus) st = { 0 };
 
-  if (!json_parser_load_from_data (p, line, len, NULL)
-      || !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (p)))
+  /* common/vmssession.h: the lines vmstream-session writes */
+  if (!vms_status_parse (line, (gssize)len, &st, NULL))
     return;
-  o = json_node_get_object (json_parser_get_root (p));
-  ev = json_object_get_string_member_with_default (o, "event", "");
-  if (strcmp (ev, "state") == 0) {
-    const gchar *st
-        = json_object_get_string_member_with_default (o, "state", "");
-    if (strcmp (st, "playing") == 0 && s->state == VMS_STATE_STARTING) {
-      s->state = VMS_STATE_RUNNING;
-      g_message ("session %s: running (pid %d)", s->id, s->pid);
-      session_update (s);
-    }
-  } else if (strcmp (ev, "stats") == 0) {
-    guint64 f = json_object_get_int_member_with_default (o, "frames", 0);
-    guint64 b = json_object_get_int_member_with_default (o, "bytes", 0);
-    s->frames_total += f >= s->frames_run ? f - s->frames_run : 0;
-    s->bytes_total += b >= s->bytes_run ? b - s->bytes_run : 0;
-    s->frames_run = f;
-    s->bytes_run = b;
-    s->fps_measured = json_object_get_double_member_with_default (o, "fps", 0);
-    s->clients = json_object_get_int_member_with_default (o, "clients", -1);
-  } else if (strcmp (ev, "error") == 0) {
-    g_free (s->last_error);
-    s->last_error = g_strdup (
-        json_object_get_string_member_with_default (o, "message", "error"));
-    g_message ("session %s: %s", s->id, s->last_error);
+  switch (st.kind) {
+    case VMS_STATUS_STATE:
+      if (strcmp (st.text, "playing") == 0 && s->state == VMS_STATE_STARTING) {
+        s->state = VMS_STATE_RUNNING;
+        g_message ("session %s: running (pid %d)", s->id, s->pid);
+        session_update (s);
+      }
+      break;
+    case VMS_STATUS_STATS:
+      s->frames_total
+          += st.frames >= s->frames_run ? st.frames - s->frames_run : 0;
+      s->bytes_total += st.bytes >= s->bytes_run ? st.bytes - s->bytes_run : 0;
+      s->frames_run = st.frames;
+      s->bytes_run = st.bytes;
+      s->fps_measured = st.fps;
+      s->clients = st.clients;
+      break;
+    case VMS_STATUS_ERROR:
+      g_free (s->last_error);
+      s->last_error = g_strdup (st.text);
+      g_message ("session %s: %s", s->id, s->last_error);
+      break;
+    default:
+      break;
   }
 }
 
@@ -299,7 +296,7 @@ run_ended (Run *r)
                code < 0 ? "signal" : "exit status", ABS (code));
     qemu_stop (s); /* now that nobody holds its QMP socket */
     session_maybe_gone (s);
-  } else if (code == EXIT_PARSE || code == EXIT_USAGE) {
+  } else if (vms_session_exit_is_permanent (code)) {
     g_message ("session %s: the pipeline cannot run (exit %d): not "
                "restarting",
                s->id, code);
