@@ -178,14 +178,16 @@ parse_text (const gchar *text, gsize len, gsize max_len, GError **error)
 {
   g_autoptr (JsonParser) parser = NULL;
 
-  if (len == 0)
-    return bad (error, "the input is empty: one input event expected"), NULL;
-  if (len > max_len)
-    return bad (error,
-                "the input is %" G_GSIZE_FORMAT
-                " bytes, more than %" G_GSIZE_FORMAT,
-                len, max_len),
-           NULL;
+  if (len == 0) {
+    bad (error, "the input is empty: one input event expected");
+    return NULL;
+  }
+  if (len > max_len) {
+    bad (error,
+         "the input is %" G_GSIZE_FORMAT " bytes, more than %" G_GSIZE_FORMAT,
+         len, max_len);
+    return NULL;
+  }
   if (!vms_json_nesting_check (text, len, VMS_INPUT_MAX_DEPTH, error)) {
     g_prefix_error (error, "input refused: ");
     return NULL;
@@ -195,8 +197,10 @@ parse_text (const gchar *text, gsize len, gsize max_len, GError **error)
     g_prefix_error (error, "input is not valid JSON: ");
     return NULL;
   }
-  if (json_parser_get_root (parser) == NULL)
-    return bad (error, "the input holds no JSON value"), NULL;
+  if (json_parser_get_root (parser) == NULL) {
+    bad (error, "the input holds no JSON value");
+    return NULL;
+  }
   return g_steal_pointer (&parser);
 }
 
@@ -234,10 +238,11 @@ vms_input_line_parse (const gchar *text, gssize len, GError **error)
     JsonArray *arr = json_node_get_array (root);
     guint n = json_array_get_length (arr);
 
-    if (n == 0 || n > VMS_INPUT_MAX_EVENTS)
-      return bad (error, "an input array must hold 1 to %d events, not %u",
-                  VMS_INPUT_MAX_EVENTS, n),
-             NULL;
+    if (n == 0 || n > VMS_INPUT_MAX_EVENTS) {
+      bad (error, "an input array must hold 1 to %d events, not %u",
+           VMS_INPUT_MAX_EVENTS, n);
+      return NULL;
+    }
     for (guint i = 0; i < n; i++) {
       if (!event_from_node (json_array_get_element (arr, i), &ev, error)) {
         g_prefix_error (error, "event %u: ", i);

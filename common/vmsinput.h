@@ -80,8 +80,9 @@ gboolean vms_input_event_parse (const gchar *text, gssize len,
 /* A line of the API or of a session's stdin: one event object or an array
  * of 1..VMS_INPUT_MAX_EVENTS of them, at most VMS_INPUT_MAX_LINE bytes.
  * Returns the events (an array of VmsInputEvent), or NULL with @error
- * naming the first bad event ("event 3: ..."). Every event gets exactly the
- * verdict vms_input_event_parse() gives it alone. */
+ * naming the first bad event ("event 3: ..."). Every event gets the
+ * verdict vms_input_event_parse() gives it alone, except for the size
+ * limit: a line may be larger than one message. */
 GArray *vms_input_line_parse (const gchar *text, gssize len, GError **error);
 
 /* TRUE when @ev holds only what the parsers can produce (for injectors
