@@ -367,6 +367,15 @@ wait_cb (GObject *src, GAsyncResult *res, gpointer user_data)
     r->eof_timer = g_timeout_add_seconds (2, eof_timeout_cb, r);
 }
 
+/* The pid of @p, 0 once GLib has reaped it: a process that ends at once
+ * may be gone before we ask (g_subprocess_get_identifier() is NULL then). */
+static gint
+subprocess_pid (GSubprocess *p)
+{
+  const gchar *id = g_subprocess_get_identifier (p);
+  return id ? (gint)g_ascii_strtoll (id, NULL, 10) : 0;
+}
+
 static void
 session_spawn (VmsSession *s)
 {
@@ -431,8 +440,7 @@ session_spawn (VmsSession *s)
     session_update (s);
     return;
   }
-  s->pid
-      = (gint)g_ascii_strtoll (g_subprocess_get_identifier (s->proc), NULL, 10);
+  s->pid = subprocess_pid (s->proc);
   s->proc_in = g_object_ref (g_subprocess_get_stdin_pipe (s->proc));
   r = g_new0 (Run, 1);
   r->s = s;
@@ -514,8 +522,7 @@ qemu_start (VmsSession *s, GError **error)
   if (s->qemu == NULL)
     return FALSE;
   s->qemu_stop_stage = 0;
-  s->qemu_pid
-      = (gint)g_ascii_strtoll (g_subprocess_get_identifier (s->qemu), NULL, 10);
+  s->qemu_pid = subprocess_pid (s->qemu);
   vms_session_ref (s);
   g_subprocess_wait_async (s->qemu, NULL, qemu_wait_cb, s);
   g_message ("session %s: started QEMU (pid %d): %s", s->id, s->qemu_pid, cmd);
