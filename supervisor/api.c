@@ -15,7 +15,7 @@
  * "Authorization: Bearer <token>" (or ?token=<token> for browser pages). */
 #include "supervisor.h"
 
-#include "inputjson.h"
+#include "vmsinput.h"
 #include "vmsauth.h"
 #include "vmsnest.h"
 #include "template.h"
@@ -592,16 +592,23 @@ handle_api (SoupServer *server, SoupServerMessage *msg, const char *path,
     return;
   } else {
     g_autoptr (GError) error = NULL;
-    g_autoptr (JsonNode) root = parse_body (msg, &error);
-    gint count;
+    SoupMessageBody *body = soup_server_message_get_request_body (msg);
+    g_autoptr (GBytes) bytes = soup_message_body_flatten (body);
+    gsize len;
+    const gchar *data = g_bytes_get_data (bytes, &len);
+    g_autoptr (GArray) events = NULL;
     g_autoptr (JsonBuilder) b = NULL;
     g_autoptr (JsonNode) res = NULL;
 
-    if (root == NULL || (count = vms_input_validate (root, &error)) < 0) {
+    /* the input contract (common/vmsinput.h): the same rules as the
+     * browser's messages and the session's stdin */
+    events = vms_input_line_parse (data ? data : "", (gssize)len, &error);
+    if (events == NULL) {
       respond_error (msg, SOUP_STATUS_BAD_REQUEST, "%s", error->message);
       return;
     }
-    if (!vms_session_send_input (s, root, &error)) {
+    if (!vms_session_send_input (s, (const VmsInputEvent *)events->data,
+                                 events->len, &error)) {
       respond_error (msg,
                      g_error_matches (error, G_IO_ERROR, G_IO_ERROR_BUSY)
                          ? SOUP_STATUS_SERVICE_UNAVAILABLE
@@ -612,7 +619,7 @@ handle_api (SoupServer *server, SoupServerMessage *msg, const char *path,
     b = json_builder_new ();
     json_builder_begin_object (b);
     json_builder_set_member_name (b, "accepted");
-    json_builder_add_int_value (b, count);
+    json_builder_add_int_value (b, events->len);
     json_builder_end_object (b);
     res = json_builder_get_root (b);
     respond_json (msg, SOUP_STATUS_ACCEPTED, res);

@@ -18,9 +18,8 @@
 #include <sys/prctl.h>
 
 #include "qmp.h"
+#include "vmssession.h"
 
-#define EXIT_USAGE 2
-#define EXIT_PARSE 3
 #define STABLE_RUN_US (30 * G_USEC_PER_SEC)
 
 static void session_spawn (VmsSession *s);
@@ -223,37 +222,35 @@ session_update (VmsSession *s)
 static void
 handle_status_line (VmsSession *s, const gchar *line, gsize len)
 {
-  g_autoptr (JsonParser) p = json_parser_new ();
-  JsonObject *o;
-  const gchar *ev;
+  g_auto (VmsStatus) st = { 0 };
 
-  if (!json_parser_load_from_data (p, line, len, NULL)
-      || !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (p)))
+  /* common/vmssession.h: the lines vmstream-session writes */
+  if (!vms_status_parse (line, (gssize)len, &st, NULL))
     return;
-  o = json_node_get_object (json_parser_get_root (p));
-  ev = json_object_get_string_member_with_default (o, "event", "");
-  if (strcmp (ev, "state") == 0) {
-    const gchar *st
-        = json_object_get_string_member_with_default (o, "state", "");
-    if (strcmp (st, "playing") == 0 && s->state == VMS_STATE_STARTING) {
-      s->state = VMS_STATE_RUNNING;
-      g_message ("session %s: running (pid %d)", s->id, s->pid);
-      session_update (s);
-    }
-  } else if (strcmp (ev, "stats") == 0) {
-    guint64 f = json_object_get_int_member_with_default (o, "frames", 0);
-    guint64 b = json_object_get_int_member_with_default (o, "bytes", 0);
-    s->frames_total += f >= s->frames_run ? f - s->frames_run : 0;
-    s->bytes_total += b >= s->bytes_run ? b - s->bytes_run : 0;
-    s->frames_run = f;
-    s->bytes_run = b;
-    s->fps_measured = json_object_get_double_member_with_default (o, "fps", 0);
-    s->clients = json_object_get_int_member_with_default (o, "clients", -1);
-  } else if (strcmp (ev, "error") == 0) {
-    g_free (s->last_error);
-    s->last_error = g_strdup (
-        json_object_get_string_member_with_default (o, "message", "error"));
-    g_message ("session %s: %s", s->id, s->last_error);
+  switch (st.kind) {
+    case VMS_STATUS_STATE:
+      if (strcmp (st.text, "playing") == 0 && s->state == VMS_STATE_STARTING) {
+        s->state = VMS_STATE_RUNNING;
+        g_message ("session %s: running (pid %d)", s->id, s->pid);
+        session_update (s);
+      }
+      break;
+    case VMS_STATUS_STATS:
+      s->frames_total
+          += st.frames >= s->frames_run ? st.frames - s->frames_run : 0;
+      s->bytes_total += st.bytes >= s->bytes_run ? st.bytes - s->bytes_run : 0;
+      s->frames_run = st.frames;
+      s->bytes_run = st.bytes;
+      s->fps_measured = st.fps;
+      s->clients = st.clients;
+      break;
+    case VMS_STATUS_ERROR:
+      g_free (s->last_error);
+      s->last_error = g_strdup (st.text);
+      g_message ("session %s: %s", s->id, s->last_error);
+      break;
+    default:
+      break;
   }
 }
 
@@ -299,7 +296,7 @@ run_ended (Run *r)
                code < 0 ? "signal" : "exit status", ABS (code));
     qemu_stop (s); /* now that nobody holds its QMP socket */
     session_maybe_gone (s);
-  } else if (code == EXIT_PARSE || code == EXIT_USAGE) {
+  } else if (vms_session_exit_is_permanent (code)) {
     g_message ("session %s: the pipeline cannot run (exit %d): not "
                "restarting",
                s->id, code);
@@ -370,6 +367,15 @@ wait_cb (GObject *src, GAsyncResult *res, gpointer user_data)
     r->eof_timer = g_timeout_add_seconds (2, eof_timeout_cb, r);
 }
 
+/* The pid of @p, 0 once GLib has reaped it: a process that ends at once
+ * may be gone before we ask (g_subprocess_get_identifier() is NULL then). */
+static gint
+subprocess_pid (GSubprocess *p)
+{
+  const gchar *id = g_subprocess_get_identifier (p);
+  return id ? (gint)g_ascii_strtoll (id, NULL, 10) : 0;
+}
+
 static void
 session_spawn (VmsSession *s)
 {
@@ -434,8 +440,7 @@ session_spawn (VmsSession *s)
     session_update (s);
     return;
   }
-  s->pid
-      = (gint)g_ascii_strtoll (g_subprocess_get_identifier (s->proc), NULL, 10);
+  s->pid = subprocess_pid (s->proc);
   s->proc_in = g_object_ref (g_subprocess_get_stdin_pipe (s->proc));
   r = g_new0 (Run, 1);
   r->s = s;
@@ -517,8 +522,7 @@ qemu_start (VmsSession *s, GError **error)
   if (s->qemu == NULL)
     return FALSE;
   s->qemu_stop_stage = 0;
-  s->qemu_pid
-      = (gint)g_ascii_strtoll (g_subprocess_get_identifier (s->qemu), NULL, 10);
+  s->qemu_pid = subprocess_pid (s->qemu);
   vms_session_ref (s);
   g_subprocess_wait_async (s->qemu, NULL, qemu_wait_cb, s);
   g_message ("session %s: started QEMU (pid %d): %s", s->id, s->qemu_pid, cmd);
@@ -758,7 +762,8 @@ input_kick (VmsSession *s)
 }
 
 gboolean
-vms_session_send_input (VmsSession *s, JsonNode *events, GError **error)
+vms_session_send_input (VmsSession *s, const VmsInputEvent *events, guint n,
+                        GError **error)
 {
   gchar *text;
   gsize len;
@@ -776,16 +781,16 @@ vms_session_send_input (VmsSession *s, JsonNode *events, GError **error)
                  s->id, s->input_queued);
     return FALSE;
   }
-  text = json_to_string (events, FALSE);
+  /* the canonical line of the validated events (common/vmsinput.h), which
+   * the session parses with the same contract */
+  text = vms_input_line_build (events, n);
   len = strlen (text);
   text = g_realloc (text, len + 1);
   text[len] = '\n';
   g_queue_push_tail (&s->input_queue, g_bytes_new_take (text, len + 1));
   s->input_queued += len + 1;
   input_kick (s);
-  s->input_events += JSON_NODE_HOLDS_ARRAY (events)
-                         ? json_array_get_length (json_node_get_array (events))
-                         : 1;
+  s->input_events += n;
   return TRUE;
 }
 

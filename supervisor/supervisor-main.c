@@ -196,7 +196,8 @@ main (int argc, char **argv)
       "PORT" },
     { "display", 0, 0, G_OPTION_ARG_STRING, &cfg.display,
       "X display of the local desktop (${DISPLAY}, XTest input) "
-      "[HELIX_DISPLAY, default $DISPLAY]",
+      "[HELIX_DISPLAY, no default: without it sessions without a VM take "
+      "no input; $DISPLAY is never used]",
       "DISPLAY" },
     { "default-template", 0, 0, G_OPTION_ARG_STRING, &cfg.default_template,
       "template used when a request names none [HELIX_TEMPLATE, default "
@@ -292,7 +293,9 @@ main (int argc, char **argv)
   STR_DEFAULT (qemu_command, "HELIX_QEMU_COMMAND", DEFAULT_QEMU_COMMAND);
   STR_DEFAULT (listen, "HELIX_LISTEN", "127.0.0.1:8080");
   STR_DEFAULT (token, "HELIX_TOKEN", "");
-  STR_DEFAULT (display, "HELIX_DISPLAY", env_or ("DISPLAY", ""));
+  /* no default from $DISPLAY: the desktop sessions type into is chosen,
+   * never inherited from whoever started the supervisor */
+  STR_DEFAULT (display, "HELIX_DISPLAY", "");
   INT_DEFAULT (vsock_port, "HELIX_VSOCK_PORT", 5000);
   INT_DEFAULT (vm_cpus, "HELIX_VM_CPUS", 2);
   INT_DEFAULT (rtsp_port, "HELIX_RTSP_PORT", 8554);
@@ -432,6 +435,10 @@ main (int argc, char **argv)
     config_clear (&cfg);
     return 0;
   }
+  if (g_str_equal (cfg.vm_backend, "none") && *cfg.display == '\0')
+    g_message ("no X display configured (HELIX_DISPLAY / --display): "
+               "sessions without a VM refuse input%s",
+               g_getenv ("DISPLAY") ? " ($DISPLAY is never used)" : "");
   if (g_str_equal (cfg.vm_backend, "utm"))
     g_message ("HELIX_VM_BACKEND=utm: the VM is managed by UTM, not by this "
                "supervisor; sessions only run their pipelines");

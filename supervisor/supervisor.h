@@ -5,6 +5,8 @@
 #include <json-glib/json-glib.h>
 #include <libsoup/soup.h>
 
+#include "vmsinput.h"
+
 #ifndef VMS_PLUGINS_DIR
 #define VMS_PLUGINS_DIR "/usr/local/lib/gstreamer-1.0"
 #endif
@@ -112,8 +114,8 @@ VmsSession *vms_session_create (VmsSupervisor *sup, const gchar *id,
                                 gint height, gint fps, const gchar *encoder,
                                 guint *http_status, GError **error);
 void vms_session_stop (VmsSession *s);
-gboolean vms_session_send_input (VmsSession *s, JsonNode *events,
-                                 GError **error);
+gboolean vms_session_send_input (VmsSession *s, const VmsInputEvent *events,
+                                 guint n, GError **error);
 const gchar *vms_state_name (VmsState st);
 void vms_session_add_waiter (VmsSession *s, SoupServerMessage *msg);
 JsonNode *vms_session_to_json (VmsSession *s, const gchar *host);

@@ -3,7 +3,7 @@
 
   test_supervisor.py BUILD_ROOT SOURCE_ROOT CASE
 
-CASE: api, auth, restart, shutdown, kill9, e2e, qemu. Each case starts its
+CASE: api, auth, restart, shutdown, kill9, e2e, xerror, nodisplay, qemu. Each case starts its
 own supervisor on a free loopback port and checks real behaviour: HTTP
 answers, child processes (/proc), frames over the WebSocket, input recorded
 by an X client on a private Xvfb, QMP commands seen by a fake QEMU."""
@@ -24,6 +24,8 @@ BUILD, SOURCE, CASE = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
 SUP = os.path.join(BUILD, "supervisor", "vmstream-supervisor")
 WSCLIENT = os.path.join(BUILD, "tests", "supervisor", "vms-wsclient")
 XREC = os.path.join(BUILD, "tests", "supervisor", "vms-xrecorder")
+SESSION = os.path.join(BUILD, "supervisor", "vmstream-session")
+BADBUTTON = os.path.join(BUILD, "tests", "supervisor", "vms-xtest-badbutton.so")
 FAKE_QEMU = os.path.join(SOURCE, "tests", "supervisor", "fake-qemu.py")
 ASAN = os.environ.get("VMSTREAM_ASAN_PRELOAD")
 if ASAN:
@@ -337,7 +339,9 @@ def case_api():
         (json.dumps({"type": "key", "action": "press", "code": "KeyA"}).encode(), "action"),
         (json.dumps({"type": "key", "action": "down", "code": "Banana"}).encode(), "unknown key code"),
         (json.dumps({"type": "pointer", "action": "down", "x": 1, "y": 2}).encode(), "button"),
-        (json.dumps({"type": "pointer", "action": "move", "x": -1, "y": 2}).encode(), "outside"),
+        (json.dumps({"type": "pointer", "action": "move", "x": "1", "y": 2}).encode(), "number"),
+        (json.dumps({"type": "pointer", "action": "down", "x": 1, "y": 2, "button": 5}).encode(), "button"),
+        (b"{'type': 'key', 'action': 'down', 'code': 'KeyA'}", "single-quoted"),
         (json.dumps({"type": "wheel", "x": 1, "y": 2, "dy": "up"}).encode(), "number"),
         (json.dumps({"type": "gamepad"}).encode(), "unknown type"),
         (json.dumps([ev[0], {"type": "key"}]).encode(), "event 1"),
@@ -827,11 +831,132 @@ def case_qemu_tcg():
     check(rc == 0 and not [p for p in kids if exists(p)], "nothing left")
     no_asan_reports(sup)
 
+class SessionProc:
+    """One vmstream-session started by hand (as the supervisor does), its
+    stdin to write input lines to and its stderr in a file."""
+
+    def __init__(self, args=(), env=None, preload=None):
+        e = dict(os.environ)
+        e.pop("HELIX_DISPLAY", None)
+        e.update(env or {})
+        libs = [l for l in (ASAN, preload) if l]
+        if libs:
+            e["LD_PRELOAD"] = " ".join(libs)
+        self.errpath = os.path.join(TMP, "session-%d.log" % time.monotonic_ns())
+        self.err = open(self.errpath, "w")
+        pipeline = ("videotestsrc is-live=true ! "
+                    "video/x-raw,width=320,height=240,framerate=10/1 ! "
+                    "identity name=stats ! fakesink")
+        self.p = subprocess.Popen([SESSION, "--pipeline", pipeline, "--width=320",
+                                   "--height=240", "--stats-interval=0"] + list(args),
+                                  env=e, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                  stderr=self.err, text=True)
+        cleanups.append(self.kill)
+        r, _, _ = select.select([self.p.stdout], [], [], 30)
+        line = self.p.stdout.readline() if r else ""
+        if "playing" not in line:
+            raise RuntimeError("session did not play: %r\n%s" % (line, self.log()))
+
+    def send(self, events):
+        self.p.stdin.write(json.dumps(events) + "\n")
+        self.p.stdin.flush()
+
+    def log(self):
+        self.err.flush()
+        with open(self.errpath) as f:
+            return f.read()
+
+    def kill(self):
+        if self.p.poll() is None:
+            self.p.kill()
+            self.p.wait()
+        self.err.close()
+
+
+def key(code):
+    return [{"type": "key", "action": "down", "code": code},
+            {"type": "key", "action": "up", "code": code}]
+
+
+def click(button, x=10, y=10):
+    return [{"type": "pointer", "action": "down", "x": x, "y": y, "button": button},
+            {"type": "pointer", "action": "up", "x": x, "y": y, "button": button}]
+
+
+def case_xerror():
+    """A bad input event never ends a session process: buttons outside the
+    contract are refused at the session's own entry, and an X error that
+    XTest reports anyway (asynchronously) is survived."""
+    display = start_xvfb()
+    rec = XRecorder(display)
+    # 1. DOM button 31 on the session's stdin (X button 36: BadValue if it
+    # reached XTest); then a key must still arrive
+    sess = SessionProc(["--display", display])
+    sess.send(click(31))
+    sess.send(key("KeyQ"))
+    check(rec.read_until(lambda l: l == "key-press q", 10),
+          "a key after button 31 still reaches the X desktop")
+    check(sess.p.poll() is None, "button 31 did not end the session process")
+    check("button" in sess.log(), "the session said why it refused button 31")
+    check(not [l for l in rec.lines if l.startswith("button-") and int(l.split()[1]) > 9],
+          "no X button beyond 9 was pressed")
+    sess.kill()
+    # 2. X itself refuses an event (the shim sends X button 9 as 200):
+    # BadValue arrives as an X error, the process goes on injecting
+    sess = SessionProc(["--display", display], preload=BADBUTTON)
+    sess.send(click(4))
+    sess.send(key("KeyW"))
+    check(rec.read_until(lambda l: l == "key-press w", 10),
+          "a key after an X BadValue still reaches the X desktop")
+    check(sess.p.poll() is None, "an X BadValue did not end the session process")
+    check(wait_for(lambda: "X error" in sess.log(), 5),
+          "the session logged the X error")
+    check(not [l for l in rec.lines if l.startswith("button-press 9")],
+          "X refused the forward button (the shim is loaded)")
+    sess.send(click(0, 20, 30))
+    check(rec.read_until(lambda l: l == "button-press 1 40 60", 10),
+          "clicks still reach the X desktop after the X error")
+    if failures:
+        print("X events seen:", rec.lines)
+        print("session log:", sess.log())
+
+
+def case_nodisplay():
+    """With no VM the input target is the configured display only: $DISPLAY
+    from the environment is never used."""
+    display = start_xvfb()
+    rec = XRecorder(display)
+    # 1. the session process: DISPLAY in its environment, no --display
+    sess = SessionProc(env={"DISPLAY": display})
+    sess.send(key("KeyE") + click(0))
+    check(wait_for(lambda: "no X display configured" in sess.log(), 10),
+          "the session says input is refused without a configured display")
+    time.sleep(1.5)
+    check(not [l for l in rec.lines if l != "READY" and not l.startswith("READY")],
+          "nothing reached $DISPLAY from the session (%r)" % rec.lines[1:])
+    check(sess.p.poll() is None, "the session still runs")
+    sess.kill()
+    # 2. the supervisor: DISPLAY in its environment, no HELIX_DISPLAY
+    sup = Supervisor(env={"DISPLAY": display})
+    st, s = sup.http("POST", "/api/v1/sessions", {"template": "test", "width": 320, "height": 240})
+    check(st == 201 and s.get("state") == "running", "session created (%s)" % st)
+    st, r = sup.http("POST", "/api/v1/sessions/%s/input" % s.get("id"), key("KeyR"))
+    check(st == 202, "API input accepted (%s)" % st)
+    check(wait_for(lambda: "no X display configured" in sup.log(), 10),
+          "the log says sessions without a VM refuse input")
+    time.sleep(1.5)
+    check(not [l for l in rec.lines if not l.startswith("READY")],
+          "nothing reached $DISPLAY through the supervisor (%r)" % rec.lines[1:])
+    rc = sup.stop()
+    check(rc == 0, "supervisor exits 0")
+    no_asan_reports(sup)
+
 
 CASES = {"api": case_api, "auth": case_auth, "restart": case_restart,
          "shutdown": case_shutdown, "kill9": case_kill9, "e2e": case_e2e,
          "qemu": case_qemu, "qemu-tcg": case_qemu_tcg, "browser": case_browser,
-         "stdout-held": case_stdout_held}
+         "stdout-held": case_stdout_held, "xerror": case_xerror,
+         "nodisplay": case_nodisplay}
 
 if __name__ == "__main__":
     try:
