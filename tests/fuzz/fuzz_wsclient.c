@@ -15,12 +15,10 @@
 #include <gst/gst.h>
 #include <gst/video/navigation.h>
 #include <math.h>
-#include <pthread.h>
 #include <string.h>
 
+#include "smallstack.h"
 #include "vmsinput-gst.h"
-
-#define PARSE_STACK_SIZE (128 * 1024)
 
 int LLVMFuzzerTestOneInput (const guint8 *data, size_t size);
 int LLVMFuzzerInitialize (int *argc, char ***argv);
@@ -110,7 +108,7 @@ typedef struct {
   gsize len;
 } Input;
 
-static gpointer
+static void
 parse_thread (gpointer data)
 {
   const Input *in = data;
@@ -141,14 +139,11 @@ parse_thread (gpointer data)
   }
   if (line)
     g_array_unref (line);
-  return NULL;
 }
 
 int
 LLVMFuzzerTestOneInput (const guint8 *data, size_t size)
 {
-  pthread_attr_t attr;
-  pthread_t thread;
   Input in;
 
   if (size == 0 || size > VMS_INPUT_MAX_MESSAGE)
@@ -156,11 +151,7 @@ LLVMFuzzerTestOneInput (const guint8 *data, size_t size)
   /* An exact-size heap copy, so ASan sees any read past the message. */
   in.text = g_memdup2 (data, size);
   in.len = size;
-  g_assert (pthread_attr_init (&attr) == 0);
-  g_assert (pthread_attr_setstacksize (&attr, PARSE_STACK_SIZE) == 0);
-  g_assert (pthread_create (&thread, &attr, parse_thread, &in) == 0);
-  g_assert (pthread_join (thread, NULL) == 0);
-  pthread_attr_destroy (&attr);
+  vms_fuzz_on_small_stack (parse_thread, &in);
   g_free ((gpointer)in.text);
   return 0;
 }
