@@ -217,13 +217,15 @@ static void
 gate_got_chunk (SoupServerMessage *msg, GBytes *chunk, gpointer user_data)
 {
   SoupMessageBody *body = soup_server_message_get_request_body (msg);
+  g_autofree gchar *text = NULL;
 
   if (body->length <= MAX_BODY)
     return;
   g_signal_handlers_disconnect_by_func (msg, gate_got_chunk, user_data);
-  refuse_and_close (msg, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE,
-                    "the request body is larger than 1048576 bytes: refused "
-                    "as it passed the limit");
+  text = g_strdup_printf ("the request body is larger than %d bytes: refused "
+                          "as it passed the limit",
+                          MAX_BODY);
+  refuse_and_close (msg, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE, text);
 }
 
 static gboolean

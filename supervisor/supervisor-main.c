@@ -571,8 +571,14 @@ main (int argc, char **argv)
   g_source_remove (sig2);
   g_hash_table_destroy (sup.sessions);
   g_main_loop_unref (sup.loop);
-  if (cfg.token_file)
-    g_unlink (cfg.token_file); /* it dies with this process */
+  if (cfg.token_file) {
+    /* it dies with this process, unless another supervisor on the same
+     * runtime folder has replaced it since */
+    g_autofree gchar *text = NULL;
+    if (g_file_get_contents (cfg.token_file, &text, NULL, NULL)
+        && g_str_equal (g_strstrip (text), cfg.token))
+      g_unlink (cfg.token_file);
+  }
   config_clear (&cfg);
   g_message ("stopped");
   return 0;

@@ -843,6 +843,7 @@ def case_tokens():
           "the generated administrator token is not in the session's environment or command line")
     rc = sup.stop()
     check(rc == 0, "supervisor exits 0")
+    check(not os.path.exists(tokfile), "the generated token file is removed at exit")
     no_asan_reports(sup)
 
     # a configured token (HELIX_TOKEN in the supervisor's environment), and
