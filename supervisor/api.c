@@ -16,10 +16,9 @@
  *   absent, ours or the operator's (else 403), a POST body of type
  *   application/json (else 415) and at most VMS_API_MAX_BODY bytes (else
  *   413, before the body is read); checked when the headers arrive;
- * - every route but /healthz and /player/{id} needs the administrator
- *   token, "Authorization: Bearer <token>" (the index page also takes
- *   ?token=, for a browser link); /input also takes that session's viewer
- *   token. */
+ * - every route but /healthz, / and /player/{id} (which hold no secret)
+ *   needs the administrator token, "Authorization: Bearer <token>", never
+ *   in a URL; /input also takes that session's viewer token. */
 #include "supervisor.h"
 
 #include "apibody.h"
@@ -397,28 +396,25 @@ again:
 
 /* --- auth --------------------------------------------------------------- */
 
-/* The token the client presented: "Authorization: Bearer <token>", or
- * ?token= where @query_ok (a page a browser opens from a link). */
+/* The token the client presented: "Authorization: Bearer <token>" only,
+ * never one in a URL (URLs end up in logs, histories and Referer). */
 static const gchar *
-presented_token (SoupServerMessage *msg, GHashTable *query, gboolean query_ok)
+presented_token (SoupServerMessage *msg)
 {
   const gchar *h = soup_message_headers_get_one (
       soup_server_message_get_request_headers (msg), "Authorization");
 
   if (h && g_ascii_strncasecmp (h, "Bearer ", 7) == 0)
     return h + 7;
-  if (query_ok && query)
-    return g_hash_table_lookup (query, "token");
   return NULL;
 }
 
 /* TRUE for the administrator; else *viewer_of is the session whose viewer
  * token was presented, or NULL. */
 static gboolean
-identify (SoupServerMessage *msg, GHashTable *query, gboolean query_ok,
-          VmsSession **viewer_of)
+identify (SoupServerMessage *msg, VmsSession **viewer_of)
 {
-  const gchar *t = presented_token (msg, query, query_ok);
+  const gchar *t = presented_token (msg);
   GHashTableIter it;
   gpointer v;
 
@@ -456,11 +452,11 @@ deny (SoupServerMessage *msg, VmsSession *viewer_of)
 }
 
 static gboolean
-check_admin (SoupServerMessage *msg, GHashTable *query, gboolean query_ok)
+check_admin (SoupServerMessage *msg)
 {
   VmsSession *viewer_of;
 
-  if (identify (msg, query, query_ok, &viewer_of))
+  if (identify (msg, &viewer_of))
     return TRUE;
   deny (msg, viewer_of);
   return FALSE;
@@ -704,7 +700,7 @@ handle_api (SoupServer *server, SoupServerMessage *msg, const char *path,
   guint n;
   VmsSession *s, *viewer_of;
 
-  if (!identify (msg, query, FALSE, &viewer_of)) {
+  if (!identify (msg, &viewer_of)) {
     /* a viewer token: POST .../sessions/{its session}/input, nothing
      * else (the input route's own checks follow below) */
     g_autofree gchar *mine
@@ -845,7 +841,7 @@ static void
 handle_metrics (SoupServer *server, SoupServerMessage *msg, const char *path,
                 GHashTable *query, gpointer user_data)
 {
-  if (!check_admin (msg, query, FALSE))
+  if (!check_admin (msg))
     return;
   if (!g_str_equal (soup_server_message_get_method (msg), "GET")) {
     method_not_allowed (msg, "GET");
@@ -883,47 +879,68 @@ handle_player (SoupServer *server, SoupServerMessage *msg, const char *path,
                                 "Referrer-Policy", "no-referrer");
 }
 
+/* The index page holds no session data and needs no token: its script
+ * takes the administrator token from the URL fragment (/#token=...), which
+ * the browser never sends to a server, and lists the sessions through the
+ * API with it, linking each by its viewer link (/player/ID#token=...). */
+static const gchar index_html[]
+    = "<!doctype html>\n<html><head><meta charset=\"utf-8\">\n"
+      "<meta name=\"referrer\" content=\"no-referrer\">\n"
+      "<title>vmstream</title></head><body>\n"
+      "<h1>vmstream sessions</h1>\n<ul id=\"sessions\"></ul>\n"
+      "<p id=\"note\"></p>\n"
+      "<p>API: <code>/api/v1/sessions</code></p>\n"
+      "<script>\n"
+      "'use strict';\n"
+      "(async () => {\n"
+      "  const note = document.getElementById('note');\n"
+      "  const list = document.getElementById('sessions');\n"
+      "  const token = new URLSearchParams(location.hash.slice(1))"
+      ".get('token');\n"
+      "  if (!token) {\n"
+      "    note.textContent = 'Open this page as ' + location.origin +\n"
+      "      '/#token=<administrator token> (HELIX_TOKEN, or the file the "
+      "supervisor\\'s log names).';\n"
+      "    return;\n"
+      "  }\n"
+      "  const r = await fetch('/api/v1/sessions', { cache: 'no-store',\n"
+      "    headers: { Authorization: 'Bearer ' + token } });\n"
+      "  const body = await r.json();\n"
+      "  if (!r.ok) { note.textContent = body.error; return; }\n"
+      "  for (const s of body.sessions) {\n"
+      "    const li = document.createElement('li');\n"
+      "    const a = document.createElement('a');\n"
+      "    a.href = s.viewer_url;\n"
+      "    a.textContent = s.id;\n"
+      "    li.append(a, ` (${s.template}, ${s.width}x${s.height}@${s.fps}, "
+      "${s.state})`);\n"
+      "    list.append(li);\n"
+      "  }\n"
+      "  if (!body.sessions.length) note.textContent = 'No session.';\n"
+      "})();\n"
+      "</script>\n</body></html>\n";
+
 static void
 handle_index (SoupServer *server, SoupServerMessage *msg, const char *path,
               GHashTable *query, gpointer user_data)
 {
-  GString *html;
-  GList *vals;
   SoupMessageHeaders *rh = soup_server_message_get_response_headers (msg);
 
   if (!g_str_equal (path, "/")) {
     respond_error (msg, SOUP_STATUS_NOT_FOUND, "not found: %.128s", path);
     return;
   }
-  /* ?token= too: this page is what an administrator opens in a browser */
-  if (!check_admin (msg, query, TRUE))
+  if (!g_str_equal (soup_server_message_get_method (msg), "GET")
+      && !g_str_equal (soup_server_message_get_method (msg), "HEAD")) {
+    method_not_allowed (msg, "GET");
     return;
-  html = g_string_new ("<!doctype html><html><head><meta charset=\"utf-8\">"
-                       "<title>vmstream</title></head><body>"
-                       "<h1>vmstream sessions</h1><ul>");
-  vals = g_hash_table_get_values (the_sup->sessions);
-  for (GList *l = vals; l; l = l->next) {
-    VmsSession *s = l->data;
-    g_autofree gchar *id = g_markup_escape_text (s->id, -1);
-    g_autofree gchar *t = g_markup_escape_text (s->template_name, -1);
-    /* the viewer token in the fragment: it never reaches a server */
-    g_string_append_printf (
-        html,
-        "<li><a href=\"/player/%s#token=%s\">%s</a> (%s, %dx%d@%d, %s)</li>",
-        id, s->viewer_token, id, t, s->width, s->height, s->fps,
-        vms_state_name (s->state));
   }
-  g_list_free (vals);
-  g_string_append (html, "</ul><p>API: <code>/api/v1/sessions</code></p>"
-                         "</body></html>\n");
-  /* its URL may hold the administrator token: not into Referer headers
-   * or caches */
   soup_message_headers_replace (rh, "Referrer-Policy", "no-referrer");
   soup_message_headers_replace (rh, "Cache-Control", "no-store");
   soup_server_message_set_status (msg, SOUP_STATUS_OK, NULL);
   soup_server_message_set_response (msg, "text/html; charset=utf-8",
-                                    SOUP_MEMORY_TAKE, html->str, html->len);
-  g_string_free (html, FALSE);
+                                    SOUP_MEMORY_STATIC, index_html,
+                                    sizeof (index_html) - 1);
 }
 
 gboolean

@@ -400,8 +400,9 @@ def case_api():
         loc = err.headers.get("Location") if err.code == 302 else None
     check(loc == "http://127.0.0.1:%d/" % s["ws_port"],
           "GET /player/{id} redirects to the session's player (%r)" % loc)
-    st, html = sup.http("GET", "/")
-    check(st == 200 and "/player/" + sid in html, "GET / lists the sessions")
+    st, html = sup.http("GET", "/", token="")
+    check(st == 200 and "/api/v1/sessions" in html and "viewer_url" in html and sid not in html,
+          "GET / is the index page, which lists the sessions through the API (case browser)")
 
     # metrics after at least one stats line
     wait_for(lambda: sup.http("GET", "/api/v1/sessions/" + sid)[1]["stats"]["frames"] > 0, 5)
@@ -501,7 +502,7 @@ def case_auth():
     sup = Supervisor(env={"HELIX_TOKEN": "s3cret"})
     st, _ = sup.http("GET", "/healthz", token="")
     check(st == 200, "/healthz needs no token")
-    for path in ("/api/v1/sessions", "/metrics", "/api/v1/templates", "/"):
+    for path in ("/api/v1/sessions", "/metrics", "/api/v1/templates"):
         st, e = sup.http("GET", path, token="")
         check(st == 401, "GET %s without a token is 401" % path)
         st, e = sup.http("GET", path, token="wrong")
@@ -512,8 +513,8 @@ def case_auth():
     check(st == 401 and "token" in e["error"], "POST without a token is 401 with a JSON error")
     st, _ = sup.http("GET", "/api/v1/sessions?token=s3cret", token="")
     check(st == 401, "the API does not take ?token= (tokens stay out of URLs and logs)")
-    st, _ = sup.http("GET", "/?token=s3cret", token="")
-    check(st == 200, "the index page takes ?token= (a browser link)")
+    st, html = sup.http("GET", "/", token="")
+    check(st == 200 and "s3cret" not in html, "the index page needs no token and holds none")
     st, s = sup.http("POST", "/api/v1/sessions", {"template": "test"})
     check(st == 201, "POST with the token creates a session")
     with open("/proc/%d/cmdline" % s["pid"], "rb") as f:
@@ -790,8 +791,8 @@ def case_tokens():
     check(st == 401, "POST without the token is 401 (%s)" % st)
     st, e = sup.http("GET", "/api/v1/sessions?token=" + admin, token="")
     check(st == 401, "the token is not taken from the API's query string (%s)" % st)
-    st, e = sup.http("GET", "/?token=" + admin, token="")
-    check(st == 200, "the index page (a browser link) takes ?token= (%s)" % st)
+    st, e = sup.http("GET", "/metrics?token=" + admin, token="")
+    check(st == 401, "... nor from the query string of /metrics (%s)" % st)
 
     st, a = demo_session(sup, id="a")
     st2, b = demo_session(sup, id="b")
@@ -834,9 +835,10 @@ def case_tokens():
         loc = err.headers.get("Location") if err.code == 302 else None
     check(loc == "http://127.0.0.1:%d/" % a["ws_port"],
           "/player/a redirects with no token in the Location (%r)" % loc)
-    st, html = sup.http("GET", "/")
-    check(st == 200 and admin not in html and "#token=" + va in html,
-          "the index page links viewers by fragment, without the administrator token")
+    st, html = sup.http("GET", "/", token="")
+    check(st == 200 and admin not in html and va not in html,
+          "the index page holds no token (its script reads the administrator "
+          "token from the fragment; case browser)")
     env = proc_bytes(a["pid"], "environ")
     cmd = proc_bytes(a["pid"], "cmdline")
     check(env and admin.encode() not in env and admin.encode() not in cmd,
@@ -1115,6 +1117,15 @@ def case_browser():
           "the fragment (%s)" % out.get("url"))
     rc, _ = wsclient(s["stream_url"], frames=1, timeout=3)
     check(rc != 0, "the stream refuses a client without the token")
+    # the index page: its script takes the administrator token from the
+    # fragment and links the session by its viewer link
+    dom = subprocess.run(["/usr/bin/chromium", "--headless", "--no-sandbox", "--disable-gpu",
+                          "--virtual-time-budget=5000", "--dump-dom",
+                          "http://127.0.0.1:%d/#token=tok3n" % sup.port],
+                         capture_output=True, text=True, env=env, timeout=60).stdout
+    check('href="%s"' % s["viewer_url"] in dom,
+          "the index page, opened as /#token=<administrator token>, links the "
+          "session by its viewer link")
     check(st_.get("decodedWidth") == 320 and st_.get("decodedHeight") == 240,
           "decoded at the session's size (%sx%s)" % (st_.get("decodedWidth"), st_.get("decodedHeight")))
     press = rec.read_until(lambda l: l.startswith("button-press 1 "), 10)
