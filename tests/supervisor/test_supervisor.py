@@ -486,7 +486,9 @@ def case_auth():
     r = subprocess.run([SUP, "--help"], capture_output=True, text=True, timeout=20)
     check(r.returncode == 0 and all(v in r.stdout for v in (
         "HELIX_VM_BACKEND", "HELIX_ENCODER_MODE", "HELIX_ENCODER", "HELIX_VSOCK_PORT",
-        "HELIX_VM_CPUS", "HELIX_VM_MEMORY", "HELIX_LISTEN", "HELIX_TOKEN")),
+        "HELIX_VM_CPUS", "HELIX_VM_MEMORY", "HELIX_LISTEN", "HELIX_TOKEN",
+        "HELIX_MAX_SESSIONS", "VMSTREAM_PUBLIC_NAMES", "HELIX_PUBLIC_NAMES",
+        "VMSTREAM_ALLOWED_ORIGINS", "HELIX_ALLOWED_ORIGINS")),
         "--help documents every HELIX_* variable")
     r = subprocess.run([SUP, "--print-config"], capture_output=True, text=True,
                        env=dict(os.environ, HELIX_VM_BACKEND="qemu", HELIX_VSOCK_PORT="6000"),
@@ -496,6 +498,15 @@ def case_auth():
     r = subprocess.run([SUP, "--print-config", "--vsock-port", "7000"], capture_output=True,
                        text=True, env=dict(os.environ, HELIX_VSOCK_PORT="6000"), timeout=20)
     check("vsock-port=7000" in r.stdout, "flags override the environment")
+    r = subprocess.run([SUP, "--print-config"], capture_output=True, text=True, timeout=20,
+                       env=dict(os.environ, HELIX_PUBLIC_NAMES="a.example", VMSTREAM_PUBLIC_NAMES="b.example",
+                                HELIX_ALLOWED_ORIGINS="https://c.example", VMSTREAM_MAX_SESSIONS="3"))
+    check("public-names=b.example" in r.stdout and "allowed-origins=https://c.example" in r.stdout and
+          "max-sessions=3" in r.stdout and "token=(generated at start)" in r.stdout,
+          "VMSTREAM_ names win over HELIX_ ones; either is read (%r)" % r.stdout[-200:])
+    r = subprocess.run([SUP, "--print-config", "--max-sessions", "0"], capture_output=True,
+                       text=True, timeout=20)
+    check(r.returncode == 2, "--max-sessions 0 is refused")
     r = subprocess.run([SUP, "--vm-backend", "vmware"], capture_output=True, text=True, timeout=20)
     check(r.returncode == 2 and "qemu, utm or none" in r.stderr, "a bad backend is refused")
 
