@@ -168,10 +168,10 @@ cutoff_written_cb (GObject *src, GAsyncResult *res, gpointer user_data)
 }
 
 /* Answers @status now and closes the connection, without reading the rest
- * of the request. libsoup reads a whole body before it answers whatever
- * status a got-headers handler sets (unless the client sent "Expect:
- * 100-continue"), so the connection is taken from it, as its WebSocket
- * upgrade does. */
+ * of the request (logged unless a refusal of this request was already). libsoup
+ * reads a whole body before it answers whatever status a got-headers handler
+ * sets (unless the client sent "Expect: 100-continue"), so the connection is
+ * taken from it, as its WebSocket upgrade does. */
 static void
 refuse_and_close (SoupServerMessage *msg, guint status, const gchar *text)
 {
@@ -181,7 +181,8 @@ refuse_and_close (SoupServerMessage *msg, guint status, const gchar *text)
   GIOStream *stream;
   Cutoff *c;
 
-  log_refusal (msg, status, text);
+  if (soup_server_message_get_status (msg) == 0)
+    log_refusal (msg, status, text);
   json_builder_begin_object (b);
   json_builder_set_member_name (b, "error");
   json_builder_add_string_value (b, text);
