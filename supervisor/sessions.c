@@ -10,6 +10,7 @@
 #include "supervisor.h"
 
 #include "template.h"
+#include "vmsauth.h"
 
 #include <errno.h>
 #include <glib/gstdio.h>
@@ -73,6 +74,7 @@ vms_session_unref (VmsSession *s)
   g_free (s->template_name);
   g_free (s->encoder);
   g_free (s->pipeline);
+  g_free (s->viewer_token);
   g_free (s->last_error);
   g_free (s->run_dir);
   g_free (s->qmp_path);
@@ -86,6 +88,16 @@ child_setup (gpointer user_data)
   prctl (PR_SET_PDEATHSIG, GPOINTER_TO_INT (user_data));
   /* The supervisor ignores SIGPIPE; an ignored signal survives exec. */
   signal (SIGPIPE, SIG_DFL);
+}
+
+/* Children (sessions, QEMU) inherit the supervisor's environment, but
+ * never its administrator token: a session knows its viewer token only. */
+static GSubprocessLauncher *
+launcher_new (GSubprocessFlags flags)
+{
+  GSubprocessLauncher *l = g_subprocess_launcher_new (flags);
+  g_subprocess_launcher_unsetenv (l, "HELIX_TOKEN");
+  return l;
 }
 
 /* --- ports -------------------------------------------------------------- */
@@ -185,8 +197,11 @@ session_vars (VmsSession *s)
   g_hash_table_insert (v, "VSOCK_PORT", g_strdup_printf ("%u", s->vsock_port));
   if (cfg->display && *cfg->display)
     g_hash_table_insert (v, "DISPLAY", g_strdup (cfg->display));
-  g_hash_table_insert (v, "TOKEN", g_strdup (cfg->token ? cfg->token : ""));
-  g_hash_table_insert (v, "WS_TOKEN", g_strdup (cfg->token ? cfg->token : ""));
+  /* The session's viewer token, never the administrator's: WS_TOKEN for
+   * wsh264sink, TOKEN for templates and QEMU commands that want a secret
+   * of this session. */
+  g_hash_table_insert (v, "TOKEN", g_strdup (s->viewer_token));
+  g_hash_table_insert (v, "WS_TOKEN", g_strdup (s->viewer_token));
   g_hash_table_insert (v, "RUN_DIR", g_strdup (s->run_dir ? s->run_dir : ""));
   g_hash_table_insert (v, "VM_CPUS", g_strdup_printf ("%d", cfg->vm_cpus));
   g_hash_table_insert (v, "VM_MEMORY", g_strdup (cfg->vm_memory));
@@ -411,12 +426,12 @@ session_spawn (VmsSession *s)
   }
   g_ptr_array_add (argv, NULL);
 
-  l = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDIN_PIPE
-                                 | G_SUBPROCESS_FLAGS_STDOUT_PIPE);
+  l = launcher_new (G_SUBPROCESS_FLAGS_STDIN_PIPE
+                    | G_SUBPROCESS_FLAGS_STDOUT_PIPE);
   g_subprocess_launcher_set_child_setup (l, child_setup,
                                          GINT_TO_POINTER (SIGTERM), NULL);
-  /* In the environment, not argv: the pipeline may hold the token, and
-   * /proc/PID/environ is private to the user while cmdline is not. */
+  /* In the environment, not argv: the pipeline holds the viewer token,
+   * and /proc/PID/environ is private to the user while cmdline is not. */
   /* An installed supervisor finds the installed plugins without any setup;
    * an explicit GST_PLUGIN_PATH (build trees, tests) is left alone. */
   if (g_getenv ("GST_PLUGIN_PATH_1_0") == NULL
@@ -509,7 +524,7 @@ qemu_start (VmsSession *s, GError **error)
     return FALSE;
   if (!g_shell_parse_argv (cmd, NULL, &argv, error))
     return FALSE;
-  l = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDIN_INHERIT);
+  l = launcher_new (G_SUBPROCESS_FLAGS_STDIN_INHERIT);
   {
     g_autofree gchar *cpus = g_strdup_printf ("%d", cfg->vm_cpus);
     g_subprocess_launcher_setenv (l, "HELIX_VM_CPUS", cpus, TRUE);
@@ -601,6 +616,44 @@ vms_session_create (VmsSupervisor *sup, const gchar *id,
   VmsTemplate *text = NULL;
   g_autoptr (GHashTable) vars = NULL;
   VmsSession *s;
+  g_autofree gchar *new_id = NULL;
+  g_autofree gchar *viewer_token = NULL;
+
+  if (g_hash_table_size (sup->sessions) >= (guint)cfg->max_sessions) {
+    *http_status = SOUP_STATUS_SERVICE_UNAVAILABLE;
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_BUSY,
+                 "%u sessions exist and this supervisor runs at most %d "
+                 "(HELIX_MAX_SESSIONS): stop one first",
+                 g_hash_table_size (sup->sessions), cfg->max_sessions);
+    return NULL;
+  }
+  if (id == NULL) {
+    /* "sN", skipping every id a client chose: a generated id must never
+     * replace a live session in the table */
+    do {
+      g_free (new_id);
+      new_id = g_strdup_printf ("s%u", ++sup->next_id);
+    } while (g_hash_table_contains (sup->sessions, new_id));
+    id = new_id;
+  } else if (g_hash_table_contains (sup->sessions, id)) {
+    *http_status = SOUP_STATUS_CONFLICT;
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_EXISTS,
+                 "a session with id \"%s\" already exists", id);
+    return NULL;
+  } else if (g_str_equal (id, "admin-token")) {
+    *http_status = SOUP_STATUS_BAD_REQUEST;
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                 "the id \"admin-token\" is reserved (a file in the runtime "
+                 "folder)");
+    return NULL;
+  }
+  viewer_token = vms_token_generate (32, &err);
+  if (viewer_token == NULL) {
+    *http_status = SOUP_STATUS_INTERNAL_SERVER_ERROR;
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED,
+                 "cannot make the session's viewer token: %s", err->message);
+    return NULL;
+  }
 
   text = vms_template_load (cfg->templates_dir, template_name, &err);
   if (text == NULL) {
@@ -621,7 +674,8 @@ vms_session_create (VmsSupervisor *sup, const gchar *id,
   s = g_new0 (VmsSession, 1);
   s->refcount = 1;
   s->sup = sup;
-  s->id = id ? g_strdup (id) : g_strdup_printf ("s%u", ++sup->next_id);
+  s->id = g_strdup (id);
+  s->viewer_token = g_steal_pointer (&viewer_token);
   s->template_name = g_strdup (template_name);
   s->encoder = g_strdup (encoder);
   s->width = width;
@@ -659,6 +713,7 @@ vms_session_create (VmsSupervisor *sup, const gchar *id,
     vms_session_unref (s);
     return NULL;
   }
+  g_assert (!g_hash_table_contains (sup->sessions, s->id));
   g_hash_table_insert (sup->sessions, s->id, s);
   session_spawn (s);
   return s;
@@ -846,7 +901,13 @@ vms_session_to_json (VmsSession *s, const gchar *host)
         = g_strdup_printf ("ws://%s:%u/stream/%s", hb, s->ws_port, s->id);
     g_autofree gchar *rtsp
         = g_strdup_printf ("rtsp://%s:%u/%s", hb, s->rtsp_port, s->id);
+    g_autofree gchar *viewer
+        = g_strdup_printf ("%s#token=%s", player, s->viewer_token);
     STR ("player_url", player);
+    /* for the administrator to hand out: the player link with the viewer
+     * token in the fragment, which browsers never send to a server */
+    STR ("viewer_token", s->viewer_token);
+    STR ("viewer_url", viewer);
     STR ("stream_url", ws);
     STR ("rtsp_url", rtsp);
   }

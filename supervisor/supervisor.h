@@ -25,7 +25,13 @@ typedef struct {
   gchar *listen_host;
   guint listen_port;
   gboolean listen_loopback;
-  gchar *token;
+  gchar *token;             /* the administrator's: configured or generated */
+  gchar *token_file;        /* where the generated one is stored, else NULL */
+  gchar *public_names_list; /* --public-names, comma-separated */
+  gchar **public_names;     /* Host names served besides IP literals */
+  gchar *allowed_origins_list;
+  gchar **allowed_origins; /* Origins accepted besides our own */
+  gint max_sessions;
   gint rtsp_port;
   gchar *display;
   gchar *session_bin;
@@ -62,6 +68,7 @@ struct _VmsSession {
   gint width, height, fps;
   guint ws_port, rtsp_port, vsock_port;
   gchar *pipeline;
+  gchar *viewer_token; /* watch and send input to this session only */
   VmsState state;
   gboolean removed; /* stop requested: free when every process is gone */
 

@@ -1,5 +1,6 @@
 #!/bin/sh
-# run-fuzz.sh FUZZER SEED_CORPUS: a time-bounded libFuzzer run. New inputs go
+# run-fuzz.sh FUZZER SEED_CORPUS [DICT]: a time-bounded libFuzzer run (with
+# the libFuzzer dictionary DICT when given). New inputs go
 # to a scratch corpus beside the build, never into the source tree; a crash
 # leaves its input in tests/fuzz/artifacts/ of the build and fails the test.
 # A dictionary tests/fuzz/NAME.dict (NAME: the seed folder's name) is passed
@@ -7,6 +8,7 @@
 set -eu
 fuzzer=$1
 seeds=$2
+dict=${3:+-dict=$3}
 secs=${VMSTREAM_FUZZ_SECONDS:-60}
 work="$(dirname "$fuzzer")/$(basename "$fuzzer")-corpus"
 artifacts="$(dirname "$fuzzer")/artifacts/"
