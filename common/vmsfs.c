@@ -77,9 +77,8 @@ vms_private_dir_ensure (const gchar *path, gboolean *tightened, GError **error)
   if (st.st_mode & (S_IWGRP | S_IWOTH)) {
     close (fd);
     g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_PERM,
-                 "%s can be written by group or others (mode %04o): "
-                 "others may have put files there; remove it or make it "
-                 "mode 0700",
+                 "%s can be written by group or others (mode %04o): others "
+                 "may have put files there",
                  path, (guint)(st.st_mode & 07777));
     return FALSE;
   }
