@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <string.h>
 
@@ -117,6 +118,9 @@ config_clear (VmsConfig *cfg)
   g_free (cfg->session_bin);
   g_free (cfg->runtime_dir);
   g_free (cfg->default_template);
+  g_free (cfg->state_dir);
+  g_free (cfg->rtsp_user);
+  g_free (cfg->rtsp_password_file);
   if (cfg->extra_vars)
     g_hash_table_unref (cfg->extra_vars);
   memset (cfg, 0, sizeof (*cfg));
@@ -311,8 +315,11 @@ main (int argc, char **argv)
   if (cfg.runtime_dir == NULL) {
     const gchar *e = g_getenv ("HELIX_RUNTIME_DIR");
     const gchar *x = g_getenv ("XDG_RUNTIME_DIR");
+    const gchar *sd = g_getenv ("RUNTIME_DIRECTORY"); /* systemd's */
     if (e && *e)
       cfg.runtime_dir = g_strdup (e);
+    else if (sd && *sd)
+      cfg.runtime_dir = g_strndup (sd, strcspn (sd, ":"));
     else if (x && *x)
       cfg.runtime_dir = g_build_filename (x, "vmstream", NULL);
     else
@@ -439,6 +446,13 @@ main (int argc, char **argv)
   /* A session that died leaves a closed stdin pipe: writing to it must be
    * an error, not a SIGPIPE that kills the supervisor. */
   signal (SIGPIPE, SIG_IGN);
+  /* sockets, logs and folders of ours and of our children: owner only */
+  umask (077);
+  if (!vms_runtime_prepare (&cfg, &error)) {
+    g_printerr ("vmstream-supervisor: %s\n", error->message);
+    config_clear (&cfg);
+    return 1;
+  }
   sup.cfg = &cfg;
   sup.loop = g_main_loop_new (NULL, FALSE);
   sup.sessions = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
