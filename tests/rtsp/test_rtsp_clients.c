@@ -505,6 +505,8 @@ GST_START_TEST (test_basic_auth)
   desc = client_pipeline (url, "protocols=tcp user-id=viewer user-pw=wrong",
                           "h264parse", 10);
   fail_if (run_gst_client (desc, &out) == 0, "wrong password but played");
+  fail_unless (strstr (out, "Unauthorized (401)") != NULL,
+               "rtspsrc failed, but not with 401: %s", out);
   g_free (desc);
   g_free (out);
 
