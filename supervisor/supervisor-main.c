@@ -196,7 +196,10 @@ main (int argc, char **argv)
       "TOKEN" },
     { "rtsp-port", 0, 0, G_OPTION_ARG_INT, &cfg.rtsp_port,
       "first RTSP port; each session gets the next free one "
-      "[HELIX_RTSP_PORT, default 8554]",
+      "[HELIX_RTSP_PORT, default 8554]. RTSP login: VMSTREAM_RTSP_USER and "
+      "VMSTREAM_RTSP_PASSWORD (or HELIX_RTSP_*); off loopback without them "
+      "user vmstream and a generated password (RTSP_USER, "
+      "RTSP_PASSWORD_FILE in templates)",
       "PORT" },
     { "display", 0, 0, G_OPTION_ARG_STRING, &cfg.display,
       "X display of the local desktop (${DISPLAY}, XTest input) "
@@ -209,8 +212,10 @@ main (int argc, char **argv)
     { "session-bin", 0, 0, G_OPTION_ARG_FILENAME, &cfg.session_bin,
       "vmstream-session executable [HELIX_SESSION_BIN]", "PATH" },
     { "runtime-dir", 0, 0, G_OPTION_ARG_FILENAME, &cfg.runtime_dir,
-      "per-session runtime folders [HELIX_RUNTIME_DIR, default "
-      "$XDG_RUNTIME_DIR/vmstream or /tmp/vmstream-UID]",
+      "per-session runtime folders, ours alone (0700; refused when "
+      "another user's, a symlink or writable by others) [HELIX_RUNTIME_DIR, "
+      "default $RUNTIME_DIRECTORY, $XDG_RUNTIME_DIR/vmstream or "
+      "/tmp/vmstream-UID]",
       "DIR" },
     { "backoff-initial", 0, 0, G_OPTION_ARG_INT, &cfg.backoff_initial_ms,
       "first restart delay of a dead session, doubled per failure "
