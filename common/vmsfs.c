@@ -17,8 +17,23 @@ fail_errno (GError **error, int e, const gchar *fmt, const gchar *path)
   return FALSE;
 }
 
+static gboolean dir_ensure (const gchar *path, gboolean *tightened,
+                            GError **error);
+
 gboolean
 vms_private_dir_ensure (const gchar *path, gboolean *tightened, GError **error)
+{
+  g_autofree gchar *p = g_strdup (path);
+  gsize n = p ? strlen (p) : 0;
+
+  /* "dir/" would follow a symbolic link "dir" despite O_NOFOLLOW */
+  while (n > 1 && p[n - 1] == '/')
+    p[--n] = '\0';
+  return dir_ensure (p, tightened, error);
+}
+
+static gboolean
+dir_ensure (const gchar *path, gboolean *tightened, GError **error)
 {
   struct stat st;
   int fd;

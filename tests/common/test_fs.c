@@ -56,6 +56,13 @@ test_symlink_is_refused (void)
   g_assert_error (err, G_FILE_ERROR, G_FILE_ERROR_LOOP);
   g_assert_nonnull (strstr (err->message, "symbolic link"));
   g_clear_error (&err);
+  {
+    /* a trailing slash must not make the link followed */
+    g_autofree gchar *slash = g_strconcat (link, "//", NULL);
+    g_assert_false (vms_private_dir_ensure (slash, NULL, &err));
+    g_assert_error (err, G_FILE_ERROR, G_FILE_ERROR_LOOP);
+    g_clear_error (&err);
+  }
   /* a link to a folder that does not exist yet is not followed either */
   g_assert_cmpint (symlink ("/nonexistent/vmstream-target", dangling), ==, 0);
   g_assert_false (vms_private_dir_ensure (dangling, NULL, &err));
