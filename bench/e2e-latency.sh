@@ -70,8 +70,7 @@ export GST_PLUGIN_PATH_1_0="$build/plugins"
 export GST_REGISTRY_1_0="$work/registry.bin"
 export GST_DEBUG="${GST_DEBUG:-*:1}"
 
-cc -O2 -o "$work/e2e-launch" "$here/e2e-launch.c" \
-  $(pkg-config --cflags --libs gstreamer-1.0)
+meson compile -C "$build" bench/e2e-launch >/dev/null
 gst-inspect-1.0 wsh264sink >/dev/null  # builds the registry once
 
 # Starts e2e-launch in the background; with a wsh264sink in the pipeline,
@@ -79,7 +78,7 @@ gst-inspect-1.0 wsh264sink >/dev/null  # builds the registry once
 launch() {
   local log=$1 wait_port=$2
   shift 2
-  "$work/e2e-launch" "$@" >"$log.out" 2>"$log.err" &
+  "$build/bench/e2e-launch" "$@" >"$log.out" 2>"$log.err" &
   pids+=($!)
   [ "$wait_port" = yes ] || return 0
   port=

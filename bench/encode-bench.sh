@@ -33,8 +33,7 @@ export GST_PLUGIN_PATH_1_0="$BUILD/plugins"
 export GST_REGISTRY_1_0="$TMP/registry.bin"
 export GST_DEBUG=${GST_DEBUG:-*:1}
 
-cc -O2 -o "$TMP/encode-latency" "$ROOT/bench/encode-latency.c" \
-  $(pkg-config --cflags --libs gstreamer-1.0 gstreamer-app-1.0 gstreamer-video-1.0)
+meson compile -C "$BUILD" bench/encode-latency >/dev/null
 
 source_desc() { # live(true|false) width height
   echo "videotestsrc is-live=$1 num-buffers=$FRAMES pattern=ball motion=sweep" \
@@ -65,7 +64,7 @@ for size in 1280x720 1920x1080; do
     set -- $(measure "$(source_desc true "$w" "$h") ! vmstreamenc encoder=$enc fallback=false ! fakesink sync=false")
     live_cpu=$(echo "$1 $2 $3" | awk '{printf "%.0f%%", ($2+$3)*100/$1}')
     live_fps=$(echo "$1" | awk -v n="$FRAMES" '{printf "%.1f", n/$1}')
-    lat=$("$TMP/encode-latency" "$enc" "$w" "$h" "$ROUNDS" 2>"$TMP/err") \
+    lat=$("$BUILD/bench/encode-latency" "$enc" "$w" "$h" "$ROUNDS" 2>"$TMP/err") \
       || { cat "$TMP/err" >&2; exit 1; }
     lat=$(echo "$lat" | sed 's/.*median_ms=\([^ ]*\) min_ms=\([^ ]*\) max_ms=\([^ ]*\)/\1\/\2\/\3/')
     printf "%-9s %-9s %8s %8s %9s %8s  %s\n" "$enc" "$size" "$max_fps" "$enc_ms" "$live_cpu" "$live_fps" "$lat"

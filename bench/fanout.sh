@@ -31,8 +31,7 @@ export GST_REGISTRY_1_0="$work/registry.bin"
 export GST_DEBUG="${GST_DEBUG:-*:1}"
 hz=$(getconf CLK_TCK)
 
-cc -O2 -o "$work/fanout-client" "$here/fanout-client.c" \
-  $(pkg-config --cflags --libs libsoup-3.0 gio-2.0)
+meson compile -C "$build" bench/fanout-client >/dev/null
 
 # One clip long enough for a run: connecting, warm-up, window, margin.
 frames=$(( (secs + 8) * 30 ))
@@ -91,7 +90,7 @@ run() {
   [ -n "$port" ] || { echo "no port"; cat "$log"; exit 1; }
   c0=$(cpu_ticks $gst_pid)
   t0=$(date +%s.%N)
-  out=$("$work/fanout-client" "$url" "$n" "$stalled" "$secs")
+  out=$("$build/bench/fanout-client" "$url" "$n" "$stalled" "$secs")
   c1=$(cpu_ticks $gst_pid)
   t1=$(date +%s.%N)
   rss=$(( $(rss_kib $gst_pid) / 1024 ))

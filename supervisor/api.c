@@ -11,18 +11,27 @@
  *   DELETE /api/v1/sessions/{id}        stop (answers once it is gone)
  *   POST   /api/v1/sessions/{id}/input  input events (input contract)
  *
- * With a token configured, every route but /healthz needs
- * "Authorization: Bearer <token>" (or ?token=<token> for browser pages). */
+ * Who may ask (docs/security.md):
+ * - every request: a Host from the allow-list (else 421), an Origin that is
+ *   absent, ours or the operator's (else 403), a POST body of type
+ *   application/json (else 415) and at most VMS_API_MAX_BODY bytes (else
+ *   413, before the body is read); checked when the headers arrive;
+ * - every route but /healthz, / and /player/{id} (which hold no secret)
+ *   needs the administrator token, "Authorization: Bearer <token>", never
+ *   in a URL; /input also takes that session's viewer token. */
 #include "supervisor.h"
 
-#include "inputjson.h"
+#include "apibody.h"
 #include "vmsauth.h"
-#include "vmsnest.h"
+#include "vmsinput.h"
+#include "vmsnet.h"
 #include "template.h"
+#include "vmsauth.h"
+#include "vmsnet.h"
 
 #include <string.h>
 
-#define MAX_BODY (1024 * 1024)
+#define MAX_BODY VMS_API_MAX_BODY
 
 typedef struct {
   SoupServerMessage *msg;
@@ -79,30 +88,213 @@ respond_error (SoupServerMessage *msg, guint status, const gchar *fmt, ...)
   respond_json (msg, status, root);
 }
 
-/* Host name the client used (for URLs in answers), without the port. */
+/* Host name the client used (for URLs in answers), without the port. The
+ * gate let only allowed Host values through. */
 static gchar *
 request_host (SoupServerMessage *msg)
 {
-  const gchar *h = soup_message_headers_get_one (
-      soup_server_message_get_request_headers (msg), "Host");
-  gchar *host, *colon;
+  gchar *name = vms_host_header_name (soup_message_headers_get_one (
+      soup_server_message_get_request_headers (msg), "Host"));
+  return name ? name : g_strdup (the_sup->cfg->listen_host);
+}
 
-  if (h == NULL || *h == '\0' || strlen (h) > 255)
-    return g_strdup (the_sup->cfg->listen_host);
-  for (const gchar *p = h; *p; p++) {
-    if (!g_ascii_isalnum (*p) && !strchr (".-:[]", *p))
-      return g_strdup (the_sup->cfg->listen_host);
+/* --- refusals ------------------------------------------------------------ */
+
+/* Text from a client fit for one log line or error message. */
+static gchar *
+printable (const gchar *text, gsize max)
+{
+  GString *out = g_string_new (NULL);
+  const gchar *p;
+
+  if (text == NULL)
+    return g_string_free (out, FALSE);
+  for (p = text; *p && out->len < max; p++)
+    g_string_append_c (out, g_ascii_isprint (*p) ? *p : '?');
+  if (*p)
+    g_string_append (out, "...");
+  return g_string_free (out, FALSE);
+}
+
+/* One line per refused request, with who sent it. */
+static void
+log_refusal (SoupServerMessage *msg, guint status, const gchar *text)
+{
+  const gchar *peer = soup_server_message_get_remote_host (msg);
+  g_autofree gchar *path
+      = printable (g_uri_get_path (soup_server_message_get_uri (msg)), 128);
+
+  g_message ("refused %s %s from %s: %u %s",
+             soup_server_message_get_method (msg), path,
+             peer ? peer : "an unknown address", status, text);
+}
+
+static void refuse (SoupServerMessage *msg, guint status, const gchar *fmt, ...)
+    G_GNUC_PRINTF (3, 4);
+
+static void
+refuse (SoupServerMessage *msg, guint status, const gchar *fmt, ...)
+{
+  g_autofree gchar *text = NULL;
+  va_list ap;
+
+  va_start (ap, fmt);
+  text = g_strdup_vprintf (fmt, ap);
+  va_end (ap);
+  log_refusal (msg, status, text);
+  respond_error (msg, status, "%s", text);
+}
+
+typedef struct {
+  GIOStream *stream;
+  gchar *answer;
+} Cutoff;
+
+static void
+cutoff_closed_cb (GObject *src, GAsyncResult *res, gpointer user_data)
+{
+  Cutoff *c = user_data;
+  g_io_stream_close_finish (G_IO_STREAM (src), res, NULL);
+  g_object_unref (c->stream);
+  g_free (c->answer);
+  g_free (c);
+}
+
+static void
+cutoff_written_cb (GObject *src, GAsyncResult *res, gpointer user_data)
+{
+  Cutoff *c = user_data;
+  g_output_stream_write_all_finish (G_OUTPUT_STREAM (src), res, NULL, NULL);
+  g_io_stream_close_async (c->stream, G_PRIORITY_DEFAULT, NULL,
+                           cutoff_closed_cb, c);
+}
+
+/* Answers @status now and closes the connection, without reading the rest
+ * of the request (logged unless a refusal of this request was already). libsoup
+ * reads a whole body before it answers whatever status a got-headers handler
+ * sets (unless the client sent "Expect: 100-continue"), so the connection is
+ * taken from it, as its WebSocket upgrade does. */
+static void
+refuse_and_close (SoupServerMessage *msg, guint status, const gchar *text)
+{
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+  g_autoptr (JsonNode) root = NULL;
+  g_autofree gchar *json = NULL;
+  GIOStream *stream;
+  Cutoff *c;
+
+  if (soup_server_message_get_status (msg) == 0)
+    log_refusal (msg, status, text);
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "error");
+  json_builder_add_string_value (b, text);
+  json_builder_set_member_name (b, "status");
+  json_builder_add_int_value (b, status);
+  json_builder_end_object (b);
+  root = json_builder_get_root (b);
+  json = json_to_string (root, FALSE);
+
+  g_object_ref (msg);
+  stream = soup_server_message_steal_connection (msg);
+  g_object_unref (msg);
+  if (stream == NULL)
+    return;
+  c = g_new0 (Cutoff, 1);
+  c->stream = stream;
+  c->answer = g_strdup_printf ("HTTP/1.1 %u %s\r\n"
+                               "Content-Type: application/json\r\n"
+                               "Content-Length: %" G_GSIZE_FORMAT "\r\n"
+                               "Cache-Control: no-store\r\n"
+                               "Connection: close\r\n\r\n%s\n",
+                               status, soup_status_get_phrase (status),
+                               strlen (json) + 1, json);
+  g_output_stream_write_all_async (
+      g_io_stream_get_output_stream (stream), c->answer, strlen (c->answer),
+      G_PRIORITY_DEFAULT, NULL, cutoff_written_cb, c);
+}
+
+/* --- the gate: every request, as soon as its headers are in ------------- */
+
+static void
+gate_got_chunk (SoupServerMessage *msg, GBytes *chunk, gpointer user_data)
+{
+  SoupMessageBody *body = soup_server_message_get_request_body (msg);
+  g_autofree gchar *text = NULL;
+
+  if (body->length <= MAX_BODY)
+    return;
+  g_signal_handlers_disconnect_by_func (msg, gate_got_chunk, user_data);
+  text = g_strdup_printf ("the request body is larger than %d bytes: refused "
+                          "as it passed the limit",
+                          MAX_BODY);
+  refuse_and_close (msg, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE, text);
+}
+
+static gboolean
+is_json (SoupMessageHeaders *h)
+{
+  const gchar *type = soup_message_headers_get_content_type (h, NULL);
+  return type && g_ascii_strcasecmp (type, "application/json") == 0;
+}
+
+static void
+gate_got_headers (SoupServerMessage *msg, gpointer user_data)
+{
+  VmsConfig *cfg = the_sup->cfg;
+  SoupMessageHeaders *h = soup_server_message_get_request_headers (msg);
+  const gchar *host = soup_message_headers_get_one (h, "Host");
+  const gchar *origin = soup_message_headers_get_one (h, "Origin");
+
+  if (soup_message_headers_get_encoding (h) == SOUP_ENCODING_CONTENT_LENGTH
+      && soup_message_headers_get_content_length (h) > MAX_BODY) {
+    g_autofree gchar *text = g_strdup_printf (
+        "the request body (Content-Length %" G_GOFFSET_FORMAT
+        ") is larger than %d bytes",
+        soup_message_headers_get_content_length (h), MAX_BODY);
+    refuse_and_close (msg, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE, text);
+    return;
   }
-  if (h[0] == '[') { /* [v6]:port */
-    const gchar *end = strchr (h, ']');
-    return end ? g_strndup (h + 1, end - h - 1)
-               : g_strdup (the_sup->cfg->listen_host);
+  if (soup_message_headers_get_encoding (h) == SOUP_ENCODING_CHUNKED)
+    g_signal_connect (msg, "got-chunk", G_CALLBACK (gate_got_chunk), NULL);
+  if (soup_server_message_get_status (msg) != 0)
+    return; /* libsoup refused it already */
+
+  if (!vms_host_allowed (host, (const gchar *const *)cfg->public_names)) {
+    g_autofree gchar *p = printable (host, 128);
+    refuse (msg, SOUP_STATUS_MISDIRECTED_REQUEST,
+            "this server does not serve the host name \"%s\": use its IP "
+            "address or localhost, or add the name to VMSTREAM_PUBLIC_NAMES "
+            "(--public-names)",
+            p);
+    return;
   }
-  host = g_strdup (h);
-  colon = strrchr (host, ':');
-  if (colon)
-    *colon = '\0';
-  return host;
+  if (!vms_origin_allowed (origin, host,
+                           (const gchar *const *)cfg->allowed_origins)) {
+    g_autofree gchar *p = printable (origin, 128);
+    refuse (msg, SOUP_STATUS_FORBIDDEN,
+            "requests from pages of %s are not accepted: only the "
+            "supervisor's own origin and those in VMSTREAM_ALLOWED_ORIGINS "
+            "(--allowed-origins) are",
+            p);
+    return;
+  }
+  if (g_str_equal (soup_server_message_get_method (msg), "POST")
+      && !is_json (h)) {
+    g_autofree gchar *p
+        = printable (soup_message_headers_get_one (h, "Content-Type"), 64);
+    refuse (msg, SOUP_STATUS_UNSUPPORTED_MEDIA_TYPE,
+            "a POST must carry \"Content-Type: application/json\" (this one "
+            "has %s%s%s)",
+            *p ? "\"" : "", *p ? p : "none", *p ? "\"" : "");
+    return;
+  }
+}
+
+static void
+on_request_started (SoupServer *server, SoupServerMessage *msg,
+                    gpointer user_data)
+{
+  g_signal_connect (msg, "got-headers", G_CALLBACK (gate_got_headers), NULL);
 }
 
 /* --- waiters (answers that wait for a session to start or stop) --------- */
@@ -207,81 +399,83 @@ again:
 
 /* --- auth --------------------------------------------------------------- */
 
-static gboolean
-authorized (SoupServerMessage *msg, GHashTable *query)
+/* The token the client presented: "Authorization: Bearer <token>" only,
+ * never one in a URL (URLs end up in logs, histories and Referer). */
+static const gchar *
+presented_token (SoupServerMessage *msg)
 {
-  const gchar *token = the_sup->cfg->token;
-  const gchar *h;
-
-  if (token == NULL || *token == '\0')
-    return TRUE;
-  h = soup_message_headers_get_one (
+  const gchar *h = soup_message_headers_get_one (
       soup_server_message_get_request_headers (msg), "Authorization");
-  if (h && g_ascii_strncasecmp (h, "Bearer ", 7) == 0
-      && vms_token_equal (token, h + 7))
+
+  if (h && g_ascii_strncasecmp (h, "Bearer ", 7) == 0)
+    return h + 7;
+  return NULL;
+}
+
+/* TRUE for the administrator; else *viewer_of is the session whose viewer
+ * token was presented, or NULL. */
+static gboolean
+identify (SoupServerMessage *msg, VmsSession **viewer_of)
+{
+  const gchar *t = presented_token (msg);
+  GHashTableIter it;
+  gpointer v;
+
+  *viewer_of = NULL;
+  if (t == NULL || *t == '\0')
+    return FALSE;
+  if (vms_token_equal (the_sup->cfg->token, t))
     return TRUE;
-  if (query && g_hash_table_lookup (query, "token")
-      && vms_token_equal (token, g_hash_table_lookup (query, "token")))
-    return TRUE;
+  g_hash_table_iter_init (&it, the_sup->sessions);
+  while (g_hash_table_iter_next (&it, NULL, &v)) {
+    if (vms_token_equal (((VmsSession *)v)->viewer_token, t)) {
+      *viewer_of = v;
+      break;
+    }
+  }
   return FALSE;
 }
 
-static gboolean
-check_auth (SoupServerMessage *msg, GHashTable *query)
+static void
+deny (SoupServerMessage *msg, VmsSession *viewer_of)
 {
-  if (authorized (msg, query))
-    return TRUE;
+  if (viewer_of) {
+    refuse (msg, SOUP_STATUS_FORBIDDEN,
+            "a viewer token may only watch its own session and send it "
+            "input; this needs the administrator token");
+    return;
+  }
   soup_message_headers_replace (soup_server_message_get_response_headers (msg),
                                 "WWW-Authenticate",
                                 "Bearer realm=\"vmstream\"");
-  respond_error (
-      msg, SOUP_STATUS_UNAUTHORIZED,
-      "a valid token is required: send \"Authorization: Bearer <token>\" "
-      "(HELIX_TOKEN)");
+  refuse (msg, SOUP_STATUS_UNAUTHORIZED,
+          "a valid administrator token is required: send \"Authorization: "
+          "Bearer <token>\" (HELIX_TOKEN, or the token the supervisor "
+          "generated at start: its log says where it is)");
+}
+
+static gboolean
+check_admin (SoupServerMessage *msg)
+{
+  VmsSession *viewer_of;
+
+  if (identify (msg, &viewer_of))
+    return TRUE;
+  deny (msg, viewer_of);
   return FALSE;
 }
 
 /* --- body parsing ------------------------------------------------------- */
-
-/* json-glib's parser recurses once per nesting level: a body of 100,000
- * '[' overflows the stack. Our schemas nest two levels; allow a few more. */
-#define MAX_JSON_DEPTH 32
 
 static JsonNode *
 parse_body (SoupServerMessage *msg, GError **error)
 {
   SoupMessageBody *body = soup_server_message_get_request_body (msg);
   g_autoptr (GBytes) bytes = soup_message_body_flatten (body);
-  g_autoptr (JsonParser) p = json_parser_new ();
   gsize len;
   const gchar *data = g_bytes_get_data (bytes, &len);
-  JsonNode *root;
 
-  if (len == 0) {
-    g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
-                 "the request body is empty: JSON expected");
-    return NULL;
-  }
-  if (len > MAX_BODY) {
-    g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
-                 "the request body is larger than %d bytes", MAX_BODY);
-    return NULL;
-  }
-  if (!vms_json_nesting_check (data, len, MAX_JSON_DEPTH, error)) {
-    g_prefix_error (error, "the body is refused: ");
-    return NULL;
-  }
-  if (!json_parser_load_from_data (p, data, (gssize)len, error)) {
-    g_prefix_error (error, "the body is not valid JSON: ");
-    return NULL;
-  }
-  root = json_parser_get_root (p);
-  if (root == NULL) {
-    g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
-                 "the body holds no JSON value");
-    return NULL;
-  }
-  return json_node_copy (root);
+  return vms_api_body_parse (data, len, error);
 }
 
 static gboolean
@@ -413,11 +607,6 @@ sessions_create (SoupServerMessage *msg)
                    "the supervisor is shutting down");
     return;
   }
-  if (id && g_hash_table_lookup (the_sup->sessions, id)) {
-    respond_error (msg, SOUP_STATUS_CONFLICT,
-                   "a session with id \"%s\" already exists", id);
-    return;
-  }
   s = vms_session_create (the_sup, id, tmpl, width, height, fps, encoder,
                           &status, &error);
   if (s == NULL) {
@@ -512,10 +701,20 @@ handle_api (SoupServer *server, SoupServerMessage *msg, const char *path,
   const gchar *method = soup_server_message_get_method (msg);
   g_auto (GStrv) parts = NULL;
   guint n;
-  VmsSession *s;
+  VmsSession *s, *viewer_of;
 
-  if (!check_auth (msg, query))
-    return;
+  if (!identify (msg, &viewer_of)) {
+    /* a viewer token: POST .../sessions/{its session}/input, nothing
+     * else (the input route's own checks follow below) */
+    g_autofree gchar *mine
+        = viewer_of
+              ? g_strdup_printf ("/api/v1/sessions/%s/input", viewer_of->id)
+              : NULL;
+    if (mine == NULL || !g_str_equal (path, mine)) {
+      deny (msg, viewer_of);
+      return;
+    }
+  }
   if (g_str_equal (path, "/api/v1/templates")) {
     g_autoptr (GPtrArray) names
         = vms_template_list (the_sup->cfg->templates_dir);
@@ -592,16 +791,23 @@ handle_api (SoupServer *server, SoupServerMessage *msg, const char *path,
     return;
   } else {
     g_autoptr (GError) error = NULL;
-    g_autoptr (JsonNode) root = parse_body (msg, &error);
-    gint count;
+    SoupMessageBody *body = soup_server_message_get_request_body (msg);
+    g_autoptr (GBytes) bytes = soup_message_body_flatten (body);
+    gsize len;
+    const gchar *data = g_bytes_get_data (bytes, &len);
+    g_autoptr (GArray) events = NULL;
     g_autoptr (JsonBuilder) b = NULL;
     g_autoptr (JsonNode) res = NULL;
 
-    if (root == NULL || (count = vms_input_validate (root, &error)) < 0) {
+    /* the input contract (common/vmsinput.h): the same rules as the
+     * browser's messages and the session's stdin */
+    events = vms_input_line_parse (data ? data : "", (gssize)len, &error);
+    if (events == NULL) {
       respond_error (msg, SOUP_STATUS_BAD_REQUEST, "%s", error->message);
       return;
     }
-    if (!vms_session_send_input (s, root, &error)) {
+    if (!vms_session_send_input (s, (const VmsInputEvent *)events->data,
+                                 events->len, &error)) {
       respond_error (msg,
                      g_error_matches (error, G_IO_ERROR, G_IO_ERROR_BUSY)
                          ? SOUP_STATUS_SERVICE_UNAVAILABLE
@@ -612,7 +818,7 @@ handle_api (SoupServer *server, SoupServerMessage *msg, const char *path,
     b = json_builder_new ();
     json_builder_begin_object (b);
     json_builder_set_member_name (b, "accepted");
-    json_builder_add_int_value (b, count);
+    json_builder_add_int_value (b, events->len);
     json_builder_end_object (b);
     res = json_builder_get_root (b);
     respond_json (msg, SOUP_STATUS_ACCEPTED, res);
@@ -645,7 +851,7 @@ static void
 handle_metrics (SoupServer *server, SoupServerMessage *msg, const char *path,
                 GHashTable *query, gpointer user_data)
 {
-  if (!check_auth (msg, query))
+  if (!check_admin (msg))
     return;
   if (!g_str_equal (soup_server_message_get_method (msg), "GET")) {
     method_not_allowed (msg, "GET");
@@ -664,8 +870,9 @@ handle_player (SoupServer *server, SoupServerMessage *msg, const char *path,
   g_autofree gchar *url = NULL;
   g_autofree gchar *hb = NULL;
 
-  if (!check_auth (msg, query))
-    return;
+  /* No token here: the answer holds none (a viewer link's #token=
+   * fragment stays in the browser, which keeps it across the redirect),
+   * and the page it leads to needs the viewer token. */
   if (!g_str_has_prefix (path, "/player/")
       || (s = g_hash_table_lookup (the_sup->sessions, id)) == NULL) {
     respond_error (msg, SOUP_STATUS_NOT_FOUND, "no session \"%.64s\"",
@@ -676,55 +883,74 @@ handle_player (SoupServer *server, SoupServerMessage *msg, const char *path,
    * wsh264sink: send the browser there (same host name it used here). */
   host = request_host (msg);
   hb = strchr (host, ':') ? g_strdup_printf ("[%s]", host) : g_strdup (host);
-  if (the_sup->cfg->token && *the_sup->cfg->token) {
-    g_autofree gchar *t
-        = g_uri_escape_string (the_sup->cfg->token, NULL, FALSE);
-    url = g_strdup_printf ("http://%s:%u/?token=%s", hb, s->ws_port, t);
-  } else {
-    url = g_strdup_printf ("http://%s:%u/", hb, s->ws_port);
-  }
+  url = g_strdup_printf ("http://%s:%u/", hb, s->ws_port);
   soup_server_message_set_redirect (msg, SOUP_STATUS_FOUND, url);
+  soup_message_headers_replace (soup_server_message_get_response_headers (msg),
+                                "Referrer-Policy", "no-referrer");
 }
+
+/* The index page holds no session data and needs no token: its script
+ * takes the administrator token from the URL fragment (/#token=...), which
+ * the browser never sends to a server, and lists the sessions through the
+ * API with it, linking each by its viewer link (/player/ID#token=...). */
+static const gchar index_html[]
+    = "<!doctype html>\n<html><head><meta charset=\"utf-8\">\n"
+      "<meta name=\"referrer\" content=\"no-referrer\">\n"
+      "<title>vmstream</title></head><body>\n"
+      "<h1>vmstream sessions</h1>\n<ul id=\"sessions\"></ul>\n"
+      "<p id=\"note\"></p>\n"
+      "<p>API: <code>/api/v1/sessions</code></p>\n"
+      "<script>\n"
+      "'use strict';\n"
+      "(async () => {\n"
+      "  const note = document.getElementById('note');\n"
+      "  const list = document.getElementById('sessions');\n"
+      "  const token = new URLSearchParams(location.hash.slice(1))"
+      ".get('token');\n"
+      "  if (!token) {\n"
+      "    note.textContent = 'Open this page as ' + location.origin +\n"
+      "      '/#token=<administrator token> (HELIX_TOKEN, or the file the "
+      "supervisor\\'s log names).';\n"
+      "    return;\n"
+      "  }\n"
+      "  const r = await fetch('/api/v1/sessions', { cache: 'no-store',\n"
+      "    headers: { Authorization: 'Bearer ' + token } });\n"
+      "  const body = await r.json();\n"
+      "  if (!r.ok) { note.textContent = body.error; return; }\n"
+      "  for (const s of body.sessions) {\n"
+      "    const li = document.createElement('li');\n"
+      "    const a = document.createElement('a');\n"
+      "    a.href = s.viewer_url;\n"
+      "    a.textContent = s.id;\n"
+      "    li.append(a, ` (${s.template}, ${s.width}x${s.height}@${s.fps}, "
+      "${s.state})`);\n"
+      "    list.append(li);\n"
+      "  }\n"
+      "  if (!body.sessions.length) note.textContent = 'No session.';\n"
+      "})();\n"
+      "</script>\n</body></html>\n";
 
 static void
 handle_index (SoupServer *server, SoupServerMessage *msg, const char *path,
               GHashTable *query, gpointer user_data)
 {
-  GString *html;
-  GList *vals;
-  const gchar *tok = the_sup->cfg->token;
-  g_autofree gchar *tq = NULL;
+  SoupMessageHeaders *rh = soup_server_message_get_response_headers (msg);
 
   if (!g_str_equal (path, "/")) {
     respond_error (msg, SOUP_STATUS_NOT_FOUND, "not found: %.128s", path);
     return;
   }
-  if (!check_auth (msg, query))
+  if (!g_str_equal (soup_server_message_get_method (msg), "GET")
+      && !g_str_equal (soup_server_message_get_method (msg), "HEAD")) {
+    method_not_allowed (msg, "GET");
     return;
-  if (tok && *tok) {
-    g_autofree gchar *t = g_uri_escape_string (tok, NULL, FALSE);
-    tq = g_strdup_printf ("?token=%s", t);
   }
-  html = g_string_new ("<!doctype html><html><head><meta charset=\"utf-8\">"
-                       "<title>vmstream</title></head><body>"
-                       "<h1>vmstream sessions</h1><ul>");
-  vals = g_hash_table_get_values (the_sup->sessions);
-  for (GList *l = vals; l; l = l->next) {
-    VmsSession *s = l->data;
-    g_autofree gchar *id = g_markup_escape_text (s->id, -1);
-    g_autofree gchar *t = g_markup_escape_text (s->template_name, -1);
-    g_string_append_printf (
-        html, "<li><a href=\"/player/%s%s\">%s</a> (%s, %dx%d@%d, %s)</li>", id,
-        tq ? tq : "", id, t, s->width, s->height, s->fps,
-        vms_state_name (s->state));
-  }
-  g_list_free (vals);
-  g_string_append (html, "</ul><p>API: <code>/api/v1/sessions</code></p>"
-                         "</body></html>\n");
+  soup_message_headers_replace (rh, "Referrer-Policy", "no-referrer");
+  soup_message_headers_replace (rh, "Cache-Control", "no-store");
   soup_server_message_set_status (msg, SOUP_STATUS_OK, NULL);
   soup_server_message_set_response (msg, "text/html; charset=utf-8",
-                                    SOUP_MEMORY_TAKE, html->str, html->len);
-  g_string_free (html, FALSE);
+                                    SOUP_MEMORY_STATIC, index_html,
+                                    sizeof (index_html) - 1);
 }
 
 gboolean
@@ -743,6 +969,8 @@ vms_api_start (VmsSupervisor *sup, GError **error)
     return FALSE;
   }
   sup->server = soup_server_new ("server-header", "vmstream-supervisor ", NULL);
+  g_signal_connect (sup->server, "request-started",
+                    G_CALLBACK (on_request_started), NULL);
   soup_server_add_handler (sup->server, NULL, handle_index, NULL, NULL);
   soup_server_add_handler (sup->server, "/healthz", handle_healthz, NULL, NULL);
   soup_server_add_handler (sup->server, "/metrics", handle_metrics, NULL, NULL);

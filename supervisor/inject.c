@@ -1,12 +1,12 @@
-/* vmstream: input injection for vmstream-session. */
+/* vmstream: input injection for vmstream-session: input contract events
+ * (common/vmsinput.h) into XTest or QMP. */
 #include "inject.h"
 
-#include "keymap.h"
 #include "qmp.h"
 
 #include <X11/Xlib.h>
 #include <X11/extensions/XTest.h>
-#include <gst/video/navigation.h>
+#include <gst/gst.h>
 #include <math.h>
 #include <string.h>
 
@@ -38,6 +38,14 @@ vms_injector_new (const gchar *display, const gchar *qmp_path)
   VmsInjector *inj = g_new0 (VmsInjector, 1);
   inj->display_name = g_strdup (display);
   inj->qmp_path = g_strdup (qmp_path);
+  if (qmp_path == NULL && (display == NULL || *display == '\0')) {
+    /* never XOpenDisplay (NULL): $DISPLAY of whoever started us may be the
+     * operator's own desktop */
+    g_printerr ("vmstream-session: no X display configured (--display, the "
+                "supervisor's HELIX_DISPLAY) and no VM (--qmp): input events "
+                "are refused ($DISPLAY is never used)\n");
+    inj->x_failed = TRUE;
+  }
   return inj;
 }
 
@@ -71,6 +79,35 @@ scroll_steps (gdouble d)
 
 /* --- X11 / XTest ------------------------------------------------------ */
 
+/* XTest reports a refused request (BadValue for a button or keycode the
+ * server does not have) asynchronously, as an X error, and Xlib's default
+ * handler ends the process on any. An error caused by one input event must
+ * not end a session: count it, say it (the first few), go on. The handler
+ * is process-wide; only Xlib calls it, from the thread that reads the
+ * connection. */
+static guint x_errors; /* atomic */
+
+static int
+x_error_handler (Display *dpy, XErrorEvent *e)
+{
+  guint n = __atomic_add_fetch (&x_errors, 1, __ATOMIC_RELAXED);
+  gchar text[128] = "";
+
+  if (n <= 10 || n % 1000 == 0) {
+    XGetErrorText (dpy, e->error_code, text, sizeof text);
+    g_printerr ("vmstream-session: X error %s (request %u.%u), %u so far: "
+                "the input event is lost, the session goes on\n",
+                text, e->request_code, e->minor_code, n);
+  }
+  return 0;
+}
+
+guint
+vms_injector_x_errors (VmsInjector *inj)
+{
+  return __atomic_load_n (&x_errors, __ATOMIC_RELAXED);
+}
+
 static gboolean
 x_open (VmsInjector *inj)
 {
@@ -80,11 +117,14 @@ x_open (VmsInjector *inj)
     return TRUE;
   if (inj->x_failed)
     return FALSE;
+  if (inj->display_name == NULL || *inj->display_name == '\0')
+    return FALSE; /* refused, see vms_injector_new() */
+  XSetErrorHandler (x_error_handler);
   inj->dpy = XOpenDisplay (inj->display_name);
   if (inj->dpy == NULL) {
     g_printerr ("vmstream-session: cannot open X display \"%s\": input "
                 "events are dropped\n",
-                inj->display_name ? inj->display_name : g_getenv ("DISPLAY"));
+                inj->display_name);
     inj->x_failed = TRUE;
     return FALSE;
   }
@@ -110,33 +150,32 @@ x_scale (VmsInjector *inj, gdouble x, gdouble y, gint vw, gint vh, gint *sx,
     x = x * w / vw;
     y = y * h / vh;
   }
-  /* clamp before rounding: a client may send any double (1e300) */
+  /* clamp before rounding */
   *sx = (gint)lround (CLAMP (x, 0.0, (gdouble)(w - 1)));
   *sy = (gint)lround (CLAMP (y, 0.0, (gdouble)(h - 1)));
 }
 
 static guint
-x_button (gint gst_button)
+x_button (guint dom_button)
 {
-  /* GStreamer buttons = DOM button + 1: 1 left, 2 middle, 3 right, 4 back,
-   * 5 forward. X uses 4-7 for wheels, so back/forward are 8/9. */
-  return gst_button >= 4 ? (guint)gst_button + 4 : (guint)gst_button;
+  /* DOM 0 left, 1 middle, 2 right -> X 1, 2, 3; X uses 4-7 for wheels, so
+   * 3 back and 4 forward are X 8 and 9. The contract allows 0..4 only. */
+  return dom_button <= 2 ? dom_button + 1 : dom_button + 5;
 }
 
 static gboolean
-x_key (VmsInjector *inj, const gchar *key, gboolean down)
+x_key (VmsInjector *inj, const VmsKeyMapEntry *key, gboolean down)
 {
-  const VmsKeyMapEntry *e = vms_keymap_lookup (key);
-  KeySym sym = XStringToKeysym (e ? e->keysym : key);
+  KeySym sym = XStringToKeysym (key->keysym);
   KeyCode kc;
 
   if (sym == NoSymbol) {
-    GST_INFO ("no X keysym for key \"%s\"", key);
+    GST_INFO ("no X keysym for key \"%s\"", key->code);
     return FALSE;
   }
   kc = XKeysymToKeycode (inj->dpy, sym);
   if (kc == 0) {
-    GST_INFO ("key \"%s\" is not on the X keyboard map", key);
+    GST_INFO ("key \"%s\" is not on the X keyboard map", key->code);
     return FALSE;
   }
   XTestFakeKeyEvent (inj->dpy, kc, down, CurrentTime);
@@ -144,68 +183,49 @@ x_key (VmsInjector *inj, const gchar *key, gboolean down)
 }
 
 static gboolean
-x_handle (VmsInjector *inj, GstEvent *event, gint vw, gint vh)
+x_handle (VmsInjector *inj, const VmsInputEvent *ev, gint vw, gint vh)
 {
-  const gchar *key;
-  gint button, sx, sy;
-  gdouble x, y, dx, dy;
+  gint sx, sy, n;
   gboolean ok = TRUE;
+  guint errors_before;
 
   if (!x_open (inj))
     return FALSE;
+  errors_before = vms_injector_x_errors (inj);
 
-  switch (gst_navigation_event_get_type (event)) {
-    case GST_NAVIGATION_EVENT_KEY_PRESS:
-    case GST_NAVIGATION_EVENT_KEY_RELEASE:
-      if (!gst_navigation_event_parse_key_event (event, &key))
-        return FALSE;
-      ok = x_key (inj, key,
-                  gst_navigation_event_get_type (event)
-                      == GST_NAVIGATION_EVENT_KEY_PRESS);
+  switch (ev->type) {
+    case VMS_INPUT_KEY:
+      ok = x_key (inj, ev->key, ev->action == VMS_INPUT_ACTION_DOWN);
       break;
-    case GST_NAVIGATION_EVENT_MOUSE_MOVE:
-      if (!gst_navigation_event_parse_mouse_move_event (event, &x, &y))
-        return FALSE;
-      x_scale (inj, x, y, vw, vh, &sx, &sy);
+    case VMS_INPUT_POINTER:
+      x_scale (inj, ev->x, ev->y, vw, vh, &sx, &sy);
       XTestFakeMotionEvent (inj->dpy, -1, sx, sy, CurrentTime);
+      if (ev->action != VMS_INPUT_ACTION_MOVE)
+        XTestFakeButtonEvent (inj->dpy, x_button (ev->button),
+                              ev->action == VMS_INPUT_ACTION_DOWN, CurrentTime);
       break;
-    case GST_NAVIGATION_EVENT_MOUSE_BUTTON_PRESS:
-    case GST_NAVIGATION_EVENT_MOUSE_BUTTON_RELEASE:
-      if (!gst_navigation_event_parse_mouse_button_event (event, &button, &x,
-                                                          &y))
-        return FALSE;
-      x_scale (inj, x, y, vw, vh, &sx, &sy);
-      XTestFakeMotionEvent (inj->dpy, -1, sx, sy, CurrentTime);
-      XTestFakeButtonEvent (inj->dpy, x_button (button),
-                            gst_navigation_event_get_type (event)
-                                == GST_NAVIGATION_EVENT_MOUSE_BUTTON_PRESS,
-                            CurrentTime);
-      break;
-    case GST_NAVIGATION_EVENT_MOUSE_SCROLL: {
-      gint n;
-      if (!gst_navigation_event_parse_mouse_scroll_event (event, &x, &y, &dx,
-                                                          &dy))
-        return FALSE;
-      x_scale (inj, x, y, vw, vh, &sx, &sy);
+    case VMS_INPUT_WHEEL:
+      x_scale (inj, ev->x, ev->y, vw, vh, &sx, &sy);
       XTestFakeMotionEvent (inj->dpy, -1, sx, sy, CurrentTime);
       /* DOM convention: dy > 0 scrolls down (X button 5), dx > 0 right (7). */
-      n = scroll_steps (dy);
+      n = scroll_steps (ev->dy);
       for (gint i = 0; i < n; i++) {
-        XTestFakeButtonEvent (inj->dpy, dy > 0 ? 5 : 4, True, CurrentTime);
-        XTestFakeButtonEvent (inj->dpy, dy > 0 ? 5 : 4, False, CurrentTime);
+        XTestFakeButtonEvent (inj->dpy, ev->dy > 0 ? 5 : 4, True, CurrentTime);
+        XTestFakeButtonEvent (inj->dpy, ev->dy > 0 ? 5 : 4, False, CurrentTime);
       }
-      n = scroll_steps (dx);
+      n = scroll_steps (ev->dx);
       for (gint i = 0; i < n; i++) {
-        XTestFakeButtonEvent (inj->dpy, dx > 0 ? 7 : 6, True, CurrentTime);
-        XTestFakeButtonEvent (inj->dpy, dx > 0 ? 7 : 6, False, CurrentTime);
+        XTestFakeButtonEvent (inj->dpy, ev->dx > 0 ? 7 : 6, True, CurrentTime);
+        XTestFakeButtonEvent (inj->dpy, ev->dx > 0 ? 7 : 6, False, CurrentTime);
       }
       break;
-    }
     default:
       return FALSE;
   }
-  XFlush (inj->dpy);
-  return ok;
+  /* a round trip: an error this event caused is reported (and counted)
+   * now, against this event, not later against another */
+  XSync (inj->dpy, False);
+  return ok && vms_injector_x_errors (inj) == errors_before;
 }
 
 /* --- QEMU / QMP ------------------------------------------------------- */
@@ -285,22 +305,11 @@ qmp_send (VmsInjector *inj, gchar *args)
 }
 
 static const gchar *
-qmp_button (gint gst_button)
+qmp_button (guint dom_button)
 {
-  switch (gst_button) {
-    case 1:
-      return "left";
-    case 2:
-      return "middle";
-    case 3:
-      return "right";
-    case 4:
-      return "side";
-    case 5:
-      return "extra";
-    default:
-      return NULL;
-  }
+  static const gchar *const names[VMS_INPUT_MAX_BUTTON + 1]
+      = { "left", "middle", "right", "side", "extra" };
+  return names[MIN (dom_button, VMS_INPUT_MAX_BUTTON)];
 }
 
 static void
@@ -330,68 +339,39 @@ qmp_btn (GString *s, const gchar *button, gboolean down)
 }
 
 static gboolean
-qmp_handle (VmsInjector *inj, GstEvent *event, gint vw, gint vh)
+qmp_handle (VmsInjector *inj, const VmsInputEvent *ev, gint vw, gint vh)
 {
   g_autoptr (GString) s = g_string_new ("{\"events\":[");
-  const gchar *key;
-  gint button;
-  gdouble x, y, dx, dy;
+  gint n;
 
-  switch (gst_navigation_event_get_type (event)) {
-    case GST_NAVIGATION_EVENT_KEY_PRESS:
-    case GST_NAVIGATION_EVENT_KEY_RELEASE: {
-      const VmsKeyMapEntry *e;
-      if (!gst_navigation_event_parse_key_event (event, &key))
-        return FALSE;
-      e = vms_keymap_lookup (key);
-      if (e == NULL) {
-        GST_INFO ("no QEMU qcode for key \"%s\"", key);
-        return FALSE;
-      }
+  switch (ev->type) {
+    case VMS_INPUT_KEY:
       g_string_append_printf (s,
                               "{\"type\":\"key\",\"data\":{\"down\":%s,"
                               "\"key\":{\"type\":\"qcode\",\"data\":\"%s\"}}}",
-                              gst_navigation_event_get_type (event)
-                                      == GST_NAVIGATION_EVENT_KEY_PRESS
-                                  ? "true"
-                                  : "false",
-                              e->qcode);
+                              ev->action == VMS_INPUT_ACTION_DOWN ? "true"
+                                                                  : "false",
+                              ev->key->qcode);
       break;
-    }
-    case GST_NAVIGATION_EVENT_MOUSE_MOVE:
-      if (!gst_navigation_event_parse_mouse_move_event (event, &x, &y))
-        return FALSE;
-      qmp_abs (s, x, y, vw, vh);
+    case VMS_INPUT_POINTER:
+      qmp_abs (s, ev->x, ev->y, vw, vh);
+      if (ev->action != VMS_INPUT_ACTION_MOVE)
+        qmp_btn (s, qmp_button (ev->button),
+                 ev->action == VMS_INPUT_ACTION_DOWN);
       break;
-    case GST_NAVIGATION_EVENT_MOUSE_BUTTON_PRESS:
-    case GST_NAVIGATION_EVENT_MOUSE_BUTTON_RELEASE:
-      if (!gst_navigation_event_parse_mouse_button_event (event, &button, &x,
-                                                          &y)
-          || qmp_button (button) == NULL)
-        return FALSE;
-      qmp_abs (s, x, y, vw, vh);
-      qmp_btn (s, qmp_button (button),
-               gst_navigation_event_get_type (event)
-                   == GST_NAVIGATION_EVENT_MOUSE_BUTTON_PRESS);
-      break;
-    case GST_NAVIGATION_EVENT_MOUSE_SCROLL: {
-      gint n;
-      if (!gst_navigation_event_parse_mouse_scroll_event (event, &x, &y, &dx,
-                                                          &dy))
-        return FALSE;
-      qmp_abs (s, x, y, vw, vh);
-      n = scroll_steps (dy);
+    case VMS_INPUT_WHEEL:
+      qmp_abs (s, ev->x, ev->y, vw, vh);
+      n = scroll_steps (ev->dy);
       for (gint i = 0; i < n; i++) {
-        qmp_btn (s, dy > 0 ? "wheel-down" : "wheel-up", TRUE);
-        qmp_btn (s, dy > 0 ? "wheel-down" : "wheel-up", FALSE);
+        qmp_btn (s, ev->dy > 0 ? "wheel-down" : "wheel-up", TRUE);
+        qmp_btn (s, ev->dy > 0 ? "wheel-down" : "wheel-up", FALSE);
       }
-      n = scroll_steps (dx);
+      n = scroll_steps (ev->dx);
       for (gint i = 0; i < n; i++) {
-        qmp_btn (s, dx > 0 ? "wheel-right" : "wheel-left", TRUE);
-        qmp_btn (s, dx > 0 ? "wheel-right" : "wheel-left", FALSE);
+        qmp_btn (s, ev->dx > 0 ? "wheel-right" : "wheel-left", TRUE);
+        qmp_btn (s, ev->dx > 0 ? "wheel-right" : "wheel-left", FALSE);
       }
       break;
-    }
     default:
       return FALSE;
   }
@@ -400,9 +380,15 @@ qmp_handle (VmsInjector *inj, GstEvent *event, gint vw, gint vh)
 }
 
 gboolean
-vms_injector_handle (VmsInjector *inj, GstEvent *event, gint video_width,
-                     gint video_height)
+vms_injector_handle (VmsInjector *inj, const VmsInputEvent *event,
+                     gint video_width, gint video_height)
 {
+  /* the contract at this entry too: whatever the caller, buttons 0..4,
+   * keys of the keymap, coordinates in range */
+  if (!vms_input_event_is_valid (event)) {
+    GST_INFO ("input event refused: outside the input contract");
+    return FALSE;
+  }
   if (inj->qmp_path)
     return qmp_handle (inj, event, video_width, video_height);
   return x_handle (inj, event, video_width, video_height);

@@ -10,8 +10,11 @@
  * them) and the stdin events are injected into the desktop: QEMU through QMP
  * when --qmp is given, else the X display through XTest.
  *
- * Exit codes: see VmsSessionExit below (documented in docs/operations.md). */
+ * The status lines and the exit codes are common/vmssession.h (documented in
+ * docs/operations.md). */
 #include "inject.h"
+#include "vmssession.h"
+#include "vmsinput-gst.h"
 
 #include <gio/gunixinputstream.h>
 #include <glib-unix.h>
@@ -24,14 +27,6 @@
 
 GST_DEBUG_CATEGORY (vmstream_session_debug);
 #define GST_CAT_DEFAULT vmstream_session_debug
-
-typedef enum {
-  VMS_EXIT_OK = 0,      /* stopped on request, EOS or stdin closed */
-  VMS_EXIT_USAGE = 2,   /* bad command line */
-  VMS_EXIT_PARSE = 3,   /* the pipeline description does not parse */
-  VMS_EXIT_STATE = 4,   /* the pipeline refused to start */
-  VMS_EXIT_RUNTIME = 5, /* an element posted an error while running */
-} VmsSessionExit;
 
 typedef struct {
   GMainLoop *loop;
@@ -52,41 +47,20 @@ typedef struct {
   guint injected;
 } Session;
 
-static void emit (const gchar *fmt, ...) G_GNUC_PRINTF (1, 2);
-
+/* One status line of common/vmssession.h on stdout. */
 static void
-emit (const gchar *fmt, ...)
+emit (gchar *line)
 {
-  va_list ap;
-  va_start (ap, fmt);
-  vfprintf (stdout, fmt, ap);
-  va_end (ap);
+  fputs (line, stdout);
   fputc ('\n', stdout);
   fflush (stdout);
-}
-
-static void
-emit_string (const gchar *event, const gchar *key, const gchar *value)
-{
-  g_autoptr (JsonBuilder) b = json_builder_new ();
-  g_autoptr (JsonNode) root = NULL;
-  g_autofree gchar *text = NULL;
-
-  json_builder_begin_object (b);
-  json_builder_set_member_name (b, "event");
-  json_builder_add_string_value (b, event);
-  json_builder_set_member_name (b, key);
-  json_builder_add_string_value (b, value);
-  json_builder_end_object (b);
-  root = json_builder_get_root (b);
-  text = json_to_string (root, FALSE);
-  emit ("%s", text);
+  g_free (line);
 }
 
 static void
 quit (Session *s, gint code)
 {
-  if (s->exit_code == VMS_EXIT_OK)
+  if (s->exit_code == VMS_SESSION_EXIT_OK)
     s->exit_code = code;
   g_main_loop_quit (s->loop);
 }
@@ -114,62 +88,12 @@ video_size_of (Session *s, GstElement *elem, gint *w, gint *h)
 }
 
 static void
-inject (Session *s, GstEvent *event, GstElement *from)
+inject (Session *s, const VmsInputEvent *ev, GstElement *from)
 {
   gint w, h;
   video_size_of (s, from ? from : s->stats_elem, &w, &h);
-  if (vms_injector_handle (s->injector, event, w, h))
+  if (vms_injector_handle (s->injector, ev, w, h))
     s->injected++;
-}
-
-static GstEvent *
-event_from_json (JsonObject *o)
-{
-  const gchar *type
-      = json_object_get_string_member_with_default (o, "type", "");
-  const gchar *action
-      = json_object_get_string_member_with_default (o, "action", "");
-  gdouble x = json_object_get_int_member_with_default (o, "x", 0);
-  gdouble y = json_object_get_int_member_with_default (o, "y", 0);
-  GstNavigationModifierType mods = GST_NAVIGATION_MODIFIER_NONE;
-
-  if (strcmp (type, "key") == 0) {
-    const gchar *code
-        = json_object_get_string_member_with_default (o, "code", "");
-    return strcmp (action, "down") == 0
-               ? gst_navigation_event_new_key_press (code, mods)
-               : gst_navigation_event_new_key_release (code, mods);
-  }
-  if (strcmp (type, "pointer") == 0) {
-    gint button = json_object_get_int_member_with_default (o, "button", 0) + 1;
-    if (strcmp (action, "move") == 0)
-      return gst_navigation_event_new_mouse_move (x, y, mods);
-    if (strcmp (action, "down") == 0)
-      return gst_navigation_event_new_mouse_button_press (button, x, y, mods);
-    return gst_navigation_event_new_mouse_button_release (button, x, y, mods);
-  }
-  if (strcmp (type, "wheel") == 0) {
-    gdouble dx = json_object_get_double_member_with_default (o, "dx", 0);
-    gdouble dy = json_object_get_double_member_with_default (o, "dy", 0);
-    return gst_navigation_event_new_mouse_scroll (x, y, dx, dy, mods);
-  }
-  return NULL;
-}
-
-static void
-handle_input_node (Session *s, JsonNode *node)
-{
-  if (JSON_NODE_HOLDS_ARRAY (node)) {
-    JsonArray *a = json_node_get_array (node);
-    for (guint i = 0; i < json_array_get_length (a); i++)
-      handle_input_node (s, json_array_get_element (a, i));
-  } else if (JSON_NODE_HOLDS_OBJECT (node)) {
-    GstEvent *ev = event_from_json (json_node_get_object (node));
-    if (ev) {
-      inject (s, ev, NULL);
-      gst_event_unref (ev);
-    }
-  }
 }
 
 static void
@@ -185,16 +109,20 @@ stdin_line_cb (GObject *src, GAsyncResult *res, gpointer user_data)
     if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
       return;
     GST_INFO ("stdin closed: the supervisor is gone, stopping");
-    quit (s, VMS_EXIT_OK);
+    quit (s, VMS_SESSION_EXIT_OK);
     return;
   }
   if (len > 0) {
-    g_autoptr (JsonParser) p = json_parser_new ();
-    if (json_parser_load_from_data (p, line, len, NULL))
-      handle_input_node (s, json_parser_get_root (p));
-    else
-      g_printerr ("vmstream-session: ignoring a line of stdin that is not "
-                  "JSON\n");
+    /* the input contract (common/vmsinput.h), as the API applied it */
+    g_autoptr (GArray) events
+        = vms_input_line_parse (line, (gssize)len, &error);
+    if (events == NULL) {
+      g_printerr ("vmstream-session: ignoring a line of stdin: %s\n",
+                  error->message);
+    } else {
+      for (guint i = 0; i < events->len; i++)
+        inject (s, &g_array_index (events, VmsInputEvent, i), NULL);
+    }
   }
   g_data_input_stream_read_line_async (s->in, G_PRIORITY_DEFAULT, s->cancel,
                                        stdin_line_cb, s);
@@ -217,8 +145,8 @@ bus_cb (GstBus *bus, GstMessage *msg, gpointer user_data)
                               err->message);
       g_printerr ("vmstream-session: error from %s\n%s\n", text,
                   dbg ? dbg : "");
-      emit_string ("error", "message", text);
-      quit (s, VMS_EXIT_RUNTIME);
+      emit (vms_status_line_message (VMS_STATUS_ERROR, text));
+      quit (s, VMS_SESSION_EXIT_RUNTIME);
       break;
     }
     case GST_MESSAGE_WARNING: {
@@ -227,13 +155,13 @@ bus_cb (GstBus *bus, GstMessage *msg, gpointer user_data)
       gst_message_parse_warning (msg, &err, NULL);
       text = g_strdup_printf ("%s: %s", GST_OBJECT_NAME (msg->src),
                               err->message);
-      emit_string ("warning", "message", text);
+      emit (vms_status_line_message (VMS_STATUS_WARNING, text));
       break;
     }
     case GST_MESSAGE_EOS:
       GST_INFO ("end of stream");
-      emit_string ("state", "state", "eos");
-      quit (s, VMS_EXIT_OK);
+      emit (vms_status_line_state ("eos"));
+      quit (s, VMS_SESSION_EXIT_OK);
       break;
     case GST_MESSAGE_STATE_CHANGED:
       if (msg->src == GST_OBJECT (s->pipeline) && !s->playing_reported) {
@@ -241,7 +169,7 @@ bus_cb (GstBus *bus, GstMessage *msg, gpointer user_data)
         gst_message_parse_state_changed (msg, NULL, &news, NULL);
         if (news == GST_STATE_PLAYING) {
           s->playing_reported = TRUE;
-          emit_string ("state", "state", "playing");
+          emit (vms_status_line_state ("playing"));
         }
       }
       break;
@@ -250,7 +178,14 @@ bus_cb (GstBus *bus, GstMessage *msg, gpointer user_data)
           == GST_NAVIGATION_MESSAGE_EVENT) {
         GstEvent *ev = NULL;
         if (gst_navigation_message_parse_event (msg, &ev) && ev) {
-          inject (s, ev, GST_ELEMENT (msg->src));
+          /* any element may post these: the contract applies here too */
+          g_autoptr (GError) error = NULL;
+          VmsInputEvent in;
+          if (vms_input_event_from_gst (ev, &in, &error))
+            inject (s, &in, GST_ELEMENT (msg->src));
+          else
+            GST_INFO ("from %s: %s", GST_OBJECT_NAME (msg->src),
+                      error->message);
           gst_event_unref (ev);
         }
       }
@@ -382,10 +317,7 @@ stats_cb (gpointer user_data)
       g_value_unset (&v);
     }
   }
-  emit ("{\"event\":\"stats\",\"frames\":%" G_GUINT64_FORMAT
-        ",\"bytes\":%" G_GUINT64_FORMAT ",\"fps\":%.2f,\"clients\":%d,"
-        "\"input_events\":%u}",
-        frames, bytes, fps, clients, s->injected);
+  emit (vms_status_line_stats (frames, bytes, fps, clients, s->injected));
   return G_SOURCE_CONTINUE;
 }
 
@@ -394,7 +326,7 @@ signal_cb (gpointer user_data)
 {
   Session *s = user_data;
   GST_INFO ("signal received, stopping");
-  quit (s, VMS_EXIT_OK);
+  quit (s, VMS_SESSION_EXIT_OK);
   return G_SOURCE_CONTINUE;
 }
 
@@ -412,7 +344,8 @@ main (int argc, char **argv)
             "$VMSTREAM_SESSION_PIPELINE, how the supervisor passes it)",
             "DESC" },
           { "display", 'd', 0, G_OPTION_ARG_STRING, &display,
-            "X display to inject input into with XTest (default $DISPLAY)",
+            "X display to inject input into with XTest (no default: without "
+            "it or --qmp input is refused; $DISPLAY is never used)",
             "DISPLAY" },
           { "qmp", 'q', 0, G_OPTION_ARG_FILENAME, &qmp,
             "QEMU QMP socket to inject input into instead of X", "PATH" },
@@ -447,7 +380,7 @@ main (int argc, char **argv)
   g_option_context_add_group (ctx, gst_init_get_option_group ());
   if (!g_option_context_parse (ctx, &argc, &argv, &error)) {
     g_printerr ("vmstream-session: %s\n", error->message);
-    return VMS_EXIT_USAGE;
+    return VMS_SESSION_EXIT_USAGE;
   }
   if (desc == NULL && g_getenv ("VMSTREAM_SESSION_PIPELINE")) {
     desc = g_strdup (g_getenv ("VMSTREAM_SESSION_PIPELINE"));
@@ -456,7 +389,7 @@ main (int argc, char **argv)
   if (desc == NULL) {
     g_printerr ("vmstream-session: --pipeline (or VMSTREAM_SESSION_PIPELINE) "
                 "is required\n");
-    return VMS_EXIT_USAGE;
+    return VMS_SESSION_EXIT_USAGE;
   }
   GST_DEBUG_CATEGORY_INIT (vmstream_session_debug, "vmstream-session", 0,
                            "vmstream session process");
@@ -470,9 +403,9 @@ main (int argc, char **argv)
     g_autofree gchar *text
         = g_strdup_printf ("the pipeline does not parse: %s", error->message);
     g_printerr ("vmstream-session: %s\n", text);
-    emit_string ("error", "message", text);
+    emit (vms_status_line_message (VMS_STATUS_ERROR, text));
     gst_deinit ();
-    return VMS_EXIT_PARSE;
+    return VMS_SESSION_EXIT_PARSE;
   }
   if (!GST_IS_PIPELINE (s.pipeline)) {
     GstElement *p = gst_pipeline_new (NULL);
@@ -503,11 +436,12 @@ main (int argc, char **argv)
   ret = gst_element_set_state (s.pipeline, GST_STATE_PLAYING);
   if (ret == GST_STATE_CHANGE_FAILURE) {
     /* The element's own error message is on the bus: let it be printed. */
-    s.exit_code = VMS_EXIT_STATE;
-    emit_string ("error", "message", "the pipeline refused to start");
+    s.exit_code = VMS_SESSION_EXIT_STATE;
+    emit (vms_status_line_message (VMS_STATUS_ERROR,
+                                   "the pipeline refused to start"));
     while (g_main_context_iteration (NULL, FALSE))
       ;
-    s.exit_code = VMS_EXIT_STATE;
+    s.exit_code = VMS_SESSION_EXIT_STATE;
   } else {
     g_main_loop_run (s.loop);
   }

@@ -10,6 +10,7 @@
 #include "supervisor.h"
 
 #include "template.h"
+#include "vmsauth.h"
 
 #include <errno.h>
 #include <glib/gstdio.h>
@@ -18,10 +19,9 @@
 #include <sys/prctl.h>
 
 #include "qmp.h"
+#include "vmssession.h"
 #include "vmsfs.h"
 
-#define EXIT_USAGE 2
-#define EXIT_PARSE 3
 #define STABLE_RUN_US (30 * G_USEC_PER_SEC)
 
 static void session_spawn (VmsSession *s);
@@ -75,6 +75,7 @@ vms_session_unref (VmsSession *s)
   g_free (s->template_name);
   g_free (s->encoder);
   g_free (s->pipeline);
+  g_free (s->viewer_token);
   g_free (s->last_error);
   g_free (s->run_dir);
   g_free (s->qmp_path);
@@ -88,6 +89,16 @@ child_setup (gpointer user_data)
   prctl (PR_SET_PDEATHSIG, GPOINTER_TO_INT (user_data));
   /* The supervisor ignores SIGPIPE; an ignored signal survives exec. */
   signal (SIGPIPE, SIG_DFL);
+}
+
+/* Children (sessions, QEMU) inherit the supervisor's environment, but
+ * never its administrator token: a session knows its viewer token only. */
+static GSubprocessLauncher *
+launcher_new (GSubprocessFlags flags)
+{
+  GSubprocessLauncher *l = g_subprocess_launcher_new (flags);
+  g_subprocess_launcher_unsetenv (l, "HELIX_TOKEN");
+  return l;
 }
 
 /* --- ports -------------------------------------------------------------- */
@@ -192,8 +203,11 @@ session_vars (VmsSession *s)
   g_hash_table_insert (v, "VSOCK_PORT", g_strdup_printf ("%u", s->vsock_port));
   if (cfg->display && *cfg->display)
     g_hash_table_insert (v, "DISPLAY", g_strdup (cfg->display));
-  g_hash_table_insert (v, "TOKEN", g_strdup (cfg->token ? cfg->token : ""));
-  g_hash_table_insert (v, "WS_TOKEN", g_strdup (cfg->token ? cfg->token : ""));
+  /* The session's viewer token, never the administrator's: WS_TOKEN for
+   * wsh264sink, TOKEN for templates and QEMU commands that want a secret
+   * of this session. */
+  g_hash_table_insert (v, "TOKEN", g_strdup (s->viewer_token));
+  g_hash_table_insert (v, "WS_TOKEN", g_strdup (s->viewer_token));
   g_hash_table_insert (v, "RUN_DIR", g_strdup (s->run_dir ? s->run_dir : ""));
   g_hash_table_insert (v, "VM_CPUS", g_strdup_printf ("%d", cfg->vm_cpus));
   g_hash_table_insert (v, "VM_MEMORY", g_strdup (cfg->vm_memory));
@@ -229,37 +243,35 @@ session_update (VmsSession *s)
 static void
 handle_status_line (VmsSession *s, const gchar *line, gsize len)
 {
-  g_autoptr (JsonParser) p = json_parser_new ();
-  JsonObject *o;
-  const gchar *ev;
+  g_auto (VmsStatus) st = { 0 };
 
-  if (!json_parser_load_from_data (p, line, len, NULL)
-      || !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (p)))
+  /* common/vmssession.h: the lines vmstream-session writes */
+  if (!vms_status_parse (line, (gssize)len, &st, NULL))
     return;
-  o = json_node_get_object (json_parser_get_root (p));
-  ev = json_object_get_string_member_with_default (o, "event", "");
-  if (strcmp (ev, "state") == 0) {
-    const gchar *st
-        = json_object_get_string_member_with_default (o, "state", "");
-    if (strcmp (st, "playing") == 0 && s->state == VMS_STATE_STARTING) {
-      s->state = VMS_STATE_RUNNING;
-      g_message ("session %s: running (pid %d)", s->id, s->pid);
-      session_update (s);
-    }
-  } else if (strcmp (ev, "stats") == 0) {
-    guint64 f = json_object_get_int_member_with_default (o, "frames", 0);
-    guint64 b = json_object_get_int_member_with_default (o, "bytes", 0);
-    s->frames_total += f >= s->frames_run ? f - s->frames_run : 0;
-    s->bytes_total += b >= s->bytes_run ? b - s->bytes_run : 0;
-    s->frames_run = f;
-    s->bytes_run = b;
-    s->fps_measured = json_object_get_double_member_with_default (o, "fps", 0);
-    s->clients = json_object_get_int_member_with_default (o, "clients", -1);
-  } else if (strcmp (ev, "error") == 0) {
-    g_free (s->last_error);
-    s->last_error = g_strdup (
-        json_object_get_string_member_with_default (o, "message", "error"));
-    g_message ("session %s: %s", s->id, s->last_error);
+  switch (st.kind) {
+    case VMS_STATUS_STATE:
+      if (strcmp (st.text, "playing") == 0 && s->state == VMS_STATE_STARTING) {
+        s->state = VMS_STATE_RUNNING;
+        g_message ("session %s: running (pid %d)", s->id, s->pid);
+        session_update (s);
+      }
+      break;
+    case VMS_STATUS_STATS:
+      s->frames_total
+          += st.frames >= s->frames_run ? st.frames - s->frames_run : 0;
+      s->bytes_total += st.bytes >= s->bytes_run ? st.bytes - s->bytes_run : 0;
+      s->frames_run = st.frames;
+      s->bytes_run = st.bytes;
+      s->fps_measured = st.fps;
+      s->clients = st.clients;
+      break;
+    case VMS_STATUS_ERROR:
+      g_free (s->last_error);
+      s->last_error = g_strdup (st.text);
+      g_message ("session %s: %s", s->id, s->last_error);
+      break;
+    default:
+      break;
   }
 }
 
@@ -305,7 +317,7 @@ run_ended (Run *r)
                code < 0 ? "signal" : "exit status", ABS (code));
     qemu_stop (s); /* now that nobody holds its QMP socket */
     session_maybe_gone (s);
-  } else if (code == EXIT_PARSE || code == EXIT_USAGE) {
+  } else if (vms_session_exit_is_permanent (code)) {
     g_message ("session %s: the pipeline cannot run (exit %d): not "
                "restarting",
                s->id, code);
@@ -376,6 +388,15 @@ wait_cb (GObject *src, GAsyncResult *res, gpointer user_data)
     r->eof_timer = g_timeout_add_seconds (2, eof_timeout_cb, r);
 }
 
+/* The pid of @p, 0 once GLib has reaped it: a process that ends at once
+ * may be gone before we ask (g_subprocess_get_identifier() is NULL then). */
+static gint
+subprocess_pid (GSubprocess *p)
+{
+  const gchar *id = g_subprocess_get_identifier (p);
+  return id ? (gint)g_ascii_strtoll (id, NULL, 10) : 0;
+}
+
 static void
 session_spawn (VmsSession *s)
 {
@@ -411,12 +432,12 @@ session_spawn (VmsSession *s)
   }
   g_ptr_array_add (argv, NULL);
 
-  l = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDIN_PIPE
-                                 | G_SUBPROCESS_FLAGS_STDOUT_PIPE);
+  l = launcher_new (G_SUBPROCESS_FLAGS_STDIN_PIPE
+                    | G_SUBPROCESS_FLAGS_STDOUT_PIPE);
   g_subprocess_launcher_set_child_setup (l, child_setup,
                                          GINT_TO_POINTER (SIGTERM), NULL);
-  /* In the environment, not argv: the pipeline may hold the token, and
-   * /proc/PID/environ is private to the user while cmdline is not. */
+  /* In the environment, not argv: the pipeline holds the viewer token,
+   * and /proc/PID/environ is private to the user while cmdline is not. */
   /* An installed supervisor finds the installed plugins without any setup;
    * an explicit GST_PLUGIN_PATH (build trees, tests) is left alone. */
   if (g_getenv ("GST_PLUGIN_PATH_1_0") == NULL
@@ -440,8 +461,7 @@ session_spawn (VmsSession *s)
     session_update (s);
     return;
   }
-  s->pid
-      = (gint)g_ascii_strtoll (g_subprocess_get_identifier (s->proc), NULL, 10);
+  s->pid = subprocess_pid (s->proc);
   s->proc_in = g_object_ref (g_subprocess_get_stdin_pipe (s->proc));
   r = g_new0 (Run, 1);
   r->s = s;
@@ -510,7 +530,7 @@ qemu_start (VmsSession *s, GError **error)
     return FALSE;
   if (!g_shell_parse_argv (cmd, NULL, &argv, error))
     return FALSE;
-  l = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDIN_INHERIT);
+  l = launcher_new (G_SUBPROCESS_FLAGS_STDIN_INHERIT);
   {
     g_autofree gchar *cpus = g_strdup_printf ("%d", cfg->vm_cpus);
     g_subprocess_launcher_setenv (l, "HELIX_VM_CPUS", cpus, TRUE);
@@ -523,8 +543,7 @@ qemu_start (VmsSession *s, GError **error)
   if (s->qemu == NULL)
     return FALSE;
   s->qemu_stop_stage = 0;
-  s->qemu_pid
-      = (gint)g_ascii_strtoll (g_subprocess_get_identifier (s->qemu), NULL, 10);
+  s->qemu_pid = subprocess_pid (s->qemu);
   vms_session_ref (s);
   g_subprocess_wait_async (s->qemu, NULL, qemu_wait_cb, s);
   g_message ("session %s: started QEMU (pid %d): %s", s->id, s->qemu_pid, cmd);
@@ -603,6 +622,44 @@ vms_session_create (VmsSupervisor *sup, const gchar *id,
   VmsTemplate *text = NULL;
   g_autoptr (GHashTable) vars = NULL;
   VmsSession *s;
+  g_autofree gchar *new_id = NULL;
+  g_autofree gchar *viewer_token = NULL;
+
+  if (g_hash_table_size (sup->sessions) >= (guint)cfg->max_sessions) {
+    *http_status = SOUP_STATUS_SERVICE_UNAVAILABLE;
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_BUSY,
+                 "%u sessions exist and this supervisor runs at most %d "
+                 "(HELIX_MAX_SESSIONS): stop one first",
+                 g_hash_table_size (sup->sessions), cfg->max_sessions);
+    return NULL;
+  }
+  if (id == NULL) {
+    /* "sN", skipping every id a client chose: a generated id must never
+     * replace a live session in the table */
+    do {
+      g_free (new_id);
+      new_id = g_strdup_printf ("s%u", ++sup->next_id);
+    } while (g_hash_table_contains (sup->sessions, new_id));
+    id = new_id;
+  } else if (g_hash_table_contains (sup->sessions, id)) {
+    *http_status = SOUP_STATUS_CONFLICT;
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_EXISTS,
+                 "a session with id \"%s\" already exists", id);
+    return NULL;
+  } else if (g_str_equal (id, "admin-token")) {
+    *http_status = SOUP_STATUS_BAD_REQUEST;
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                 "the id \"admin-token\" is reserved (a file in the runtime "
+                 "folder)");
+    return NULL;
+  }
+  viewer_token = vms_token_generate (32, &err);
+  if (viewer_token == NULL) {
+    *http_status = SOUP_STATUS_INTERNAL_SERVER_ERROR;
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED,
+                 "cannot make the session's viewer token: %s", err->message);
+    return NULL;
+  }
 
   text = vms_template_load (cfg->templates_dir, template_name, &err);
   if (text == NULL) {
@@ -623,7 +680,8 @@ vms_session_create (VmsSupervisor *sup, const gchar *id,
   s = g_new0 (VmsSession, 1);
   s->refcount = 1;
   s->sup = sup;
-  s->id = id ? g_strdup (id) : g_strdup_printf ("s%u", ++sup->next_id);
+  s->id = g_strdup (id);
+  s->viewer_token = g_steal_pointer (&viewer_token);
   s->template_name = g_strdup (template_name);
   s->encoder = g_strdup (encoder);
   s->width = width;
@@ -659,6 +717,7 @@ vms_session_create (VmsSupervisor *sup, const gchar *id,
     vms_session_unref (s);
     return NULL;
   }
+  g_assert (!g_hash_table_contains (sup->sessions, s->id));
   g_hash_table_insert (sup->sessions, s->id, s);
   session_spawn (s);
   return s;
@@ -762,7 +821,8 @@ input_kick (VmsSession *s)
 }
 
 gboolean
-vms_session_send_input (VmsSession *s, JsonNode *events, GError **error)
+vms_session_send_input (VmsSession *s, const VmsInputEvent *events, guint n,
+                        GError **error)
 {
   gchar *text;
   gsize len;
@@ -780,16 +840,16 @@ vms_session_send_input (VmsSession *s, JsonNode *events, GError **error)
                  s->id, s->input_queued);
     return FALSE;
   }
-  text = json_to_string (events, FALSE);
+  /* the canonical line of the validated events (common/vmsinput.h), which
+   * the session parses with the same contract */
+  text = vms_input_line_build (events, n);
   len = strlen (text);
   text = g_realloc (text, len + 1);
   text[len] = '\n';
   g_queue_push_tail (&s->input_queue, g_bytes_new_take (text, len + 1));
   s->input_queued += len + 1;
   input_kick (s);
-  s->input_events += JSON_NODE_HOLDS_ARRAY (events)
-                         ? json_array_get_length (json_node_get_array (events))
-                         : 1;
+  s->input_events += n;
   return TRUE;
 }
 
@@ -845,7 +905,13 @@ vms_session_to_json (VmsSession *s, const gchar *host)
         = g_strdup_printf ("ws://%s:%u/stream/%s", hb, s->ws_port, s->id);
     g_autofree gchar *rtsp
         = g_strdup_printf ("rtsp://%s:%u/%s", hb, s->rtsp_port, s->id);
+    g_autofree gchar *viewer
+        = g_strdup_printf ("%s#token=%s", player, s->viewer_token);
     STR ("player_url", player);
+    /* for the administrator to hand out: the player link with the viewer
+     * token in the fragment, which browsers never send to a server */
+    STR ("viewer_token", s->viewer_token);
+    STR ("viewer_url", viewer);
     STR ("stream_url", ws);
     STR ("rtsp_url", rtsp);
   }

@@ -2,13 +2,18 @@
  * serves the HTTP API. See docs/operations.md. */
 #include "supervisor.h"
 
+#include "vmsauth.h"
+#include "vmsnet.h"
+
+#include <errno.h>
 #include <glib-unix.h>
+#include <glib/gstdio.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <string.h>
 
 #ifndef VMS_SESSION_BIN
 #define VMS_SESSION_BIN "vmstream-session"
@@ -42,6 +47,53 @@ env_int_or (const gchar *name, gint def)
 {
   const gchar *v = g_getenv (name);
   return v && *v ? atoi (v) : def;
+}
+
+/* Settings with a VMSTREAM_ name and the HELIX_ one beside it: the
+ * VMSTREAM_ one wins when both are set. */
+static const gchar *
+env2_or (const gchar *name, const gchar *alias, const gchar *def)
+{
+  return env_or (name, env_or (alias, def));
+}
+
+/* The administrator token when none is configured: a new one at each
+ * start, in a file only this user can read ($runtime_dir/admin-token,
+ * 0600, written atomically) in a folder only this user can change. */
+static gboolean
+generate_admin_token (VmsConfig *cfg, GError **error)
+{
+  GStatBuf st;
+  g_autofree gchar *text = NULL;
+
+  if (g_mkdir_with_parents (cfg->runtime_dir, 0700) != 0) {
+    g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (errno),
+                 "cannot create the runtime folder %s: %s", cfg->runtime_dir,
+                 g_strerror (errno));
+    return FALSE;
+  }
+  if (g_lstat (cfg->runtime_dir, &st) != 0 || !S_ISDIR (st.st_mode)
+      || st.st_uid != getuid () || (st.st_mode & 022) != 0) {
+    g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_PERM,
+                 "the runtime folder %s must be a folder of user %u that "
+                 "nobody else can write to (it holds the generated "
+                 "administrator token): fix it, choose another with "
+                 "HELIX_RUNTIME_DIR, or set HELIX_TOKEN",
+                 cfg->runtime_dir, getuid ());
+    return FALSE;
+  }
+  g_free (cfg->token);
+  cfg->token = vms_token_generate (32, error);
+  if (cfg->token == NULL)
+    return FALSE;
+  cfg->token_file = g_build_filename (cfg->runtime_dir, "admin-token", NULL);
+  text = g_strconcat (cfg->token, "\n", NULL);
+  if (!g_file_set_contents_full (cfg->token_file, text, -1,
+                                 G_FILE_SET_CONTENTS_CONSISTENT, 0600, error)) {
+    g_prefix_error (error, "cannot store the generated administrator token: ");
+    return FALSE;
+  }
+  return TRUE;
 }
 
 static gboolean
@@ -114,6 +166,11 @@ config_clear (VmsConfig *cfg)
   g_free (cfg->listen);
   g_free (cfg->listen_host);
   g_free (cfg->token);
+  g_free (cfg->token_file);
+  g_free (cfg->public_names_list);
+  g_strfreev (cfg->public_names);
+  g_free (cfg->allowed_origins_list);
+  g_strfreev (cfg->allowed_origins);
   g_free (cfg->display);
   g_free (cfg->session_bin);
   g_free (cfg->runtime_dir);
@@ -191,9 +248,24 @@ main (int argc, char **argv)
     { "listen", 'l', 0, G_OPTION_ARG_STRING, &cfg.listen,
       "HTTP address HOST:PORT [HELIX_LISTEN, default 127.0.0.1:8080]", "ADDR" },
     { "token", 0, 0, G_OPTION_ARG_STRING, &cfg.token,
-      "bearer token for the API and streams; required when not listening "
-      "on loopback [HELIX_TOKEN]",
+      "administrator bearer token for the API; required when not listening "
+      "on loopback; without one a new token is generated at each start into "
+      "RUNTIME_DIR/admin-token (mode 0600) [HELIX_TOKEN]",
       "TOKEN" },
+    { "public-names", 0, 0, G_OPTION_ARG_STRING, &cfg.public_names_list,
+      "comma-separated host names clients use to reach this server (Host "
+      "header), besides IP addresses and localhost; others are refused (421) "
+      "[VMSTREAM_PUBLIC_NAMES or HELIX_PUBLIC_NAMES]",
+      "NAMES" },
+    { "allowed-origins", 0, 0, G_OPTION_ARG_STRING, &cfg.allowed_origins_list,
+      "comma-separated web origins (scheme://host:port) whose pages may use "
+      "the API, besides the supervisor's own; others are refused (403) "
+      "[VMSTREAM_ALLOWED_ORIGINS or HELIX_ALLOWED_ORIGINS]",
+      "ORIGINS" },
+    { "max-sessions", 0, 0, G_OPTION_ARG_INT, &cfg.max_sessions,
+      "most sessions at a time; a POST beyond it is refused (503) "
+      "[HELIX_MAX_SESSIONS or VMSTREAM_MAX_SESSIONS, default 16]",
+      "N" },
     { "rtsp-port", 0, 0, G_OPTION_ARG_INT, &cfg.rtsp_port,
       "first RTSP port; each session gets the next free one "
       "[HELIX_RTSP_PORT, default 8554]. RTSP login: VMSTREAM_RTSP_USER and "
@@ -203,7 +275,8 @@ main (int argc, char **argv)
       "PORT" },
     { "display", 0, 0, G_OPTION_ARG_STRING, &cfg.display,
       "X display of the local desktop (${DISPLAY}, XTest input) "
-      "[HELIX_DISPLAY, default $DISPLAY]",
+      "[HELIX_DISPLAY, no default: without it sessions without a VM take "
+      "no input; $DISPLAY is never used]",
       "DISPLAY" },
     { "default-template", 0, 0, G_OPTION_ARG_STRING, &cfg.default_template,
       "template used when a request names none [HELIX_TEMPLATE, default "
@@ -249,6 +322,7 @@ main (int argc, char **argv)
   cfg.backoff_max_ms = -1;
   cfg.stop_timeout = -1;
   cfg.start_timeout = -1;
+  cfg.max_sessions = -1;
 
   ctx = g_option_context_new ("- run vmstream streaming sessions");
   g_option_context_set_summary (
@@ -260,7 +334,8 @@ main (int argc, char **argv)
       "wins.");
   g_option_context_set_description (
       ctx,
-      "HTTP API (Authorization: Bearer <token> when a token is set):\n"
+      "HTTP API (Authorization: Bearer <administrator token>; POST bodies "
+      "are Content-Type: application/json):\n"
       "  POST   /api/v1/sessions             "
       "{\"template\",\"width\",\"height\","
       "\"fps\",\"encoder\",\"id\"}\n"
@@ -301,7 +376,9 @@ main (int argc, char **argv)
   STR_DEFAULT (qemu_command, "HELIX_QEMU_COMMAND", DEFAULT_QEMU_COMMAND);
   STR_DEFAULT (listen, "HELIX_LISTEN", "127.0.0.1:8080");
   STR_DEFAULT (token, "HELIX_TOKEN", "");
-  STR_DEFAULT (display, "HELIX_DISPLAY", env_or ("DISPLAY", ""));
+  /* no default from $DISPLAY: the desktop sessions type into is chosen,
+   * never inherited from whoever started the supervisor */
+  STR_DEFAULT (display, "HELIX_DISPLAY", "");
   INT_DEFAULT (vsock_port, "HELIX_VSOCK_PORT", 5000);
   INT_DEFAULT (vm_cpus, "HELIX_VM_CPUS", 2);
   INT_DEFAULT (rtsp_port, "HELIX_RTSP_PORT", 8554);
@@ -310,6 +387,15 @@ main (int argc, char **argv)
   INT_DEFAULT (backoff_max_ms, "HELIX_BACKOFF_MAX_MS", 30000);
   INT_DEFAULT (stop_timeout, "HELIX_STOP_TIMEOUT", 5);
   INT_DEFAULT (start_timeout, "HELIX_START_TIMEOUT", 10);
+  if (cfg.max_sessions < 0)
+    cfg.max_sessions
+        = atoi (env2_or ("VMSTREAM_MAX_SESSIONS", "HELIX_MAX_SESSIONS", "16"));
+  STR_DEFAULT (public_names_list, "VMSTREAM_PUBLIC_NAMES",
+               env_or ("HELIX_PUBLIC_NAMES", ""));
+  STR_DEFAULT (allowed_origins_list, "VMSTREAM_ALLOWED_ORIGINS",
+               env_or ("HELIX_ALLOWED_ORIGINS", ""));
+  cfg.public_names = vms_split_list (cfg.public_names_list);
+  cfg.allowed_origins = vms_split_list (cfg.allowed_origins_list);
 #undef STR_DEFAULT
 #undef INT_DEFAULT
   if (cfg.session_bin == NULL) {
@@ -404,7 +490,7 @@ main (int argc, char **argv)
   if (cfg.backoff_initial_ms < 1 || cfg.backoff_max_ms < cfg.backoff_initial_ms
       || cfg.vsock_port < 1 || cfg.rtsp_port < 1 || cfg.rtsp_port > 65535
       || cfg.vm_cpus < 1 || cfg.stop_timeout < 1 || cfg.start_timeout < 1
-      || cfg.powerdown_timeout < 0) {
+      || cfg.powerdown_timeout < 0 || cfg.max_sessions < 1) {
     g_printerr ("vmstream-supervisor: a numeric option is out of range "
                 "(see --help)\n");
     {
@@ -430,23 +516,35 @@ main (int argc, char **argv)
     }
   }
   if (print_config) {
-    g_print ("templates=%s\nvm-backend=%s\nencoder-mode=%s\nencoder=%s\n"
-             "vsock-port=%d\nvsock-uri=%s\nvm-cpus=%d\nvm-memory=%s\n"
-             "vm-dir=%s\nqemu-command=%s\nlisten=%s\ntoken=%s\nrtsp-port=%d\n"
-             "display=%s\ndefault-template=%s\nsession-bin=%s\n"
-             "runtime-dir=%s\n",
-             cfg.templates_dir, cfg.vm_backend, cfg.encoder_mode, cfg.encoder,
-             cfg.vsock_port,
-             cfg.vsock_uri ? cfg.vsock_uri : "(template default)", cfg.vm_cpus,
-             cfg.vm_memory, cfg.vm_dir, cfg.qemu_command, cfg.listen,
-             *cfg.token ? "(set)" : "(none)", cfg.rtsp_port, cfg.display,
-             cfg.default_template, cfg.session_bin, cfg.runtime_dir);
+    g_print (
+        "templates=%s\nvm-backend=%s\nencoder-mode=%s\nencoder=%s\n"
+        "vsock-port=%d\nvsock-uri=%s\nvm-cpus=%d\nvm-memory=%s\n"
+        "vm-dir=%s\nqemu-command=%s\nlisten=%s\ntoken=%s\nrtsp-port=%d\n"
+        "display=%s\ndefault-template=%s\nsession-bin=%s\n"
+        "runtime-dir=%s\nmax-sessions=%d\npublic-names=%s\n"
+        "allowed-origins=%s\n",
+        cfg.templates_dir, cfg.vm_backend, cfg.encoder_mode, cfg.encoder,
+        cfg.vsock_port, cfg.vsock_uri ? cfg.vsock_uri : "(template default)",
+        cfg.vm_cpus, cfg.vm_memory, cfg.vm_dir, cfg.qemu_command, cfg.listen,
+        *cfg.token ? "(set)" : "(generated at start)", cfg.rtsp_port,
+        cfg.display, cfg.default_template, cfg.session_bin, cfg.runtime_dir,
+        cfg.max_sessions, cfg.public_names_list, cfg.allowed_origins_list);
     config_clear (&cfg);
     return 0;
   }
+  if (g_str_equal (cfg.vm_backend, "none") && *cfg.display == '\0')
+    g_message ("no X display configured (HELIX_DISPLAY / --display): "
+               "sessions without a VM refuse input%s",
+               g_getenv ("DISPLAY") ? " ($DISPLAY is never used)" : "");
   if (g_str_equal (cfg.vm_backend, "utm"))
     g_message ("HELIX_VM_BACKEND=utm: the VM is managed by UTM, not by this "
                "supervisor; sessions only run their pipelines");
+
+  if (*cfg.token == '\0' && !generate_admin_token (&cfg, &error)) {
+    g_printerr ("vmstream-supervisor: %s\n", error->message);
+    config_clear (&cfg);
+    return 1;
+  }
 
   /* A session that died leaves a closed stdin pipe: writing to it must be
    * an error, not a SIGPIPE that kills the supervisor. */
@@ -476,6 +574,17 @@ main (int argc, char **argv)
   g_message ("listening on http://%s:%u/ (templates %s, VM backend %s)",
              strchr (cfg.listen_host, ':') ? "[v6]" : cfg.listen_host,
              cfg.listen_port, cfg.templates_dir, cfg.vm_backend);
+  if (cfg.token_file) {
+    g_autofree gchar *hb = strchr (cfg.listen_host, ':')
+                               ? g_strdup_printf ("[%s]", cfg.listen_host)
+                               : g_strdup (cfg.listen_host);
+    g_message (
+        "no token configured (HELIX_TOKEN, --token): the API needs "
+        "the administrator token generated into %s (readable by this "
+        "user only, new at each start), e.g.\n  curl -H "
+        "\"Authorization: Bearer $(cat %s)\" http://%s:%u/api/v1/sessions",
+        cfg.token_file, cfg.token_file, hb, cfg.listen_port);
+  }
   /* Readiness line for scripts: "READY <port>" on stdout. */
   g_print ("READY %u\n", cfg.listen_port);
   fflush (stdout);
@@ -487,6 +596,14 @@ main (int argc, char **argv)
   g_source_remove (sig2);
   g_hash_table_destroy (sup.sessions);
   g_main_loop_unref (sup.loop);
+  if (cfg.token_file) {
+    /* it dies with this process, unless another supervisor on the same
+     * runtime folder has replaced it since */
+    g_autofree gchar *text = NULL;
+    if (g_file_get_contents (cfg.token_file, &text, NULL, NULL)
+        && g_str_equal (g_strstrip (text), cfg.token))
+      g_unlink (cfg.token_file);
+  }
   config_clear (&cfg);
   g_message ("stopped");
   return 0;

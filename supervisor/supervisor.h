@@ -5,6 +5,8 @@
 #include <json-glib/json-glib.h>
 #include <libsoup/soup.h>
 
+#include "vmsinput.h"
+
 #ifndef VMS_PLUGINS_DIR
 #define VMS_PLUGINS_DIR "/usr/local/lib/gstreamer-1.0"
 #endif
@@ -23,7 +25,13 @@ typedef struct {
   gchar *listen_host;
   guint listen_port;
   gboolean listen_loopback;
-  gchar *token;
+  gchar *token;             /* the administrator's: configured or generated */
+  gchar *token_file;        /* where the generated one is stored, else NULL */
+  gchar *public_names_list; /* --public-names, comma-separated */
+  gchar **public_names;     /* Host names served besides IP literals */
+  gchar *allowed_origins_list;
+  gchar **allowed_origins; /* Origins accepted besides our own */
+  gint max_sessions;
   gint rtsp_port;
   gchar *display;
   gchar *session_bin;
@@ -64,6 +72,7 @@ struct _VmsSession {
   gint width, height, fps;
   guint ws_port, rtsp_port, vsock_port;
   gchar *pipeline;
+  gchar *viewer_token; /* watch and send input to this session only */
   VmsState state;
   gboolean removed; /* stop requested: free when every process is gone */
 
@@ -116,8 +125,8 @@ VmsSession *vms_session_create (VmsSupervisor *sup, const gchar *id,
                                 gint height, gint fps, const gchar *encoder,
                                 guint *http_status, GError **error);
 void vms_session_stop (VmsSession *s);
-gboolean vms_session_send_input (VmsSession *s, JsonNode *events,
-                                 GError **error);
+gboolean vms_session_send_input (VmsSession *s, const VmsInputEvent *events,
+                                 guint n, GError **error);
 const gchar *vms_state_name (VmsState st);
 void vms_session_add_waiter (VmsSession *s, SoupServerMessage *msg);
 JsonNode *vms_session_to_json (VmsSession *s, const gchar *host);

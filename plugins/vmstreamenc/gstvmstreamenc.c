@@ -1,8 +1,29 @@
 /* vmstreamenc: H.264 encoder bin that picks the best encoder present here.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+/**
+ * SECTION:element-vmstreamenc
+ * @title: vmstreamenc
  *
- * Inside: videoconvert ! video/x-raw,format={NV12,I420} ! <encoder> !
+ * Encodes raw video once to H.264 access units for live viewers: picks the
+ * best encoder installed (VideoToolbox on macOS, NVENC, VA-API, then
+ * x264enc and openh264enc), configures it for low latency (no B-frames,
+ * SPS/PPS with every keyframe, byte-stream access units) and falls through
+ * to the next candidate when one cannot start. Force-key-unit events from
+ * downstream (a new viewer) reach the encoder.
+ *
+ * ## Example
+ * |[
+ * gst-launch-1.0 videotestsrc is-live=true ! \
+ *     vmstreamenc encoder=auto bitrate=4000 ! tee name=t \
+ *     t. ! queue ! wsh264sink port=8765 \
+ *     t. ! queue ! rtsph264sink mount=/demo
+ * ]|
+ */
+
+/* Inside: videoconvert ! video/x-raw,format={NV12,I420} ! <encoder> !
  *         h264parse config-interval=-1 !
  *         capsfilter caps=video/x-h264,stream-format=byte-stream,alignment=au
  *
@@ -51,7 +72,16 @@ typedef struct {
 } VmsEncoderInfo;
 
 static const VmsEncoderInfo encoder_table[] = {
+  /* VideoToolbox (gst-plugins-bad sys/applemedia/vtenc.c): bitrate
+   * in kbit/s, max-keyframe-interval in frames; realtime=true for live
+   * output, allow-frame-reordering=false means no B-frames. The profile
+   * comes from downstream caps (Main when they leave it open). Force-key-
+   * unit events become kVTEncodeFrameOptionKey_ForceKeyFrame. vtenc_h264_hw
+   * refuses to run without the hardware encoder; vtenc_h264 may fall back
+   * to Apple's software encoder. */
   { "vtenc", "vtenc_h264_hw", "bitrate", 1, "max-keyframe-interval",
+    "realtime=true allow-frame-reordering=false" },
+  { "vtenc", "vtenc_h264", "bitrate", 1, "max-keyframe-interval",
     "realtime=true allow-frame-reordering=false" },
   { "nvenc", "nvh264enc", "bitrate", 1, "gop-size",
     "preset=low-latency-hq rc-mode=cbr zerolatency=true bframes=0" },
@@ -107,6 +137,8 @@ static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE (
     "src", GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS (H264_OUTPUT_CAPS));
 
 G_DEFINE_TYPE (GstVmstreamEnc, gst_vmstream_enc, GST_TYPE_BIN);
+GST_ELEMENT_REGISTER_DEFINE (vmstreamenc, "vmstreamenc", GST_RANK_NONE,
+                             GST_TYPE_VMSTREAM_ENC);
 
 /* A candidate encoder: a table row, or any H.264 encoder factory by name. */
 typedef struct {
@@ -851,8 +883,7 @@ gst_vmstream_enc_class_init (GstVmstreamEncClass *klass)
 static gboolean
 plugin_init (GstPlugin *plugin)
 {
-  return gst_element_register (plugin, "vmstreamenc", GST_RANK_NONE,
-                               GST_TYPE_VMSTREAM_ENC);
+  return GST_ELEMENT_REGISTER (vmstreamenc, plugin);
 }
 
 GST_PLUGIN_DEFINE (GST_VERSION_MAJOR, GST_VERSION_MINOR, vmstreamenc,

@@ -2,8 +2,7 @@
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
-#ifndef GST_VMSTREAM_ENC_H
-#define GST_VMSTREAM_ENC_H
+#pragma once
 
 #include <gst/gst.h>
 
@@ -19,6 +18,6 @@ G_DECLARE_FINAL_TYPE (GstVmstreamEnc, gst_vmstream_enc, GST, VMSTREAM_ENC,
  * tried before were skipped, "" when none were). */
 #define GST_VMSTREAM_ENC_MESSAGE_SELECTED "vmstreamenc-selected"
 
-G_END_DECLS
+GST_ELEMENT_REGISTER_DECLARE (vmstreamenc);
 
-#endif /* GST_VMSTREAM_ENC_H */
+G_END_DECLS

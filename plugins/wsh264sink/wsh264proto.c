@@ -1,12 +1,10 @@
 /* wsh264sink client protocol helpers. See docs/websocket.md. */
 #include "wsh264proto.h"
 
-#include "vmsnest.h"
+#include "vmsinput-gst.h"
 
-#include <math.h>
 #include <string.h>
 #include <gst/base/gstbitwriter.h>
-#include <gst/video/navigation.h>
 #include <json-glib/json-glib.h>
 
 void
@@ -384,140 +382,15 @@ wsh264_sps_write (const GstH264SPS *sps, guint8 nal_ref_idc, gboolean low_delay)
 
 /* ---- input messages ---- */
 
-static gboolean
-get_int_member (JsonObject *obj, const gchar *name, gdouble *out,
-                GError **error)
-{
-  JsonNode *n = json_object_get_member (obj, name);
-
-  if (!n || !JSON_NODE_HOLDS_VALUE (n)
-      || (json_node_get_value_type (n) != G_TYPE_INT64
-          && json_node_get_value_type (n) != G_TYPE_DOUBLE)) {
-    g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
-                 "member \"%s\" missing or not a number", name);
-    return FALSE;
-  }
-  *out = json_node_get_double (n);
-  if (!isfinite (*out)) {
-    g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
-                 "member \"%s\" is not finite", name);
-    return FALSE;
-  }
-  return TRUE;
-}
-
-/* Like json_object_get_string_member_with_default(), but a member of
- * another type gives NULL instead of a critical. */
-static const gchar *
-get_string_member (JsonObject *obj, const gchar *name)
-{
-  JsonNode *n = json_object_get_member (obj, name);
-
-  if (!n || !JSON_NODE_HOLDS_VALUE (n)
-      || json_node_get_value_type (n) != G_TYPE_STRING)
-    return NULL;
-  return json_node_get_string (n);
-}
-
-/* json-glib's parser recurses once per nesting level: a 4 KiB message of
- * '[' takes 256-512 KiB of stack in the server thread. Input messages are
- * flat objects; refuse anything nested deeper than a few levels first
- * (vms_json_nesting_check, the one guard of common/vmsnest.h). */
-#define MAX_INPUT_DEPTH 4
-
-/* KeyboardEvent.code values are ASCII identifiers ("KeyA", "ArrowLeft",
- * "Numpad0"); anything else (e.g. invalid UTF-8 from lone \\u surrogates)
- * would not even survive as a GstStructure string. */
-static gboolean
-key_code_ok (const gchar *code)
-{
-  for (; *code; code++)
-    if (!g_ascii_isalnum (*code) && *code != '_')
-      return FALSE;
-  return TRUE;
-}
-
+/* The input contract is common/vmsinput.h, one rule set for the browser,
+ * the API and the session process; this is its browser entry. */
 GstEvent *
 wsh264_navigation_event_from_json (const gchar *json, gsize len, GError **error)
 {
-  g_autoptr (JsonParser) parser = json_parser_new_immutable ();
-  JsonNode *root;
-  JsonObject *obj;
-  const gchar *type, *action;
-  gdouble x, y, button, dx, dy;
+  VmsInputEvent ev;
 
-  if (len == (gsize)-1) /* NUL-terminated, as json-glib takes it */
-    len = strlen (json);
-  if (!vms_json_nesting_check (json, len, MAX_INPUT_DEPTH, error)) {
-    g_prefix_error (error, "input message refused: ");
+  if (!vms_input_event_parse (json, len == (gsize)-1 ? -1 : (gssize)len, &ev,
+                              error))
     return NULL;
-  }
-  if (!json_parser_load_from_data (parser, json, len, error))
-    return NULL;
-  root = json_parser_get_root (parser);
-  if (!root || !JSON_NODE_HOLDS_OBJECT (root)) {
-    g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
-                 "input message is not a JSON object");
-    return NULL;
-  }
-  obj = json_node_get_object (root);
-  type = get_string_member (obj, "type");
-  action = get_string_member (obj, "action");
-  if (!type) {
-    g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
-                 "input message has no \"type\" string");
-    return NULL;
-  }
-
-  if (g_str_equal (type, "key")) {
-    const gchar *code = get_string_member (obj, "code");
-    if (!code || !*code || strlen (code) > 64 || !action
-        || !key_code_ok (code)) {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
-                   "key message needs \"action\" and a \"code\" of 1..64 "
-                   "letters, digits or '_' (KeyboardEvent.code)");
-      return NULL;
-    }
-    if (g_str_equal (action, "down"))
-      return gst_navigation_event_new_key_press (code, 0);
-    if (g_str_equal (action, "up"))
-      return gst_navigation_event_new_key_release (code, 0);
-  } else if (g_str_equal (type, "pointer")) {
-    if (!action || !get_int_member (obj, "x", &x, error)
-        || !get_int_member (obj, "y", &y, error))
-      goto bad_or_error;
-    if (g_str_equal (action, "move"))
-      return gst_navigation_event_new_mouse_move (x, y, 0);
-    if (!get_int_member (obj, "button", &button, error))
-      return NULL;
-    if (button < 0 || button > 31) {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
-                   "pointer button %g out of range 0..31", button);
-      return NULL;
-    }
-    /* DOM MouseEvent.button 0,1,2 -> GStreamer buttons 1,2,3 */
-    if (g_str_equal (action, "down"))
-      return gst_navigation_event_new_mouse_button_press ((gint)button + 1, x,
-                                                          y, 0);
-    if (g_str_equal (action, "up"))
-      return gst_navigation_event_new_mouse_button_release ((gint)button + 1, x,
-                                                            y, 0);
-  } else if (g_str_equal (type, "wheel")) {
-    if (!get_int_member (obj, "x", &x, error)
-        || !get_int_member (obj, "y", &y, error)
-        || !get_int_member (obj, "dx", &dx, error)
-        || !get_int_member (obj, "dy", &dy, error))
-      return NULL;
-    return gst_navigation_event_new_mouse_scroll (x, y, dx, dy, 0);
-  } else {
-    g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
-                 "unknown input message type \"%s\"", type);
-    return NULL;
-  }
-
-bad_or_error:
-  if (error && !*error)
-    g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
-                 "unknown or missing \"action\" for input type \"%s\"", type);
-  return NULL;
+  return vms_input_event_to_gst (&ev);
 }

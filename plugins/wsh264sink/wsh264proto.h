@@ -5,6 +5,8 @@
 #include <gst/gst.h>
 #include <gst/codecparsers/gsth264parser.h>
 
+#include "vmsinput.h"
+
 G_BEGIN_DECLS
 
 #define WSH264_PROTOCOL_VERSION 1
@@ -20,8 +22,9 @@ typedef enum {
 #define WSH264_TIME_UNKNOWN G_MAXUINT64
 
 /* Longest input text message the sink accepts (input messages are ~100
- * bytes); longer ones close the connection. */
-#define WSH264_MAX_INPUT_MESSAGE 4096
+ * bytes); longer ones close the connection. The input contract's limit
+ * (common/vmsinput.h). */
+#define WSH264_MAX_INPUT_MESSAGE VMS_INPUT_MAX_MESSAGE
 
 typedef struct {
   guint8 flags;
@@ -61,9 +64,9 @@ gboolean wsh264_sps_is_low_delay (const GstH264SPS *sps);
 GBytes *wsh264_sps_write (const GstH264SPS *sps, guint8 nal_ref_idc,
                           gboolean low_delay);
 
-/* Parse one input text message of the input contract into a navigation
- * event (@len -1: NUL-terminated). Returns NULL (and sets @error) on
- * malformed input, including JSON nested deeper than 4 levels. */
+/* One input text message of the input contract (common/vmsinput.h) as a
+ * navigation event (@len -1: NUL-terminated). Returns NULL (and sets
+ * @error) when the contract refuses it. */
 GstEvent *wsh264_navigation_event_from_json (const gchar *json, gsize len,
                                              GError **error);
 

@@ -121,6 +121,9 @@ test_caps_quoted_nesting (void)
   g_assert_false (caps_ok (oct));
   g_assert_false (caps_ok (sq));
   g_assert_false (caps_ok (closers));
+  /* stray closers outside quotes do not buy levels either */
+  g_assert_false (
+      caps_ok ("s, a=(int)1>>>>>>>>, b=(int)<<<<<<<<<<<<<<<<<<<<1"));
   /* one level for the quote, one for the typed "(structure)", fourteen
    * brackets: still within the limit, and GStreamer parses it */
   g_assert_true (caps_ok (shallow));

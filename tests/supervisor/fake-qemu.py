@@ -43,6 +43,7 @@ def main():
     ap.add_argument("--qmp", required=True)
     ap.add_argument("--log", required=True)
     ap.add_argument("--ignore-powerdown", action="store_true")
+    ap.add_argument("--token")  # ignored: lets a test see what ${TOKEN} is
     args, _ = ap.parse_known_args()
     signal.signal(signal.SIGTERM, lambda *a: sys.exit(0))
     try:

@@ -3,11 +3,12 @@
 
   test_supervisor.py BUILD_ROOT SOURCE_ROOT CASE
 
-CASE: api, auth, restart, shutdown, kill9, e2e, qemu. Each case starts its
+CASE: api, auth, restart, shutdown, kill9, e2e, xerror, nodisplay, qemu. Each case starts its
 own supervisor on a free loopback port and checks real behaviour: HTTP
 answers, child processes (/proc), frames over the WebSocket, input recorded
 by an X client on a private Xvfb, QMP commands seen by a fake QEMU."""
 import json
+import re
 import os
 import select
 import shutil
@@ -24,6 +25,8 @@ BUILD, SOURCE, CASE = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
 SUP = os.path.join(BUILD, "supervisor", "vmstream-supervisor")
 WSCLIENT = os.path.join(BUILD, "tests", "supervisor", "vms-wsclient")
 XREC = os.path.join(BUILD, "tests", "supervisor", "vms-xrecorder")
+SESSION = os.path.join(BUILD, "supervisor", "vmstream-session")
+BADBUTTON = os.path.join(BUILD, "tests", "supervisor", "vms-xtest-badbutton.so")
 FAKE_QEMU = os.path.join(SOURCE, "tests", "supervisor", "fake-qemu.py")
 ASAN = os.environ.get("VMSTREAM_ASAN_PRELOAD")
 if ASAN:
@@ -115,9 +118,20 @@ def exists(pid):
     return os.path.exists("/proc/%d" % pid)
 
 
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *a, **k):
+        return None
+
+
+# answers as they are: a 302 is a 302 (its Location may name a host that
+# does not resolve, such as a rebinding test's)
+NO_REDIRECT = urllib.request.build_opener(_NoRedirect)
+
+
 class Supervisor:
     def __init__(self, args=(), env=None, templates=None):
         e = dict(os.environ)
+        e.pop("HELIX_TOKEN", None)
         e.update(env or {})
         e["HELIX_TEMPLATES_DIR"] = templates or make_templates()
         e["HELIX_RUNTIME_DIR"] = os.path.join(TMP, "run")
@@ -135,15 +149,26 @@ class Supervisor:
         if not line.startswith("READY "):
             raise RuntimeError("supervisor did not start: %r\n%s" % (line, self.log()))
         self.port = int(line.split()[1])
-        self.token = (env or {}).get("HELIX_TOKEN")
+        # the administrator token: the configured one, else the one the
+        # supervisor generated and stored in its runtime folder
+        self.token = e.get("HELIX_TOKEN") or self.token_file()
         supervisors.append(self)
+
+    def token_file(self):
+        try:
+            with open(os.path.join(TMP, "run", "admin-token")) as f:
+                return f.read().strip()
+        except OSError:
+            return None
 
     def log(self):
         self.err.flush()
         with open(self.errpath) as f:
             return f.read()
 
-    def http(self, method, path, body=None, token=None, raw=None):
+    def http(self, method, path, body=None, token=None, raw=None, headers=None):
+        """One request; @headers (e.g. Origin, Host, Content-Type) are sent
+        as given and replace the defaults."""
         data = raw if raw is not None else (
             json.dumps(body).encode() if body is not None else None)
         req = urllib.request.Request("http://127.0.0.1:%d%s" % (self.port, path),
@@ -153,8 +178,10 @@ class Supervisor:
             req.add_header("Authorization", "Bearer " + tok)
         if data is not None:
             req.add_header("Content-Type", "application/json")
+        for k, v in (headers or {}).items():
+            req.add_header(k, v)
         try:
-            with urllib.request.urlopen(req, timeout=30) as r:
+            with NO_REDIRECT.open(req, timeout=30) as r:
                 status, text, ctype = r.status, r.read().decode(), r.headers.get("Content-Type", "")
         except urllib.error.HTTPError as err:
             status, text, ctype = err.code, err.read().decode(), err.headers.get("Content-Type", "")
@@ -253,6 +280,11 @@ class XRecorder:
             self.p.wait()
 
 
+def viewer_stream(s):
+    """The session's stream URL with its viewer token."""
+    return s["stream_url"] + "?token=" + s["viewer_token"]
+
+
 def wsclient(url, frames=1, send=(), timeout=20):
     args = [WSCLIENT, "-n", str(frames), "-t", str(timeout)]
     for m in send:
@@ -337,7 +369,9 @@ def case_api():
         (json.dumps({"type": "key", "action": "press", "code": "KeyA"}).encode(), "action"),
         (json.dumps({"type": "key", "action": "down", "code": "Banana"}).encode(), "unknown key code"),
         (json.dumps({"type": "pointer", "action": "down", "x": 1, "y": 2}).encode(), "button"),
-        (json.dumps({"type": "pointer", "action": "move", "x": -1, "y": 2}).encode(), "outside"),
+        (json.dumps({"type": "pointer", "action": "move", "x": "1", "y": 2}).encode(), "number"),
+        (json.dumps({"type": "pointer", "action": "down", "x": 1, "y": 2, "button": 5}).encode(), "button"),
+        (b"{'type': 'key', 'action': 'down', 'code': 'KeyA'}", "single-quoted"),
         (json.dumps({"type": "wheel", "x": 1, "y": 2, "dy": "up"}).encode(), "number"),
         (json.dumps({"type": "gamepad"}).encode(), "unknown type"),
         (json.dumps([ev[0], {"type": "key"}]).encode(), "event 1"),
@@ -371,8 +405,9 @@ def case_api():
         loc = err.headers.get("Location") if err.code == 302 else None
     check(loc == "http://127.0.0.1:%d/" % s["ws_port"],
           "GET /player/{id} redirects to the session's player (%r)" % loc)
-    st, html = sup.http("GET", "/")
-    check(st == 200 and "/player/" + sid in html, "GET / lists the sessions")
+    st, html = sup.http("GET", "/", token="")
+    check(st == 200 and "/api/v1/sessions" in html and "viewer_url" in html and sid not in html,
+          "GET / is the index page, which lists the sessions through the API (case browser)")
 
     # metrics after at least one stats line
     wait_for(lambda: sup.http("GET", "/api/v1/sessions/" + sid)[1]["stats"]["frames"] > 0, 5)
@@ -456,7 +491,9 @@ def case_auth():
     r = subprocess.run([SUP, "--help"], capture_output=True, text=True, timeout=20)
     check(r.returncode == 0 and all(v in r.stdout for v in (
         "HELIX_VM_BACKEND", "HELIX_ENCODER_MODE", "HELIX_ENCODER", "HELIX_VSOCK_PORT",
-        "HELIX_VM_CPUS", "HELIX_VM_MEMORY", "HELIX_LISTEN", "HELIX_TOKEN")),
+        "HELIX_VM_CPUS", "HELIX_VM_MEMORY", "HELIX_LISTEN", "HELIX_TOKEN",
+        "HELIX_MAX_SESSIONS", "VMSTREAM_PUBLIC_NAMES", "HELIX_PUBLIC_NAMES",
+        "VMSTREAM_ALLOWED_ORIGINS", "HELIX_ALLOWED_ORIGINS")),
         "--help documents every HELIX_* variable")
     r = subprocess.run([SUP, "--print-config"], capture_output=True, text=True,
                        env=dict(os.environ, HELIX_VM_BACKEND="qemu", HELIX_VSOCK_PORT="6000"),
@@ -466,13 +503,22 @@ def case_auth():
     r = subprocess.run([SUP, "--print-config", "--vsock-port", "7000"], capture_output=True,
                        text=True, env=dict(os.environ, HELIX_VSOCK_PORT="6000"), timeout=20)
     check("vsock-port=7000" in r.stdout, "flags override the environment")
+    r = subprocess.run([SUP, "--print-config"], capture_output=True, text=True, timeout=20,
+                       env=dict(os.environ, HELIX_PUBLIC_NAMES="a.example", VMSTREAM_PUBLIC_NAMES="b.example",
+                                HELIX_ALLOWED_ORIGINS="https://c.example", VMSTREAM_MAX_SESSIONS="3"))
+    check("public-names=b.example" in r.stdout and "allowed-origins=https://c.example" in r.stdout and
+          "max-sessions=3" in r.stdout and "token=(generated at start)" in r.stdout,
+          "VMSTREAM_ names win over HELIX_ ones; either is read (%r)" % r.stdout[-200:])
+    r = subprocess.run([SUP, "--print-config", "--max-sessions", "0"], capture_output=True,
+                       text=True, timeout=20)
+    check(r.returncode == 2, "--max-sessions 0 is refused")
     r = subprocess.run([SUP, "--vm-backend", "vmware"], capture_output=True, text=True, timeout=20)
     check(r.returncode == 2 and "qemu, utm or none" in r.stderr, "a bad backend is refused")
 
     sup = Supervisor(env={"HELIX_TOKEN": "s3cret"})
     st, _ = sup.http("GET", "/healthz", token="")
     check(st == 200, "/healthz needs no token")
-    for path in ("/api/v1/sessions", "/metrics", "/api/v1/templates", "/"):
+    for path in ("/api/v1/sessions", "/metrics", "/api/v1/templates"):
         st, e = sup.http("GET", path, token="")
         check(st == 401, "GET %s without a token is 401" % path)
         st, e = sup.http("GET", path, token="wrong")
@@ -482,13 +528,360 @@ def case_auth():
     st, e = sup.http("POST", "/api/v1/sessions", {"template": "test"}, token="")
     check(st == 401 and "token" in e["error"], "POST without a token is 401 with a JSON error")
     st, _ = sup.http("GET", "/api/v1/sessions?token=s3cret", token="")
-    check(st == 200, "?token= works too (browser links)")
+    check(st == 401, "the API does not take ?token= (tokens stay out of URLs and logs)")
+    st, html = sup.http("GET", "/", token="")
+    check(st == 200 and "s3cret" not in html, "the index page needs no token and holds none")
     st, s = sup.http("POST", "/api/v1/sessions", {"template": "test"})
     check(st == 201, "POST with the token creates a session")
     with open("/proc/%d/cmdline" % s["pid"], "rb") as f:
         cmdline = f.read()
     check(b"s3cret" not in cmdline and b"videotestsrc" not in cmdline,
-          "the pipeline (which may hold the token) is not on the command line")
+          "the pipeline (which holds the viewer token) is not on the command line")
+    rc = sup.stop()
+    check(rc == 0, "supervisor exits 0")
+    no_asan_reports(sup)
+
+
+def vm_rss_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def raw_request(port, head, timeout=10):
+    """Sends @head (bytes, the request line and headers) on a new connection
+    and returns (socket, status or None): the status line read within
+    @timeout (None when the server answered nothing)."""
+    import socket
+    sk = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    sk.sendall(head)
+    return sk
+
+
+def read_answer(sk, timeout):
+    """Reads what the server sends until it closes or @timeout: (status,
+    text)."""
+    sk.settimeout(timeout)
+    data = b""
+    try:
+        while True:
+            chunk = sk.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+            if b"\r\n\r\n" in data:
+                head, _, rest = data.partition(b"\r\n\r\n")
+                n = [int(l.split(b":")[1]) for l in head.split(b"\r\n")
+                     if l.lower().startswith(b"content-length:")]
+                if n and len(rest) >= n[0]:
+                    break
+    except OSError:
+        pass
+    status = None
+    if data.startswith(b"HTTP/1."):
+        status = int(data.split()[1])
+    return status, data.decode(errors="replace")
+
+
+def case_csrf():
+    """Requests a web page in the operator's browser can make: a "simple"
+    text/plain POST, a foreign Origin, a DNS-rebinding Host name."""
+    sup = Supervisor(args=["--default-template", "test"],
+                     env={"VMSTREAM_PUBLIC_NAMES": "stream.example.org",
+                          "HELIX_ALLOWED_ORIGINS": "https://console.example.org"})
+    base = "http://127.0.0.1:%d" % sup.port
+
+    def sessions():
+        return [x["id"] for x in sup.http("GET", "/api/v1/sessions")[1]["sessions"]]
+
+    # the issue's attack as a page sends it: no token, text/plain, its Origin
+    st, e = sup.http("POST", "/api/v1/sessions", raw=b'{"id":"x"}', token="",
+                     headers={"Content-Type": "text/plain;charset=UTF-8",
+                              "Origin": "http://evil.example"})
+    check(st in (401, 403, 415) and sessions() == [],
+          "the cross-site fetch() of the issue creates nothing (%s %s)" % (st, e))
+    # each defence alone (the request otherwise right, with the token)
+    st, e = sup.http("POST", "/api/v1/sessions", raw=b'{"template":"test","id":"t1"}',
+                     headers={"Content-Type": "text/plain;charset=UTF-8"})
+    check(st == 415 and "application/json" in e.get("error", "") and sessions() == [],
+          "a text/plain POST is 415 (%s %s)" % (st, e))
+    for ctype in ("application/x-www-form-urlencoded", "multipart/form-data; boundary=x",
+                  "application/jsonx"):
+        st, e = sup.http("POST", "/api/v1/sessions", {"template": "test"},
+                         headers={"Content-Type": ctype})
+        check(st == 415, "Content-Type %s is 415 (%s)" % (ctype, st))
+    st, e = sup.http("POST", "/api/v1/sessions", {"template": "test", "id": "x1"},
+                     headers={"Origin": "http://evil.example"})
+    check(st == 403 and "evil.example" in e.get("error", "") and sessions() == [],
+          "a foreign Origin is 403 (%s %s)" % (st, e))
+    st, e = sup.http("POST", "/api/v1/sessions", {"template": "test", "id": "x2"},
+                     headers={"Origin": "null"})
+    check(st == 403, "Origin: null (sandboxed page, file:) is 403 (%s)" % st)
+    st, e = sup.http("POST", "/api/v1/sessions", {"template": "test", "id": "x3"},
+                     headers={"Host": "rebind.attacker.example:%d" % sup.port})
+    check(st == 421 and "rebind.attacker.example" in e.get("error", "") and sessions() == [],
+          "a rebinding Host name is 421 (%s %s)" % (st, e))
+    # ... also with the Origin that page really sends (same-origin for it)
+    st, e = sup.http("POST", "/api/v1/sessions", {"template": "test", "id": "x4"},
+                     headers={"Host": "rebind.attacker.example:%d" % sup.port,
+                              "Origin": "http://rebind.attacker.example:%d" % sup.port})
+    check(st == 421, "a rebinding page's same-origin POST is 421 (%s)" % st)
+    for path in ("/", "/api/v1/sessions", "/player/x", "/metrics"):
+        st, e = sup.http("GET", path, headers={"Host": "rebind.attacker.example"})
+        check(st == 421, "GET %s with a rebinding Host is 421 (%s)" % (path, st))
+
+    # what is allowed: our own origin, the operator's names and origins
+    st, s = sup.http("POST", "/api/v1/sessions", {"template": "test", "id": "ok1"},
+                     headers={"Origin": base})
+    check(st == 201, "our own Origin is accepted (%s %s)" % (st, s))
+    st, s = sup.http("POST", "/api/v1/sessions", {"template": "test", "id": "ok2"},
+                     headers={"Host": "stream.example.org:%d" % sup.port,
+                              "Origin": "https://console.example.org",
+                              "Content-Type": "application/json; charset=utf-8"})
+    check(st == 201 and s["player_url"].startswith("http://stream.example.org:"),
+          "a public name (VMSTREAM_PUBLIC_NAMES) and an allowed origin "
+          "(HELIX_ALLOWED_ORIGINS) are accepted (%s)" % st)
+    st, s = sup.http("GET", "/api/v1/sessions", headers={"Host": "localhost:%d" % sup.port})
+    check(st == 200, "Host: localhost is accepted (%s)" % st)
+    # the input route has the same rules
+    ev = {"type": "key", "action": "up", "code": "KeyA"}
+    st, e = sup.http("POST", "/api/v1/sessions/ok1/input", raw=json.dumps(ev).encode(),
+                     headers={"Content-Type": "text/plain"})
+    check(st == 415, "text/plain input is 415 (%s)" % st)
+    st, e = sup.http("POST", "/api/v1/sessions/ok1/input", ev,
+                     headers={"Origin": "https://evil.example"})
+    check(st == 403, "input from a foreign Origin is 403 (%s)" % st)
+    st, e = sup.http("DELETE", "/api/v1/sessions/ok1", headers={"Origin": "https://evil.example"})
+    check(st == 403 and "ok1" in sessions(), "DELETE from a foreign Origin is 403 (%s)" % st)
+    refused = [l for l in sup.log().splitlines()
+               if re.search(r"refused (GET|POST|DELETE|PUT|PATCH|HEAD|OPTIONS) ", l)]
+    check(len(refused) >= 10 and all("from 127.0.0.1" in l for l in refused) and
+          any("rebind.attacker.example" in l for l in refused) and
+          any("evil.example" in l for l in refused),
+          "each refusal is logged once, with the peer's address (%d lines)" % len(refused))
+    rc = sup.stop()
+    check(rc == 0, "supervisor exits 0")
+    no_asan_reports(sup)
+
+
+def case_bodylimit():
+    """Bodies that cannot crash or exhaust the supervisor."""
+    sup = Supervisor()
+    st, s = sup.http("POST", "/api/v1/sessions", {"template": "test", "id": "keep"})
+    check(st == 201, "a session runs (%s)" % st)
+
+    def healthy(what):
+        st, h = sup.http("GET", "/healthz")
+        st2, g = sup.http("GET", "/api/v1/sessions/keep")
+        check(st == 200 and sup.p.poll() is None and st2 == 200 and
+              g["state"] == "running" and alive(g["pid"]),
+              "after %s: /healthz answers and the other session still runs" % what)
+
+    # json-glib reads single-quoted strings and comments, in which a
+    # bracket-counting guard that knows only '"' saw no brackets
+    for raw in (b"['\"', " + b"[" * 200000,
+                b"/* \" */ " + b"[" * 200000,
+                b"# \"\n" + b"[" * 200000,
+                b"{'a\"': " * 100000):
+        try:
+            st, e = sup.http("POST", "/api/v1/sessions", raw=raw)
+        except OSError as exc:  # the supervisor died (stack overflow)
+            st, e = None, "%r, supervisor exit %s" % (exc, sup.p.wait(5))
+        check(st == 400 and isinstance(e, dict),
+              "deep nesting behind %r is 400 (%s %s)" % (raw[:8], st, e))
+        if st is None:
+            break
+        healthy("%r" % raw[:8])
+        st, e = sup.http("POST", "/api/v1/sessions/keep/input", raw=raw)
+        check(st == 400, "... and on the input route (%s)" % st)
+    healthy("the nesting bodies")
+
+    # Content-Length over the limit: 413 before the body is sent
+    sk = raw_request(sup.port, b"POST /api/v1/sessions HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                     b"Authorization: Bearer " + (sup.token or "").encode() + b"\r\n"
+                     b"Content-Type: application/json\r\nContent-Length: 100000000\r\n\r\n")
+    t0 = time.monotonic()
+    st, text = read_answer(sk, 5)
+    sk.close()
+    check(st == 413 and "bytes" in text and time.monotonic() - t0 < 5,
+          "Content-Length: 100000000 is 413 without the body being sent (%s %r)" % (st, text[-200:]))
+    # ... also without the token: the limit comes first
+    sk = raw_request(sup.port, b"POST /api/v1/sessions/keep/input HTTP/1.1\r\n"
+                     b"Host: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: 2000000\r\n\r\n")
+    st, text = read_answer(sk, 5)
+    sk.close()
+    check(st == 413, "a 2 MB Content-Length on the input route is 413 (%s)" % st)
+
+    # an endless chunked upload: cut off as it passes the limit
+    rss0 = vm_rss_kib(sup.p.pid)
+    sk = raw_request(sup.port, b"POST /api/v1/sessions HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                     b"Authorization: Bearer " + (sup.token or "").encode() + b"\r\n"
+                     b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n")
+    chunk = b"%x\r\n" % 65536 + b"[" * 65536 + b"\r\n"
+    sent, limit, cut = 0, 64 << 20, False
+    sk.settimeout(10)
+    try:
+        while sent < limit:
+            sk.sendall(chunk)
+            sent += 65536
+    except OSError:
+        cut = True
+    rss1 = vm_rss_kib(sup.p.pid)
+    if not cut:
+        sk.sendall(b"0\r\n\r\n")
+    st, text = read_answer(sk, 5)
+    sk.close()
+    check(cut or st == 413, "an endless chunked body is refused (%s %r)" % (st, text[-120:]))
+    check(cut and sent < 16 << 20,
+          "the connection closed after %d KiB of a chunked body (limit 1 MiB), "
+          "before 64 MiB" % (sent >> 10))
+    check(rss1 - rss0 < 16 << 10,
+          "the supervisor's RSS grew by %d KiB (bounded)" % (rss1 - rss0))
+    healthy("the large bodies")
+    rc = sup.stop()
+    check(rc == 0, "supervisor exits 0")
+    no_asan_reports(sup)
+
+
+def case_ids():
+    """Generated ids never take a client's id; HELIX_MAX_SESSIONS."""
+    sup = Supervisor()
+    st, a = sup.http("POST", "/api/v1/sessions", {"template": "test", "id": "s2"})
+    st2, b = sup.http("POST", "/api/v1/sessions", {"template": "test"})
+    st3, c = sup.http("POST", "/api/v1/sessions", {"template": "test"})
+    check(st == st2 == st3 == 201, "three POSTs answered 201 (%s %s %s)" % (st, st2, st3))
+    ids = [x.get("id") for x in (a, b, c)]
+    check(len(set(ids)) == 3, "three distinct ids (%s)" % ids)
+    st, l = sup.http("GET", "/api/v1/sessions")
+    listed = sorted(x["id"] for x in l["sessions"])
+    pids = [x["pid"] for x in l["sessions"]]
+    check(listed == sorted(ids) and len(set(pids)) == 3 and all(alive(p) for p in pids),
+          "all three are listed and running in their own processes (%s)" % listed)
+    kids = descendants(sup.p.pid)
+    rc = sup.stop()
+    check(rc == 0 and not [p for p in kids if exists(p)],
+          "SIGTERM stops all three, no orphan (%s)" % rc)
+    no_asan_reports(sup)
+
+    for var in ("HELIX_MAX_SESSIONS", "VMSTREAM_MAX_SESSIONS"):
+        sup = Supervisor(env={var: "2"})
+        r = [sup.http("POST", "/api/v1/sessions", {"template": "test"}) for i in range(3)]
+        check([x[0] for x in r] == [201, 201, 503] and "2" in r[2][1].get("error", ""),
+              "%s=2: the third POST is 503 with a reason (%s %s)" % (var, [x[0] for x in r], r[2][1]))
+        sup.http("DELETE", "/api/v1/sessions/" + r[0][1]["id"])
+        st, _ = sup.http("POST", "/api/v1/sessions", {"template": "test"})
+        check(st == 201, "after a DELETE there is room again (%s)" % st)
+        rc = sup.stop()
+        check(rc == 0, "supervisor exits 0")
+
+
+def proc_bytes(pid, what):
+    try:
+        with open("/proc/%d/%s" % (pid, what), "rb") as f:
+            return f.read()
+    except OSError:
+        return b""
+
+
+def case_tokens():
+    """The administrator token always guards the API; viewers get their
+    session's token only; the administrator token reaches no child."""
+    tokfile = os.path.join(TMP, "run", "admin-token")
+    if os.path.exists(tokfile):
+        os.unlink(tokfile)
+    sup = Supervisor(templates=os.path.join(SOURCE, "pipelines"),
+                     env={"HELIX_ENCODER": "x264"})
+    st = os.stat(tokfile) if os.path.exists(tokfile) else None
+    check(st is not None and st.st_mode & 0o777 == 0o600 and st.st_uid == os.getuid(),
+          "no token configured: one is generated into %s, mode 0600 (%s)"
+          % (tokfile, oct(st.st_mode) if st else None))
+    admin = sup.token or ""
+    check(len(admin) >= 32, "the generated token is long (%d)" % len(admin))
+    check(tokfile in sup.log() and "curl" in sup.log() and admin not in sup.log(),
+          "the log says where the token is and how to use it, not the token")
+    st, e = sup.http("GET", "/api/v1/sessions", token="")
+    check(st == 401, "on loopback without a configured token the API still needs it (%s)" % st)
+    st, e = sup.http("POST", "/api/v1/sessions", {"template": "demo-local"}, token="")
+    check(st == 401, "POST without the token is 401 (%s)" % st)
+    st, e = sup.http("GET", "/api/v1/sessions?token=" + admin, token="")
+    check(st == 401, "the token is not taken from the API's query string (%s)" % st)
+    st, e = sup.http("GET", "/metrics?token=" + admin, token="")
+    check(st == 401, "... nor from the query string of /metrics (%s)" % st)
+
+    st, a = demo_session(sup, id="a")
+    st2, b = demo_session(sup, id="b")
+    check(st == st2 == 201, "the administrator creates two sessions (%s %s)" % (st, st2))
+    va, vb = a.get("viewer_token", ""), b.get("viewer_token", "")
+    check(len(va) >= 32 and len(vb) >= 32 and len({va, vb, admin}) == 3,
+          "each session has its own viewer token, not the administrator's")
+    check(a.get("viewer_url", "").endswith("/player/a#token=" + va),
+          "the viewer link carries the token in the fragment (%s)" % a.get("viewer_url"))
+    # what a viewer may do: watch and send input to its own session
+    rc, out = wsclient(a["stream_url"] + "?token=" + va, frames=1)
+    check(rc == 0, "the viewer token opens its session's stream")
+    rc, out = wsclient(a["stream_url"] + "?token=" + admin, frames=1, timeout=5)
+    check(rc != 0, "the stream does not take the administrator token (not in the pipeline)")
+    rc, out = wsclient(b["stream_url"] + "?token=" + va, frames=1, timeout=5)
+    check(rc != 0, "a viewer token does not open another session's stream")
+    ev = {"type": "key", "action": "up", "code": "KeyA"}
+    st, _ = sup.http("POST", "/api/v1/sessions/a/input", ev, token=va)
+    check(st == 202, "a viewer token sends input to its session (%s)" % st)
+    st, e = sup.http("POST", "/api/v1/sessions/b/input", ev, token=va)
+    check(st in (401, 403), "... but not to another session (%s %s)" % (st, e))
+    st, e = sup.http("GET", "/api/v1/sessions", token=va)
+    check(st in (401, 403), "a viewer token cannot list sessions (%s)" % st)
+    st, e = sup.http("POST", "/api/v1/sessions", {"template": "demo-local"}, token=va)
+    check(st in (401, 403), "a viewer token cannot create a session (%s)" % st)
+    for method, path in (("GET", "/api/v1/sessions/a"), ("DELETE", "/api/v1/sessions/a"),
+                         ("GET", "/metrics"), ("GET", "/api/v1/templates")):
+        st, e = sup.http(method, path, token=va)
+        check(st in (401, 403), "a viewer token: %s %s refused (%s)" % (method, path, st))
+    # the player redirect carries no token
+    req = urllib.request.Request("http://127.0.0.1:%d/player/a" % sup.port)
+
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *a, **k):
+            return None
+    try:
+        urllib.request.build_opener(NoRedirect).open(req, timeout=10)
+        loc = None
+    except urllib.error.HTTPError as err:
+        loc = err.headers.get("Location") if err.code == 302 else None
+    check(loc == "http://127.0.0.1:%d/" % a["ws_port"],
+          "/player/a redirects with no token in the Location (%r)" % loc)
+    st, html = sup.http("GET", "/", token="")
+    check(st == 200 and admin not in html and va not in html,
+          "the index page holds no token (its script reads the administrator "
+          "token from the fragment; case browser)")
+    env = proc_bytes(a["pid"], "environ")
+    cmd = proc_bytes(a["pid"], "cmdline")
+    check(env and admin.encode() not in env and admin.encode() not in cmd,
+          "the generated administrator token is not in the session's environment or command line")
+    rc = sup.stop()
+    check(rc == 0, "supervisor exits 0")
+    check(not os.path.exists(tokfile), "the generated token file is removed at exit")
+    no_asan_reports(sup)
+
+    # a configured token (HELIX_TOKEN in the supervisor's environment), and
+    # the qemu backend: neither the session nor QEMU gets it
+    log = os.path.join(TMP, "qmp-tokens.log")
+    cmd = "env -u LD_PRELOAD %s %s --qmp ${QMP_SOCKET} --log %s --token ${TOKEN}" % (
+        sys.executable, FAKE_QEMU, log)
+    secret = "adm1n-" + "7" * 40
+    sup = Supervisor(args=["--vm-backend", "qemu", "--qemu-command", cmd,
+                           "--powerdown-timeout", "1", "--default-template", "test"],
+                     env={"HELIX_TOKEN": secret})
+    st, s = sup.http("POST", "/api/v1/sessions", {})
+    check(st == 201 and s.get("qemu_pid"), "qemu backend session (%s)" % st)
+    for what, pid in (("session", s.get("pid")), ("QEMU", s.get("qemu_pid"))):
+        env, cmdl = proc_bytes(pid or 0, "environ"), proc_bytes(pid or 0, "cmdline")
+        check(env and secret.encode() not in env and secret.encode() not in cmdl,
+              "HELIX_TOKEN is not in the %s's environment or command line" % what)
+    check(s.get("viewer_token", "x").encode() in proc_bytes(s.get("qemu_pid") or 0, "cmdline"),
+          "${TOKEN} in the QEMU command is the session's viewer token")
     rc = sup.stop()
     check(rc == 0, "supervisor exits 0")
     no_asan_reports(sup)
@@ -505,7 +898,7 @@ def case_restart():
                      env={"HELIX_ENCODER": "x264", "HELIX_BACKOFF_INITIAL_MS": "300"})
     st, s = demo_session(sup)
     check(st == 201 and s["state"] == "running", "demo-local session runs (%s %s)" % (st, s))
-    rc, out = wsclient(s["stream_url"], frames=5)
+    rc, out = wsclient(viewer_stream(s), frames=5)
     check(rc == 0 and int(out.get("frames", 0)) >= 5, "a client gets frames")
     old = s["pid"]
     # input racing with the death: the supervisor must keep answering (its
@@ -543,7 +936,7 @@ def case_restart():
     g = wait_for(lambda: (lambda r: r if r["state"] == "running" else None)(get()), 30)
     check(g is not None, "the new process runs")
     check(not exists(old), "the killed process was reaped")
-    rc, out = wsclient(s["stream_url"], frames=5)
+    rc, out = wsclient(viewer_stream(s), frames=5)
     check(rc == 0 and int(out.get("frames", 0)) >= 5,
           "the stream resumes on the same URL after the restart")
     # a second kill doubles the delay
@@ -605,7 +998,7 @@ def case_e2e():
     # the stream is 320x240 of a 640x480 screen: coordinates scale by 2
     st, s = demo_session(sup)
     check(st == 201 and s["state"] == "running", "API create: running (%s)" % st)
-    rc, out = wsclient(s["stream_url"], frames=10, send=[
+    rc, out = wsclient(viewer_stream(s), frames=10, send=[
         {"type": "key", "action": "down", "code": "KeyQ"},
         {"type": "key", "action": "up", "code": "KeyQ"},
         {"type": "pointer", "action": "move", "x": 50, "y": 60},
@@ -704,9 +1097,10 @@ def case_qemu():
 
 
 def case_browser():
-    """Chromium opens the supervisor's /player/ID?token= link (a redirect to
-    the session's player), decodes frames, and its click and key reach Xvfb.
-    With a token: the session's stream needs it too."""
+    """Chromium opens the session's viewer link, /player/ID#token=<viewer
+    token> (a redirect to the session's player; the fragment stays in the
+    browser), decodes frames, and its click and key reach Xvfb. The stream
+    needs the viewer token."""
     node_modules = os.path.join(SOURCE, "tests", "browser", "node_modules", "playwright-core")
     if ASAN:
         print("SKIP: browser case not run under ASan (Chromium is not ours)")
@@ -728,17 +1122,27 @@ def case_browser():
     env = dict(os.environ)
     env.pop("LD_PRELOAD", None)
     node = subprocess.Popen(["node", os.path.join(SOURCE, "tests", "supervisor", "browser-input.js"),
-                             s["player_url"] + "?token=tok3n"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             s["viewer_url"]], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, env=env)
     cleanups.append(lambda: node.poll() is None and (node.kill(), node.wait()))
     line = node.stdout.readline()  # blocks until the page decoded and sent input
     out = json.loads(line) if line.startswith("{") else {}
     check(bool(out), "Chromium decoded frames from /player/%s" % s["id"])
     st_ = out.get("state", {})
-    check(out.get("url", "") == "http://127.0.0.1:%d/?token=tok3n" % s["ws_port"],
-          "the player link redirected to the session's page, token kept (%s)" % out.get("url"))
+    check(out.get("url", "") == "http://127.0.0.1:%d/#token=%s" % (s["ws_port"], s["viewer_token"]),
+          "the viewer link redirected to the session's page, the token kept in "
+          "the fragment (%s)" % out.get("url"))
     rc, _ = wsclient(s["stream_url"], frames=1, timeout=3)
     check(rc != 0, "the stream refuses a client without the token")
+    # the index page: its script takes the administrator token from the
+    # fragment and links the session by its viewer link
+    dom = subprocess.run(["/usr/bin/chromium", "--headless", "--no-sandbox", "--disable-gpu",
+                          "--virtual-time-budget=5000", "--dump-dom",
+                          "http://127.0.0.1:%d/#token=tok3n" % sup.port],
+                         capture_output=True, text=True, env=env, timeout=60).stdout
+    check('href="%s"' % s["viewer_url"] in dom,
+          "the index page, opened as /#token=<administrator token>, links the "
+          "session by its viewer link")
     check(st_.get("decodedWidth") == 320 and st_.get("decodedHeight") == 240,
           "decoded at the session's size (%sx%s)" % (st_.get("decodedWidth"), st_.get("decodedHeight")))
     press = rec.read_until(lambda l: l.startswith("button-press 1 "), 10)
@@ -791,7 +1195,7 @@ def case_qemu_tcg():
     # the POST may answer "starting" after HELIX_START_TIMEOUT
     check(st == 201 and s["state"] in ("starting", "running") and s.get("qemu_pid"),
           "qemu backend: QEMU and the session process started (%s %s)" % (st, s))
-    rc, out = wsclient(s["stream_url"], frames=10, timeout=150)
+    rc, out = wsclient(viewer_stream(s), frames=10, timeout=150)
     check(rc == 0, "frames from the TCG guest reach a WebSocket client (%.0f s after POST)"
           % (time.monotonic() - t0))
     init = json.loads(out.get("init", "{}"))
@@ -827,11 +1231,133 @@ def case_qemu_tcg():
     check(rc == 0 and not [p for p in kids if exists(p)], "nothing left")
     no_asan_reports(sup)
 
+class SessionProc:
+    """One vmstream-session started by hand (as the supervisor does), its
+    stdin to write input lines to and its stderr in a file."""
+
+    def __init__(self, args=(), env=None, preload=None):
+        e = dict(os.environ)
+        e.pop("HELIX_DISPLAY", None)
+        e.update(env or {})
+        libs = [l for l in (ASAN, preload) if l]
+        if libs:
+            e["LD_PRELOAD"] = " ".join(libs)
+        self.errpath = os.path.join(TMP, "session-%d.log" % time.monotonic_ns())
+        self.err = open(self.errpath, "w")
+        pipeline = ("videotestsrc is-live=true ! "
+                    "video/x-raw,width=320,height=240,framerate=10/1 ! "
+                    "identity name=stats ! fakesink")
+        self.p = subprocess.Popen([SESSION, "--pipeline", pipeline, "--width=320",
+                                   "--height=240", "--stats-interval=0"] + list(args),
+                                  env=e, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                  stderr=self.err, text=True)
+        cleanups.append(self.kill)
+        r, _, _ = select.select([self.p.stdout], [], [], 30)
+        line = self.p.stdout.readline() if r else ""
+        if "playing" not in line:
+            raise RuntimeError("session did not play: %r\n%s" % (line, self.log()))
+
+    def send(self, events):
+        self.p.stdin.write(json.dumps(events) + "\n")
+        self.p.stdin.flush()
+
+    def log(self):
+        self.err.flush()
+        with open(self.errpath) as f:
+            return f.read()
+
+    def kill(self):
+        if self.p.poll() is None:
+            self.p.kill()
+            self.p.wait()
+        self.err.close()
+
+
+def key(code):
+    return [{"type": "key", "action": "down", "code": code},
+            {"type": "key", "action": "up", "code": code}]
+
+
+def click(button, x=10, y=10):
+    return [{"type": "pointer", "action": "down", "x": x, "y": y, "button": button},
+            {"type": "pointer", "action": "up", "x": x, "y": y, "button": button}]
+
+
+def case_xerror():
+    """A bad input event never ends a session process: buttons outside the
+    contract are refused at the session's own entry, and an X error that
+    XTest reports anyway (asynchronously) is survived."""
+    display = start_xvfb()
+    rec = XRecorder(display)
+    # 1. DOM button 31 on the session's stdin (X button 36: BadValue if it
+    # reached XTest); then a key must still arrive
+    sess = SessionProc(["--display", display])
+    sess.send(click(31))
+    sess.send(key("KeyQ"))
+    check(rec.read_until(lambda l: l == "key-press q", 10),
+          "a key after button 31 still reaches the X desktop")
+    check(sess.p.poll() is None, "button 31 did not end the session process")
+    check("button" in sess.log(), "the session said why it refused button 31")
+    check(not [l for l in rec.lines if l.startswith("button-") and int(l.split()[1]) > 9],
+          "no X button beyond 9 was pressed")
+    sess.kill()
+    # 2. X itself refuses an event (the shim sends X button 9 as 200):
+    # BadValue arrives as an X error, the process goes on injecting
+    sess = SessionProc(["--display", display], preload=BADBUTTON)
+    sess.send(click(4))
+    sess.send(key("KeyW"))
+    check(rec.read_until(lambda l: l == "key-press w", 10),
+          "a key after an X BadValue still reaches the X desktop")
+    check(sess.p.poll() is None, "an X BadValue did not end the session process")
+    check(wait_for(lambda: "X error" in sess.log(), 5),
+          "the session logged the X error")
+    check(not [l for l in rec.lines if l.startswith("button-press 9")],
+          "X refused the forward button (the shim is loaded)")
+    sess.send(click(0, 20, 30))
+    check(rec.read_until(lambda l: l == "button-press 1 40 60", 10),
+          "clicks still reach the X desktop after the X error")
+    if failures:
+        print("X events seen:", rec.lines)
+        print("session log:", sess.log())
+
+
+def case_nodisplay():
+    """With no VM the input target is the configured display only: $DISPLAY
+    from the environment is never used."""
+    display = start_xvfb()
+    rec = XRecorder(display)
+    # 1. the session process: DISPLAY in its environment, no --display
+    sess = SessionProc(env={"DISPLAY": display})
+    sess.send(key("KeyE") + click(0))
+    check(wait_for(lambda: "no X display configured" in sess.log(), 10),
+          "the session says input is refused without a configured display")
+    time.sleep(1.5)
+    check(not [l for l in rec.lines if l != "READY" and not l.startswith("READY")],
+          "nothing reached $DISPLAY from the session (%r)" % rec.lines[1:])
+    check(sess.p.poll() is None, "the session still runs")
+    sess.kill()
+    # 2. the supervisor: DISPLAY in its environment, no HELIX_DISPLAY
+    sup = Supervisor(env={"DISPLAY": display})
+    st, s = sup.http("POST", "/api/v1/sessions", {"template": "test", "width": 320, "height": 240})
+    check(st == 201 and s.get("state") == "running", "session created (%s)" % st)
+    st, r = sup.http("POST", "/api/v1/sessions/%s/input" % s.get("id"), key("KeyR"))
+    check(st == 202, "API input accepted (%s)" % st)
+    check(wait_for(lambda: "no X display configured" in sup.log(), 10),
+          "the log says sessions without a VM refuse input")
+    time.sleep(1.5)
+    check(not [l for l in rec.lines if not l.startswith("READY")],
+          "nothing reached $DISPLAY through the supervisor (%r)" % rec.lines[1:])
+    rc = sup.stop()
+    check(rc == 0, "supervisor exits 0")
+    no_asan_reports(sup)
+
 
 CASES = {"api": case_api, "auth": case_auth, "restart": case_restart,
          "shutdown": case_shutdown, "kill9": case_kill9, "e2e": case_e2e,
          "qemu": case_qemu, "qemu-tcg": case_qemu_tcg, "browser": case_browser,
-         "stdout-held": case_stdout_held}
+         "stdout-held": case_stdout_held, "xerror": case_xerror,
+         "nodisplay": case_nodisplay, "csrf": case_csrf,
+         "bodylimit": case_bodylimit, "ids": case_ids, "tokens": case_tokens}
 
 if __name__ == "__main__":
     try:

@@ -101,8 +101,46 @@ expect "tcg command" 0 "qemu-system-x86_64 .*-accel tcg.*-smp 3 -m 1536 .*virtse
   env HELIX_VM_CPUS=3 HELIX_VM_MEMORY=1536 "$VMV" command "${common[@]}"
 expect "linux-kvm command" 0 "-accel kvm .*vhost-vsock-pci.*guest-cid=7" -- \
   "$VMV" command "${common[@]}" --profile linux-kvm --cid 7
-expect "macos-hvf command" 0 "qemu-system-aarch64 .*-accel hvf .*virtio-gpu-gl-pci.*console=ttyAMA0.*virtserialport" -- \
+expect "macos-hvf command" 0 "qemu-system-aarch64 .*-display none .*-accel hvf .*-device virtio-gpu-pci .*console=ttyAMA0.*virtserialport" -- \
   "$VMV" command "${common[@]}" --profile macos-hvf
+# a GL device only with a GL display: -display none and virtio-gpu-gl-pci
+# together make QEMU refuse to start
+expect "macos-hvf GL command" 0 "-display cocoa,gl=es .*-device virtio-gpu-gl-pci " -- \
+  env VMSTREAM_VM_GPU=virtio-gpu-gl-pci VMSTREAM_VM_DISPLAY=cocoa,gl=es \
+  "$VMV" command "${common[@]}" --profile macos-hvf
+
+# macOS has no flock(1): the name lock falls back to Perl's flock. Run the
+# busy-name check again with a PATH that has everything but flock.
+mkdir -p "$TMP/noflock"
+for d in /usr/local/bin /usr/bin /bin /usr/sbin /sbin; do
+  for f in "$d"/*; do
+    b=${f##*/}
+    [ "$b" = flock ] || [ -e "$TMP/noflock/$b" ] || ln -s "$f" "$TMP/noflock/$b"
+  done
+done
+expect "busy VM name without flock(1)" 4 "A VM named '$NAME' is already running" -- \
+  env PATH="$TMP/noflock" "$VMV" run "${common[@]}"
+# and the fallback really takes the lock: free name, no flock(1), a
+# QEMU stand-in that reports whether the lock is held while it runs
+flock_bin=$(command -v flock)
+cat >"$TMP/fake-qemu" <<FAKE
+#!/bin/bash
+if "$flock_bin" -n "$TMP/rt2/lock" true; then echo "lock free"; else echo "lock held"; fi
+FAKE
+chmod +x "$TMP/fake-qemu"
+expect "lock held by the VM without flock(1)" 0 "lock held" -- \
+  env PATH="$TMP/noflock" VMSTREAM_QEMU="$TMP/fake-qemu" \
+  "$VMV" run --name "$NAME-2" --runtime-dir "$TMP/rt2" --image "$TMP/img"
+
+# bash 3.2 (macOS's /bin/bash) has none of these bash 4 features
+for f in "$SRC/vm/vmstream-vm" "$SRC"/vm/profiles/*.sh; do
+  if grep -nE 'declare -[aA]*A|local -[A-Za-z]*[An]|mapfile|readarray|\$\{[A-Za-z_]+(,,|\^\^)|&>>|\|&|coproc|;;&' "$f"; then
+    echo "not ok - ${f#$SRC/} uses a bash 4 feature (macOS has bash 3.2)"
+    failures=$((failures + 1))
+  else
+    passes=$((passes + 1))
+  fi
+done
 expect "usage" 2 "unknown command 'start'" -- "$VMV" start
 
 echo "$passes passed, $failures failed"

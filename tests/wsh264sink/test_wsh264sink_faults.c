@@ -592,6 +592,115 @@ GST_START_TEST (test_stalled_clients_disconnect)
 
 GST_END_TEST;
 
+/* Reads exactly @len bytes from a raw client. */
+static void
+raw_read_all (GSocket *sock, guint8 *buf, gsize len)
+{
+  gsize got = 0;
+  while (got < len) {
+    GError *err = NULL;
+    gssize r
+        = g_socket_receive (sock, (gchar *)buf + got, len - got, NULL, &err);
+    fail_unless (r > 0, "read: %s", err ? err->message : "closed");
+    got += (gsize)r;
+  }
+}
+
+/* One unmasked server-to-client WebSocket message (the sink sends each
+ * message in one frame): its opcode, and its payload in @payload. */
+static guint
+raw_read_message (GSocket *sock, GByteArray *payload)
+{
+  guint8 h[8];
+  guint64 len;
+  guint opcode;
+
+  raw_read_all (sock, h, 2);
+  opcode = h[0] & 0x0f;
+  fail_unless (h[0] & 0x80, "fragmented message");
+  fail_if (h[1] & 0x80, "the server masked a frame");
+  len = h[1] & 0x7f;
+  if (len == 126) {
+    raw_read_all (sock, h, 2);
+    len = GST_READ_UINT16_BE (h);
+  } else if (len == 127) {
+    raw_read_all (sock, h, 8);
+    len = GST_READ_UINT64_BE (h);
+  }
+  fail_unless (len < 16 * 1024 * 1024, "message of %" G_GUINT64_FORMAT, len);
+  g_byte_array_set_size (payload, (guint)len);
+  raw_read_all (sock, payload->data, (gsize)len);
+  return opcode;
+}
+
+static gboolean
+client_recovered (gpointer data)
+{
+  gpointer *args = data;
+  GstStructure *cs = client_stats_by_port (args[0], GPOINTER_TO_UINT (args[1]));
+  guint64 recoveries = 0;
+
+  if (cs) {
+    gst_structure_get_uint64 (cs, "recoveries", &recoveries);
+    gst_structure_free (cs);
+  }
+  return recoveries > 0;
+}
+
+/* A client that stalled until the sink skipped it to the next keyframe
+ * resumes with the stream's init message and then a KEY frame, never a
+ * delta frame a decoder cannot start from. */
+GST_START_TEST (test_stalled_client_resumes_on_keyframe)
+{
+  GMainContext *ctx = g_main_context_new ();
+  g_autoptr (GByteArray) msg = g_byte_array_new ();
+  Server *s;
+  GSocket *sock;
+  guint port, inits = 0, frames = 0, resumed = 0;
+  gboolean after_init = FALSE;
+  gpointer args[2];
+
+  g_main_context_push_thread_default (ctx);
+  s = server_start ("recover-policy=keyframe");
+  sock = raw_client_connect (s->port, 4096, &port);
+  args[0] = s;
+  args[1] = GUINT_TO_POINTER (port);
+  fail_unless (iterate_until (client_recovered, args, WAIT_TIMEOUT_S * 1000),
+               "the stalled client was never skipped");
+
+  /* Now read: what the kernel held from before the skip, then the init
+   * message the sink sends again, then the frame it resumed on. */
+  while (resumed < 1 && frames < 20 * FPS) {
+    guint op = raw_read_message (sock, msg);
+    if (op == 1) {
+      inits++;
+      after_init = TRUE;
+    } else if (op == 2) {
+      Wsh264FrameHeader hdr;
+      fail_unless (wsh264_frame_header_read (msg->data, msg->len, &hdr));
+      frames++;
+      if (after_init) {
+        fail_unless (hdr.flags & WSH264_FRAME_FLAG_KEY,
+                     "after init message %u the client got a delta frame "
+                     "(seq %u)",
+                     inits, hdr.seq);
+        if (inits >= 2)
+          resumed++;
+      }
+      after_init = FALSE;
+    }
+  }
+  fail_unless (resumed >= 1, "the client never resumed after the skip");
+
+  g_socket_close (sock, NULL);
+  g_object_unref (sock);
+  server_stop (s);
+  g_main_context_pop_thread_default (ctx);
+  g_main_context_unref (ctx);
+}
+
+GST_END_TEST;
+
 /* Sends 1 MiB of garbage WebSocket messages in 4 KiB pieces (the sink's
  * input limit): binary messages of random bytes, then text messages of
  * random printable characters (never a valid input message), then one
@@ -780,6 +889,7 @@ wsh264sink_faults_suite (void)
   suite_add_tcase (s, tc);
   tcase_add_test (tc, test_stalled_clients_keyframe);
   tcase_add_test (tc, test_stalled_clients_disconnect);
+  tcase_add_test (tc, test_stalled_client_resumes_on_keyframe);
   tcase_add_test (tc, test_garbage_client);
   tcase_add_test (tc, test_deeply_nested_input);
   return s;

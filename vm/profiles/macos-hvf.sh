@@ -24,8 +24,11 @@ profile_args ()
 {
   Q+=(-machine virt,highmem=on -accel hvf -cpu host)
   Q+=(-smp "$CPUS" -m "$MEMORY")
-  # virtio-gpu-gl-pci needs a QEMU with OpenGL on Cocoa (UTM's build, or
-  # -display cocoa,gl=es); VMSTREAM_VM_GPU=virtio-gpu-pci for plain Homebrew QEMU.
-  Q+=(-device "${VMSTREAM_VM_GPU:-virtio-gpu-gl-pci}")
+  # vmstream-vm runs QEMU with -display none, and virtio-gpu-gl-pci needs a
+  # GL display (QEMU refuses to start without one): the default is the
+  # plain virtio-gpu-pci, which Homebrew's QEMU has and which needs no
+  # display. VMSTREAM_VM_GPU=virtio-gpu-gl-pci only together with a GL
+  # display, e.g. VMSTREAM_VM_DISPLAY=cocoa,gl=es (UTM's QEMU build).
+  Q+=(-device "${VMSTREAM_VM_GPU:-virtio-gpu-pci}")
   Q+=(-nic "user,model=virtio-net-pci")
 }

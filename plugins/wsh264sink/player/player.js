@@ -6,6 +6,12 @@
   const HEADER_SIZE = 32;
   const FLAG_KEY = 1;
   const params = new URLSearchParams(location.search);
+  // The viewer token comes in the URL fragment (#token=...), which browsers
+  // never send to a server, so it stays out of server and proxy logs; it
+  // goes to the server as the WebSocket subprotocol token.<token>, never in
+  // a URL. ?token= of older links is still read, and used the same way.
+  const fragment = new URLSearchParams(location.hash.replace(/^#/, ''));
+  const viewerToken = fragment.get('token') || params.get('token');
   const canvas = document.getElementById('screen');
   const ctx = canvas.getContext('2d');
   const overlay = document.getElementById('overlay');
@@ -184,12 +190,14 @@
       scheduleReconnect();
       return;
     }
-    const token = params.get('token');
     let path = params.get('stream') || cfg.stream_path;
     const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
-    let url = `${scheme}//${location.host}${path}`;
-    if (token) url += `?token=${encodeURIComponent(token)}`;
+    const url = `${scheme}//${location.host}${path}`;
     const protocols = [cfg.subprotocol || 'vmstream'];
+    // a subprotocol is an HTTP token: the secret must be one too
+    if (viewerToken && /^[A-Za-z0-9._~-]+$/.test(viewerToken)) {
+      protocols.push(`token.${viewerToken}`);
+    }
     setStatus(`connecting to ${path}`);
     ws = new WebSocket(url, protocols);
     ws.binaryType = 'arraybuffer';

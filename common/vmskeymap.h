@@ -1,4 +1,6 @@
-/* vmstream: browser KeyboardEvent.code -> X keysym name and QEMU qcode */
+/* vmstream common: browser KeyboardEvent.code -> X keysym name and QEMU
+ * qcode. The input contract (vmsinput.h) accepts exactly the codes of this
+ * table. SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
 #include <glib.h>

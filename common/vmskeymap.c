@@ -1,9 +1,9 @@
-/* vmstream: browser KeyboardEvent.code -> X keysym name and QEMU qcode.
+/* vmstream common: browser KeyboardEvent.code -> X keysym name and QEMU qcode.
  *
  * The browser sends physical key positions (KeyboardEvent.code), so both
  * targets get the key at the same position of a US layout; the guest's or
  * the X server's own keyboard layout then decides the character. */
-#include "keymap.h"
+#include "vmskeymap.h"
 
 #include <string.h>
 

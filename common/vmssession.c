@@ -1,0 +1,189 @@
+/* vmstream common: the session process <-> supervisor protocol (see
+ * vmssession.h).
+ * SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "vmssession.h"
+
+#include "vmsnest.h"
+
+#include <gio/gio.h>
+#include <json-glib/json-glib.h>
+#include <math.h>
+#include <string.h>
+
+/* status lines are flat objects */
+#define MAX_STATUS_DEPTH 2
+
+gboolean
+vms_session_exit_is_permanent (gint code)
+{
+  return code == VMS_SESSION_EXIT_USAGE || code == VMS_SESSION_EXIT_PARSE;
+}
+
+static const gchar *
+kind_name (VmsStatusKind kind)
+{
+  switch (kind) {
+    case VMS_STATUS_STATE:
+      return "state";
+    case VMS_STATUS_STATS:
+      return "stats";
+    case VMS_STATUS_ERROR:
+      return "error";
+    case VMS_STATUS_WARNING:
+      return "warning";
+    default:
+      return NULL;
+  }
+}
+
+static gchar *
+string_line (const gchar *event, const gchar *key, const gchar *value)
+{
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+  g_autoptr (JsonNode) root = NULL;
+
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "event");
+  json_builder_add_string_value (b, event);
+  json_builder_set_member_name (b, key);
+  json_builder_add_string_value (b, value ? value : "");
+  json_builder_end_object (b);
+  root = json_builder_get_root (b);
+  return json_to_string (root, FALSE);
+}
+
+gchar *
+vms_status_line_state (const gchar *state)
+{
+  return string_line ("state", "state", state);
+}
+
+gchar *
+vms_status_line_message (VmsStatusKind kind, const gchar *message)
+{
+  g_return_val_if_fail (kind == VMS_STATUS_ERROR || kind == VMS_STATUS_WARNING,
+                        NULL);
+  return string_line (kind_name (kind), "message", message);
+}
+
+gchar *
+vms_status_line_stats (guint64 frames, guint64 bytes, gdouble fps, gint clients,
+                       guint64 input_events)
+{
+  gchar buf[G_ASCII_DTOSTR_BUF_SIZE];
+
+  /* g_ascii_formatd: a decimal point whatever the locale */
+  return g_strdup_printf (
+      "{\"event\":\"stats\",\"frames\":%" G_GUINT64_FORMAT
+      ",\"bytes\":%" G_GUINT64_FORMAT ",\"fps\":%s,\"clients\":%d,"
+      "\"input_events\":%" G_GUINT64_FORMAT "}",
+      frames, bytes,
+      g_ascii_formatd (buf, sizeof buf, "%.2f", isfinite (fps) ? fps : 0),
+      clients, input_events);
+}
+
+static gboolean
+bad (GError **error, const gchar *what)
+{
+  g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+               "not a session status line: %s", what);
+  return FALSE;
+}
+
+/* Like json_object_get_*_member_with_default(), but a member of another
+ * type is an error instead of a critical. */
+static gboolean
+get_string (JsonObject *o, const gchar *name, const gchar **out)
+{
+  JsonNode *n = json_object_get_member (o, name);
+
+  if (n == NULL || !JSON_NODE_HOLDS_VALUE (n)
+      || json_node_get_value_type (n) != G_TYPE_STRING)
+    return FALSE;
+  *out = json_node_get_string (n);
+  return TRUE;
+}
+
+static gboolean
+get_number (JsonObject *o, const gchar *name, gdouble *out)
+{
+  JsonNode *n = json_object_get_member (o, name);
+  GType t;
+
+  if (n == NULL)
+    return TRUE; /* keeps the default */
+  t = JSON_NODE_HOLDS_VALUE (n) ? json_node_get_value_type (n) : G_TYPE_NONE;
+  if (t != G_TYPE_INT64 && t != G_TYPE_DOUBLE)
+    return FALSE;
+  *out = json_node_get_double (n);
+  return isfinite (*out);
+}
+
+static gboolean
+get_count (JsonObject *o, const gchar *name, guint64 *out)
+{
+  JsonNode *n = json_object_get_member (o, name);
+
+  if (n == NULL)
+    return TRUE;
+  if (!JSON_NODE_HOLDS_VALUE (n) || json_node_get_value_type (n) != G_TYPE_INT64
+      || json_node_get_int (n) < 0)
+    return FALSE;
+  *out = (guint64)json_node_get_int (n);
+  return TRUE;
+}
+
+gboolean
+vms_status_parse (const gchar *line, gssize len, VmsStatus *out, GError **error)
+{
+  g_autoptr (JsonParser) p = NULL;
+  JsonObject *o;
+  const gchar *ev = NULL, *text = NULL;
+  VmsStatus st = { .clients = -1 };
+  gdouble clients = -1;
+  gsize n = len < 0 ? strlen (line) : (gsize)len;
+
+  memset (out, 0, sizeof *out);
+  if (n == 0 || n > VMS_STATUS_MAX_LINE)
+    return bad (error, "empty or too long");
+  if (!vms_json_nesting_check (line, n, MAX_STATUS_DEPTH, error))
+    return FALSE;
+  p = json_parser_new_immutable ();
+  if (!json_parser_load_from_data (p, line, (gssize)n, error))
+    return FALSE;
+  if (!JSON_NODE_HOLDS_OBJECT (json_parser_get_root (p)))
+    return bad (error, "not a JSON object");
+  o = json_node_get_object (json_parser_get_root (p));
+  if (!get_string (o, "event", &ev))
+    return bad (error, "no \"event\" string");
+  if (strcmp (ev, "state") == 0) {
+    st.kind = VMS_STATUS_STATE;
+    if (!get_string (o, "state", &text))
+      return bad (error, "a state event without a \"state\" string");
+  } else if (strcmp (ev, "error") == 0 || strcmp (ev, "warning") == 0) {
+    st.kind = ev[0] == 'e' ? VMS_STATUS_ERROR : VMS_STATUS_WARNING;
+    if (!get_string (o, "message", &text))
+      text = st.kind == VMS_STATUS_ERROR ? "error" : "warning";
+  } else if (strcmp (ev, "stats") == 0) {
+    st.kind = VMS_STATUS_STATS;
+    if (!get_count (o, "frames", &st.frames)
+        || !get_count (o, "bytes", &st.bytes)
+        || !get_count (o, "input_events", &st.input_events)
+        || !get_number (o, "fps", &st.fps)
+        || !get_number (o, "clients", &clients) || clients < -1
+        || clients > G_MAXINT)
+      return bad (error, "a stats field of the wrong type");
+    st.clients = (gint)clients;
+  } else {
+    return bad (error, "an unknown event");
+  }
+  st.text = g_strdup (text);
+  *out = st;
+  return TRUE;
+}
+
+void
+vms_status_clear (VmsStatus *status)
+{
+  g_clear_pointer (&status->text, g_free);
+}
