@@ -195,6 +195,10 @@ session_vars (VmsSession *s)
   g_hash_table_insert (v, "WS_ADDRESS", g_strdup (cfg->listen_host));
   g_hash_table_insert (v, "RTSP_PORT", g_strdup_printf ("%u", s->rtsp_port));
   g_hash_table_insert (v, "RTSP_ADDRESS", g_strdup (cfg->listen_host));
+  /* the supervisor's public names are the players' too (redirects) */
+  g_hash_table_insert (
+      v, "WS_PUBLIC_NAMES",
+      g_strdup (cfg->public_names_list ? cfg->public_names_list : ""));
   g_hash_table_insert (v, "RTSP_USER",
                        g_strdup (cfg->rtsp_user ? cfg->rtsp_user : ""));
   g_hash_table_insert (

@@ -2,6 +2,8 @@
  * serves the HTTP API. See docs/operations.md. */
 #include "supervisor.h"
 
+#include "vmsfs.h"
+
 #include "vmsauth.h"
 #include "vmsnet.h"
 
@@ -59,37 +61,20 @@ env2_or (const gchar *name, const gchar *alias, const gchar *def)
 
 /* The administrator token when none is configured: a new one at each
  * start, in a file only this user can read ($runtime_dir/admin-token,
- * 0600, written atomically) in a folder only this user can change. */
+ * 0600, written atomically) in a folder only this user can change
+ * (vms_runtime_prepare checked it first). */
 static gboolean
 generate_admin_token (VmsConfig *cfg, GError **error)
 {
-  GStatBuf st;
   g_autofree gchar *text = NULL;
 
-  if (g_mkdir_with_parents (cfg->runtime_dir, 0700) != 0) {
-    g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (errno),
-                 "cannot create the runtime folder %s: %s", cfg->runtime_dir,
-                 g_strerror (errno));
-    return FALSE;
-  }
-  if (g_lstat (cfg->runtime_dir, &st) != 0 || !S_ISDIR (st.st_mode)
-      || st.st_uid != getuid () || (st.st_mode & 022) != 0) {
-    g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_PERM,
-                 "the runtime folder %s must be a folder of user %u that "
-                 "nobody else can write to (it holds the generated "
-                 "administrator token): fix it, choose another with "
-                 "HELIX_RUNTIME_DIR, or set HELIX_TOKEN",
-                 cfg->runtime_dir, getuid ());
-    return FALSE;
-  }
   g_free (cfg->token);
   cfg->token = vms_token_generate (32, error);
   if (cfg->token == NULL)
     return FALSE;
   cfg->token_file = g_build_filename (cfg->runtime_dir, "admin-token", NULL);
   text = g_strconcat (cfg->token, "\n", NULL);
-  if (!g_file_set_contents_full (cfg->token_file, text, -1,
-                                 G_FILE_SET_CONTENTS_CONSISTENT, 0600, error)) {
+  if (!vms_private_file_write (cfg->token_file, text, error)) {
     g_prefix_error (error, "cannot store the generated administrator token: ");
     return FALSE;
   }
@@ -540,7 +525,10 @@ main (int argc, char **argv)
     g_message ("HELIX_VM_BACKEND=utm: the VM is managed by UTM, not by this "
                "supervisor; sessions only run their pipelines");
 
-  if (*cfg.token == '\0' && !generate_admin_token (&cfg, &error)) {
+  /* sockets, logs and folders of ours and of our children: owner only */
+  umask (077);
+  if (!vms_runtime_prepare (&cfg, &error)
+      || (*cfg.token == '\0' && !generate_admin_token (&cfg, &error))) {
     g_printerr ("vmstream-supervisor: %s\n", error->message);
     config_clear (&cfg);
     return 1;
@@ -549,13 +537,6 @@ main (int argc, char **argv)
   /* A session that died leaves a closed stdin pipe: writing to it must be
    * an error, not a SIGPIPE that kills the supervisor. */
   signal (SIGPIPE, SIG_IGN);
-  /* sockets, logs and folders of ours and of our children: owner only */
-  umask (077);
-  if (!vms_runtime_prepare (&cfg, &error)) {
-    g_printerr ("vmstream-supervisor: %s\n", error->message);
-    config_clear (&cfg);
-    return 1;
-  }
   sup.cfg = &cfg;
   sup.loop = g_main_loop_new (NULL, FALSE);
   sup.sessions = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,

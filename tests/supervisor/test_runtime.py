@@ -12,6 +12,8 @@ CASE:
                is generated into a 0600 file, the log says where, RTSP
                answers 401 without it and 200 with it; configured
                credentials (VMSTREAM_RTSP_*, HELIX_RTSP_*) are used instead
+  public-names the supervisor's public names reach the sessions' wsh264sink
+               (Host allow-list): a listed name is served, another one 421
   systemd      the unit runs as a dedicated user with the sandboxing options
                and passes `systemd-analyze verify` (77 without systemd-analyze)
 
@@ -191,6 +193,42 @@ def case_rtsp_auth():
         os.environ.update(saved)
 
 
+WS_TEMPLATE = (
+    "videotestsrc is-live=true ! video/x-raw,width=${WIDTH},height=${HEIGHT},"
+    "framerate=${FPS}/1 ! vmstreamenc ! wsh264sink address=${WS_ADDRESS} "
+    "port=${WS_PORT} path=/stream/ session-id=${SESSION_ID} token=\"${WS_TOKEN}\" "
+    "public-names=\"${WS_PUBLIC_NAMES}\"\n")
+
+
+def http_status(port, host):
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as c:
+        c.sendall(("GET / HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n"
+                   % host).encode())
+        data = b""
+        while b"\r\n" not in data:
+            chunk = c.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+        return data.split(b"\r\n", 1)[0].decode()
+
+
+def case_public_names():
+    templates = ts.make_templates()
+    with open(os.path.join(templates, "ws.txt"), "w") as f:
+        f.write(WS_TEMPLATE)
+    sup = ts.Supervisor(args=["--public-names", "vm.example.org"], templates=templates)
+    st, s = sup.http("POST", "/api/v1/sessions",
+                     {"template": "ws", "width": 320, "height": 240, "fps": 30})
+    check(st == 201, "a WebSocket session starts (%s %s)" % (st, s))
+    port = s.get("ws_port", 0)
+    r = http_status(port, "vm.example.org:%d" % port)
+    check(r.startswith("HTTP/1.1 200"), "the player under a public name: %s" % r)
+    r = http_status(port, "rebind.example:%d" % port)
+    check(r.startswith("HTTP/1.1 421"), "the player under another name: %s" % r)
+    check(sup.stop() == 0, "supervisor exits 0")
+
+
 UNIT_MUST = ["User=vmstream", "Group=vmstream", "SupplementaryGroups=kvm",
              "NoNewPrivileges=yes", "ProtectSystem=strict", "ProtectHome=yes",
              "PrivateTmp=yes", "CapabilityBoundingSet=", "AmbientCapabilities=",
@@ -227,7 +265,7 @@ def case_systemd():
 
 
 CASES = {"runtime-dir": case_runtime_dir, "rtsp-auth": case_rtsp_auth,
-         "systemd": case_systemd}
+         "public-names": case_public_names, "systemd": case_systemd}
 
 if __name__ == "__main__":
     try:
