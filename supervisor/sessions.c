@@ -20,6 +20,7 @@
 
 #include "qmp.h"
 #include "vmssession.h"
+#include "vmsfs.h"
 
 #define STABLE_RUN_US (30 * G_USEC_PER_SEC)
 
@@ -194,6 +195,15 @@ session_vars (VmsSession *s)
   g_hash_table_insert (v, "WS_ADDRESS", g_strdup (cfg->listen_host));
   g_hash_table_insert (v, "RTSP_PORT", g_strdup_printf ("%u", s->rtsp_port));
   g_hash_table_insert (v, "RTSP_ADDRESS", g_strdup (cfg->listen_host));
+  /* the supervisor's public names are the players' too (redirects) */
+  g_hash_table_insert (
+      v, "WS_PUBLIC_NAMES",
+      g_strdup (cfg->public_names_list ? cfg->public_names_list : ""));
+  g_hash_table_insert (v, "RTSP_USER",
+                       g_strdup (cfg->rtsp_user ? cfg->rtsp_user : ""));
+  g_hash_table_insert (
+      v, "RTSP_PASSWORD_FILE",
+      g_strdup (cfg->rtsp_password_file ? cfg->rtsp_password_file : ""));
   g_hash_table_insert (v, "VSOCK_PORT", g_strdup_printf ("%u", s->vsock_port));
   if (cfg->display && *cfg->display)
     g_hash_table_insert (v, "DISPLAY", g_strdup (cfg->display));
@@ -692,9 +702,7 @@ vms_session_create (VmsSupervisor *sup, const gchar *id,
   s->run_dir = g_build_filename (cfg->runtime_dir, s->id, NULL);
   if (g_strcmp0 (cfg->vm_backend, "qemu") == 0)
     s->qmp_path = g_build_filename (s->run_dir, "qmp.sock", NULL);
-  if (g_mkdir_with_parents (s->run_dir, 0700) != 0) {
-    g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errno),
-                 "cannot create %s: %s", s->run_dir, g_strerror (errno));
+  if (!vms_private_dir_ensure (s->run_dir, NULL, error)) {
     *http_status = SOUP_STATUS_INTERNAL_SERVER_ERROR;
     vms_template_free (text);
     vms_session_unref (s);

@@ -2,6 +2,8 @@
  * serves the HTTP API. See docs/operations.md. */
 #include "supervisor.h"
 
+#include "vmsfs.h"
+
 #include "vmsauth.h"
 #include "vmsnet.h"
 
@@ -59,37 +61,20 @@ env2_or (const gchar *name, const gchar *alias, const gchar *def)
 
 /* The administrator token when none is configured: a new one at each
  * start, in a file only this user can read ($runtime_dir/admin-token,
- * 0600, written atomically) in a folder only this user can change. */
+ * 0600, written atomically) in a folder only this user can change
+ * (vms_runtime_prepare checked it first). */
 static gboolean
 generate_admin_token (VmsConfig *cfg, GError **error)
 {
-  GStatBuf st;
   g_autofree gchar *text = NULL;
 
-  if (g_mkdir_with_parents (cfg->runtime_dir, 0700) != 0) {
-    g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (errno),
-                 "cannot create the runtime folder %s: %s", cfg->runtime_dir,
-                 g_strerror (errno));
-    return FALSE;
-  }
-  if (g_lstat (cfg->runtime_dir, &st) != 0 || !S_ISDIR (st.st_mode)
-      || st.st_uid != getuid () || (st.st_mode & 022) != 0) {
-    g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_PERM,
-                 "the runtime folder %s must be a folder of user %u that "
-                 "nobody else can write to (it holds the generated "
-                 "administrator token): fix it, choose another with "
-                 "HELIX_RUNTIME_DIR, or set HELIX_TOKEN",
-                 cfg->runtime_dir, getuid ());
-    return FALSE;
-  }
   g_free (cfg->token);
   cfg->token = vms_token_generate (32, error);
   if (cfg->token == NULL)
     return FALSE;
   cfg->token_file = g_build_filename (cfg->runtime_dir, "admin-token", NULL);
   text = g_strconcat (cfg->token, "\n", NULL);
-  if (!g_file_set_contents_full (cfg->token_file, text, -1,
-                                 G_FILE_SET_CONTENTS_CONSISTENT, 0600, error)) {
+  if (!vms_private_file_write (cfg->token_file, text, error)) {
     g_prefix_error (error, "cannot store the generated administrator token: ");
     return FALSE;
   }
@@ -175,6 +160,9 @@ config_clear (VmsConfig *cfg)
   g_free (cfg->session_bin);
   g_free (cfg->runtime_dir);
   g_free (cfg->default_template);
+  g_free (cfg->state_dir);
+  g_free (cfg->rtsp_user);
+  g_free (cfg->rtsp_password_file);
   if (cfg->extra_vars)
     g_hash_table_unref (cfg->extra_vars);
   memset (cfg, 0, sizeof (*cfg));
@@ -265,7 +253,10 @@ main (int argc, char **argv)
       "N" },
     { "rtsp-port", 0, 0, G_OPTION_ARG_INT, &cfg.rtsp_port,
       "first RTSP port; each session gets the next free one "
-      "[HELIX_RTSP_PORT, default 8554]",
+      "[HELIX_RTSP_PORT, default 8554]. RTSP login: VMSTREAM_RTSP_USER and "
+      "VMSTREAM_RTSP_PASSWORD (or HELIX_RTSP_*); off loopback without them "
+      "user vmstream and a generated password (RTSP_USER, "
+      "RTSP_PASSWORD_FILE in templates)",
       "PORT" },
     { "display", 0, 0, G_OPTION_ARG_STRING, &cfg.display,
       "X display of the local desktop (${DISPLAY}, XTest input) "
@@ -279,8 +270,10 @@ main (int argc, char **argv)
     { "session-bin", 0, 0, G_OPTION_ARG_FILENAME, &cfg.session_bin,
       "vmstream-session executable [HELIX_SESSION_BIN]", "PATH" },
     { "runtime-dir", 0, 0, G_OPTION_ARG_FILENAME, &cfg.runtime_dir,
-      "per-session runtime folders [HELIX_RUNTIME_DIR, default "
-      "$XDG_RUNTIME_DIR/vmstream or /tmp/vmstream-UID]",
+      "per-session runtime folders, ours alone (0700; refused when "
+      "another user's, a symlink or writable by others) [HELIX_RUNTIME_DIR, "
+      "default $RUNTIME_DIRECTORY, $XDG_RUNTIME_DIR/vmstream or "
+      "/tmp/vmstream-UID]",
       "DIR" },
     { "backoff-initial", 0, 0, G_OPTION_ARG_INT, &cfg.backoff_initial_ms,
       "first restart delay of a dead session, doubled per failure "
@@ -398,8 +391,11 @@ main (int argc, char **argv)
   if (cfg.runtime_dir == NULL) {
     const gchar *e = g_getenv ("HELIX_RUNTIME_DIR");
     const gchar *x = g_getenv ("XDG_RUNTIME_DIR");
+    const gchar *sd = g_getenv ("RUNTIME_DIRECTORY"); /* systemd's */
     if (e && *e)
       cfg.runtime_dir = g_strdup (e);
+    else if (sd && *sd)
+      cfg.runtime_dir = g_strndup (sd, strcspn (sd, ":"));
     else if (x && *x)
       cfg.runtime_dir = g_build_filename (x, "vmstream", NULL);
     else
@@ -529,7 +525,10 @@ main (int argc, char **argv)
     g_message ("HELIX_VM_BACKEND=utm: the VM is managed by UTM, not by this "
                "supervisor; sessions only run their pipelines");
 
-  if (*cfg.token == '\0' && !generate_admin_token (&cfg, &error)) {
+  /* sockets, logs and folders of ours and of our children: owner only */
+  umask (077);
+  if (!vms_runtime_prepare (&cfg, &error)
+      || (*cfg.token == '\0' && !generate_admin_token (&cfg, &error))) {
     g_printerr ("vmstream-supervisor: %s\n", error->message);
     config_clear (&cfg);
     return 1;

@@ -46,6 +46,10 @@ typedef struct {
   gint backoff_max_ms;
   gint start_timeout;
   GHashTable *extra_vars; /* --var NAME=VALUE, HELIX_VAR_NAME */
+  /* runtime.c */
+  gchar *state_dir;          /* $STATE_DIRECTORY (systemd) or NULL */
+  gchar *rtsp_user;          /* NULL: RTSP without authentication */
+  gchar *rtsp_password_file; /* 0600, in state_dir or runtime_dir */
 } VmsConfig;
 
 typedef enum {
@@ -129,6 +133,9 @@ JsonNode *vms_session_to_json (VmsSession *s, const gchar *host);
 void vms_supervisor_shutdown (VmsSupervisor *sup);
 void vms_session_ref (VmsSession *s);
 void vms_session_unref (VmsSession *s);
+
+/* runtime.c: private runtime/state folders, RTSP credentials */
+gboolean vms_runtime_prepare (VmsConfig *cfg, GError **error);
 
 /* api.c */
 gboolean vms_api_start (VmsSupervisor *sup, GError **error);

@@ -55,6 +55,7 @@ struct _GstRtspH264Sink {
   gchar *mount;
   gchar *user;
   gchar *password;
+  gchar *password_file;
 
   /* server, created in start(), freed in stop() */
   GMainContext *context;
@@ -82,6 +83,7 @@ enum {
   PROP_MOUNT,
   PROP_USER,
   PROP_PASSWORD,
+  PROP_PASSWORD_FILE,
   PROP_URL,
   PROP_CLIENTS,
   PROP_FRAMES,
@@ -199,6 +201,71 @@ server_thread_func (gpointer data)
   return NULL;
 }
 
+/* Settles the credentials start() uses: @user and @password become NULL
+ * (no authentication) or both non-empty. password-file wins over password.
+ * Off loopback, no authentication is an error, as with the supervisor's API:
+ * anyone who reaches the address could watch the desktop. */
+static gboolean
+credentials_resolve (GstRtspH264Sink *self, const gchar *address, gchar **user,
+                     gchar **password)
+{
+  gchar *file;
+
+  GST_OBJECT_LOCK (self);
+  file = g_strdup (self->password_file);
+  GST_OBJECT_UNLOCK (self);
+  if (file && *file) {
+    GError *err = NULL;
+    gchar *text = NULL;
+
+    if (!g_file_get_contents (file, &text, NULL, &err)) {
+      GST_ELEMENT_ERROR (
+          self, RESOURCE, OPEN_READ,
+          ("Cannot read the RTSP password-file %s: %s", file, err->message),
+          (NULL));
+      g_error_free (err);
+      g_free (file);
+      return FALSE;
+    }
+    /* one line; the newline an editor or echo adds is not part of it */
+    text[strcspn (text, "\r\n")] = '\0';
+    g_free (*password);
+    *password = text;
+  }
+  g_free (file);
+  if (*user && **user == '\0')
+    g_clear_pointer (user, g_free);
+  if (*password && **password == '\0')
+    g_clear_pointer (password, g_free);
+
+  if (*user && !*password) {
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
+                       ("RTSP user \"%s\" is set but no password: set "
+                        "password or password-file on rtsph264sink too.",
+                        *user),
+                       (NULL));
+    return FALSE;
+  }
+  if (!vms_address_is_loopback (address) && !*user) {
+    GST_ELEMENT_ERROR (
+        self, RESOURCE, SETTINGS,
+        ("RTSP on %s is reachable from other machines and needs "
+         "authentication: set user and password (or password-file) on "
+         "rtsph264sink, or listen on 127.0.0.1.",
+         address),
+        (NULL));
+    return FALSE;
+  }
+  if (*password && !*user) {
+    GST_ELEMENT_WARNING (
+        self, RESOURCE, SETTINGS,
+        ("A password is set but no user, so RTSP has no authentication."),
+        (NULL));
+    g_clear_pointer (password, g_free);
+  }
+  return TRUE;
+}
+
 static gboolean
 gst_rtsp_h264_sink_start (GstBaseSink *sink)
 {
@@ -233,12 +300,16 @@ gst_rtsp_h264_sink_start (GstBaseSink *sink)
   g_signal_connect_object (self->factory, "media-configure",
                            G_CALLBACK (media_configure_cb), self, 0);
 
-  if (user && *user) {
+  if (!credentials_resolve (self, address, &user, &password))
+    goto failed;
+  if (user) {
     GstRTSPAuth *auth = gst_rtsp_auth_new ();
     GstRTSPToken *token = gst_rtsp_token_new (GST_RTSP_TOKEN_MEDIA_FACTORY_ROLE,
                                               G_TYPE_STRING, "viewer", NULL);
-    gchar *basic = gst_rtsp_auth_make_basic (user, password ? password : "");
+    gchar *basic = gst_rtsp_auth_make_basic (user, password);
 
+    /* Every request without these credentials gets 401 (the default
+     * token has no role, so no factory lets it in). */
     gst_rtsp_auth_add_basic (auth, basic, token);
     g_free (basic);
     gst_rtsp_token_unref (token);
@@ -248,19 +319,7 @@ gst_rtsp_h264_sink_start (GstBaseSink *sink)
         self->factory, "viewer", GST_RTSP_PERM_MEDIA_FACTORY_ACCESS,
         G_TYPE_BOOLEAN, TRUE, GST_RTSP_PERM_MEDIA_FACTORY_CONSTRUCT,
         G_TYPE_BOOLEAN, TRUE, NULL);
-  } else if (password && *password) {
-    GST_ELEMENT_WARNING (
-        self, RESOURCE, SETTINGS,
-        ("A password is set but no user, so RTSP has no authentication."),
-        (NULL));
   }
-  if (!vms_address_is_loopback (address) && !(user && *user))
-    GST_ELEMENT_WARNING (
-        self, RESOURCE, SETTINGS,
-        ("RTSP on %s can be watched by anyone who reaches this address; set "
-         "user and password.",
-         address),
-        (NULL));
 
   mounts = gst_rtsp_server_get_mount_points (self->server);
   gst_rtsp_mount_points_add_factory (mounts, mount,
@@ -474,6 +533,10 @@ gst_rtsp_h264_sink_set_property (GObject *object, guint prop_id,
       g_free (self->password);
       self->password = g_value_dup_string (value);
       break;
+    case PROP_PASSWORD_FILE:
+      g_free (self->password_file);
+      self->password_file = g_value_dup_string (value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -509,6 +572,11 @@ gst_rtsp_h264_sink_get_property (GObject *object, guint prop_id, GValue *value,
       g_value_set_string (value, self->user);
       GST_OBJECT_UNLOCK (self);
       break;
+    case PROP_PASSWORD_FILE:
+      GST_OBJECT_LOCK (self);
+      g_value_set_string (value, self->password_file);
+      GST_OBJECT_UNLOCK (self);
+      break;
     case PROP_URL:
       GST_OBJECT_LOCK (self);
       g_value_take_string (
@@ -542,6 +610,7 @@ gst_rtsp_h264_sink_finalize (GObject *object)
   g_free (self->mount);
   g_free (self->user);
   g_free (self->password);
+  g_free (self->password_file);
   gst_clear_caps (&self->caps);
   g_mutex_clear (&self->feed_lock);
   G_OBJECT_CLASS (gst_rtsp_h264_sink_parent_class)->finalize (object);
@@ -577,8 +646,9 @@ gst_rtsp_h264_sink_class_init (GstRtspH264SinkClass *klass)
       g_param_spec_string (
           "address", "Address",
           "IP address the RTSP server listens on. The default serves this "
-          "machine only; use 0.0.0.0 for every interface, and then set user "
-          "and password",
+          "machine only; any address that is not loopback (0.0.0.0, ::, a "
+          "LAN address) needs user and password (or password-file): without "
+          "them the element refuses to start",
           DEFAULT_ADDRESS,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS
               | GST_PARAM_MUTABLE_READY));
@@ -604,8 +674,10 @@ gst_rtsp_h264_sink_class_init (GstRtspH264SinkClass *klass)
       gobject_class, PROP_USER,
       g_param_spec_string (
           "user", "User",
-          "User name for RTSP basic authentication; when unset, anyone who "
-          "reaches the address may watch",
+          "User name for RTSP basic authentication (with password or "
+          "password-file); every request without them is answered 401. When "
+          "unset, anyone who reaches the address may watch, so it is required "
+          "off loopback",
           NULL,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS
               | GST_PARAM_MUTABLE_READY));
@@ -613,9 +685,21 @@ gst_rtsp_h264_sink_class_init (GstRtspH264SinkClass *klass)
       gobject_class, PROP_PASSWORD,
       g_param_spec_string (
           "password", "Password",
-          "Password for RTSP basic authentication (with user). Write-only",
+          "Password for RTSP basic authentication (with user). Write-only. "
+          "It is visible in a command line: prefer password-file",
           NULL,
           G_PARAM_WRITABLE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
+  g_object_class_install_property (
+      gobject_class, PROP_PASSWORD_FILE,
+      g_param_spec_string (
+          "password-file", "Password file",
+          "File holding the password for RTSP basic authentication (its "
+          "first line; read on start, replaces password). Keep it private "
+          "(mode 0600). Basic authentication is not encrypted: off a "
+          "trusted network, tunnel RTSP (ssh, VPN)",
+          NULL,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS
+              | GST_PARAM_MUTABLE_READY));
   g_object_class_install_property (
       gobject_class, PROP_URL,
       g_param_spec_string (

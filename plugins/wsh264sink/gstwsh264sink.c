@@ -55,6 +55,7 @@ enum {
   PROP_SESSION_ID,
   PROP_TOKEN,
   PROP_ALLOWED_ORIGINS,
+  PROP_PUBLIC_NAMES,
   PROP_MAX_CLIENTS,
   PROP_UNIT_FORMAT,
   PROP_MAX_CLIENT_LAG,
@@ -101,6 +102,7 @@ struct _GstWsH264Sink {
   gchar *session_id;
   gchar *token;
   gchar *allowed_origins;
+  gchar *public_names;
   guint max_clients;
   GstFormat unit_format;
   guint64 max_client_lag;
@@ -552,40 +554,22 @@ request_has_token (SoupServerMessage *msg, GHashTable *query,
 }
 
 /* Without allowed-origins, a browser may connect only from a page this
- * element served itself (Origin host equals the Host header), so an
- * unrelated web page cannot watch or control the desktop. */
+ * element served itself (Origin equals http(s)://Host), so an unrelated web
+ * page cannot watch or control the desktop; with it, only the listed
+ * origins. The rules are common/vmsnet.h's. */
 static gboolean
 origin_allowed (SoupServerMessage *msg, const gchar *allowed)
 {
   SoupMessageHeaders *hdrs = soup_server_message_get_request_headers (msg);
   const gchar *origin = soup_message_headers_get_one (hdrs, "Origin");
-  const gchar *host;
-
-  if (!origin)
-    return TRUE; /* not a browser */
+  g_auto (GStrv) list = NULL;
 
   if (allowed && *allowed) {
-    g_auto (GStrv) list = g_strsplit (allowed, ",", -1);
-    gchar **p;
-    for (p = list; *p; p++) {
-      g_strstrip (*p);
-      if (g_str_equal (*p, "*") || g_ascii_strcasecmp (*p, origin) == 0)
-        return TRUE;
-    }
-    return FALSE;
-  } else {
-    g_autoptr (GUri) uri = g_uri_parse (origin, G_URI_FLAGS_NONE, NULL);
-    g_autofree gchar *hostport = NULL;
-    host = soup_message_headers_get_one (hdrs, "Host");
-    if (!uri || !host || !g_uri_get_host (uri))
-      return FALSE;
-    if (g_uri_get_port (uri) > 0)
-      hostport = g_strdup_printf ("%s:%d", g_uri_get_host (uri),
-                                  g_uri_get_port (uri));
-    else
-      hostport = g_strdup (g_uri_get_host (uri));
-    return g_ascii_strcasecmp (hostport, host) == 0;
+    list = vms_split_list (allowed);
+    return vms_origin_allowed (origin, NULL, (const gchar *const *)list);
   }
+  return vms_origin_allowed (origin,
+                             soup_message_headers_get_one (hdrs, "Host"), NULL);
 }
 
 static void
@@ -594,6 +578,39 @@ respond_text (SoupServerMessage *msg, guint status, const gchar *text)
   soup_server_message_set_status (msg, status, NULL);
   soup_server_message_set_response (msg, "text/plain; charset=utf-8",
                                     SOUP_MEMORY_COPY, text, strlen (text));
+}
+
+/* DNS rebinding: a web page whose own name resolves to this machine sends
+ * Host (and Origin) with that name, so Origin == Host proves nothing. Only
+ * an IP literal, a localhost name or one of public-names is this server.
+ * TRUE when the request was answered (421). */
+static gboolean
+refuse_foreign_host (GstWsH264Sink *sink, SoupServerMessage *msg)
+{
+  const gchar *host = soup_message_headers_get_one (
+      soup_server_message_get_request_headers (msg), "Host");
+  g_autofree gchar *names = NULL;
+  g_autofree gchar *text = NULL;
+  g_auto (GStrv) list = NULL;
+
+  GST_OBJECT_LOCK (sink);
+  names = g_strdup (sink->public_names);
+  GST_OBJECT_UNLOCK (sink);
+  list = vms_split_list (names);
+  if (vms_host_allowed (host, (const gchar *const *)list))
+    return FALSE;
+  GST_INFO_OBJECT (sink, "refusing a request for Host %s", host);
+  text = g_strdup_printf (
+      "This stream is not served under the name \"%s\": open it by IP "
+      "address or localhost, or add the name to wsh264sink's public-names.\n",
+      host ? host : "");
+  soup_server_message_set_status (msg, 421, "Misdirected Request");
+  /* whatever follows on this connection is not for us either */
+  soup_message_headers_replace (soup_server_message_get_response_headers (msg),
+                                "Connection", "close");
+  soup_server_message_set_response (msg, "text/plain; charset=utf-8",
+                                    SOUP_MEMORY_COPY, text, strlen (text));
+  return TRUE;
 }
 
 static void
@@ -615,6 +632,8 @@ handle_stream_request (SoupServer *server, SoupServerMessage *msg,
   max_clients = sink->max_clients;
   GST_OBJECT_UNLOCK (sink);
 
+  if (refuse_foreign_host (sink, msg))
+    return;
   rest = path + strlen (sink->ws_path);
   if (*rest == '/')
     rest++;
@@ -712,6 +731,8 @@ handle_default_request (SoupServer *server, SoupServerMessage *msg,
   GstWsH264Sink *sink = user_data;
   const gchar *method = soup_server_message_get_method (msg);
 
+  if (refuse_foreign_host (sink, msg))
+    return;
   if (g_strcmp0 (method, "GET") != 0 && g_strcmp0 (method, "HEAD") != 0) {
     respond_text (msg, SOUP_STATUS_METHOD_NOT_ALLOWED, "Use GET.\n");
     return;
@@ -1340,6 +1361,10 @@ gst_ws_h264_sink_set_property (GObject *object, guint prop_id,
       g_free (sink->allowed_origins);
       sink->allowed_origins = g_value_dup_string (value);
       break;
+    case PROP_PUBLIC_NAMES:
+      g_free (sink->public_names);
+      sink->public_names = g_value_dup_string (value);
+      break;
     case PROP_MAX_CLIENTS:
       sink->max_clients = g_value_get_uint (value);
       break;
@@ -1397,6 +1422,9 @@ gst_ws_h264_sink_get_property (GObject *object, guint prop_id, GValue *value,
     case PROP_ALLOWED_ORIGINS:
       g_value_set_string (value, sink->allowed_origins);
       break;
+    case PROP_PUBLIC_NAMES:
+      g_value_set_string (value, sink->public_names);
+      break;
     case PROP_MAX_CLIENTS:
       g_value_set_uint (value, sink->max_clients);
       break;
@@ -1432,6 +1460,7 @@ gst_ws_h264_sink_finalize (GObject *object)
   g_free (sink->session_id);
   g_free (sink->token);
   g_free (sink->allowed_origins);
+  g_free (sink->public_names);
   g_mutex_clear (&sink->lock);
   g_mutex_clear (&sink->start_lock);
   g_cond_clear (&sink->start_cond);
@@ -1518,6 +1547,16 @@ gst_ws_h264_sink_class_init (GstWsH264SinkClass *klass)
           "(e.g. \"https://example.org,http://127.0.0.1:8080\", \"*\" = any); "
           "empty allows only pages served by this element (Origin matches "
           "Host) and clients that send no Origin",
+          NULL, rw_play));
+  g_object_class_install_property (
+      gobject_class, PROP_PUBLIC_NAMES,
+      g_param_spec_string (
+          "public-names", "Public names",
+          "Comma-separated host names this server is reached by (e.g. "
+          "\"stream.example.org\", \"*\" = any). A request whose Host header "
+          "is not an IP address, localhost or one of these gets 421: a web "
+          "page that pointed its own name at this machine (DNS rebinding) "
+          "cannot use the stream. Empty = IP addresses and localhost only",
           NULL, rw_play));
   g_object_class_install_property (
       gobject_class, PROP_MAX_CLIENTS,

@@ -11,6 +11,7 @@
 #include <gst/check/gstcheck.h>
 #include <gst/gsttracer.h>
 #include <gio/gio.h>
+#include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 #include <libsoup/soup.h>
 #include <signal.h>
@@ -396,32 +397,6 @@ GST_START_TEST (test_junk_does_not_hurt)
 
 GST_END_TEST;
 
-GST_START_TEST (test_basic_auth)
-{
-  Server s;
-  gchar *desc, *out = NULL;
-
-  server_start (&s, 320, 240, 60, FALSE, "user=viewer password=s3cret");
-  desc = client_pipeline (s.url, "", "h264parse", 10);
-  fail_if (run_gst_client (desc, &out) == 0, "no credentials but played");
-  g_free (desc);
-  g_free (out);
-  desc = client_pipeline (s.url, "user-id=viewer user-pw=wrong", "h264parse",
-                          10);
-  fail_if (run_gst_client (desc, &out) == 0, "wrong password but played");
-  g_free (desc);
-  g_free (out);
-  desc = client_pipeline (s.url, "user-id=viewer user-pw=s3cret", "h264parse",
-                          30);
-  fail_unless_equals_int (run_gst_client (desc, &out), 0);
-  g_free (desc);
-  g_free (out);
-  assert_no_error (&s);
-  server_stop (&s);
-}
-
-GST_END_TEST;
-
 /* Sends one RTSP request on @conn and reads the reply headers (no body
  * beyond what arrives with them). Returns the reply text. */
 static gchar *
@@ -455,6 +430,174 @@ rtsp_request (GSocketConnection *conn, const gchar *req)
   }
   return g_string_free (reply, FALSE);
 }
+
+/* The status line of the reply to one DESCRIBE of @url sent over a new
+ * connection to 127.0.0.1:@port, with an Authorization header when
+ * @user_pass ("user:password") is given. */
+static gchar *
+describe_status (guint port, const gchar *url, const gchar *user_pass)
+{
+  GSocketClient *sc = g_socket_client_new ();
+  GSocketConnection *conn;
+  GError *err = NULL;
+  gchar *auth = NULL, *req, *reply, *status;
+
+  g_socket_client_set_enable_proxy (sc, FALSE);
+  conn = g_socket_client_connect_to_host (sc, "127.0.0.1", port, NULL, &err);
+  fail_unless (conn != NULL, "%s", err ? err->message : "");
+  if (user_pass) {
+    gchar *b64
+        = g_base64_encode ((const guchar *)user_pass, strlen (user_pass));
+    auth = g_strdup_printf ("Authorization: Basic %s\r\n", b64);
+    g_free (b64);
+  }
+  req = g_strdup_printf ("DESCRIBE %s RTSP/1.0\r\nCSeq: 1\r\n"
+                         "Accept: application/sdp\r\n%s\r\n",
+                         url, auth ? auth : "");
+  reply = rtsp_request (conn, req);
+  status = g_strndup (reply, strcspn (reply, "\r\n"));
+  g_free (reply);
+  g_free (req);
+  g_free (auth);
+  g_io_stream_close (G_IO_STREAM (conn), NULL, NULL);
+  g_object_unref (conn);
+  g_object_unref (sc);
+  return status;
+}
+
+/* Bound to every interface with a user and a password file, reached over
+ * 127.0.0.1: no credentials and a wrong password are answered exactly 401;
+ * the right ones play, and the frames decode to the picture sent (the
+ * ball: white on black, not an empty picture). */
+GST_START_TEST (test_basic_auth)
+{
+  Server s;
+  gchar *desc, *out = NULL, *status, *dir, *pwfile, *extra, *url, *frame;
+  gchar *pixels = NULL;
+  gsize len = 0;
+  guint port = 0;
+  guint8 lo = 255, hi = 0;
+
+  dir = g_dir_make_tmp ("rtsp-auth-XXXXXX", NULL);
+  fail_unless (dir != NULL);
+  pwfile = g_build_filename (dir, "password", NULL);
+  fail_unless (g_file_set_contents (pwfile, "s3cret\n", -1, NULL));
+  extra = g_strdup_printf ("address=0.0.0.0 user=viewer password-file=%s",
+                           pwfile);
+  server_start (&s, 320, 240, 30, FALSE, extra);
+  g_object_get (s.rtsp, "port", &port, NULL);
+  url = g_strdup_printf ("rtsp://127.0.0.1:%u/test", port);
+
+  status = describe_status (port, url, NULL);
+  fail_unless_equals_string (status, "RTSP/1.0 401 Unauthorized");
+  g_free (status);
+  status = describe_status (port, url, "viewer:wrong");
+  fail_unless_equals_string (status, "RTSP/1.0 401 Unauthorized");
+  g_free (status);
+  status = describe_status (port, url, "viewer:s3cret\n");
+  fail_unless_equals_string (status, "RTSP/1.0 401 Unauthorized");
+  g_free (status);
+  status = describe_status (port, url, "viewer:s3cret");
+  fail_unless_equals_string (status, "RTSP/1.0 200 OK");
+  g_free (status);
+
+  /* a real client with a wrong password is refused too */
+  desc = client_pipeline (url, "protocols=tcp user-id=viewer user-pw=wrong",
+                          "h264parse", 10);
+  fail_if (run_gst_client (desc, &out) == 0, "wrong password but played");
+  fail_unless (strstr (out, "Unauthorized (401)") != NULL,
+               "rtspsrc failed, but not with 401: %s", out);
+  g_free (desc);
+  g_free (out);
+
+  desc = g_strdup_printf (
+      "rtspsrc location=%s latency=0 protocols=tcp user-id=viewer "
+      "user-pw=s3cret ! rtph264depay ! avdec_h264 ! videoconvert ! "
+      "video/x-raw,format=GRAY8 ! identity eos-after=31 ! "
+      "multifilesink location=%s/f%%05d.gray",
+      url, dir);
+  fail_unless_equals_int (run_gst_client (desc, &out), 0);
+  g_free (desc);
+  g_free (out);
+  frame = g_build_filename (dir, "f00029.gray", NULL);
+  fail_unless (g_file_get_contents (frame, &pixels, &len, NULL),
+               "no 30th decoded frame");
+  fail_unless_equals_int (len, 320 * 240);
+  for (gsize i = 0; i < len; i++) {
+    lo = MIN (lo, (guint8)pixels[i]);
+    hi = MAX (hi, (guint8)pixels[i]);
+  }
+  fail_unless (lo < 40 && hi > 200, "decoded picture is empty (%u..%u)", lo,
+               hi);
+  assert_no_error (&s);
+  server_stop (&s);
+
+  for (gint i = 0; i < 31; i++) {
+    gchar *f = g_strdup_printf ("%s/f%05d.gray", dir, i);
+    g_unlink (f);
+    g_free (f);
+  }
+  g_unlink (pwfile);
+  g_rmdir (dir);
+  g_free (frame);
+  g_free (pixels);
+  g_free (url);
+  g_free (extra);
+  g_free (pwfile);
+  g_free (dir);
+}
+
+GST_END_TEST;
+
+/* Off loopback without credentials the element does not start, and its
+ * error says what to set. */
+static void
+assert_refuses (const gchar *props, const gchar *needle)
+{
+  GstElement *p;
+  GstBus *bus;
+  GstMessage *m;
+  GError *err = NULL;
+  gchar *desc;
+
+  desc = g_strdup_printf ("videotestsrc is-live=true ! "
+                          "video/x-raw,width=320,height=240 ! vmstreamenc ! "
+                          "rtsph264sink port=0 %s",
+                          props);
+  p = gst_parse_launch (desc, &err);
+  fail_unless (p != NULL, "%s", desc);
+  fail_unless_equals_int (gst_element_set_state (p, GST_STATE_PLAYING),
+                          GST_STATE_CHANGE_FAILURE);
+  bus = gst_element_get_bus (p);
+  m = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR);
+  fail_unless (m != NULL, "%s: no error message", props);
+  gst_message_parse_error (m, &err, NULL);
+  fail_unless (strstr (err->message, needle) != NULL, "%s: %s", props,
+               err->message);
+  g_error_free (err);
+  gst_message_unref (m);
+  gst_object_unref (bus);
+  gst_element_set_state (p, GST_STATE_NULL);
+  gst_object_unref (p);
+  g_free (desc);
+}
+
+GST_START_TEST (test_off_loopback_needs_credentials)
+{
+  const gchar *what = "set user and password (or password-file) on "
+                      "rtsph264sink";
+
+  assert_refuses ("address=0.0.0.0", what);
+  assert_refuses ("address=::", what);
+  assert_refuses ("address=0.0.0.0 password=s3cret", what);
+  assert_refuses ("address=0.0.0.0 user=viewer",
+                  "set password or password-file");
+  assert_refuses ("address=0.0.0.0 user=viewer "
+                  "password-file=/nonexistent/rtsp-password",
+                  "Cannot read the RTSP password-file");
+}
+
+GST_END_TEST;
 
 /* An RTSP client that plays over TCP and then stops reading must not stall
  * the shared media: other clients keep receiving (gst-rtsp-server drops the
@@ -774,6 +917,7 @@ rtsp_clients_suite (void)
   tcase_add_test (tc, test_late_joiner_gets_keyframe_fast);
   tcase_add_test (tc, test_junk_does_not_hurt);
   tcase_add_test (tc, test_basic_auth);
+  tcase_add_test (tc, test_off_loopback_needs_credentials);
   tcase_add_test (tc, test_port_in_use_is_an_error);
   tcase_add_test (tc, test_stalled_tcp_client_does_not_stall_others);
   tcase_add_test (tc, test_two_rtsp_two_ws_one_encoder);

@@ -1130,15 +1130,15 @@ GST_START_TEST (test_malformed_input)
   const gchar *garbage[] = {
     "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", /* TLS hello */
     "GET / HTTP/1.1\r\nHost x\r\nno colon here\r\n\r\n",
-    "GET /stream/x HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+    "GET /stream/x HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
     "Connection: Upgrade\r\nSec-WebSocket-Key: short\r\n"
     "Sec-WebSocket-Version: 13\r\n\r\n",
     "GARBAGE\r\n\r\n",
-    "GET /stream/x HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+    "GET /stream/x HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
     "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
     "Sec-WebSocket-Version: 13\r\n\r\n"
     "\x81\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01\x02\x03\x04", /* 2^64 */
-    "GET /stream/x HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+    "GET /stream/x HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
     "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
     "Sec-WebSocket-Version: 13\r\n\r\n"
     "\x81\x05hello", /* unmasked client frame */
@@ -1176,6 +1176,134 @@ GST_START_TEST (test_malformed_input)
 
 GST_END_TEST;
 
+/* One HTTP request over a raw connection (so Host is exactly what a
+ * browser on a rebound name would send); returns the reply up to the end
+ * of its headers plus whatever body came with them. */
+static gchar *
+raw_http (guint port, const gchar *host, const gchar *path, const gchar *origin,
+          gboolean websocket)
+{
+  GSocketClient *sc = g_socket_client_new ();
+  GSocketConnection *conn;
+  GInputStream *is;
+  GString *reply = g_string_new (NULL);
+  gchar *req, buf[1024];
+  gssize n;
+
+  g_socket_client_set_enable_proxy (sc, FALSE);
+  g_socket_client_set_timeout (sc, 10);
+  conn = g_socket_client_connect_to_host (sc, "127.0.0.1", port, NULL, NULL);
+  fail_unless (conn != NULL);
+  req = g_strdup_printf (
+      "GET %s HTTP/1.1\r\nHost: %s\r\n%s%s%s%s\r\n", path, host,
+      origin ? "Origin: " : "", origin ? origin : "", origin ? "\r\n" : "",
+      websocket ? "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                  "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                  "Sec-WebSocket-Version: 13\r\n"
+                  "Sec-WebSocket-Protocol: vmstream\r\n"
+                : "Connection: close\r\n");
+  fail_unless (g_output_stream_write_all (
+      g_io_stream_get_output_stream (G_IO_STREAM (conn)), req, strlen (req),
+      NULL, NULL, NULL));
+  is = g_io_stream_get_input_stream (G_IO_STREAM (conn));
+  /* the headers, then Content-Length bytes of body (none after 101) */
+  while ((n = g_input_stream_read (is, buf, sizeof (buf), NULL, NULL)) > 0) {
+    const gchar *end, *cl;
+    gsize want = 0;
+
+    g_string_append_len (reply, buf, n);
+    end = strstr (reply->str, "\r\n\r\n");
+    if (end == NULL)
+      continue;
+    cl = g_strstr_len (reply->str, end - reply->str, "Content-Length:");
+    if (cl)
+      want = strtoul (cl + 15, NULL, 10);
+    if (reply->len - (end + 4 - reply->str) >= want)
+      break;
+  }
+  g_io_stream_close (G_IO_STREAM (conn), NULL, NULL);
+  g_object_unref (conn);
+  g_object_unref (sc);
+  g_free (req);
+  return g_string_free (reply, FALSE);
+}
+
+static void
+assert_status (const gchar *reply, const gchar *status, const gchar *what)
+{
+  fail_unless (g_str_has_prefix (reply, status), "%s: %s", what, reply);
+}
+
+/* DNS rebinding: a page on http://rebind.example:PORT whose name now
+ * resolves to 127.0.0.1 sends Host and Origin with its own name, equal to
+ * each other. Refused (421, with a sentence) for the player page and the
+ * stream; IP literals and localhost names are served; public-names adds
+ * names. */
+GST_START_TEST (test_host_allow_list)
+{
+  ClientCounter cc;
+  guint port;
+  GstHarness *h = sink_harness (NULL, &cc, &port);
+  g_autofree gchar *evil = NULL, *evil_origin = NULL, *ip = NULL;
+  g_autofree gchar *ip_origin = NULL, *v6 = NULL, *lh = NULL, *pub = NULL;
+  g_autofree gchar *pub_origin = NULL;
+  gchar *r;
+
+  evil = g_strdup_printf ("rebind.example:%u", port);
+  evil_origin = g_strdup_printf ("http://rebind.example:%u", port);
+  ip = g_strdup_printf ("127.0.0.1:%u", port);
+  ip_origin = g_strdup_printf ("http://127.0.0.1:%u", port);
+  v6 = g_strdup_printf ("[::1]:%u", port);
+  lh = g_strdup_printf ("localhost:%u", port);
+  pub = g_strdup_printf ("Stream.Example.org:%u", port);
+  pub_origin = g_strdup_printf ("http://Stream.Example.org:%u", port);
+
+  r = raw_http (port, evil, "/stream/x", evil_origin, TRUE);
+  assert_status (r, "HTTP/1.1 421", "rebound name, WebSocket");
+  fail_unless (strstr (r, "public-names") != NULL, "no sentence: %s", r);
+  g_free (r);
+  r = raw_http (port, evil, "/", NULL, FALSE);
+  assert_status (r, "HTTP/1.1 421", "rebound name, player page");
+  g_free (r);
+  r = raw_http (port, evil, "/config.json", evil_origin, FALSE);
+  assert_status (r, "HTTP/1.1 421", "rebound name, config.json");
+  g_free (r);
+  r = raw_http (port, "", "/", NULL, FALSE);
+  fail_if (g_str_has_prefix (r, "HTTP/1.1 200"), "empty Host: %s", r);
+  g_free (r);
+
+  r = raw_http (port, ip, "/stream/x", ip_origin, TRUE);
+  assert_status (r, "HTTP/1.1 101", "IP Host with its own origin");
+  g_free (r);
+  r = raw_http (port, ip, "/stream/x", evil_origin, TRUE);
+  assert_status (r, "HTTP/1.1 403", "IP Host, foreign origin");
+  g_free (r);
+  r = raw_http (port, v6, "/", NULL, FALSE);
+  assert_status (r, "HTTP/1.1 200", "[::1] Host");
+  g_free (r);
+  r = raw_http (port, lh, "/", NULL, FALSE);
+  assert_status (r, "HTTP/1.1 200", "localhost Host");
+  g_free (r);
+
+  r = raw_http (port, pub, "/", NULL, FALSE);
+  assert_status (r, "HTTP/1.1 421", "a name not listed yet");
+  g_free (r);
+  g_object_set (h->element, "public-names",
+                " other.example, stream.example.org", NULL);
+  r = raw_http (port, pub, "/", NULL, FALSE);
+  assert_status (r, "HTTP/1.1 200", "a listed name (any case)");
+  g_free (r);
+  r = raw_http (port, pub, "/stream/x", pub_origin, TRUE);
+  assert_status (r, "HTTP/1.1 101", "a listed name, WebSocket");
+  g_free (r);
+  r = raw_http (port, evil, "/stream/x", evil_origin, TRUE);
+  assert_status (r, "HTTP/1.1 421", "still not the rebound name");
+  g_free (r);
+  gst_harness_teardown (h);
+}
+
+GST_END_TEST;
+
 static Suite *
 wsh264sink_suite (void)
 {
@@ -1193,6 +1321,7 @@ wsh264sink_suite (void)
   tcase_add_test (tc, test_disconnect_policy);
   tcase_add_test (tc, test_token);
   tcase_add_test (tc, test_origin);
+  tcase_add_test (tc, test_host_allow_list);
   tcase_add_test (tc, test_max_clients);
   tcase_add_test (tc, test_non_loopback_warning);
   tcase_add_test (tc, test_input_to_navigation);
