@@ -5,18 +5,29 @@
  * exponential backoff (backoff-initial doubling up to backoff-max); a
  * pipeline that does not parse is not retried (state "failed"). Stopping a
  * session sends SIGTERM (SIGKILL after stop-timeout) to the session process
- * and system_powerdown, then quit, then SIGKILL to QEMU. Children get
- * PR_SET_PDEATHSIG so that even a SIGKILLed supervisor leaves no orphan. */
+ * and system_powerdown, then quit, then SIGKILL to QEMU.
+ *
+ * Even a SIGKILLed supervisor leaves no orphan: on Linux children get
+ * PR_SET_PDEATHSIG; everywhere a session process exits when its stdin (a
+ * pipe from us) reaches EOF, and QEMU's launcher (vm/vmstream-vm) watches
+ * the read end of a pipe whose write end only the supervisor holds
+ * (VMSTREAM_PARENT_FD): EOF there means we are gone, and the watcher kills
+ * QEMU. QEMU runs in a process group of its own, which is removed when QEMU
+ * ends, watcher included. */
 #include "supervisor.h"
 
 #include "template.h"
 #include "vmsauth.h"
 
 #include <errno.h>
+#include <glib-unix.h>
 #include <glib/gstdio.h>
 #include <signal.h>
 #include <string.h>
+#include <unistd.h>
+#ifdef HAVE_SYS_PRCTL_H
 #include <sys/prctl.h>
+#endif
 
 #include "qmp.h"
 #include "vmssession.h"
@@ -85,10 +96,32 @@ vms_session_unref (VmsSession *s)
 static void
 child_setup (gpointer user_data)
 {
+#ifdef HAVE_SYS_PRCTL_H
   /* Die with the supervisor, whatever kills it. */
   prctl (PR_SET_PDEATHSIG, GPOINTER_TO_INT (user_data));
+#endif
   /* The supervisor ignores SIGPIPE; an ignored signal survives exec. */
   signal (SIGPIPE, SIG_DFL);
+}
+
+static void
+qemu_child_setup (gpointer user_data)
+{
+  child_setup (user_data);
+  /* a group of its own: removed with QEMU (see qemu_wait_cb) */
+  setpgid (0, 0);
+}
+
+/* The read end of the pipe QEMU's launcher watches; the write end stays in
+ * this process (close-on-exec) until it exits. -1 when it cannot be made. */
+static gint
+parent_pipe_read_end (void)
+{
+  static gint fds[2] = { -1, -1 };
+
+  if (fds[0] < 0 && !g_unix_open_pipe (fds, FD_CLOEXEC, NULL))
+    fds[0] = fds[1] = -1;
+  return fds[0];
 }
 
 /* Children (sessions, QEMU) inherit the supervisor's environment, but
@@ -490,6 +523,12 @@ qemu_wait_cb (GObject *src, GAsyncResult *res, gpointer user_data)
   GSubprocess *q = G_SUBPROCESS (src);
 
   g_subprocess_wait_finish (q, res, NULL);
+  {
+    /* whatever QEMU's launcher left in its group (its parent watcher) */
+    gint pgid = GPOINTER_TO_INT (g_object_get_data (G_OBJECT (q), "vms-pgid"));
+    if (pgid > 1)
+      kill (-pgid, SIGKILL);
+  }
   if (s->qemu == q) {
     g_clear_object (&s->qemu);
     if (s->qemu_timer_id) {
@@ -540,14 +579,20 @@ qemu_start (VmsSession *s, GError **error)
     g_subprocess_launcher_setenv (l, "HELIX_VM_CPUS", cpus, TRUE);
     g_subprocess_launcher_setenv (l, "HELIX_VM_MEMORY", cfg->vm_memory, TRUE);
   }
-  g_subprocess_launcher_set_child_setup (l, child_setup,
+  g_subprocess_launcher_set_child_setup (l, qemu_child_setup,
                                          GINT_TO_POINTER (SIGKILL), NULL);
+  if (parent_pipe_read_end () >= 0) {
+    g_subprocess_launcher_take_fd (l, dup (parent_pipe_read_end ()), 3);
+    g_subprocess_launcher_setenv (l, "VMSTREAM_PARENT_FD", "3", TRUE);
+  }
   g_subprocess_launcher_set_cwd (l, s->run_dir);
   s->qemu = g_subprocess_launcher_spawnv (l, (const gchar *const *)argv, error);
   if (s->qemu == NULL)
     return FALSE;
   s->qemu_stop_stage = 0;
   s->qemu_pid = subprocess_pid (s->qemu);
+  g_object_set_data (G_OBJECT (s->qemu), "vms-pgid",
+                     GINT_TO_POINTER (s->qemu_pid));
   vms_session_ref (s);
   g_subprocess_wait_async (s->qemu, NULL, qemu_wait_cb, s);
   g_message ("session %s: started QEMU (pid %d): %s", s->id, s->qemu_pid, cmd);

@@ -132,6 +132,38 @@ expect "lock held by the VM without flock(1)" 0 "lock held" -- \
   env PATH="$TMP/noflock" VMSTREAM_QEMU="$TMP/fake-qemu" \
   "$VMV" run --name "$NAME-2" --runtime-dir "$TMP/rt2" --image "$TMP/img"
 
+# Parent death without PR_SET_PDEATHSIG (macOS): QEMU dies when the pipe
+# named by VMSTREAM_PARENT_FD reaches EOF. A fake QEMU that only sleeps,
+# the pipe's write end held by a helper we then kill.
+cat >"$TMP/sleepy-qemu" <<'FAKE'
+#!/bin/bash
+exec sleep 60
+FAKE
+chmod +x "$TMP/sleepy-qemu"
+mkfifo "$TMP/parent.fifo"
+sleep 120 >"$TMP/parent.fifo" &
+holder=$!
+helper_pids+=($holder)
+VMSTREAM_PARENT_FD=3 VMSTREAM_QEMU="$TMP/sleepy-qemu" \
+  "$VMV" run --name "$NAME-3" --runtime-dir "$TMP/rt3" --image "$TMP/img" \
+  3<"$TMP/parent.fifo" >/dev/null 2>&1 &
+vm=$!
+helper_pids+=($vm)
+sleep_ok=0
+for _ in $(seq 1 100); do pgrep -P "$vm" >/dev/null 2>&1 && break; sleep 0.05; done
+kill -0 "$vm" 2>/dev/null && sleep_ok=1
+kill "$holder"; wait "$holder" 2>/dev/null
+gone=0
+for _ in $(seq 1 100); do kill -0 "$vm" 2>/dev/null || { gone=1; break; }; sleep 0.05; done
+wait "$vm" 2>/dev/null
+if [ "$sleep_ok" = 1 ] && [ "$gone" = 1 ]; then
+  echo "ok - QEMU ends when the parent's pipe closes (VMSTREAM_PARENT_FD)"
+  passes=$((passes + 1))
+else
+  echo "not ok - QEMU ends when the parent's pipe closes (running before: $sleep_ok, gone after: $gone)"
+  failures=$((failures + 1))
+fi
+
 # bash 3.2 (macOS's /bin/bash) has none of these bash 4 features
 for f in "$SRC/vm/vmstream-vm" "$SRC"/vm/profiles/*.sh; do
   if grep -nE 'declare -[aA]*A|local -[A-Za-z]*[An]|mapfile|readarray|\$\{[A-Za-z_]+(,,|\^\^)|&>>|\|&|coproc|;;&' "$f"; then
