@@ -23,8 +23,13 @@ struct _GstVsockSink {
   guint timeout_ms;
   gint64 max_send_wait_ms;
   gint buffer_size;
+  gchar *secret;
+  gchar *secret_file;
 
   /* streaming state */
+  gchar *key; /* link secret, NULL: none */
+  gsize key_len;
+  gboolean warned_auth;
   VmsAddress *addr;
   GstPoll *poll;
   GstPollFD pfd;

@@ -128,6 +128,41 @@ read_welcome (gint fd)
   return w;
 }
 
+/* Answers the source's CHALLENGE (version 2) with @secret's proof, or with
+ * no proof when @secret is NULL, and returns the WELCOME that follows. A
+ * source refusing before the challenge answers WELCOME at once. */
+static VmsWelcome
+answer_challenge (gint fd, const gchar *secret)
+{
+  guint8 buf[VMS_CHALLENGE_SIZE], ab[VMS_AUTH_SIZE];
+  VmsChallenge c;
+  VmsAuth a = { VMS_PROTOCOL_VERSION, 0, { 0 } };
+  VmsWelcome w;
+
+  fail_unless (read_all (fd, buf, VMS_WELCOME_SIZE));
+  if (vms_welcome_parse (buf, VMS_WELCOME_SIZE, &w, NULL))
+    return w;
+  fail_unless (read_all (fd, buf + VMS_WELCOME_SIZE,
+                         VMS_CHALLENGE_SIZE - VMS_WELCOME_SIZE));
+  fail_unless (vms_challenge_parse (buf, sizeof (buf), &c, NULL));
+  if (secret != NULL) {
+    a.flags = VMS_AUTH_FLAG_MAC;
+    vms_auth_compute_mac ((const guint8 *)secret, strlen (secret), c.nonce,
+                          a.mac);
+  }
+  vms_auth_write (ab, &a);
+  write_all (fd, ab, sizeof (ab));
+  return read_welcome (fd);
+}
+
+/* HELLO + CHALLENGE/AUTH: the WELCOME status. */
+static guint16
+handshake (gint fd, const gchar *caps, const gchar *secret)
+{
+  send_hello (fd, caps);
+  return answer_challenge (fd, secret).status;
+}
+
 static void
 send_header (gint fd, const VmsMsgHeader *h)
 {
@@ -151,7 +186,7 @@ guest_connect (const gchar *path, const gchar *caps)
   VmsWelcome w;
 
   send_hello (fd, caps);
-  w = read_welcome (fd);
+  w = answer_challenge (fd, NULL);
   fail_unless_equals_int (w.status, VMS_STATUS_OK);
   fail_unless (w.max_frame > 0);
   return fd;
@@ -440,7 +475,8 @@ GST_START_TEST (test_src_rejects_bad_peers)
 
   /* caps that do not parse */
   fd = unix_connect (path);
-  send_hello (fd, "video/x-raw, width=(int)");
+  fail_unless_equals_int (handshake (fd, "video/x-raw, width=(int)", NULL),
+                          VMS_STATUS_BAD_CAPS);
   expect_warning (bus, "caps");
   expect_closed (fd);
 
@@ -551,8 +587,7 @@ GST_START_TEST (test_src_hello_resync)
   send_frame (fd, &hdr, payload);
   buf = gst_harness_pull (h);
   gst_buffer_unref (buf);
-  send_hello (fd, NV12_CAPS);
-  fail_unless_equals_int (read_welcome (fd).status, VMS_STATUS_OK);
+  fail_unless_equals_int (handshake (fd, NV12_CAPS, NULL), VMS_STATUS_OK);
   send_frame (fd, &hdr, payload);
   buf = gst_harness_pull (h);
   fail_unless (GST_BUFFER_FLAG_IS_SET (buf, GST_BUFFER_FLAG_DISCONT));
@@ -637,7 +672,7 @@ GST_START_TEST (test_src_refuses_caps_downstream_rejects)
   gst_element_set_state (p, GST_STATE_PLAYING);
   fd = unix_connect (path);
   send_hello (fd, NV12_CAPS);
-  w = read_welcome (fd);
+  w = answer_challenge (fd, NULL);
   fail_unless_equals_int (w.status, VMS_STATUS_BAD_CAPS);
   expect_warning (bus, "does not accept");
   expect_closed (fd);
@@ -646,7 +681,7 @@ GST_START_TEST (test_src_refuses_caps_downstream_rejects)
   fd = unix_connect (path);
   send_hello (fd, "video/x-raw,format=I420,width=64,height=48,"
                   "framerate=30/1");
-  w = read_welcome (fd);
+  w = answer_challenge (fd, NULL);
   fail_unless_equals_int (w.status, VMS_STATUS_OK);
   close (fd);
 
@@ -726,8 +761,10 @@ GST_END_TEST;
 typedef struct {
   gchar *path;
   gint listen_fd;
-  guint16 status; /* WELCOME status to answer */
-  guint n_frames; /* frames to read */
+  guint16 status;      /* WELCOME status to answer */
+  const gchar *secret; /* required when set */
+  VmsAuth auth;        /* what the sink answered */
+  guint n_frames;      /* frames to read */
   gboolean send_keyframe_request;
   gboolean hold_open; /* keep the connection, read nothing more */
   gint conn_fd;
@@ -753,6 +790,25 @@ fake_host_thread (gpointer data)
   fail_unless (vms_hello_parse (buf, sizeof (buf), &hello, NULL));
   fh->caps = g_malloc0 (hello.caps_len + 1);
   fail_unless (read_all (fd, fh->caps, hello.caps_len));
+  fail_unless_equals_int (hello.version, VMS_PROTOCOL_VERSION);
+  {
+    guint8 cb[VMS_CHALLENGE_SIZE], ab[VMS_AUTH_SIZE];
+    VmsChallenge c = { VMS_PROTOCOL_VERSION, 0, { 0 } };
+    guint i;
+
+    for (i = 0; i < VMS_NONCE_LEN; i++)
+      c.nonce[i] = g_random_int ();
+    if (fh->secret)
+      c.flags = VMS_CHALLENGE_FLAG_SECRET_REQUIRED;
+    vms_challenge_write (cb, &c);
+    write_all (fd, cb, sizeof (cb));
+    fail_unless (read_all (fd, ab, sizeof (ab)));
+    fail_unless (vms_auth_parse (ab, sizeof (ab), &fh->auth, NULL));
+    if (fh->secret
+        && !vms_auth_verify (&fh->auth, (const guint8 *)fh->secret,
+                             strlen (fh->secret), c.nonce))
+      w.status = VMS_STATUS_AUTH_FAILED;
+  }
   vms_welcome_write (wb, &w);
   write_all (fd, wb, sizeof (wb));
   g_async_queue_push (fh->events, (gpointer) "welcomed");
