@@ -756,6 +756,202 @@ GST_START_TEST (test_src_timeout_warning)
 
 GST_END_TEST;
 
+/* A source with a secret: only a sender that proves it is served. */
+GST_START_TEST (test_src_requires_secret)
+{
+  gchar *path = sock_path ("secret.sock");
+  gchar *uri = g_strdup_printf ("unix://%s", path);
+  GstHarness *h = gst_harness_new_with_padnames ("vsocksrc", NULL, "src");
+  GstBus *bus = gst_bus_new ();
+  VmsMsgHeader hdr = frame_header (W * H * 3 / 2, 0, W);
+  guint8 *payload = pattern (hdr.size, 5);
+  GstBuffer *buf;
+  gint fd;
+
+  g_object_set (h->element, "uri", uri, "handshake-timeout", 2000, "secret",
+                "correct horse", NULL);
+  gst_element_set_bus (h->element, bus);
+  gst_harness_play (h);
+
+  fd = unix_connect (path);
+  fail_unless_equals_int (handshake (fd, NV12_CAPS, NULL),
+                          VMS_STATUS_AUTH_FAILED);
+  expect_warning (bus, "the sender has no link secret");
+  expect_closed (fd);
+
+  fd = unix_connect (path);
+  fail_unless_equals_int (handshake (fd, NV12_CAPS, "correct horsE"),
+                          VMS_STATUS_AUTH_FAILED);
+  expect_warning (bus, "wrong secret");
+  expect_closed (fd);
+
+  /* version 1 cannot authenticate */
+  fd = unix_connect (path);
+  {
+    guint8 hb[VMS_HELLO_SIZE];
+    VmsHello v1 = { 1, 0, strlen (NV12_CAPS) };
+    vms_hello_write (hb, &v1);
+    write_all (fd, hb, sizeof (hb));
+    write_all (fd, NV12_CAPS, strlen (NV12_CAPS));
+  }
+  fail_unless_equals_int (read_welcome (fd).status, VMS_STATUS_BAD_VERSION);
+  expect_warning (bus, "version 1");
+  expect_closed (fd);
+
+  fd = unix_connect (path);
+  fail_unless_equals_int (handshake (fd, NV12_CAPS, "correct horse"),
+                          VMS_STATUS_OK);
+  send_frame (fd, &hdr, payload);
+  buf = gst_harness_pull (h);
+  fail_unless (buf != NULL);
+  gst_buffer_unref (buf);
+  /* a re-HELLO on the same connection proves the secret again */
+  fail_unless_equals_int (handshake (fd, NV12_CAPS, "wrong"),
+                          VMS_STATUS_AUTH_FAILED);
+  expect_warning (bus, "wrong secret");
+  expect_closed (fd);
+
+  gst_harness_teardown (h);
+  gst_object_unref (bus);
+  g_free (payload);
+  g_free (uri);
+  g_free (path);
+}
+
+GST_END_TEST;
+
+/* secret-file: the first line of the file. */
+GST_START_TEST (test_src_secret_file)
+{
+  gchar *path = sock_path ("sf.sock");
+  gchar *file = sock_path ("secret");
+  gchar *uri = g_strdup_printf ("unix://%s", path);
+  GstHarness *h = gst_harness_new_with_padnames ("vsocksrc", NULL, "src");
+  GstBus *bus = gst_bus_new ();
+  gint fd;
+
+  fail_unless (g_file_set_contents (file, "from-file\n", -1, NULL));
+  g_object_set (h->element, "uri", uri, "secret", "from-property",
+                "secret-file", file, NULL);
+  gst_element_set_bus (h->element, bus);
+  gst_harness_play (h);
+  fd = unix_connect (path);
+  fail_unless_equals_int (handshake (fd, NV12_CAPS, "from-file"),
+                          VMS_STATUS_OK);
+  close (fd);
+  gst_harness_teardown (h);
+
+  /* a file that cannot be read is an error at start */
+  unlink (file);
+  h = gst_harness_new_with_padnames ("vsocksrc", NULL, "src");
+  g_object_set (h->element, "uri", uri, "secret-file", file, NULL);
+  gst_element_set_bus (h->element, bus);
+  fail_unless_equals_int (gst_element_set_state (h->element, GST_STATE_PAUSED),
+                          GST_STATE_CHANGE_FAILURE);
+  expect_error (bus, "link secret");
+  gst_element_set_state (h->element, GST_STATE_NULL);
+  gst_harness_teardown (h);
+  gst_object_unref (bus);
+  g_free (uri);
+  g_free (file);
+  g_free (path);
+}
+
+GST_END_TEST;
+
+/* unix://: a peer running as another uid is refused before it speaks. */
+GST_START_TEST (test_src_allowed_uid)
+{
+  gchar *path = sock_path ("uid.sock");
+  gchar *uri = g_strdup_printf ("unix://%s", path);
+  GstHarness *h = gst_harness_new_with_padnames ("vsocksrc", NULL, "src");
+  GstBus *bus = gst_bus_new ();
+  gint64 uid = -2;
+  gint fd;
+
+  /* the default is our own uid */
+  g_object_get (h->element, "allowed-uid", &uid, NULL);
+  fail_unless_equals_int64 (uid, getuid ());
+
+  g_object_set (h->element, "uri", uri, "allowed-uid", (gint64)getuid () + 1,
+                NULL);
+  gst_element_set_bus (h->element, bus);
+  gst_harness_play (h);
+  fd = unix_connect (path);
+  send_hello (fd, NV12_CAPS);
+  expect_warning (bus, "allowed-uid");
+  expect_closed (fd);
+  gst_harness_teardown (h);
+
+  /* -1: any uid */
+  h = gst_harness_new_with_padnames ("vsocksrc", NULL, "src");
+  g_object_set (h->element, "uri", uri, "allowed-uid", (gint64)-1, NULL);
+  gst_harness_play (h);
+  fd = guest_connect (path, NV12_CAPS);
+  close (fd);
+  gst_harness_teardown (h);
+
+  gst_object_unref (bus);
+  g_free (uri);
+  g_free (path);
+}
+
+GST_END_TEST;
+
+/* While a newcomer is in its handshake the current sender's frames keep
+ * coming, and the back-channel stays with the current sender. */
+GST_START_TEST (test_src_silent_newcomer_does_not_stall)
+{
+  gchar *path = sock_path ("silent.sock");
+  GstBus *bus;
+  GstHarness *h = src_harness (path, &bus);
+  VmsMsgHeader hdr = frame_header (W * H * 3 / 2, 0, W);
+  guint8 *payload = pattern (hdr.size, 6);
+  guint8 hb[VMS_BACK_HEADER_SIZE], tmp[64];
+  VmsBackHeader bh;
+  GstBuffer *buf;
+  gint fd, silent, i;
+  gint64 t0;
+
+  fd = guest_connect (path, NV12_CAPS);
+  send_frame (fd, &hdr, payload);
+  gst_buffer_unref (gst_harness_pull (h));
+
+  silent = unix_connect (path);
+  write_all (silent, "VMS1", 4); /* and nothing more */
+  t0 = g_get_monotonic_time ();
+  for (i = 1; i <= 5; i++) {
+    hdr.seq = i;
+    send_frame (fd, &hdr, payload);
+    buf = gst_harness_pull (h);
+    fail_unless_equals_uint64 (GST_BUFFER_OFFSET (buf), i);
+    gst_buffer_unref (buf);
+  }
+  /* long before the 2 s handshake-timeout */
+  fail_unless (g_get_monotonic_time () - t0 < G_USEC_PER_SEC);
+  fail_unless (gst_harness_push_upstream_event (
+      h, gst_video_event_new_upstream_force_key_unit (GST_CLOCK_TIME_NONE, TRUE,
+                                                      1)));
+  fail_unless (read_all (fd, hb, sizeof (hb)));
+  fail_unless (vms_back_header_parse (hb, sizeof (hb), &bh, NULL));
+  fail_unless_equals_int (bh.type, VMS_BACK_KEYFRAME_REQUEST);
+  {
+    struct pollfd pfd = { silent, POLLIN, 0 };
+    fail_unless (poll (&pfd, 1, 100) == 0, "the newcomer got a message");
+  }
+  expect_warning (bus, "no handshake in time");
+  fail_unless (read (silent, tmp, sizeof (tmp)) == 0);
+  close (silent);
+
+  close (fd);
+  g_free (payload);
+  gst_harness_teardown (h);
+  gst_object_unref (bus);
+  g_free (path);
+}
+
+GST_END_TEST;
+
 /* ================= vsocksink ================= */
 
 typedef struct {
@@ -956,6 +1152,58 @@ GST_START_TEST (test_sink_sends_frames)
 
 GST_END_TEST;
 
+/* The sink proves the host's secret (from secret-file) without sending it. */
+GST_START_TEST (test_sink_secret)
+{
+  FakeHost *fh = fake_host_new ("sinksecret.sock", 1, VMS_STATUS_OK);
+  gchar *file = sock_path ("sink-secret");
+  GThread *t;
+  GstBus *bus;
+  GstHarness *h;
+
+  fh->secret = "guest-secret";
+  fail_unless (g_file_set_contents (file, "guest-secret\n", -1, NULL));
+  t = g_thread_new ("host", fake_host_thread, fh);
+  h = sink_harness (fh->path, &bus);
+  g_object_set (h->element, "secret-file", file, NULL);
+  fail_unless_equals_int (gst_harness_push (h, nv12_buffer (W, 0, 0)),
+                          GST_FLOW_OK);
+  g_thread_join (t);
+  fail_unless (fh->auth.flags & VMS_AUTH_FLAG_MAC);
+  fail_unless_equals_int (fh->hdr[0].type, VMS_MSG_FRAME);
+  fail_unless (gst_bus_pop_filtered (bus, GST_MESSAGE_WARNING) == NULL);
+  gst_harness_teardown (h);
+  gst_object_unref (bus);
+  fake_host_free (fh);
+  g_free (file);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_sink_wrong_secret)
+{
+  FakeHost *fh = fake_host_new ("sinkwrong.sock", 0, VMS_STATUS_OK);
+  GThread *t;
+  GstBus *bus;
+  GstHarness *h;
+
+  fh->secret = "host-secret";
+  t = g_thread_new ("host", fake_host_thread, fh);
+  h = sink_harness (fh->path, &bus);
+  g_object_set (h->element, "secret", "guest-secret", NULL);
+  /* refused: the frame is dropped, the pipeline goes on and retries */
+  fail_unless_equals_int (gst_harness_push (h, nv12_buffer (W, 0, 0)),
+                          GST_FLOW_OK);
+  g_thread_join (t);
+  expect_warning (bus, "refused ours");
+  fail_unless (gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR) == NULL);
+  gst_harness_teardown (h);
+  gst_object_unref (bus);
+  fake_host_free (fh);
+}
+
+GST_END_TEST;
+
 GST_START_TEST (test_sink_host_absent_drops)
 {
   gchar *path = sock_path ("nobody.sock");
@@ -1140,9 +1388,15 @@ vsockelements_suite (void)
   tcase_add_test (tc, test_src_refuses_caps_downstream_rejects);
   tcase_add_test (tc, test_src_bad_uri);
   tcase_add_test (tc, test_src_timeout_warning);
+  tcase_add_test (tc, test_src_requires_secret);
+  tcase_add_test (tc, test_src_secret_file);
+  tcase_add_test (tc, test_src_allowed_uid);
+  tcase_add_test (tc, test_src_silent_newcomer_does_not_stall);
   tcase_add_test (tc, test_sink_sends_frames);
   tcase_add_test (tc, test_sink_host_absent_drops);
   tcase_add_test (tc, test_sink_refused);
+  tcase_add_test (tc, test_sink_secret);
+  tcase_add_test (tc, test_sink_wrong_secret);
   tcase_add_test (tc, test_sink_keyframe_request_upstream);
   tcase_add_test (tc, test_sink_blocked_write_unlocks);
   tcase_add_test (tc, test_sink_bad_uri);
