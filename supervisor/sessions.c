@@ -16,6 +16,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/random.h>
 
 #include "qmp.h"
 
@@ -65,10 +66,16 @@ vms_session_unref (VmsSession *s)
   if (s->qemu_timer_id)
     g_source_remove (s->qemu_timer_id);
   if (s->run_dir) {
+    g_autofree gchar *secret_file
+        = g_build_filename (s->run_dir, "link-secret", NULL);
     if (s->qmp_path)
       g_unlink (s->qmp_path);
+    g_unlink (secret_file);
     g_rmdir (s->run_dir);
   }
+  if (s->link_secret)
+    memset (s->link_secret, 0, strlen (s->link_secret));
+  g_free (s->link_secret);
   g_queue_clear_full (&s->input_queue, (GDestroyNotify)g_bytes_unref);
   g_free (s->id);
   g_free (s->template_name);
@@ -194,6 +201,38 @@ session_vars (VmsSession *s)
   g_hash_table_insert (v, "VM_DIR", g_strdup (cfg->vm_dir));
   g_hash_table_insert (v, "QMP_SOCKET",
                        g_strdup (s->qmp_path ? s->qmp_path : ""));
+  /* The guest link secret: made once per session from the kernel's CSPRNG
+   * and written to RUN_DIR/link-secret (0600), which the host template's
+   * vsocksrc reads (secret-file=${LINK_SECRET_FILE}) and vm/vmstream-vm
+   * copies into the guest's read-only share. Never on a command line. */
+  if (s->link_secret == NULL) {
+    guint8 raw[32];
+    gsize i, got = 0;
+
+    while (got < sizeof (raw)) {
+      ssize_t n = getrandom (raw + got, sizeof (raw) - got, 0);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        g_error ("cannot read random bytes: %s", g_strerror (errno));
+      got += n;
+    }
+    s->link_secret = g_malloc (2 * sizeof (raw) + 1);
+    for (i = 0; i < sizeof (raw); i++)
+      g_snprintf (s->link_secret + 2 * i, 3, "%02x", raw[i]);
+    memset (raw, 0, sizeof (raw));
+  }
+  if (s->run_dir) {
+    g_autofree gchar *path = g_build_filename (s->run_dir, "link-secret", NULL);
+    g_autoptr (GError) err = NULL;
+
+    if (g_file_set_contents_full (path, s->link_secret, -1,
+                                  G_FILE_SET_CONTENTS_CONSISTENT, 0600, &err))
+      g_hash_table_insert (v, "LINK_SECRET_FILE", g_steal_pointer (&path));
+    else
+      g_warning ("session %s: %s", s->id, err->message);
+  }
+  g_hash_table_insert (v, "LINK_SECRET", g_strdup (s->link_secret));
   if (cfg->vsock_uri) {
     GHashTable *layers[] = { v, NULL };
     vsock_uri = vms_template_expand (cfg->vsock_uri, layers, NULL);
