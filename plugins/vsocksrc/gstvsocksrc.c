@@ -1526,8 +1526,9 @@ gst_vsock_src_class_init (GstVsockSrcClass *klass)
       gobject_class, PROP_HANDSHAKE_TIMEOUT,
       g_param_spec_uint (
           "handshake-timeout", "Handshake timeout",
-          "Milliseconds a new sender has to complete its HELLO before the "
-          "connection is dropped",
+          "Milliseconds a new sender has to complete its whole handshake "
+          "(HELLO to AUTH) before the connection is dropped; handshakes run "
+          "in threads of their own, the current sender streams on meanwhile",
           1, G_MAXUINT, DEFAULT_HANDSHAKE_TIMEOUT,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS));
   g_object_class_install_property (
@@ -1566,7 +1567,8 @@ gst_vsock_src_class_init (GstVsockSrcClass *klass)
       g_param_spec_boxed (
           "stats", "Statistics",
           "Counters: frames-received, bytes-received, connections, "
-          "disconnects, rejected (connections dropped for protocol errors), "
+          "disconnects, rejected (connections refused or dropped: protocol "
+          "errors, failed authentication or peer checks), "
           "disconts, caps-changes, last-transit-ns (arrival minus the "
           "sender's capture time)",
           GST_TYPE_STRUCTURE, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
