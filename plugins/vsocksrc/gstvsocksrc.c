@@ -241,6 +241,11 @@ gst_vsock_src_wait (GstVsockSrc *self)
   }
 }
 
+static gboolean gst_vsock_src_switch_sender (GstVsockSrc *self);
+
+/* Reads @len bytes of the current sender. READ_NEW_PEER: an authenticated
+ * newcomer has replaced it meanwhile (the caller drops what it had of the
+ * message); a newcomer refused at that point leaves the read going on. */
 static ReadResult
 gst_vsock_src_read (GstVsockSrc *self, guint8 *dst, gsize len, GError **error)
 {
@@ -262,6 +267,8 @@ gst_vsock_src_read (GstVsockSrc *self, guint8 *dst, gsize len, GError **error)
       continue;
     if (errno == EAGAIN) {
       ReadResult r = gst_vsock_src_wait (self);
+      if (r == READ_NEW_PEER && !gst_vsock_src_switch_sender (self))
+        continue;
       if (r != READ_OK)
         return r;
       continue;
@@ -710,8 +717,8 @@ gst_vsock_src_accept_thread (gpointer data)
 
 /* Streaming thread: an authenticated newcomer replaces the current sender
  * once downstream accepts its caps. A newcomer whose caps are refused is
- * told so and the current sender goes on. */
-static void
+ * told so and the current sender goes on. TRUE when it switched. */
+static gboolean
 gst_vsock_src_switch_sender (GstVsockSrc *self)
 {
   GstVsockSrcLink *link;
@@ -723,19 +730,19 @@ gst_vsock_src_switch_sender (GstVsockSrc *self)
   link = g_steal_pointer (&self->ready);
   g_mutex_unlock (&self->link_lock);
   if (link == NULL)
-    return;
+    return FALSE;
 
   if (!gst_vsock_src_apply_caps (self, g_steal_pointer (&link->caps))) {
     gst_vsock_src_send_welcome (self, link->fd, VMS_STATUS_BAD_CAPS);
     gst_vsock_src_warn_rejected (self, link->peer, "caps refused", NULL);
     link_free (link);
-    return;
+    return FALSE;
   }
   if (!gst_vsock_src_send_welcome (self, link->fd, VMS_STATUS_OK)) {
     gst_vsock_src_warn_rejected (self, link->peer,
                                  "cannot answer the handshake", NULL);
     link_free (link);
-    return;
+    return FALSE;
   }
   if (self->conn_pfd.fd >= 0) {
     GST_ELEMENT_INFO (self, RESOURCE, READ,
@@ -758,6 +765,7 @@ gst_vsock_src_switch_sender (GstVsockSrc *self)
   GST_OBJECT_UNLOCK (self);
   GST_INFO_OBJECT (self, "sender %s connected", self->peer);
   link_free (link);
+  return TRUE;
 }
 
 /* Streaming thread: the current sender started again on the same byte
@@ -914,9 +922,8 @@ gst_vsock_src_create (GstPushSrc *psrc, GstBuffer **outbuf)
     if (r == READ_FLUSHING)
       return GST_FLOW_FLUSHING;
     if (r == READ_NEW_PEER) {
-      /* an authenticated newcomer, also mid-message: the current sender
-       * is a connection the guest left behind */
-      gst_vsock_src_switch_sender (self);
+      /* an authenticated newcomer took over, also mid-message: the old
+       * connection was one the guest left behind */
       continue;
     }
     if (r == READ_CLOSED) {
@@ -945,10 +952,8 @@ gst_vsock_src_create (GstPushSrc *psrc, GstBuffer **outbuf)
       r = gst_vsock_src_read (self, caps_buf, hdr.size, &err);
       if (r == READ_FLUSHING)
         return GST_FLOW_FLUSHING;
-      if (r == READ_NEW_PEER) {
-        gst_vsock_src_switch_sender (self);
+      if (r == READ_NEW_PEER)
         continue;
-      }
       if (r != READ_OK) {
         gst_vsock_src_reject (self, "truncated CAPS message", err);
         g_clear_error (&err);
@@ -999,10 +1004,8 @@ gst_vsock_src_create (GstPushSrc *psrc, GstBuffer **outbuf)
         gst_buffer_unref (buf);
         if (r == READ_FLUSHING)
           return GST_FLOW_FLUSHING;
-        if (r == READ_NEW_PEER) {
-          gst_vsock_src_switch_sender (self);
+        if (r == READ_NEW_PEER)
           continue;
-        }
         gst_vsock_src_reject (self, "truncated frame", err);
         g_clear_error (&err);
         continue;

@@ -3,6 +3,7 @@
 #include <gst/check/gstcheck.h>
 #include <gst/check/gstharness.h>
 #include <gst/video/video.h>
+#include <gst/app/gstappsink.h>
 #include <gio/gio.h>
 
 #include <errno.h>
@@ -952,6 +953,67 @@ GST_START_TEST (test_src_silent_newcomer_does_not_stall)
 
 GST_END_TEST;
 
+/* An authenticated newcomer whose caps downstream refuses, arriving while
+ * the current sender is in the middle of a frame: the frame arrives whole
+ * and the current sender goes on. */
+GST_START_TEST (test_src_refused_newcomer_mid_frame)
+{
+  gchar *path = sock_path ("midframe.sock");
+  gchar *desc = g_strdup_printf ("vsocksrc uri=unix://%s ! "
+                                 "video/x-raw,format=NV12 ! appsink name=sink "
+                                 "sync=false",
+                                 path);
+  GstElement *p = gst_parse_launch (desc, NULL);
+  GstElement *sink = gst_bin_get_by_name (GST_BIN (p), "sink");
+  GstBus *bus = gst_element_get_bus (p);
+  VmsMsgHeader hdr = frame_header (W * H * 3 / 2, 0, W);
+  guint8 *payload = pattern (hdr.size, 8);
+  GstSample *sample;
+  GstMapInfo map;
+  gint fd, other;
+
+  fail_unless (p != NULL);
+  gst_element_set_state (p, GST_STATE_PLAYING);
+  fd = guest_connect (path, NV12_CAPS);
+  send_frame (fd, &hdr, payload);
+  sample = gst_app_sink_pull_sample (GST_APP_SINK (sink));
+  gst_sample_unref (sample);
+
+  /* half a frame, then the newcomer */
+  hdr.seq = 1;
+  send_header (fd, &hdr);
+  write_all (fd, payload, hdr.size / 2);
+  other = unix_connect (path);
+  fail_unless_equals_int (handshake (other,
+                                     "video/x-raw,format=I420,width=64,"
+                                     "height=48,framerate=30/1",
+                                     NULL),
+                          VMS_STATUS_BAD_CAPS);
+  expect_closed (other);
+  write_all (fd, payload + hdr.size / 2, hdr.size - hdr.size / 2);
+
+  sample = gst_app_sink_try_pull_sample (GST_APP_SINK (sink), 10 * GST_SECOND);
+  fail_unless (sample != NULL, "the current sender's frame did not arrive");
+  fail_unless_equals_uint64 (GST_BUFFER_OFFSET (gst_sample_get_buffer (sample)),
+                             1);
+  gst_buffer_map (gst_sample_get_buffer (sample), &map, GST_MAP_READ);
+  fail_unless (memcmp (map.data, payload, hdr.size) == 0);
+  gst_buffer_unmap (gst_sample_get_buffer (sample), &map);
+  gst_sample_unref (sample);
+  expect_warning (bus, "does not accept");
+
+  close (fd);
+  gst_element_set_state (p, GST_STATE_NULL);
+  gst_object_unref (bus);
+  gst_object_unref (sink);
+  gst_object_unref (p);
+  g_free (payload);
+  g_free (desc);
+  g_free (path);
+}
+
+GST_END_TEST;
+
 /* ================= vsocksink ================= */
 
 typedef struct {
@@ -1392,6 +1454,7 @@ vsockelements_suite (void)
   tcase_add_test (tc, test_src_secret_file);
   tcase_add_test (tc, test_src_allowed_uid);
   tcase_add_test (tc, test_src_silent_newcomer_does_not_stall);
+  tcase_add_test (tc, test_src_refused_newcomer_mid_frame);
   tcase_add_test (tc, test_sink_sends_frames);
   tcase_add_test (tc, test_sink_host_absent_drops);
   tcase_add_test (tc, test_sink_refused);
