@@ -953,6 +953,39 @@ GST_START_TEST (test_src_silent_newcomer_does_not_stall)
 
 GST_END_TEST;
 
+/* A flood of silent connections cannot keep the guest out: with all 16
+ * handshake slots taken, a newcomer makes the source abandon the oldest. */
+GST_START_TEST (test_src_silent_flood)
+{
+  gchar *path = sock_path ("flood.sock");
+  gchar *uri = g_strdup_printf ("unix://%s", path);
+  GstHarness *h = gst_harness_new_with_padnames ("vsocksrc", NULL, "src");
+  GstBus *bus = gst_bus_new ();
+  gint silent[20], fd, i;
+  gint64 t0;
+
+  /* long enough that none of them times out during the test */
+  g_object_set (h->element, "uri", uri, "handshake-timeout", 60000, NULL);
+  gst_element_set_bus (h->element, bus);
+  gst_harness_play (h);
+  for (i = 0; i < (gint)G_N_ELEMENTS (silent); i++)
+    silent[i] = unix_connect (path);
+  t0 = g_get_monotonic_time ();
+  fd = guest_connect (path, NV12_CAPS);
+  fail_unless (g_get_monotonic_time () - t0 < 5 * G_USEC_PER_SEC);
+  /* the oldest ones were abandoned (closed quietly) */
+  expect_closed (silent[0]);
+  close (fd);
+  for (i = 1; i < (gint)G_N_ELEMENTS (silent); i++)
+    close (silent[i]);
+  gst_harness_teardown (h);
+  gst_object_unref (bus);
+  g_free (uri);
+  g_free (path);
+}
+
+GST_END_TEST;
+
 /* An authenticated newcomer whose caps downstream refuses, arriving while
  * the current sender is in the middle of a frame: the frame arrives whole
  * and the current sender goes on. */
@@ -1455,6 +1488,7 @@ vsockelements_suite (void)
   tcase_add_test (tc, test_src_allowed_uid);
   tcase_add_test (tc, test_src_silent_newcomer_does_not_stall);
   tcase_add_test (tc, test_src_refused_newcomer_mid_frame);
+  tcase_add_test (tc, test_src_silent_flood);
   tcase_add_test (tc, test_sink_sends_frames);
   tcase_add_test (tc, test_sink_host_absent_drops);
   tcase_add_test (tc, test_sink_refused);
