@@ -340,8 +340,9 @@ link_stop (Link *l)
  * through its handshake, while the viewers press a key: the stream goes on
  * and the key reaches the guest only. */
 static void
-check_silent_and_half_handshake (Link *l)
+check_silent_and_half_handshake (Link *l, guint attempt)
 {
+  g_autofree gchar *key = g_strdup_printf ("KeyG%u", attempt);
   guint8 hello[VMS_HELLO_SIZE];
   VmsHello h = { VMS_PROTOCOL_VERSION, VMS_HELLO_FLAG_BACK_CHANNEL, 10 };
   gint silent, half;
@@ -357,60 +358,75 @@ check_silent_and_half_handshake (Link *l)
    * streaming thread would by now have pointed its back-channel at one of
    * them and stopped the stream). */
   g_usleep (4 * FRAME_NS / GST_USECOND);
-  send_key (l, "KeyG");
+  send_key (l, key);
   /* both hostile peers are dropped after handshake-timeout, having
    * received nothing: no input event, not even a CHALLENGE */
   fail_unless_equals_int (bytes_until_closed (silent), 0);
   fail_unless_equals_int (bytes_until_closed (half), 0);
-  fail_unless (guest_got_key (l, "KeyG"), "the key did not reach the guest");
+  fail_unless (guest_got_key (l, key), "the key did not reach the guest");
   close (silent);
   close (half);
 }
 
-static void
-check_no_gap (Link *l, gint64 from, gint64 to)
-{
-  guint n;
-  gint64 gap = max_gap_us (&l->o, from, to, &n);
+typedef void (*HostileFn) (Link *l, guint attempt);
 
-  GST_INFO ("%u frames in %" G_GINT64_FORMAT
-            " ms, longest gap %" G_GINT64_FORMAT " ms",
-            n, (to - from) / 1000, gap / 1000);
-  fail_unless (gap <= 2 * FRAME_NS / 1000,
-               "the viewers saw a gap of %" G_GINT64_FORMAT
-               " ms (two frame intervals are %" G_GINT64_FORMAT " ms)",
-               gap / 1000, 2 * FRAME_NS / GST_MSECOND);
+/* Runs @hostile and measures the longest gap the viewers saw meanwhile.
+ * A stall the link causes shows in every attempt, a load spike on a shared
+ * machine does not: up to three attempts, one must see no gap longer than
+ * two frame intervals (every other check holds in every attempt). */
+static void
+check_no_gap_during (Link *l, HostileFn hostile)
+{
+  gint64 gaps[3];
+  guint i, n;
+
+  for (i = 0; i < G_N_ELEMENTS (gaps); i++) {
+    gint64 from = g_get_monotonic_time (), to;
+
+    hostile (l, i);
+    to = g_get_monotonic_time ();
+    gaps[i] = max_gap_us (&l->o, from, to, &n);
+    GST_INFO ("attempt %u: %u frames in %" G_GINT64_FORMAT
+              " ms, longest gap %" G_GINT64_FORMAT " ms",
+              i, n, (to - from) / 1000, gaps[i] / 1000);
+    if (gaps[i] <= 2 * FRAME_NS / 1000)
+      return;
+  }
+  fail ("the viewers saw gaps of %" G_GINT64_FORMAT ", %" G_GINT64_FORMAT
+        " and %" G_GINT64_FORMAT
+        " ms (two frame intervals are %" G_GINT64_FORMAT " ms)",
+        gaps[0] / 1000, gaps[1] / 1000, gaps[2] / 1000,
+        2 * FRAME_NS / GST_MSECOND);
+}
+
+/* (a) no secret, a wrong secret, and protocol version 1 are refused;
+ * (b), (c) a silent peer and a half handshake. */
+static void
+hostile_with_secret (Link *l, guint attempt)
+{
+  guint8 wb[VMS_WELCOME_SIZE];
+  VmsWelcome w;
+  gint fd;
+
+  fail_unless_equals_int (hostile_handshake (l->path, NULL),
+                          VMS_STATUS_AUTH_FAILED);
+  fail_unless_equals_int (hostile_handshake (l->path, "not-the-secret"),
+                          VMS_STATUS_AUTH_FAILED);
+  fd = raw_connect (l->path);
+  send_hello (fd, 1);
+  fail_unless (read_all (fd, wb, sizeof (wb)));
+  fail_unless (vms_welcome_parse (wb, sizeof (wb), &w, NULL));
+  fail_unless_equals_int (w.status, VMS_STATUS_BAD_VERSION);
+  close (fd);
+  check_silent_and_half_handshake (l, attempt);
 }
 
 GST_START_TEST (test_hostile_sender_with_secret)
 {
   Link l = { 0 };
-  gint64 from, to;
 
   link_start (&l, TRUE);
-  from = g_get_monotonic_time ();
-
-  /* (a) no secret, a wrong secret, and protocol version 1: refused */
-  fail_unless_equals_int (hostile_handshake (l.path, NULL),
-                          VMS_STATUS_AUTH_FAILED);
-  fail_unless_equals_int (hostile_handshake (l.path, "not-the-secret"),
-                          VMS_STATUS_AUTH_FAILED);
-  {
-    guint8 wb[VMS_WELCOME_SIZE];
-    VmsWelcome w;
-    gint fd = raw_connect (l.path);
-
-    send_hello (fd, 1);
-    fail_unless (read_all (fd, wb, sizeof (wb)));
-    fail_unless (vms_welcome_parse (wb, sizeof (wb), &w, NULL));
-    fail_unless_equals_int (w.status, VMS_STATUS_BAD_VERSION);
-    close (fd);
-  }
-  /* (b), (c) */
-  check_silent_and_half_handshake (&l);
-  to = g_get_monotonic_time ();
-  check_no_gap (&l, from, to);
-
+  check_no_gap_during (&l, hostile_with_secret);
   /* the real guest was never replaced nor cut */
   fail_unless_equals_uint64 (stat_u64 (l.src, "connections"), 1);
   fail_unless_equals_uint64 (stat_u64 (l.src, "disconnects"), 0);
@@ -425,13 +441,9 @@ GST_END_TEST;
 GST_START_TEST (test_silent_peer_without_secret)
 {
   Link l = { 0 };
-  gint64 from, to;
 
   link_start (&l, FALSE);
-  from = g_get_monotonic_time ();
-  check_silent_and_half_handshake (&l);
-  to = g_get_monotonic_time ();
-  check_no_gap (&l, from, to);
+  check_no_gap_during (&l, check_silent_and_half_handshake);
   fail_unless_equals_uint64 (stat_u64 (l.src, "connections"), 1);
   fail_unless_equals_uint64 (stat_u64 (l.src, "disconnects"), 0);
   link_stop (&l);
