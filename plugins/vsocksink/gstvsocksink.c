@@ -45,6 +45,7 @@ GST_DEBUG_CATEGORY_STATIC (gst_vsock_sink_debug);
 #define DEFAULT_TIMEOUT 3000
 #define DEFAULT_MAX_SEND_WAIT 100
 #define DEFAULT_BUFFER_SIZE (4 * 1024 * 1024)
+#define DEFAULT_KEEPALIVE 1000
 
 enum {
   PROP_0,
@@ -57,6 +58,7 @@ enum {
   PROP_STATS,
   PROP_SECRET,
   PROP_SECRET_FILE,
+  PROP_KEEPALIVE,
 };
 
 static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE (
@@ -177,7 +179,7 @@ gst_vsock_sink_connect (GstVsockSink *self, gboolean *fatal, GError **error)
 {
   guint8 hello_buf[VMS_HELLO_SIZE], welcome_buf[VMS_WELCOME_SIZE];
   guint8 challenge_buf[VMS_CHALLENGE_SIZE], auth_buf[VMS_AUTH_SIZE];
-  gboolean need_secret = FALSE;
+  gboolean need_secret = FALSE, host_pongs = FALSE;
   VmsHello hello = { 0 };
   VmsWelcome welcome;
   struct iovec iov[2];
@@ -235,6 +237,7 @@ gst_vsock_sink_connect (GstVsockSink *self, gboolean *fatal, GError **error)
                             challenge.nonce, auth.mac);
     }
     need_secret = (challenge.flags & VMS_CHALLENGE_FLAG_SECRET_REQUIRED) != 0;
+    host_pongs = TRUE;
     vms_auth_write (auth_buf, &auth);
     memset (&auth, 0, sizeof (auth));
     iov[0].iov_base = auth_buf;
@@ -281,6 +284,9 @@ gst_vsock_sink_connect (GstVsockSink *self, gboolean *fatal, GError **error)
   self->warned_auth = FALSE;
 
   self->peer_max_frame = welcome.max_frame;
+  self->host_pongs = host_pongs;
+  self->last_ping_us = g_get_monotonic_time ();
+  self->ping_due_us = 0;
   self->back_len = 0;
   self->connected = TRUE;
   self->caps_pending = FALSE;
@@ -343,6 +349,9 @@ gst_vsock_sink_handle_back (GstVsockSink *self, const VmsBackHeader *hdr,
   switch (hdr->type) {
     case VMS_BACK_KEYFRAME_REQUEST:
       gst_vsock_sink_request_keyframe (self);
+      break;
+    case VMS_BACK_PONG:
+      self->ping_due_us = 0;
       break;
     case VMS_BACK_NAVIGATION: {
       g_autofree gchar *str = g_strndup ((const gchar *)payload, hdr->len);
@@ -480,6 +489,36 @@ gst_vsock_sink_fill_layout (GstVsockSink *self, GstBuffer *buf,
   return TRUE;
 }
 
+/* PING/PONG: a host that stopped answering PING within timeout lost this
+ * link (on virtio-serial a restarted host sees our frames mid-stream and
+ * drops them), so the link starts afresh with a new HELLO. Called before
+ * each frame, after the back-channel was read. */
+static gboolean
+gst_vsock_sink_keepalive (GstVsockSink *self, GError **error)
+{
+  gint64 now = g_get_monotonic_time ();
+  guint keepalive_ms;
+
+  GST_OBJECT_LOCK (self);
+  keepalive_ms = self->keepalive_ms;
+  GST_OBJECT_UNLOCK (self);
+  if (keepalive_ms == 0 || !self->host_pongs)
+    return TRUE;
+  if (self->ping_due_us != 0 && now > self->ping_due_us) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
+                 "the host answered no PING for %u ms", self->timeout_ms);
+    return FALSE;
+  }
+  if (self->ping_due_us == 0
+      && now - self->last_ping_us >= (gint64)keepalive_ms * 1000) {
+    if (!gst_vsock_sink_send_simple (self, VMS_MSG_PING, NULL, error))
+      return FALSE;
+    self->last_ping_us = now;
+    self->ping_due_us = now + (gint64)self->timeout_ms * 1000;
+  }
+  return TRUE;
+}
+
 static GstFlowReturn
 gst_vsock_sink_render (GstBaseSink *bsink, GstBuffer *buf)
 {
@@ -527,6 +566,8 @@ gst_vsock_sink_render (GstBaseSink *bsink, GstBuffer *buf)
   }
 
   if (!gst_vsock_sink_poll_back (self, &err))
+    goto io_error;
+  if (!gst_vsock_sink_keepalive (self, &err))
     goto io_error;
 
   size = gst_buffer_get_size (buf);
@@ -823,6 +864,9 @@ gst_vsock_sink_set_property (GObject *object, guint prop_id,
       g_free (self->secret_file);
       self->secret_file = g_value_dup_string (value);
       break;
+    case PROP_KEEPALIVE:
+      self->keepalive_ms = g_value_get_uint (value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -862,6 +906,9 @@ gst_vsock_sink_get_property (GObject *object, guint prop_id, GValue *value,
       break;
     case PROP_SECRET_FILE:
       g_value_set_string (value, self->secret_file);
+      break;
+    case PROP_KEEPALIVE:
+      g_value_set_uint (value, self->keepalive_ms);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -973,6 +1020,17 @@ gst_vsock_sink_class_init (GstVsockSinkClass *klass)
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS
               | GST_PARAM_MUTABLE_READY));
 
+  g_object_class_install_property (
+      gobject_class, PROP_KEEPALIVE,
+      g_param_spec_uint (
+          "keepalive", "Keepalive",
+          "Milliseconds between PINGs to the host while frames flow (0 = "
+          "off). A host that answers none with PONG within timeout has lost "
+          "the link (e.g. it restarted behind a virtio-serial port): the "
+          "sink starts afresh with a new HELLO",
+          0, G_MAXUINT, DEFAULT_KEEPALIVE,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS));
+
   gst_element_class_add_static_pad_template (element_class, &sink_template);
   gst_element_class_set_static_metadata (
       element_class, "VM socket sink", "Sink/Network/Video",
@@ -1002,6 +1060,7 @@ gst_vsock_sink_init (GstVsockSink *self)
   self->timeout_ms = DEFAULT_TIMEOUT;
   self->max_send_wait_ms = DEFAULT_MAX_SEND_WAIT;
   self->buffer_size = DEFAULT_BUFFER_SIZE;
+  self->keepalive_ms = DEFAULT_KEEPALIVE;
   gst_poll_fd_init (&self->pfd);
   gst_base_sink_set_sync (GST_BASE_SINK (self), FALSE);
   gst_base_sink_set_last_sample_enabled (GST_BASE_SINK (self), FALSE);

@@ -883,6 +883,9 @@ gst_vsock_src_check_layout (GstVsockSrc *self, const VmsMsgHeader *hdr,
   return TRUE;
 }
 
+static gboolean gst_vsock_src_send_back (GstVsockSrc *self, VmsBackType type,
+                                         const gchar *payload);
+
 static GstFlowReturn
 gst_vsock_src_create (GstPushSrc *psrc, GstBuffer **outbuf)
 {
@@ -966,8 +969,11 @@ gst_vsock_src_create (GstPushSrc *psrc, GstBuffer **outbuf)
       }
       continue;
     }
-    if (hdr.type == VMS_MSG_PING)
+    if (hdr.type == VMS_MSG_PING) {
+      /* keepalive: the sender learns that this link still reaches us */
+      gst_vsock_src_send_back (self, VMS_BACK_PONG, NULL);
       continue;
+    }
     if (hdr.type == VMS_MSG_EOS) {
       GST_INFO_OBJECT (self, "sender sent end-of-stream");
       if (self->forward_eos)

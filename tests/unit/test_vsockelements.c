@@ -1247,6 +1247,153 @@ GST_START_TEST (test_sink_sends_frames)
 
 GST_END_TEST;
 
+/* A host that reads every message and answers PING with PONG, or not. */
+typedef struct {
+  gint listen_fd;
+  gboolean answer;
+  volatile gint pings;
+  volatile gint stop;
+} PingHost;
+
+static gpointer
+ping_host_thread (gpointer data)
+{
+  PingHost *ph = data;
+
+  while (!g_atomic_int_get (&ph->stop)) {
+    struct pollfd lp = { ph->listen_fd, POLLIN, 0 };
+    guint8 buf[VMS_HELLO_SIZE], cb[VMS_CHALLENGE_SIZE], ab[VMS_AUTH_SIZE];
+    guint8 wb[VMS_WELCOME_SIZE], hb[VMS_MSG_HEADER_SIZE];
+    VmsChallenge c = { VMS_PROTOCOL_VERSION, 0, { 0 } };
+    VmsWelcome w = { VMS_PROTOCOL_VERSION, VMS_STATUS_OK, 1 << 24 };
+    VmsHello hello;
+    guint8 *skip;
+    gint fd;
+
+    if (poll (&lp, 1, 50) != 1)
+      continue;
+    fd = accept (ph->listen_fd, NULL, NULL);
+    if (!read_all (fd, buf, sizeof (buf))
+        || !vms_hello_parse (buf, sizeof (buf), &hello, NULL)) {
+      close (fd);
+      continue;
+    }
+    skip = g_malloc (hello.caps_len);
+    read_all (fd, skip, hello.caps_len);
+    g_free (skip);
+    vms_challenge_write (cb, &c);
+    write_all (fd, cb, sizeof (cb));
+    read_all (fd, ab, sizeof (ab));
+    vms_welcome_write (wb, &w);
+    write_all (fd, wb, sizeof (wb));
+    for (;;) {
+      struct pollfd pfd = { fd, POLLIN, 0 };
+      VmsMsgHeader h;
+
+      if (g_atomic_int_get (&ph->stop))
+        break;
+      if (poll (&pfd, 1, 50) != 1)
+        continue;
+      if (!read_all (fd, hb, sizeof (hb))
+          || !vms_msg_header_parse (hb, sizeof (hb), 1 << 24, &h, NULL))
+        break;
+      skip = g_malloc (MAX (h.size, 1));
+      read_all (fd, skip, h.size);
+      g_free (skip);
+      if (h.type == VMS_MSG_PING) {
+        g_atomic_int_inc (&ph->pings);
+        if (ph->answer) {
+          guint8 bb[VMS_BACK_HEADER_SIZE];
+          VmsBackHeader bh = { VMS_BACK_PONG, 0 };
+          vms_back_header_write (bb, &bh);
+          write_all (fd, bb, sizeof (bb));
+        }
+      }
+    }
+    close (fd);
+  }
+  return NULL;
+}
+
+static void
+check_keepalive (gboolean answer)
+{
+  gchar *path = sock_path (answer ? "pong.sock" : "nopong.sock");
+  PingHost ph = { unix_listen (path), answer, 0, 0 };
+  GThread *t = g_thread_new ("host", ping_host_thread, &ph);
+  GstBus *bus;
+  GstHarness *h = sink_harness (path, &bus);
+  guint64 disconnects;
+  gint i;
+
+  g_object_set (h->element, "keepalive", 100, "timeout", 400, NULL);
+  for (i = 0; i < 40; i++) {
+    fail_unless_equals_int (gst_harness_push (h, nv12_buffer (W, i, 0)),
+                            GST_FLOW_OK);
+    g_usleep (25 * 1000);
+  }
+  {
+    GstStructure *stats;
+    g_object_get (h->element, "stats", &stats, NULL);
+    gst_structure_get_uint64 (stats, "disconnects", &disconnects);
+    gst_structure_free (stats);
+  }
+  fail_unless (g_atomic_int_get (&ph.pings) >= 2, "%d PINGs",
+               g_atomic_int_get (&ph.pings));
+  if (answer) {
+    fail_unless_equals_uint64 (disconnects, 0);
+  } else {
+    /* no PONG within timeout: the link starts afresh */
+    fail_unless (disconnects >= 1);
+    expect_warning (bus, "frames are dropped");
+  }
+  gst_harness_teardown (h);
+  g_atomic_int_set (&ph.stop, 1);
+  g_thread_join (t);
+  close (ph.listen_fd);
+  gst_object_unref (bus);
+  g_free (path);
+}
+
+GST_START_TEST (test_sink_keepalive_answered)
+{
+  check_keepalive (TRUE);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_sink_keepalive_unanswered)
+{
+  check_keepalive (FALSE);
+}
+
+GST_END_TEST;
+
+/* The source answers PING with PONG on the back-channel. */
+GST_START_TEST (test_src_pong)
+{
+  gchar *path = sock_path ("ping.sock");
+  GstBus *bus;
+  GstHarness *h = src_harness (path, &bus);
+  VmsMsgHeader hdr = { 0 };
+  guint8 hb[VMS_BACK_HEADER_SIZE];
+  VmsBackHeader bh;
+  gint fd = guest_connect (path, NV12_CAPS);
+
+  hdr.type = VMS_MSG_PING;
+  send_header (fd, &hdr);
+  fail_unless (read_all (fd, hb, sizeof (hb)));
+  fail_unless (vms_back_header_parse (hb, sizeof (hb), &bh, NULL));
+  fail_unless_equals_int (bh.type, VMS_BACK_PONG);
+  fail_unless_equals_int (bh.len, 0);
+  close (fd);
+  gst_harness_teardown (h);
+  gst_object_unref (bus);
+  g_free (path);
+}
+
+GST_END_TEST;
+
 /* The sink proves the host's secret (from secret-file) without sending it. */
 GST_START_TEST (test_sink_secret)
 {
@@ -1494,6 +1641,9 @@ vsockelements_suite (void)
   tcase_add_test (tc, test_sink_refused);
   tcase_add_test (tc, test_sink_secret);
   tcase_add_test (tc, test_sink_wrong_secret);
+  tcase_add_test (tc, test_sink_keepalive_answered);
+  tcase_add_test (tc, test_sink_keepalive_unanswered);
+  tcase_add_test (tc, test_src_pong);
   tcase_add_test (tc, test_sink_keyframe_request_upstream);
   tcase_add_test (tc, test_sink_blocked_write_unlocks);
   tcase_add_test (tc, test_sink_bad_uri);
