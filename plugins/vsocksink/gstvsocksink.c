@@ -489,12 +489,24 @@ gst_vsock_sink_fill_layout (GstVsockSink *self, GstBuffer *buf,
   return TRUE;
 }
 
-/* PING/PONG: a host that stopped answering PING within timeout lost this
- * link (on virtio-serial a restarted host sees our frames mid-stream and
- * drops them), so the link starts afresh with a new HELLO. Called before
+/* PING/PONG: a host that answered no PING within timeout lost this link
+ * (on virtio-serial a restarted host sees our frames mid-stream and drops
+ * them): FALSE, and the link starts afresh with a new HELLO. Called before
  * each frame, after the back-channel was read. */
 static gboolean
-gst_vsock_sink_keepalive (GstVsockSink *self, GError **error)
+gst_vsock_sink_pong_in_time (GstVsockSink *self, GError **error)
+{
+  if (self->ping_due_us == 0 || g_get_monotonic_time () <= self->ping_due_us)
+    return TRUE;
+  g_set_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
+               "the host answered no PING for %u ms", self->timeout_ms);
+  return FALSE;
+}
+
+/* Sends a PING when one is due; only called once the socket is writable,
+ * so it never holds up a frame. */
+static gboolean
+gst_vsock_sink_maybe_ping (GstVsockSink *self, GError **error)
 {
   gint64 now = g_get_monotonic_time ();
   guint keepalive_ms;
@@ -502,20 +514,13 @@ gst_vsock_sink_keepalive (GstVsockSink *self, GError **error)
   GST_OBJECT_LOCK (self);
   keepalive_ms = self->keepalive_ms;
   GST_OBJECT_UNLOCK (self);
-  if (keepalive_ms == 0 || !self->host_pongs)
+  if (keepalive_ms == 0 || !self->host_pongs || self->ping_due_us != 0
+      || now - self->last_ping_us < (gint64)keepalive_ms * 1000)
     return TRUE;
-  if (self->ping_due_us != 0 && now > self->ping_due_us) {
-    g_set_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
-                 "the host answered no PING for %u ms", self->timeout_ms);
+  if (!gst_vsock_sink_send_simple (self, VMS_MSG_PING, NULL, error))
     return FALSE;
-  }
-  if (self->ping_due_us == 0
-      && now - self->last_ping_us >= (gint64)keepalive_ms * 1000) {
-    if (!gst_vsock_sink_send_simple (self, VMS_MSG_PING, NULL, error))
-      return FALSE;
-    self->last_ping_us = now;
-    self->ping_due_us = now + (gint64)self->timeout_ms * 1000;
-  }
+  self->last_ping_us = now;
+  self->ping_due_us = now + (gint64)self->timeout_ms * 1000;
   return TRUE;
 }
 
@@ -567,7 +572,7 @@ gst_vsock_sink_render (GstBaseSink *bsink, GstBuffer *buf)
 
   if (!gst_vsock_sink_poll_back (self, &err))
     goto io_error;
-  if (!gst_vsock_sink_keepalive (self, &err))
+  if (!gst_vsock_sink_pong_in_time (self, &err))
     goto io_error;
 
   size = gst_buffer_get_size (buf);
@@ -608,6 +613,8 @@ gst_vsock_sink_render (GstBaseSink *bsink, GstBuffer *buf)
     }
     goto io_error;
   }
+  if (!gst_vsock_sink_maybe_ping (self, &err))
+    goto io_error;
 
   n_mem = gst_buffer_n_memory (buf);
   if (n_mem > G_N_ELEMENTS (maps)) {
