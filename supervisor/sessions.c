@@ -204,7 +204,9 @@ session_vars (VmsSession *s)
   /* The guest link secret: made once per session from the kernel's CSPRNG
    * and written to RUN_DIR/link-secret (0600), which the host template's
    * vsocksrc reads (secret-file=${LINK_SECRET_FILE}) and vm/vmstream-vm
-   * copies into the guest's read-only share. Never on a command line. */
+   * copies into the guest's read-only share. Never on a command line. Only
+   * the qemu backend hands it to the guest, so only there the host
+   * requires it. */
   if (s->link_secret == NULL) {
     guint8 raw[32];
     gsize i, got = 0;
@@ -222,7 +224,7 @@ session_vars (VmsSession *s)
       g_snprintf (s->link_secret + 2 * i, 3, "%02x", raw[i]);
     memset (raw, 0, sizeof (raw));
   }
-  if (s->run_dir) {
+  if (s->run_dir && g_strcmp0 (cfg->vm_backend, "qemu") == 0) {
     g_autofree gchar *path = g_build_filename (s->run_dir, "link-secret", NULL);
     g_autoptr (GError) err = NULL;
 
