@@ -2,6 +2,8 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "vmsauth.h"
 
+#include <gio/gio.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
@@ -23,40 +25,53 @@ vms_token_equal (const gchar *expected, const gchar *given)
   return diff == 0;
 }
 
-gchar *
-vms_token_generate (gsize n_bytes, GError **error)
+gboolean
+vms_random_bytes (guint8 *buf, gsize len, GError **error)
 {
-  g_autofree guint8 *raw = g_malloc (n_bytes);
-  GString *hex;
   gsize got = 0;
   int fd;
 
-  /* /dev/urandom exists on Linux and macOS alike; GLib's g_random is not
-   * meant for secrets. */
+  /* /dev/urandom exists on Linux and macOS alike (getrandom(2) is
+   * Linux-only); GLib's g_random is not meant for secrets. */
   fd = open ("/dev/urandom", O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
-    g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (errno),
-                 "cannot open /dev/urandom for a new secret: %s",
-                 g_strerror (errno));
-    return NULL;
+    int e = errno;
+    g_set_error (error, G_IO_ERROR, g_io_error_from_errno (e),
+                 "cannot open /dev/urandom for random bytes: %s",
+                 g_strerror (e));
+    return FALSE;
   }
-  while (got < n_bytes) {
-    ssize_t r = read (fd, raw + got, n_bytes - got);
+  while (got < len) {
+    ssize_t r = read (fd, buf + got, len - got);
     if (r < 0 && errno == EINTR)
       continue;
     if (r <= 0) {
       int e = r < 0 ? errno : EIO;
       close (fd);
-      g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (e),
-                   "cannot read /dev/urandom for a new secret: %s",
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (e),
+                   "cannot read random bytes from /dev/urandom: %s",
                    g_strerror (e));
-      return NULL;
+      return FALSE;
     }
     got += (gsize)r;
   }
   close (fd);
+  return TRUE;
+}
+
+gchar *
+vms_token_generate (gsize n_bytes, GError **error)
+{
+  g_autofree guint8 *raw = g_malloc (n_bytes);
+  GString *hex;
+
+  if (!vms_random_bytes (raw, n_bytes, error)) {
+    g_prefix_error (error, "no new secret: ");
+    return NULL;
+  }
   hex = g_string_sized_new (2 * n_bytes);
   for (gsize i = 0; i < n_bytes; i++)
     g_string_append_printf (hex, "%02x", raw[i]);
+  memset (raw, 0, n_bytes);
   return g_string_free (hex, FALSE);
 }

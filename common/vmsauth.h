@@ -11,6 +11,10 @@ G_BEGIN_DECLS
  * empty values never match. */
 gboolean vms_token_equal (const gchar *expected, const gchar *given);
 
+/* Fills @buf with @len bytes from the system's random source
+ * (/dev/urandom). FALSE with @error set when there is none. */
+gboolean vms_random_bytes (guint8 *buf, gsize len, GError **error);
+
 /* A new random secret: @n_bytes from the system's random source, as
  * lowercase hex (2 * @n_bytes characters). NULL with @error set when the
  * system has no random source. */

@@ -140,3 +140,57 @@ vms_io_read_all (GstPoll *poll, GstPollFD *pfd, guint8 *dst, gsize len,
     *got = done;
   return ret;
 }
+
+gboolean
+vms_io_read_deadline (GstPoll *poll, GstPollFD *pfd, guint8 *dst, gsize len,
+                      gint64 deadline_us, gsize *got, GError **error)
+{
+  gsize done = 0;
+  gboolean ret = TRUE;
+
+  while (done < len) {
+    ssize_t n = read (pfd->fd, dst + done, len - done);
+
+    if (n > 0) {
+      done += n;
+      continue;
+    }
+    if (n == 0) {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED,
+                   "peer closed the connection after %" G_GSIZE_FORMAT
+                   " of %" G_GSIZE_FORMAT " bytes",
+                   done, len);
+      ret = FALSE;
+      break;
+    }
+    if (errno == EINTR)
+      continue;
+    if (errno == EAGAIN) {
+      gint64 left = deadline_us - g_get_monotonic_time ();
+
+      if (left <= 0) {
+        g_set_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
+                     "peer sent %" G_GSIZE_FORMAT " of %" G_GSIZE_FORMAT
+                     " bytes in time",
+                     done, len);
+        ret = FALSE;
+        break;
+      }
+      if (!vms_io_wait (poll, pfd, TRUE, left * GST_USECOND, error)) {
+        ret = FALSE;
+        break;
+      }
+      continue;
+    }
+    {
+      int err = errno;
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (err),
+                   "read failed: %s", g_strerror (err));
+    }
+    ret = FALSE;
+    break;
+  }
+  if (got)
+    *got = done;
+  return ret;
+}

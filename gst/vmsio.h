@@ -25,4 +25,11 @@ gboolean vms_io_writev_all (GstPoll *poll, GstPollFD *pfd, gboolean is_socket,
 gboolean vms_io_read_all (GstPoll *poll, GstPollFD *pfd, guint8 *dst, gsize len,
                           GstClockTime timeout, gsize *got, GError **error);
 
+/* Like vms_io_read_all(), but the whole read must finish before
+ * @deadline_us (g_get_monotonic_time() clock), however slowly the peer
+ * trickles bytes in: G_IO_ERROR_TIMED_OUT after that. */
+gboolean vms_io_read_deadline (GstPoll *poll, GstPollFD *pfd, guint8 *dst,
+                               gsize len, gint64 deadline_us, gsize *got,
+                               GError **error);
+
 G_END_DECLS

@@ -1,4 +1,4 @@
-/* vmstream wire protocol, version 1: serialisation and validation. */
+/* vmstream wire protocol, version 2: serialisation and validation. */
 #include "vmsprotocol.h"
 
 #include "vmsnest.h"
@@ -150,9 +150,134 @@ vms_status_to_string (guint16 status)
       return "caps refused by the receiver";
     case VMS_STATUS_BUSY:
       return "receiver busy with another sender";
+    case VMS_STATUS_AUTH_FAILED:
+      return "authentication failed (the link secret is missing or wrong)";
     default:
       return "unknown status";
   }
+}
+
+void
+vms_challenge_write (guint8 out[VMS_CHALLENGE_SIZE], const VmsChallenge *c)
+{
+  memcpy (out, VMS_CHALLENGE_MAGIC, VMS_MAGIC_LEN);
+  put_u16 (out + 4, c->version);
+  put_u16 (out + 6, c->flags);
+  memcpy (out + 8, c->nonce, VMS_NONCE_LEN);
+}
+
+gboolean
+vms_challenge_parse (const guint8 *data, gsize len, VmsChallenge *c,
+                     GError **error)
+{
+  if (!check_len (len, VMS_CHALLENGE_SIZE, "CHALLENGE", error))
+    return FALSE;
+  if (memcmp (data, VMS_CHALLENGE_MAGIC, VMS_MAGIC_LEN) != 0) {
+    g_set_error (error, VMS_PROTOCOL_ERROR, VMS_PROTOCOL_ERROR_BAD_MAGIC,
+                 "bad CHALLENGE magic %02x %02x %02x %02x (expected "
+                 "\"VMSC\")",
+                 data[0], data[1], data[2], data[3]);
+    return FALSE;
+  }
+  c->version = get_u16 (data + 4);
+  c->flags = get_u16 (data + 6);
+  memcpy (c->nonce, data + 8, VMS_NONCE_LEN);
+  if (c->flags & ~VMS_CHALLENGE_FLAG_SECRET_REQUIRED) {
+    g_set_error (error, VMS_PROTOCOL_ERROR, VMS_PROTOCOL_ERROR_BAD_LAYOUT,
+                 "unknown CHALLENGE flags 0x%x", c->flags);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+void
+vms_auth_write (guint8 out[VMS_AUTH_SIZE], const VmsAuth *a)
+{
+  memcpy (out, VMS_AUTH_MAGIC, VMS_MAGIC_LEN);
+  put_u16 (out + 4, a->version);
+  put_u16 (out + 6, a->flags);
+  memcpy (out + 8, a->mac, VMS_MAC_LEN);
+}
+
+gboolean
+vms_auth_parse (const guint8 *data, gsize len, VmsAuth *a, GError **error)
+{
+  if (!check_len (len, VMS_AUTH_SIZE, "AUTH", error))
+    return FALSE;
+  if (memcmp (data, VMS_AUTH_MAGIC, VMS_MAGIC_LEN) != 0) {
+    g_set_error (error, VMS_PROTOCOL_ERROR, VMS_PROTOCOL_ERROR_BAD_MAGIC,
+                 "bad AUTH magic %02x %02x %02x %02x (expected \"VMSR\")",
+                 data[0], data[1], data[2], data[3]);
+    return FALSE;
+  }
+  a->version = get_u16 (data + 4);
+  a->flags = get_u16 (data + 6);
+  memcpy (a->mac, data + 8, VMS_MAC_LEN);
+  if (a->flags & ~VMS_AUTH_FLAG_MAC) {
+    g_set_error (error, VMS_PROTOCOL_ERROR, VMS_PROTOCOL_ERROR_BAD_LAYOUT,
+                 "unknown AUTH flags 0x%x", a->flags);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+#define VMS_AUTH_LABEL "vmstream-link-v2"
+
+void
+vms_auth_compute_mac (const guint8 *secret, gsize secret_len,
+                      const guint8 nonce[VMS_NONCE_LEN],
+                      guint8 mac[VMS_MAC_LEN])
+{
+  GHmac *hmac = g_hmac_new (G_CHECKSUM_SHA256, secret, secret_len);
+  gsize len = VMS_MAC_LEN;
+
+  g_hmac_update (hmac, (const guchar *)VMS_AUTH_LABEL, strlen (VMS_AUTH_LABEL));
+  g_hmac_update (hmac, nonce, VMS_NONCE_LEN);
+  g_hmac_get_digest (hmac, mac, &len);
+  g_hmac_unref (hmac);
+  g_assert (len == VMS_MAC_LEN);
+}
+
+gboolean
+vms_equal_const_time (const guint8 *a, const guint8 *b, gsize len)
+{
+  volatile guint8 diff = 0;
+  gsize i;
+
+  for (i = 0; i < len; i++)
+    diff |= a[i] ^ b[i];
+  return diff == 0;
+}
+
+gboolean
+vms_auth_verify (const VmsAuth *auth, const guint8 *secret, gsize secret_len,
+                 const guint8 nonce[VMS_NONCE_LEN])
+{
+  guint8 expected[VMS_MAC_LEN];
+  gboolean ok;
+
+  vms_auth_compute_mac (secret, secret_len, nonce, expected);
+  ok = vms_equal_const_time (auth->mac, expected, VMS_MAC_LEN);
+  memset (expected, 0, sizeof (expected));
+  return ok && (auth->flags & VMS_AUTH_FLAG_MAC) != 0;
+}
+
+gboolean
+vms_secret_check (const gchar *secret, gsize len, GError **error)
+{
+  if (len == 0 || len > VMS_MAX_SECRET_LEN) {
+    g_set_error (error, VMS_PROTOCOL_ERROR, VMS_PROTOCOL_ERROR_TOO_LARGE,
+                 "the link secret is %" G_GSIZE_FORMAT
+                 " bytes long, it must be 1..%u",
+                 len, VMS_MAX_SECRET_LEN);
+    return FALSE;
+  }
+  if (memchr (secret, '\0', len) != NULL) {
+    g_set_error_literal (error, VMS_PROTOCOL_ERROR, VMS_PROTOCOL_ERROR_AUTH,
+                         "the link secret contains a NUL byte");
+    return FALSE;
+  }
+  return TRUE;
 }
 
 void

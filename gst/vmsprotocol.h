@@ -1,4 +1,4 @@
-/* vmstream wire protocol, version 1.
+/* vmstream wire protocol, version 2.
  *
  * Pure functions over bytes: nothing here reads or writes a socket, so
  * every parser can be unit-tested and fuzzed. All integers are
@@ -10,16 +10,29 @@
 
 G_BEGIN_DECLS
 
-#define VMS_PROTOCOL_VERSION 1
+#define VMS_PROTOCOL_VERSION 2
+/* Oldest version a receiver still serves: version 1 has no authentication
+ * and is accepted only by a receiver that requires no secret. */
+#define VMS_PROTOCOL_VERSION_MIN 1
 
 #define VMS_HELLO_MAGIC "VMS1"
 #define VMS_WELCOME_MAGIC "VMSA"
+#define VMS_CHALLENGE_MAGIC "VMSC"
+#define VMS_AUTH_MAGIC "VMSR"
 #define VMS_MAGIC_LEN 4
 
 /* HELLO: magic, u16 version, u16 flags, u32 caps_len, caps bytes */
 #define VMS_HELLO_SIZE 12
 /* WELCOME: magic, u16 version, u16 status, u32 max_frame */
 #define VMS_WELCOME_SIZE 12
+/* CHALLENGE (v2): magic, u16 version, u16 flags, 32-byte nonce */
+#define VMS_CHALLENGE_SIZE 40
+/* AUTH (v2): magic, u16 version, u16 flags, 32-byte HMAC-SHA256 */
+#define VMS_AUTH_SIZE 40
+#define VMS_NONCE_LEN 32
+#define VMS_MAC_LEN 32
+/* Longest link secret (bytes). */
+#define VMS_MAX_SECRET_LEN 256
 /* Message header, see VmsMsgHeader */
 #define VMS_MSG_HEADER_SIZE 88
 /* Back-channel header: u32 type, u32 len */
@@ -66,7 +79,21 @@ typedef enum {
   VMS_STATUS_BAD_VERSION = 1,
   VMS_STATUS_BAD_CAPS = 2,
   VMS_STATUS_BUSY = 3,
+  /* v2: the AUTH answer did not prove the link secret */
+  VMS_STATUS_AUTH_FAILED = 4,
 } VmsStatus;
+
+/* CHALLENGE flags */
+typedef enum {
+  /* The receiver checks the AUTH answer against its secret. */
+  VMS_CHALLENGE_FLAG_SECRET_REQUIRED = 1 << 0,
+} VmsChallengeFlags;
+
+/* AUTH flags */
+typedef enum {
+  /* mac holds HMAC-SHA256 (secret, label || nonce); else it is all zero. */
+  VMS_AUTH_FLAG_MAC = 1 << 0,
+} VmsAuthFlags;
 
 typedef enum {
   VMS_BACK_KEYFRAME_REQUEST = 1,
@@ -85,6 +112,18 @@ typedef struct {
   guint16 status;
   guint32 max_frame;
 } VmsWelcome;
+
+typedef struct {
+  guint16 version;
+  guint16 flags;
+  guint8 nonce[VMS_NONCE_LEN];
+} VmsChallenge;
+
+typedef struct {
+  guint16 version;
+  guint16 flags;
+  guint8 mac[VMS_MAC_LEN];
+} VmsAuth;
 
 typedef struct {
   guint32 type;
@@ -117,6 +156,7 @@ typedef enum {
   VMS_PROTOCOL_ERROR_BAD_LAYOUT,
   VMS_PROTOCOL_ERROR_BAD_CAPS,
   VMS_PROTOCOL_ERROR_REFUSED,
+  VMS_PROTOCOL_ERROR_AUTH,
 } VmsProtocolError;
 
 void vms_hello_write (guint8 out[VMS_HELLO_SIZE], const VmsHello *hello);
@@ -127,6 +167,28 @@ void vms_welcome_write (guint8 out[VMS_WELCOME_SIZE],
                         const VmsWelcome *welcome);
 gboolean vms_welcome_parse (const guint8 *data, gsize len, VmsWelcome *welcome,
                             GError **error);
+
+void vms_challenge_write (guint8 out[VMS_CHALLENGE_SIZE],
+                          const VmsChallenge *challenge);
+gboolean vms_challenge_parse (const guint8 *data, gsize len,
+                              VmsChallenge *challenge, GError **error);
+
+void vms_auth_write (guint8 out[VMS_AUTH_SIZE], const VmsAuth *auth);
+gboolean vms_auth_parse (const guint8 *data, gsize len, VmsAuth *auth,
+                         GError **error);
+
+/* The AUTH proof: HMAC-SHA256 keyed with the secret over the label
+ * "vmstream-link-v2" followed by the nonce. */
+void vms_auth_compute_mac (const guint8 *secret, gsize secret_len,
+                           const guint8 nonce[VMS_NONCE_LEN],
+                           guint8 mac[VMS_MAC_LEN]);
+/* Whether @auth proves @secret for @nonce; compares in constant time. */
+gboolean vms_auth_verify (const VmsAuth *auth, const guint8 *secret,
+                          gsize secret_len, const guint8 nonce[VMS_NONCE_LEN]);
+/* Constant-time comparison of two @len-byte strings. */
+gboolean vms_equal_const_time (const guint8 *a, const guint8 *b, gsize len);
+/* Checks a secret's length (1..VMS_MAX_SECRET_LEN) and that it has no NUL. */
+gboolean vms_secret_check (const gchar *secret, gsize len, GError **error);
 
 void vms_msg_header_write (guint8 out[VMS_MSG_HEADER_SIZE],
                            const VmsMsgHeader *hdr);

@@ -1,5 +1,6 @@
 /* vmstream transports: URI parsing and socket helpers. */
 #include "vmstransport.h"
+#include "vmsprotocol.h"
 
 #include <gio/gio.h>
 
@@ -596,4 +597,67 @@ vms_transport_tune (gint fd, gint bufsize)
   if (setsockopt (fd, SOL_SOCKET, SO_RCVBUFFORCE, &bufsize, sizeof (bufsize))
       != 0)
     setsockopt (fd, SOL_SOCKET, SO_RCVBUF, &bufsize, sizeof (bufsize));
+}
+
+gboolean
+vms_transport_get_peer_uid (gint fd, guint32 *uid)
+{
+  struct ucred cred;
+  socklen_t len = sizeof (cred);
+  struct sockaddr_storage ss;
+  socklen_t slen = sizeof (ss);
+
+  if (getsockname (fd, (struct sockaddr *)&ss, &slen) != 0
+      || ss.ss_family != AF_UNIX)
+    return FALSE;
+  if (getsockopt (fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0
+      || len != sizeof (cred))
+    return FALSE;
+  *uid = cred.uid;
+  return TRUE;
+}
+
+gboolean
+vms_transport_get_peer_cid (gint fd, guint32 *cid)
+{
+  struct sockaddr_storage ss;
+  socklen_t len = sizeof (ss);
+
+  memset (&ss, 0, sizeof (ss));
+  if (getpeername (fd, (struct sockaddr *)&ss, &len) != 0
+      || ss.ss_family != AF_VSOCK)
+    return FALSE;
+  *cid = ((struct sockaddr_vm *)&ss)->svm_cid;
+  return TRUE;
+}
+
+void
+vms_secret_free (gchar *secret)
+{
+  if (secret == NULL)
+    return;
+  memset (secret, 0, strlen (secret));
+  g_free (secret);
+}
+
+gchar *
+vms_secret_load_file (const gchar *path, gsize *len, GError **error)
+{
+  gchar *contents = NULL, *secret = NULL;
+  gsize size = 0, n = 0;
+
+  if (!g_file_get_contents (path, &contents, &size, error))
+    return NULL;
+  /* the first line, without its line end */
+  while (n < size && contents[n] != '\n' && contents[n] != '\r')
+    n++;
+  if (vms_secret_check (contents, n, error)) {
+    secret = g_strndup (contents, n);
+    *len = n;
+  } else {
+    g_prefix_error (error, "%s: ", path);
+  }
+  memset (contents, 0, size);
+  g_free (contents);
+  return secret;
 }

@@ -6,6 +6,8 @@
 
 #include <glib.h>
 
+#include "vmsauth.h" /* vms_random_bytes */
+
 G_BEGIN_DECLS
 
 typedef enum {
@@ -62,6 +64,19 @@ gint vms_transport_accept (gint listen_fd, gchar **peer, GError **error);
 gint vms_transport_connect (const VmsAddress *addr, gboolean *in_progress,
                             GError **error);
 gboolean vms_transport_connect_finish (gint fd, GError **error);
+/* The uid of the process at the other end of a connected unix socket
+ * (SO_PEERCRED, taken when it connected). FALSE when @fd is not one. */
+gboolean vms_transport_get_peer_uid (gint fd, guint32 *uid);
+/* The CID of the peer of a connected vsock socket. FALSE when @fd is not
+ * one. */
+gboolean vms_transport_get_peer_cid (gint fd, guint32 *cid);
+/* Reads a link secret from @path: the file's first line, without the line
+ * end; 1..VMS_MAX_SECRET_LEN bytes, no NUL. Free the result with
+ * vms_secret_free(). */
+gchar *vms_secret_load_file (const gchar *path, gsize *len, GError **error);
+/* Zeroes and frees a secret. */
+void vms_secret_free (gchar *secret);
+
 /* Whether the descriptor is a socket (sendmsg/MSG_NOSIGNAL usable). */
 gboolean vms_transport_is_socket (gint fd);
 /* Larger socket buffers for bulk frames (best effort). */

@@ -77,10 +77,16 @@ vms_session_unref (VmsSession *s)
   if (s->qemu_timer_id)
     g_source_remove (s->qemu_timer_id);
   if (s->run_dir) {
+    g_autofree gchar *secret_file
+        = g_build_filename (s->run_dir, "link-secret", NULL);
     if (s->qmp_path)
       g_unlink (s->qmp_path);
+    g_unlink (secret_file);
     g_rmdir (s->run_dir);
   }
+  if (s->link_secret)
+    memset (s->link_secret, 0, strlen (s->link_secret));
+  g_free (s->link_secret);
   g_queue_clear_full (&s->input_queue, (GDestroyNotify)g_bytes_unref);
   g_free (s->id);
   g_free (s->template_name);
@@ -251,6 +257,27 @@ session_vars (VmsSession *s)
   g_hash_table_insert (v, "VM_DIR", g_strdup (cfg->vm_dir));
   g_hash_table_insert (v, "QMP_SOCKET",
                        g_strdup (s->qmp_path ? s->qmp_path : ""));
+  /* The guest link secret: made once per session from the system's random
+   * source and written to RUN_DIR/link-secret (0600), which the host template's
+   * vsocksrc reads (secret-file=${LINK_SECRET_FILE}) and vm/vmstream-vm
+   * copies into the guest's read-only share. Never on a command line. Only
+   * the qemu backend hands it to the guest, so only there the host
+   * requires it. */
+  if (s->link_secret == NULL) {
+    g_autoptr (GError) err = NULL;
+    s->link_secret = vms_token_generate (32, &err);
+    if (s->link_secret == NULL)
+      g_error ("session %s: %s", s->id, err->message);
+  }
+  if (s->run_dir && g_strcmp0 (cfg->vm_backend, "qemu") == 0) {
+    g_autofree gchar *path = g_build_filename (s->run_dir, "link-secret", NULL);
+    g_autoptr (GError) err = NULL;
+
+    if (vms_private_file_write (path, s->link_secret, &err))
+      g_hash_table_insert (v, "LINK_SECRET_FILE", g_steal_pointer (&path));
+    else
+      g_warning ("session %s: %s", s->id, err->message);
+  }
   if (cfg->vsock_uri) {
     GHashTable *layers[] = { v, NULL };
     vsock_uri = vms_template_expand (cfg->vsock_uri, layers, NULL);

@@ -103,6 +103,9 @@ struct _VmsSession {
   gint qemu_pid;
   gchar *run_dir;
   gchar *qmp_path;
+  /* 64 hex digits, made once per session: vsocksrc requires it of the
+   * guest (RUN_DIR/link-secret, mode 0600; see session_vars()) */
+  gchar *link_secret;
   guint qemu_timer_id;
   gint qemu_stop_stage;
 

@@ -15,6 +15,11 @@
  * memory. The sink does not synchronise to the clock by default (sync=false):
  * frames leave as soon as they are captured.
  *
+ * When the host requires a link secret (vsocksrc secret or secret-file), set
+ * the same one with #GstVsockSink:secret-file (or #GstVsockSink:secret): the
+ * sink answers the host's challenge with HMAC-SHA256 of it, so the secret
+ * itself never crosses the link.
+ *
  * ## Example (in a guest)
  * |[
  * gst-launch-1.0 ximagesrc use-damage=false ! videoconvert ! \
@@ -40,6 +45,7 @@ GST_DEBUG_CATEGORY_STATIC (gst_vsock_sink_debug);
 #define DEFAULT_TIMEOUT 3000
 #define DEFAULT_MAX_SEND_WAIT 100
 #define DEFAULT_BUFFER_SIZE (4 * 1024 * 1024)
+#define DEFAULT_KEEPALIVE 1000
 
 enum {
   PROP_0,
@@ -50,6 +56,9 @@ enum {
   PROP_MAX_SEND_WAIT,
   PROP_BUFFER_SIZE,
   PROP_STATS,
+  PROP_SECRET,
+  PROP_SECRET_FILE,
+  PROP_KEEPALIVE,
 };
 
 static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE (
@@ -115,12 +124,62 @@ gst_vsock_sink_write (GstVsockSink *self, struct iovec *iov, gint n,
                             self->timeout_ms * GST_MSECOND, error);
 }
 
+/* The link secret from secret-file (preferred) or secret. */
+static gboolean
+gst_vsock_sink_load_secret (GstVsockSink *self, gchar **key, gsize *key_len,
+                            GError **error)
+{
+  g_autofree gchar *secret = NULL, *secret_file = NULL;
+
+  GST_OBJECT_LOCK (self);
+  secret = g_strdup (self->secret);
+  secret_file = g_strdup (self->secret_file);
+  GST_OBJECT_UNLOCK (self);
+
+  *key = NULL;
+  *key_len = 0;
+  if (secret_file != NULL && *secret_file != '\0') {
+    *key = vms_secret_load_file (secret_file, key_len, error);
+    if (*key == NULL)
+      return FALSE;
+  } else if (secret != NULL && *secret != '\0') {
+    if (!vms_secret_check (secret, strlen (secret), error))
+      return FALSE;
+    *key_len = strlen (secret);
+    *key = g_steal_pointer (&secret);
+  }
+  if (secret != NULL)
+    memset (secret, 0, strlen (secret));
+  return TRUE;
+}
+
+/* Before each handshake: the file may have been rewritten (a new session
+ * secret); an unreadable file keeps the secret read before. */
+static void
+gst_vsock_sink_reload_secret (GstVsockSink *self)
+{
+  GError *err = NULL;
+  gchar *key;
+  gsize len;
+
+  if (!gst_vsock_sink_load_secret (self, &key, &len, &err)) {
+    GST_DEBUG_OBJECT (self, "keeping the secret read before: %s", err->message);
+    g_clear_error (&err);
+    return;
+  }
+  vms_secret_free (self->key);
+  self->key = key;
+  self->key_len = len;
+}
+
 /* Connects and performs the HELLO/WELCOME handshake. Returns FALSE with
  * *fatal set when the host refused us for a reason retrying cannot fix. */
 static gboolean
 gst_vsock_sink_connect (GstVsockSink *self, gboolean *fatal, GError **error)
 {
   guint8 hello_buf[VMS_HELLO_SIZE], welcome_buf[VMS_WELCOME_SIZE];
+  guint8 challenge_buf[VMS_CHALLENGE_SIZE], auth_buf[VMS_AUTH_SIZE];
+  gboolean need_secret = FALSE, host_pongs = FALSE;
   VmsHello hello = { 0 };
   VmsWelcome welcome;
   struct iovec iov[2];
@@ -156,12 +215,62 @@ gst_vsock_sink_connect (GstVsockSink *self, gboolean *fatal, GError **error)
   if (!gst_vsock_sink_write (self, iov, 2, error))
     goto failed;
 
-  if (!vms_io_read_all (self->poll, &self->pfd, welcome_buf,
-                        sizeof (welcome_buf), timeout, NULL, error)
-      || !vms_welcome_parse (welcome_buf, sizeof (welcome_buf), &welcome,
-                             error))
+  /* A version 2 receiver challenges us first; a version 1 receiver (or
+   * one refusing us outright) answers WELCOME at once. */
+  if (!vms_io_read_all (self->poll, &self->pfd, challenge_buf, VMS_WELCOME_SIZE,
+                        timeout, NULL, error))
+    goto failed;
+  if (memcmp (challenge_buf, VMS_CHALLENGE_MAGIC, VMS_MAGIC_LEN) == 0) {
+    VmsChallenge challenge;
+    VmsAuth auth = { VMS_PROTOCOL_VERSION, 0, { 0 } };
+
+    if (!vms_io_read_all (
+            self->poll, &self->pfd, challenge_buf + VMS_WELCOME_SIZE,
+            VMS_CHALLENGE_SIZE - VMS_WELCOME_SIZE, timeout, NULL, error)
+        || !vms_challenge_parse (challenge_buf, sizeof (challenge_buf),
+                                 &challenge, error))
+      goto failed;
+    gst_vsock_sink_reload_secret (self);
+    if (self->key != NULL) {
+      auth.flags = VMS_AUTH_FLAG_MAC;
+      vms_auth_compute_mac ((const guint8 *)self->key, self->key_len,
+                            challenge.nonce, auth.mac);
+    }
+    need_secret = (challenge.flags & VMS_CHALLENGE_FLAG_SECRET_REQUIRED) != 0;
+    host_pongs = TRUE;
+    vms_auth_write (auth_buf, &auth);
+    memset (&auth, 0, sizeof (auth));
+    iov[0].iov_base = auth_buf;
+    iov[0].iov_len = sizeof (auth_buf);
+    if (!gst_vsock_sink_write (self, iov, 1, error))
+      goto failed;
+    if (!vms_io_read_all (self->poll, &self->pfd, welcome_buf,
+                          sizeof (welcome_buf), timeout, NULL, error))
+      goto failed;
+  } else {
+    memcpy (welcome_buf, challenge_buf, sizeof (welcome_buf));
+  }
+  if (!vms_welcome_parse (welcome_buf, sizeof (welcome_buf), &welcome, error))
     goto failed;
 
+  if (welcome.status == VMS_STATUS_AUTH_FAILED) {
+    g_set_error (error, VMS_PROTOCOL_ERROR, VMS_PROTOCOL_ERROR_AUTH,
+                 "the host refused the stream: %s",
+                 vms_status_to_string (welcome.status));
+    if (!self->warned_auth) {
+      GST_ELEMENT_WARNING (
+          self, RESOURCE, OPEN_WRITE,
+          ("The host requires the link secret and refused ours: %s. Check "
+           "secret or secret-file; retrying with backoff.",
+           self->key == NULL ? "this sink has none set"
+                             : "ours is not the host's"),
+          ("%s", (*error)->message));
+      self->warned_auth = TRUE;
+      /* the retry warning would only repeat it */
+      self->warned_unreachable = TRUE;
+    }
+    goto failed;
+  }
   if (welcome.status != VMS_STATUS_OK) {
     g_set_error (error, VMS_PROTOCOL_ERROR, VMS_PROTOCOL_ERROR_REFUSED,
                  "the host refused the stream: %s (status %u)",
@@ -170,8 +279,14 @@ gst_vsock_sink_connect (GstVsockSink *self, gboolean *fatal, GError **error)
              || welcome.status == VMS_STATUS_BAD_CAPS;
     goto failed;
   }
+  if (need_secret)
+    GST_DEBUG_OBJECT (self, "authenticated with the link secret");
+  self->warned_auth = FALSE;
 
   self->peer_max_frame = welcome.max_frame;
+  self->host_pongs = host_pongs;
+  self->last_ping_us = g_get_monotonic_time ();
+  self->ping_due_us = 0;
   self->back_len = 0;
   self->connected = TRUE;
   self->caps_pending = FALSE;
@@ -234,6 +349,9 @@ gst_vsock_sink_handle_back (GstVsockSink *self, const VmsBackHeader *hdr,
   switch (hdr->type) {
     case VMS_BACK_KEYFRAME_REQUEST:
       gst_vsock_sink_request_keyframe (self);
+      break;
+    case VMS_BACK_PONG:
+      self->ping_due_us = 0;
       break;
     case VMS_BACK_NAVIGATION: {
       g_autofree gchar *str = g_strndup ((const gchar *)payload, hdr->len);
@@ -371,6 +489,41 @@ gst_vsock_sink_fill_layout (GstVsockSink *self, GstBuffer *buf,
   return TRUE;
 }
 
+/* PING/PONG: a host that answered no PING within timeout lost this link
+ * (on virtio-serial a restarted host sees our frames mid-stream and drops
+ * them): FALSE, and the link starts afresh with a new HELLO. Called before
+ * each frame, after the back-channel was read. */
+static gboolean
+gst_vsock_sink_pong_in_time (GstVsockSink *self, GError **error)
+{
+  if (self->ping_due_us == 0 || g_get_monotonic_time () <= self->ping_due_us)
+    return TRUE;
+  g_set_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
+               "the host answered no PING for %u ms", self->timeout_ms);
+  return FALSE;
+}
+
+/* Sends a PING when one is due; only called once the socket is writable,
+ * so it never holds up a frame. */
+static gboolean
+gst_vsock_sink_maybe_ping (GstVsockSink *self, GError **error)
+{
+  gint64 now = g_get_monotonic_time ();
+  guint keepalive_ms;
+
+  GST_OBJECT_LOCK (self);
+  keepalive_ms = self->keepalive_ms;
+  GST_OBJECT_UNLOCK (self);
+  if (keepalive_ms == 0 || !self->host_pongs || self->ping_due_us != 0
+      || now - self->last_ping_us < (gint64)keepalive_ms * 1000)
+    return TRUE;
+  if (!gst_vsock_sink_send_simple (self, VMS_MSG_PING, NULL, error))
+    return FALSE;
+  self->last_ping_us = now;
+  self->ping_due_us = now + (gint64)self->timeout_ms * 1000;
+  return TRUE;
+}
+
 static GstFlowReturn
 gst_vsock_sink_render (GstBaseSink *bsink, GstBuffer *buf)
 {
@@ -419,6 +572,8 @@ gst_vsock_sink_render (GstBaseSink *bsink, GstBuffer *buf)
 
   if (!gst_vsock_sink_poll_back (self, &err))
     goto io_error;
+  if (!gst_vsock_sink_pong_in_time (self, &err))
+    goto io_error;
 
   size = gst_buffer_get_size (buf);
   if (size > self->peer_max_frame) {
@@ -458,6 +613,8 @@ gst_vsock_sink_render (GstBaseSink *bsink, GstBuffer *buf)
     }
     goto io_error;
   }
+  if (!gst_vsock_sink_maybe_ping (self, &err))
+    goto io_error;
 
   n_mem = gst_buffer_n_memory (buf);
   if (n_mem > G_N_ELEMENTS (maps)) {
@@ -604,6 +761,15 @@ gst_vsock_sink_start (GstBaseSink *bsink)
     return FALSE;
   }
   g_free (uri);
+  if (!gst_vsock_sink_load_secret (self, &self->key, &self->key_len, &err)) {
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
+                       ("Cannot use the link secret: %s.", err->message),
+                       (NULL));
+    g_clear_error (&err);
+    g_clear_pointer (&self->addr, vms_address_free);
+    return FALSE;
+  }
+  self->warned_auth = FALSE;
 
   self->poll = gst_poll_new (TRUE);
   gst_poll_fd_init (&self->pfd);
@@ -627,6 +793,8 @@ gst_vsock_sink_stop (GstBaseSink *bsink)
   g_clear_pointer (&self->addr, vms_address_free);
   g_clear_pointer (&self->caps_str, g_free);
   g_clear_pointer (&self->back_buf, g_free);
+  g_clear_pointer (&self->key, vms_secret_free);
+  self->key_len = 0;
   return TRUE;
 }
 
@@ -695,6 +863,17 @@ gst_vsock_sink_set_property (GObject *object, guint prop_id,
     case PROP_BUFFER_SIZE:
       self->buffer_size = g_value_get_int (value);
       break;
+    case PROP_SECRET:
+      g_clear_pointer (&self->secret, vms_secret_free);
+      self->secret = g_value_dup_string (value);
+      break;
+    case PROP_SECRET_FILE:
+      g_free (self->secret_file);
+      self->secret_file = g_value_dup_string (value);
+      break;
+    case PROP_KEEPALIVE:
+      self->keepalive_ms = g_value_get_uint (value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -732,6 +911,12 @@ gst_vsock_sink_get_property (GObject *object, guint prop_id, GValue *value,
     case PROP_BUFFER_SIZE:
       g_value_set_int (value, self->buffer_size);
       break;
+    case PROP_SECRET_FILE:
+      g_value_set_string (value, self->secret_file);
+      break;
+    case PROP_KEEPALIVE:
+      g_value_set_uint (value, self->keepalive_ms);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -745,6 +930,8 @@ gst_vsock_sink_finalize (GObject *object)
   GstVsockSink *self = GST_VSOCK_SINK (object);
 
   g_free (self->uri);
+  vms_secret_free (self->secret);
+  g_free (self->secret_file);
   G_OBJECT_CLASS (parent_class)->finalize (object);
 }
 
@@ -819,6 +1006,38 @@ gst_vsock_sink_class_init (GstVsockSinkClass *klass)
           "disconnects, reconnects",
           GST_TYPE_STRUCTURE, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
 
+  g_object_class_install_property (
+      gobject_class, PROP_SECRET,
+      g_param_spec_string (
+          "secret", "Link secret",
+          "Secret the host's vsocksrc requires (its secret property): the "
+          "sink proves it with HMAC-SHA256 over the host's nonce, the secret "
+          "itself is never sent. 1..256 bytes; empty: none. Prefer "
+          "secret-file, which keeps it out of the process list. Write-only",
+          NULL,
+          G_PARAM_WRITABLE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
+  g_object_class_install_property (
+      gobject_class, PROP_SECRET_FILE,
+      g_param_spec_string (
+          "secret-file", "Link secret file",
+          "File whose first line is the link secret (e.g. on the host's "
+          "read-only share); read at start and again before every "
+          "connection, takes precedence over secret",
+          NULL,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS
+              | GST_PARAM_MUTABLE_READY));
+
+  g_object_class_install_property (
+      gobject_class, PROP_KEEPALIVE,
+      g_param_spec_uint (
+          "keepalive", "Keepalive",
+          "Milliseconds between PINGs to the host while frames flow (0 = "
+          "off). A host that answers none with PONG within timeout has lost "
+          "the link (e.g. it restarted behind a virtio-serial port): the "
+          "sink starts afresh with a new HELLO",
+          0, G_MAXUINT, DEFAULT_KEEPALIVE,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS));
+
   gst_element_class_add_static_pad_template (element_class, &sink_template);
   gst_element_class_set_static_metadata (
       element_class, "VM socket sink", "Sink/Network/Video",
@@ -848,6 +1067,7 @@ gst_vsock_sink_init (GstVsockSink *self)
   self->timeout_ms = DEFAULT_TIMEOUT;
   self->max_send_wait_ms = DEFAULT_MAX_SEND_WAIT;
   self->buffer_size = DEFAULT_BUFFER_SIZE;
+  self->keepalive_ms = DEFAULT_KEEPALIVE;
   gst_poll_fd_init (&self->pfd);
   gst_base_sink_set_sync (GST_BASE_SINK (self), FALSE);
   gst_base_sink_set_last_sample_enabled (GST_BASE_SINK (self), FALSE);

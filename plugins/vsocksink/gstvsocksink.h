@@ -23,8 +23,17 @@ struct _GstVsockSink {
   guint timeout_ms;
   gint64 max_send_wait_ms;
   gint buffer_size;
+  gchar *secret;
+  gchar *secret_file;
+  guint keepalive_ms;
 
   /* streaming state */
+  gchar *key; /* link secret, NULL: none */
+  gsize key_len;
+  gboolean warned_auth;
+  gboolean host_pongs; /* the host speaks v2: it answers PING */
+  gint64 last_ping_us; /* when the last PING went out */
+  gint64 ping_due_us;  /* PONG expected by then; 0: none outstanding */
   VmsAddress *addr;
   GstPoll *poll;
   GstPollFD pfd;

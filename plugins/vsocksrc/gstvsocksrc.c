@@ -11,16 +11,26 @@
  * #GstVideoMeta with the sender's plane layout to raw video. When the sender
  * disconnects the pipeline keeps running: the source waits for the next
  * sender, renegotiates if its caps differ, and marks the first buffer
- * DISCONT. A new connection replaces the current one (a rebooted guest's
- * old connection may linger half-open). A peer that sends bytes which are
- * not the vmstream protocol is dropped with a warning on the bus.
+ * DISCONT.
+ *
+ * Only the session's own guest may send: with #GstVsockSrc:secret or
+ * #GstVsockSrc:secret-file set, a sender must prove the secret in its
+ * handshake (HMAC-SHA256 over a fresh nonce); on unix:// the connecting
+ * process must also run as #GstVsockSrc:allowed-uid (default: our own
+ * uid), on vsock:// come from #GstVsockSrc:allowed-cid when set. Every
+ * newcomer's handshake runs in a thread of its own with
+ * #GstVsockSrc:handshake-timeout, so the current sender's frames keep
+ * flowing; only a newcomer that completed it replaces the current sender
+ * (a rebooted guest's old connection may linger half-open). A peer that
+ * fails, sends bytes which are not the vmstream protocol, or says nothing
+ * never disturbs the stream; failures are warned about on the bus.
  *
  * Buffers are timestamped with the pipeline's running time at arrival (when
  * is-live) and carry the sender's capture time (CLOCK_REALTIME) as a
  * #GstReferenceTimestampMeta with caps `timestamp/x-unix`.
  *
- * Upstream force-key-unit and navigation events are forwarded to the sender
- * over the connection's back-channel.
+ * Upstream force-key-unit and navigation events are forwarded to the
+ * authenticated sender, and only to it, over the connection's back-channel.
  *
  * ## Example (on a Linux host)
  * |[
@@ -37,6 +47,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -62,15 +73,46 @@ enum {
   PROP_FORWARD_EOS,
   PROP_BOUND_PORT,
   PROP_STATS,
+  PROP_SECRET,
+  PROP_SECRET_FILE,
+  PROP_ALLOWED_UID,
+  PROP_ALLOWED_CID,
 };
 
 typedef enum {
   READ_OK,
   READ_FLUSHING,
   READ_CLOSED,   /* peer closed or I/O error (err set) */
-  READ_NEW_PEER, /* a new sender is waiting: switch */
-  READ_TIMEOUT,  /* handshake deadline passed */
+  READ_NEW_PEER, /* an authenticated newcomer is ready: switch */
 } ReadResult;
+
+typedef enum {
+  HS_OK,
+  HS_FAILED, /* refused or broken: warned, counted, WELCOME sent if useful */
+  HS_QUIET,  /* the peer never spoke (or left without a byte) */
+  HS_FLUSHING,
+} HsResult;
+
+struct _GstVsockSrcLink {
+  gint fd;
+  gchar *peer;
+  GstCaps *caps;
+  guint16 flags;
+};
+
+/* One newcomer's handshake, in its own thread. */
+typedef struct {
+  GstVsockSrc *self;
+  GstPoll *poll; /* own; stop() and eviction flush it under link_lock */
+  GstPollFD pfd;
+  gchar *peer;
+  gboolean evicted; /* link_lock */
+} Handshake;
+
+/* Handshakes in flight at once. When a new connection arrives and all are
+ * taken, the oldest is abandoned: the real guest completes its handshake
+ * in milliseconds, so a flood of silent connections cannot keep it out. */
+#define MAX_HANDSHAKES 16
 
 static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE (
     "src", GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS_ANY);
@@ -81,6 +123,18 @@ GST_ELEMENT_REGISTER_DEFINE (vsocksrc, "vsocksrc", GST_RANK_NONE,
                              GST_TYPE_VSOCK_SRC);
 
 static void
+link_free (GstVsockSrcLink *link)
+{
+  if (link == NULL)
+    return;
+  if (link->fd >= 0)
+    close (link->fd);
+  g_free (link->peer);
+  gst_clear_caps (&link->caps);
+  g_free (link);
+}
+
+static void
 gst_vsock_src_close_conn (GstVsockSrc *self)
 {
   if (self->conn_pfd.fd < 0)
@@ -89,8 +143,8 @@ gst_vsock_src_close_conn (GstVsockSrc *self)
   g_mutex_lock (&self->conn_lock);
   close (self->conn_pfd.fd);
   gst_poll_fd_init (&self->conn_pfd);
+  self->peer_back_channel = FALSE;
   g_mutex_unlock (&self->conn_lock);
-  g_byte_array_set_size (self->pending, 0);
   g_clear_pointer (&self->peer, g_free);
   self->discont = TRUE;
   GST_OBJECT_LOCK (self);
@@ -98,19 +152,27 @@ gst_vsock_src_close_conn (GstVsockSrc *self)
   GST_OBJECT_UNLOCK (self);
 }
 
-/* Drops the connection because the peer broke the protocol. */
+/* Posts why a connection is being dropped and counts it. Any thread. */
 static void
-gst_vsock_src_reject (GstVsockSrc *self, const gchar *what, GError *err)
+gst_vsock_src_warn_rejected (GstVsockSrc *self, const gchar *peer,
+                             const gchar *what, GError *err)
 {
   GST_ELEMENT_WARNING (
       self, STREAM, DECODE,
-      ("Dropped the sender connection (%s): %s. Waiting for the next "
-       "sender.",
-       self->peer ? self->peer : "unknown peer", what),
+      ("Dropped the sender connection (%s): %s. The current sender, if "
+       "any, goes on; waiting for the next sender.",
+       peer ? peer : "unknown peer", what),
       ("%s", err ? err->message : what));
   GST_OBJECT_LOCK (self);
   self->rejected++;
   GST_OBJECT_UNLOCK (self);
+}
+
+/* Drops the current connection because the peer broke the protocol. */
+static void
+gst_vsock_src_reject (GstVsockSrc *self, const gchar *what, GError *err)
+{
+  gst_vsock_src_warn_rejected (self, self->peer, what, err);
   gst_vsock_src_close_conn (self);
 }
 
@@ -138,27 +200,31 @@ gst_vsock_src_check_silence (GstVsockSrc *self)
   return (due_us - now_us) * GST_USECOND;
 }
 
-/* Waits for the connection (or, with conn < 0, the listening socket) to be
- * readable, also watching for a new sender and for flushing. */
+/* Waits for the current connection (if any) to be readable, or for an
+ * authenticated newcomer, or for flushing. */
 static ReadResult
-gst_vsock_src_wait (GstVsockSrc *self, gint64 deadline_us)
+gst_vsock_src_wait (GstVsockSrc *self)
 {
   gboolean have_conn = self->conn_pfd.fd >= 0;
 
   for (;;) {
     GstClockTime timeout = gst_vsock_src_check_silence (self);
+    gboolean new_peer, conn_ready;
     gint rc;
 
-    if (deadline_us > 0) {
-      gint64 left = deadline_us - g_get_monotonic_time ();
-      if (left <= 0)
-        return READ_TIMEOUT;
-      timeout = MIN (timeout, (GstClockTime)left * GST_USECOND);
-    }
     if (have_conn)
       gst_poll_fd_ctl_read (self->poll, &self->conn_pfd, TRUE);
-    gst_poll_fd_ctl_read (self->poll, &self->listen_pfd, TRUE);
+    gst_poll_fd_ctl_read (self->poll, &self->wake_pfd, TRUE);
     rc = gst_poll_wait (self->poll, timeout);
+    new_peer = rc > 0 && gst_poll_fd_can_read (self->poll, &self->wake_pfd);
+    conn_ready = rc > 0 && have_conn
+                 && (gst_poll_fd_can_read (self->poll, &self->conn_pfd)
+                     || gst_poll_fd_has_error (self->poll, &self->conn_pfd)
+                     || gst_poll_fd_has_closed (self->poll, &self->conn_pfd));
+    /* vms_io_* waits on this poll too (re-HELLO): leave nothing armed */
+    if (have_conn)
+      gst_poll_fd_ctl_read (self->poll, &self->conn_pfd, FALSE);
+    gst_poll_fd_ctl_read (self->poll, &self->wake_pfd, FALSE);
     if (rc < 0) {
       if (errno == EBUSY)
         return READ_FLUSHING;
@@ -167,30 +233,23 @@ gst_vsock_src_wait (GstVsockSrc *self, gint64 deadline_us)
       GST_WARNING_OBJECT (self, "poll: %s", g_strerror (errno));
       return READ_FLUSHING;
     }
-    if (rc == 0)
-      continue; /* warning or deadline: re-evaluated above */
-    if (gst_poll_fd_can_read (self->poll, &self->listen_pfd))
+    if (new_peer)
       return READ_NEW_PEER;
-    if (have_conn
-        && (gst_poll_fd_can_read (self->poll, &self->conn_pfd)
-            || gst_poll_fd_has_error (self->poll, &self->conn_pfd)
-            || gst_poll_fd_has_closed (self->poll, &self->conn_pfd)))
+    if (conn_ready)
       return READ_OK;
+    /* rc == 0: the silence warning is re-evaluated above */
   }
 }
 
+static gboolean gst_vsock_src_switch_sender (GstVsockSrc *self);
+
+/* Reads @len bytes of the current sender. READ_NEW_PEER: an authenticated
+ * newcomer has replaced it meanwhile (the caller drops what it had of the
+ * message); a newcomer refused at that point leaves the read going on. */
 static ReadResult
-gst_vsock_src_read (GstVsockSrc *self, guint8 *dst, gsize len,
-                    gint64 deadline_us, GError **error)
+gst_vsock_src_read (GstVsockSrc *self, guint8 *dst, gsize len, GError **error)
 {
   gsize done = 0;
-
-  if (self->pending->len > 0) {
-    gsize n = MIN (len, self->pending->len);
-    memcpy (dst, self->pending->data, n);
-    g_byte_array_remove_range (self->pending, 0, n);
-    done = n;
-  }
 
   while (done < len) {
     ssize_t n = read (self->conn_pfd.fd, dst + done, len - done);
@@ -207,7 +266,9 @@ gst_vsock_src_read (GstVsockSrc *self, guint8 *dst, gsize len,
     if (errno == EINTR)
       continue;
     if (errno == EAGAIN) {
-      ReadResult r = gst_vsock_src_wait (self, deadline_us);
+      ReadResult r = gst_vsock_src_wait (self);
+      if (r == READ_NEW_PEER && !gst_vsock_src_switch_sender (self))
+        continue;
       if (r != READ_OK)
         return r;
       continue;
@@ -219,18 +280,33 @@ gst_vsock_src_read (GstVsockSrc *self, guint8 *dst, gsize len,
   return READ_OK;
 }
 
+/* A small handshake message on a fresh connection: it fits the socket
+ * buffer, so a non-blocking write either takes it whole or the peer is
+ * gone. */
 static gboolean
-gst_vsock_src_send_welcome (GstVsockSrc *self, guint16 status)
+send_small (gint fd, const guint8 *buf, gsize len)
 {
-  guint8 buf[VMS_WELCOME_SIZE];
-  VmsWelcome w = { VMS_PROTOCOL_VERSION, status, self->max_frame_size };
   ssize_t n;
 
+  do {
+    n = send (fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n < 0 && errno == ENOTSOCK)
+      n = write (fd, buf, len);
+  } while (n < 0 && errno == EINTR);
+  return n == (ssize_t)len;
+}
+
+static gboolean
+gst_vsock_src_send_welcome (GstVsockSrc *self, gint fd, guint16 status)
+{
+  guint8 buf[VMS_WELCOME_SIZE];
+  VmsWelcome w = { VMS_PROTOCOL_VERSION, status, 0 };
+
+  GST_OBJECT_LOCK (self);
+  w.max_frame = self->max_frame_size;
+  GST_OBJECT_UNLOCK (self);
   vms_welcome_write (buf, &w);
-  n = send (self->conn_pfd.fd, buf, sizeof (buf), MSG_NOSIGNAL);
-  if (n < 0 && errno == ENOTSOCK)
-    n = write (self->conn_pfd.fd, buf, sizeof (buf));
-  return n == sizeof (buf);
+  return send_small (fd, buf, sizeof (buf));
 }
 
 static gboolean
@@ -287,161 +363,449 @@ gst_vsock_src_apply_caps (GstVsockSrc *self, GstCaps *caps)
   return TRUE;
 }
 
-/* Reads HELLO + caps from the current connection and answers WELCOME.
- * Returns READ_OK when the sender may send frames. */
-static ReadResult
-gst_vsock_src_handshake (GstVsockSrc *self)
+/* HELLO, and with version 2 CHALLENGE and AUTH, on @pfd within
+ * handshake-timeout. On HS_OK *caps and *flags are the sender's; the caller
+ * negotiates the caps and answers WELCOME. On failure the peer got the
+ * WELCOME status that explains it (where there is one) and the bus a
+ * warning; the caller closes the connection. Touches no streaming state,
+ * so it runs on handshake threads as well as on the streaming thread (a
+ * re-HELLO on the current connection, then @hello_buf holds its first
+ * VMS_HELLO_SIZE bytes). */
+static HsResult
+gst_vsock_src_run_handshake (GstVsockSrc *self, GstPoll *poll, GstPollFD *pfd,
+                             const gchar *peer, const guint8 *hello_buf,
+                             GstCaps **caps_out, guint16 *flags_out)
 {
-  guint8 buf[VMS_HELLO_SIZE];
+  guint8 buf[VMS_HELLO_SIZE], cbuf[VMS_CHALLENGE_SIZE], abuf[VMS_AUTH_SIZE];
   g_autofree guint8 *caps_buf = NULL;
   VmsHello hello;
+  VmsChallenge challenge = { VMS_PROTOCOL_VERSION, 0, { 0 } };
+  VmsAuth auth;
   GError *err = NULL;
   GstCaps *caps;
-  gint64 deadline
-      = g_get_monotonic_time () + (gint64)self->handshake_timeout_ms * 1000;
-  ReadResult r;
+  guint timeout_ms;
+  gint64 deadline;
+  gsize got = 0;
+  const gchar *what;
 
-  /* A peer that has said nothing at all is closed quietly: QEMU's socket
-   * chardev connects as soon as QEMU starts, long before the guest speaks,
-   * and reconnects by itself. */
-  if (self->pending->len == 0) {
-    r = gst_vsock_src_wait (self, deadline);
-    if (r == READ_TIMEOUT) {
-      GST_INFO_OBJECT (self, "%s sent nothing within %u ms, closing",
-                       self->peer, self->handshake_timeout_ms);
-      gst_vsock_src_close_conn (self);
-      return READ_CLOSED;
+  GST_OBJECT_LOCK (self);
+  timeout_ms = self->handshake_timeout_ms;
+  GST_OBJECT_UNLOCK (self);
+  deadline = g_get_monotonic_time () + (gint64)timeout_ms * 1000;
+
+  if (hello_buf == NULL) {
+    /* A peer that has said nothing at all is closed quietly: QEMU's socket
+     * chardev connects as soon as QEMU starts, long before the guest
+     * speaks, and reconnects by itself. */
+    if (!vms_io_wait (poll, pfd, TRUE, (GstClockTime)timeout_ms * GST_MSECOND,
+                      &err)) {
+      if (g_error_matches (err, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
+        g_clear_error (&err);
+        return HS_FLUSHING;
+      }
+      GST_INFO_OBJECT (self, "%s sent nothing within %u ms, closing", peer,
+                       timeout_ms);
+      g_clear_error (&err);
+      return HS_QUIET;
     }
-    if (r != READ_OK)
-      return r;
+    if (!vms_io_read_deadline (poll, pfd, buf, sizeof (buf), deadline, &got,
+                               &err)) {
+      if (got == 0
+          && g_error_matches (err, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED)) {
+        GST_INFO_OBJECT (self, "%s left without a word", peer);
+        g_clear_error (&err);
+        return HS_QUIET;
+      }
+      goto io_failed;
+    }
+  } else {
+    memcpy (buf, hello_buf, sizeof (buf));
   }
-  r = gst_vsock_src_read (self, buf, sizeof (buf), deadline, &err);
-  if (r != READ_OK)
-    goto failed;
   if (!vms_hello_parse (buf, sizeof (buf), &hello, &err)) {
-    gst_vsock_src_reject (self, "bad HELLO", err);
-    g_clear_error (&err);
-    return READ_CLOSED;
+    what = "bad HELLO";
+    goto refused;
   }
   caps_buf = g_malloc (hello.caps_len);
-  r = gst_vsock_src_read (self, caps_buf, hello.caps_len, deadline, &err);
-  if (r != READ_OK)
-    goto failed;
+  if (!vms_io_read_deadline (poll, pfd, caps_buf, hello.caps_len, deadline,
+                             NULL, &err))
+    goto io_failed;
 
-  if (hello.version != VMS_PROTOCOL_VERSION) {
-    gst_vsock_src_send_welcome (self, VMS_STATUS_BAD_VERSION);
+  if (hello.version < VMS_PROTOCOL_VERSION_MIN
+      || hello.version > VMS_PROTOCOL_VERSION) {
+    gst_vsock_src_send_welcome (self, pfd->fd, VMS_STATUS_BAD_VERSION);
     g_set_error (&err, VMS_PROTOCOL_ERROR, VMS_PROTOCOL_ERROR_BAD_VERSION,
-                 "sender speaks protocol version %u, this receiver version %u",
-                 hello.version, VMS_PROTOCOL_VERSION);
-    gst_vsock_src_reject (self, "unsupported protocol version", err);
-    g_clear_error (&err);
-    return READ_CLOSED;
+                 "sender speaks protocol version %u, this receiver versions "
+                 "%u..%u",
+                 hello.version, VMS_PROTOCOL_VERSION_MIN, VMS_PROTOCOL_VERSION);
+    what = "unsupported protocol version";
+    goto refused;
   }
+  if (hello.version == 1 && self->key != NULL) {
+    gst_vsock_src_send_welcome (self, pfd->fd, VMS_STATUS_BAD_VERSION);
+    g_set_error (&err, VMS_PROTOCOL_ERROR, VMS_PROTOCOL_ERROR_BAD_VERSION,
+                 "sender speaks protocol version 1, which cannot "
+                 "authenticate; this receiver requires the link secret "
+                 "(version %u)",
+                 VMS_PROTOCOL_VERSION);
+    what = "protocol version 1 has no authentication";
+    goto refused;
+  }
+
+  if (hello.version >= 2) {
+    if (self->key != NULL)
+      challenge.flags |= VMS_CHALLENGE_FLAG_SECRET_REQUIRED;
+    if (!vms_random_bytes (challenge.nonce, VMS_NONCE_LEN, &err)) {
+      what = "no random nonce";
+      goto refused;
+    }
+    vms_challenge_write (cbuf, &challenge);
+    if (!send_small (pfd->fd, cbuf, sizeof (cbuf))) {
+      g_set_error_literal (&err, G_IO_ERROR, G_IO_ERROR_BROKEN_PIPE,
+                           "cannot send the CHALLENGE");
+      goto io_failed;
+    }
+    if (!vms_io_read_deadline (poll, pfd, abuf, sizeof (abuf), deadline, NULL,
+                               &err))
+      goto io_failed;
+    if (!vms_auth_parse (abuf, sizeof (abuf), &auth, &err)) {
+      what = "bad AUTH";
+      goto refused;
+    }
+    if (self->key != NULL
+        && !vms_auth_verify (&auth, (const guint8 *)self->key, self->key_len,
+                             challenge.nonce)) {
+      gst_vsock_src_send_welcome (self, pfd->fd, VMS_STATUS_AUTH_FAILED);
+      g_set_error_literal (&err, VMS_PROTOCOL_ERROR, VMS_PROTOCOL_ERROR_AUTH,
+                           (auth.flags & VMS_AUTH_FLAG_MAC)
+                               ? "the sender's AUTH does not prove the link "
+                                 "secret (wrong secret)"
+                               : "the sender has no link secret");
+      what = "authentication failed";
+      goto refused;
+    }
+  }
+
+  /* Only an authenticated sender's caps reach the caps parser. */
   caps = vms_caps_parse (caps_buf, hello.caps_len, &err);
-  if (caps == NULL || !gst_vsock_src_apply_caps (self, caps)) {
-    gst_vsock_src_send_welcome (self, VMS_STATUS_BAD_CAPS);
-    gst_vsock_src_reject (self, "caps refused", err);
+  if (caps == NULL) {
+    gst_vsock_src_send_welcome (self, pfd->fd, VMS_STATUS_BAD_CAPS);
+    what = "caps refused";
+    goto refused;
+  }
+  *caps_out = caps;
+  *flags_out = hello.flags;
+  return HS_OK;
+
+io_failed:
+  if (g_error_matches (err, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
     g_clear_error (&err);
-    return READ_CLOSED;
+    return HS_FLUSHING;
   }
-  if (!gst_vsock_src_send_welcome (self, VMS_STATUS_OK)) {
-    gst_vsock_src_reject (self, "cannot answer the handshake", NULL);
-    return READ_CLOSED;
+  what = g_error_matches (err, G_IO_ERROR, G_IO_ERROR_TIMED_OUT)
+             ? "no handshake in time"
+             : "closed during the handshake";
+refused:
+  gst_vsock_src_warn_rejected (self, peer, what, err);
+  g_clear_error (&err);
+  return HS_FAILED;
+}
+
+static void
+gst_vsock_src_wake (GstVsockSrc *self)
+{
+  guint64 one = 1;
+
+  if (write (self->wake_fd, &one, sizeof (one)) != sizeof (one))
+    GST_DEBUG_OBJECT (self, "wake: %s", g_strerror (errno));
+}
+
+static gpointer
+gst_vsock_src_handshake_thread (gpointer data)
+{
+  Handshake *hs = data;
+  GstVsockSrc *self = hs->self;
+  GstVsockSrcLink *link = NULL, *old = NULL;
+  GstCaps *caps = NULL;
+  guint16 flags = 0;
+  HsResult r;
+
+  r = gst_vsock_src_run_handshake (self, hs->poll, &hs->pfd, hs->peer, NULL,
+                                   &caps, &flags);
+  if (r == HS_OK) {
+    link = g_new0 (GstVsockSrcLink, 1);
+    link->fd = hs->pfd.fd;
+    link->peer = g_steal_pointer (&hs->peer);
+    link->caps = caps;
+    link->flags = flags;
+    gst_poll_remove_fd (hs->poll, &hs->pfd);
+    gst_poll_fd_init (&hs->pfd);
+    GST_INFO_OBJECT (self, "%s authenticated", link->peer);
   }
-  self->peer_back_channel = (hello.flags & VMS_HELLO_FLAG_BACK_CHANNEL) != 0;
+
+  g_mutex_lock (&self->link_lock);
+  if (link != NULL && !self->stopping) {
+    old = self->ready;
+    self->ready = g_steal_pointer (&link);
+    gst_vsock_src_wake (self);
+  }
+  g_mutex_unlock (&self->link_lock);
+  if (old != NULL) {
+    /* two newcomers authenticated before the streaming thread took the
+     * first: the later one wins */
+    gst_vsock_src_send_welcome (self, old->fd, VMS_STATUS_BUSY);
+    link_free (old);
+  }
+
+  /* last use of self: stop() may return as soon as the queue is empty */
+  g_mutex_lock (&self->link_lock);
+  if (r == HS_FLUSHING && hs->evicted)
+    GST_INFO_OBJECT (self, "%s abandoned: too many handshakes", hs->peer);
+  g_queue_remove (&self->handshakes, hs);
+  g_cond_broadcast (&self->link_cond);
+  g_mutex_unlock (&self->link_lock);
+
+  link_free (link);
+  if (hs->pfd.fd >= 0)
+    close (hs->pfd.fd);
+  gst_poll_free (hs->poll);
+  g_free (hs->peer);
+  g_free (hs);
+  return NULL;
+}
+
+/* The checks the transport allows before a byte is read: the peer's uid
+ * on unix://, its CID on vsock://. */
+static gboolean
+gst_vsock_src_peer_allowed (GstVsockSrc *self, gint fd, GError **error)
+{
+  guint32 id;
+
+  if (self->addr->kind == VMS_TRANSPORT_UNIX && self->check_uid >= 0) {
+    if (!vms_transport_get_peer_uid (fd, &id)) {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED,
+                           "cannot tell the peer's uid (SO_PEERCRED)");
+      return FALSE;
+    }
+    if ((gint64)id != self->check_uid) {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED,
+                   "the peer runs as uid %u, only uid %" G_GINT64_FORMAT
+                   " may send (allowed-uid)",
+                   id, self->check_uid);
+      return FALSE;
+    }
+  }
+  if (self->addr->kind == VMS_TRANSPORT_VSOCK && self->check_cid >= 0) {
+    if (!vms_transport_get_peer_cid (fd, &id)) {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED,
+                           "cannot tell the peer's vsock CID");
+      return FALSE;
+    }
+    if ((gint64)id != self->check_cid) {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED,
+                   "the peer is vsock CID %u, only CID %" G_GINT64_FORMAT
+                   " may send (allowed-cid)",
+                   id, self->check_cid);
+      return FALSE;
+    }
+  }
+  return TRUE;
+}
+
+/* Accepts connections for as long as the element is started and gives
+ * each its own handshake thread; the streaming thread never waits for a
+ * newcomer. */
+static gpointer
+gst_vsock_src_accept_thread (gpointer data)
+{
+  GstVsockSrc *self = data;
+
+  for (;;) {
+    GError *err = NULL;
+    gchar *peer = NULL;
+    Handshake *hs, *oldest = NULL;
+    GThread *thread;
+    gint fd, rc;
+
+    gst_poll_fd_ctl_read (self->accept_poll, &self->listen_pfd, TRUE);
+    rc = gst_poll_wait (self->accept_poll, GST_CLOCK_TIME_NONE);
+    if (rc < 0) {
+      if (errno == EBUSY)
+        break; /* stop() */
+      if (errno != EINTR && errno != EAGAIN) {
+        GST_WARNING_OBJECT (self, "poll: %s", g_strerror (errno));
+        g_usleep (100 * 1000);
+      }
+      continue;
+    }
+    fd = vms_transport_accept (self->listen_pfd.fd, &peer, &err);
+    if (fd < 0) {
+      GST_DEBUG_OBJECT (self, "accept: %s", err->message);
+      /* out of descriptors, say: do not spin on a readable socket */
+      if (!g_error_matches (err, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+        g_usleep (100 * 1000);
+      g_clear_error (&err);
+      continue;
+    }
+    if (!gst_vsock_src_peer_allowed (self, fd, &err)) {
+      gst_vsock_src_warn_rejected (self, peer, "peer not allowed", err);
+      g_clear_error (&err);
+      close (fd);
+      g_free (peer);
+      continue;
+    }
+    {
+      gint bufsize;
+      GST_OBJECT_LOCK (self);
+      bufsize = self->buffer_size;
+      GST_OBJECT_UNLOCK (self);
+      vms_transport_tune (fd, bufsize);
+    }
+
+    hs = g_new0 (Handshake, 1);
+    hs->self = self;
+    hs->poll = gst_poll_new (TRUE);
+    gst_poll_fd_init (&hs->pfd);
+    hs->pfd.fd = fd;
+    gst_poll_add_fd (hs->poll, &hs->pfd);
+    hs->peer = peer;
+
+    g_mutex_lock (&self->link_lock);
+    if (self->stopping) {
+      g_mutex_unlock (&self->link_lock);
+      close (fd);
+      gst_poll_free (hs->poll);
+      g_free (hs->peer);
+      g_free (hs);
+      break;
+    }
+    if (g_queue_get_length (&self->handshakes) >= MAX_HANDSHAKES) {
+      GList *l;
+      for (l = self->handshakes.head; l != NULL; l = l->next) {
+        Handshake *o = l->data;
+        if (!o->evicted) {
+          oldest = o;
+          break;
+        }
+      }
+      if (oldest != NULL) {
+        oldest->evicted = TRUE;
+        gst_poll_set_flushing (oldest->poll, TRUE);
+      }
+    }
+    g_queue_push_tail (&self->handshakes, hs);
+    g_mutex_unlock (&self->link_lock);
+
+    thread = g_thread_try_new ("vsocksrc-hello", gst_vsock_src_handshake_thread,
+                               hs, &err);
+    if (thread == NULL) {
+      GST_WARNING_OBJECT (self, "no handshake thread: %s", err->message);
+      g_clear_error (&err);
+      g_mutex_lock (&self->link_lock);
+      g_queue_remove (&self->handshakes, hs);
+      g_cond_broadcast (&self->link_cond);
+      g_mutex_unlock (&self->link_lock);
+      close (fd);
+      gst_poll_free (hs->poll);
+      g_free (hs->peer);
+      g_free (hs);
+      continue;
+    }
+    g_thread_unref (thread); /* stop() waits for handshakes to empty */
+  }
+  return NULL;
+}
+
+/* Streaming thread: an authenticated newcomer replaces the current sender
+ * once downstream accepts its caps. A newcomer whose caps are refused is
+ * told so and the current sender goes on. TRUE when it switched. */
+static gboolean
+gst_vsock_src_switch_sender (GstVsockSrc *self)
+{
+  GstVsockSrcLink *link;
+  guint64 count;
+
+  if (read (self->wake_fd, &count, sizeof (count)) < 0)
+    GST_LOG_OBJECT (self, "wake: %s", g_strerror (errno));
+  g_mutex_lock (&self->link_lock);
+  link = g_steal_pointer (&self->ready);
+  g_mutex_unlock (&self->link_lock);
+  if (link == NULL)
+    return FALSE;
+
+  if (!gst_vsock_src_apply_caps (self, g_steal_pointer (&link->caps))) {
+    gst_vsock_src_send_welcome (self, link->fd, VMS_STATUS_BAD_CAPS);
+    gst_vsock_src_warn_rejected (self, link->peer, "caps refused", NULL);
+    link_free (link);
+    return FALSE;
+  }
+  if (!gst_vsock_src_send_welcome (self, link->fd, VMS_STATUS_OK)) {
+    gst_vsock_src_warn_rejected (self, link->peer,
+                                 "cannot answer the handshake", NULL);
+    link_free (link);
+    return FALSE;
+  }
+  if (self->conn_pfd.fd >= 0) {
+    GST_ELEMENT_INFO (self, RESOURCE, READ,
+                      ("A new sender (%s) replaces the current one (%s).",
+                       link->peer, self->peer),
+                      (NULL));
+    gst_vsock_src_close_conn (self);
+  }
+  g_mutex_lock (&self->conn_lock);
+  gst_poll_fd_init (&self->conn_pfd);
+  self->conn_pfd.fd = link->fd;
+  self->peer_back_channel = (link->flags & VMS_HELLO_FLAG_BACK_CHANNEL) != 0;
+  g_mutex_unlock (&self->conn_lock);
+  link->fd = -1;
+  gst_poll_add_fd (self->poll, &self->conn_pfd);
+  self->peer = g_steal_pointer (&link->peer);
   self->discont = TRUE;
   GST_OBJECT_LOCK (self);
   self->connections++;
   GST_OBJECT_UNLOCK (self);
   GST_INFO_OBJECT (self, "sender %s connected", self->peer);
-  return READ_OK;
-
-failed:
-  if (r == READ_TIMEOUT) {
-    gst_vsock_src_reject (self, "no handshake in time", NULL);
-    r = READ_CLOSED;
-  } else if (r == READ_CLOSED) {
-    gst_vsock_src_reject (self, "closed during the handshake", err);
-  }
-  g_clear_error (&err);
-  return r;
+  link_free (link);
+  return TRUE;
 }
 
-/* Accepts a waiting sender. With @keep_current (the current connection is
- * between two messages) the current sender goes on unless the new one
- * completes its handshake, so a stray client cannot cut a good stream;
- * otherwise (mid-message, e.g. a half-open connection) it is dropped first.
- */
+/* Streaming thread: the current sender started again on the same byte
+ * stream (virtio-serial). It proves the secret again before it goes on;
+ * meanwhile it gets no back-channel messages. */
 static ReadResult
-gst_vsock_src_accept (GstVsockSrc *self, gboolean keep_current)
+gst_vsock_src_rehello (GstVsockSrc *self, const guint8 *hello_buf)
 {
-  GError *err = NULL;
-  gchar *peer = NULL;
-  GstPollFD old_pfd;
-  GByteArray *old_pending = NULL;
-  gchar *old_peer = NULL;
-  gboolean old_discont = self->discont;
-  ReadResult r;
-  gint fd;
+  GstCaps *caps = NULL;
+  guint16 flags = 0;
+  HsResult r;
 
-  fd = vms_transport_accept (self->listen_pfd.fd, &peer, &err);
-  if (fd < 0) {
-    GST_DEBUG_OBJECT (self, "accept: %s", err->message);
-    g_clear_error (&err);
+  g_mutex_lock (&self->conn_lock);
+  self->peer_back_channel = FALSE;
+  g_mutex_unlock (&self->conn_lock);
+  r = gst_vsock_src_run_handshake (self, self->poll, &self->conn_pfd,
+                                   self->peer, hello_buf, &caps, &flags);
+  if (r == HS_FLUSHING)
+    return READ_FLUSHING;
+  if (r != HS_OK) {
+    gst_vsock_src_close_conn (self);
     return READ_CLOSED;
   }
-  gst_poll_fd_init (&old_pfd);
-  if (self->conn_pfd.fd >= 0 && keep_current) {
-    old_pfd = self->conn_pfd;
-    gst_poll_remove_fd (self->poll, &old_pfd);
-    old_pending = self->pending;
-    self->pending = g_byte_array_new ();
-    old_peer = g_steal_pointer (&self->peer);
-    gst_poll_fd_init (&self->conn_pfd);
-  } else if (self->conn_pfd.fd >= 0) {
-    GST_ELEMENT_INFO (
-        self, RESOURCE, READ,
-        ("A new sender (%s) replaces the current one (%s).", peer, self->peer),
-        (NULL));
-    gst_vsock_src_close_conn (self);
+  if (!gst_vsock_src_apply_caps (self, caps)) {
+    gst_vsock_src_send_welcome (self, self->conn_pfd.fd, VMS_STATUS_BAD_CAPS);
+    gst_vsock_src_reject (self, "caps refused", NULL);
+    return READ_CLOSED;
   }
-
-  vms_transport_tune (fd, self->buffer_size);
-  g_mutex_lock (&self->conn_lock);
-  gst_poll_fd_init (&self->conn_pfd);
-  self->conn_pfd.fd = fd;
-  g_mutex_unlock (&self->conn_lock);
-  gst_poll_add_fd (self->poll, &self->conn_pfd);
-  self->peer = peer;
-  r = gst_vsock_src_handshake (self);
-
-  if (old_pfd.fd < 0)
-    return r;
-  if (r == READ_OK) {
-    GST_ELEMENT_INFO (self, RESOURCE, READ,
-                      ("A new sender (%s) replaces the current one (%s).",
-                       self->peer, old_peer),
-                      (NULL));
-    close (old_pfd.fd);
-    g_byte_array_unref (old_pending);
-    g_free (old_peer);
-    GST_OBJECT_LOCK (self);
-    self->disconnects++;
-    GST_OBJECT_UNLOCK (self);
-    return r;
+  if (!gst_vsock_src_send_welcome (self, self->conn_pfd.fd, VMS_STATUS_OK)) {
+    gst_vsock_src_reject (self, "cannot answer the handshake", NULL);
+    return READ_CLOSED;
   }
-  /* The newcomer failed (and was closed): resume the current sender. */
-  gst_vsock_src_close_conn (self);
   g_mutex_lock (&self->conn_lock);
-  self->conn_pfd = old_pfd;
+  self->peer_back_channel = (flags & VMS_HELLO_FLAG_BACK_CHANNEL) != 0;
   g_mutex_unlock (&self->conn_lock);
-  gst_poll_add_fd (self->poll, &self->conn_pfd);
-  g_byte_array_unref (self->pending);
-  self->pending = old_pending;
-  g_free (self->peer);
-  self->peer = old_peer;
-  self->discont = old_discont;
-  return r == READ_FLUSHING ? READ_FLUSHING : READ_OK;
+  self->discont = TRUE;
+  GST_OBJECT_LOCK (self);
+  self->connections++;
+  GST_OBJECT_UNLOCK (self);
+  return READ_OK;
 }
 
 static GstBufferPool *
@@ -519,6 +883,9 @@ gst_vsock_src_check_layout (GstVsockSrc *self, const VmsMsgHeader *hdr,
   return TRUE;
 }
 
+static gboolean gst_vsock_src_send_back (GstVsockSrc *self, VmsBackType type,
+                                         const gchar *payload);
+
 static GstFlowReturn
 gst_vsock_src_create (GstPushSrc *psrc, GstBuffer **outbuf)
 {
@@ -534,46 +901,32 @@ gst_vsock_src_create (GstPushSrc *psrc, GstBuffer **outbuf)
     GstClock *clock;
 
     if (self->conn_pfd.fd < 0) {
-      r = gst_vsock_src_wait (self, 0);
+      r = gst_vsock_src_wait (self);
       if (r == READ_FLUSHING)
         return GST_FLOW_FLUSHING;
-      if (r == READ_NEW_PEER
-          && gst_vsock_src_accept (self, FALSE) == READ_FLUSHING)
-        return GST_FLOW_FLUSHING;
+      if (r == READ_NEW_PEER)
+        gst_vsock_src_switch_sender (self);
       continue;
-    }
-
-    if (self->pending->len == 0) {
-      /* Between messages: a newcomer may be tried without losing sync. */
-      r = gst_vsock_src_wait (self, 0);
-      if (r == READ_FLUSHING)
-        return GST_FLOW_FLUSHING;
-      if (r == READ_NEW_PEER) {
-        if (gst_vsock_src_accept (self, TRUE) == READ_FLUSHING)
-          return GST_FLOW_FLUSHING;
-        continue;
-      }
     }
 
     /* The first bytes tell a message header from a new HELLO (a sender
      * restarting on a transport that hides disconnects, virtio-serial);
      * a HELLO may be shorter than a message header. */
-    r = gst_vsock_src_read (self, hdr_buf, VMS_HELLO_SIZE, 0, &err);
+    r = gst_vsock_src_read (self, hdr_buf, VMS_HELLO_SIZE, &err);
     if (r == READ_OK && vms_is_hello_magic (hdr_buf, VMS_HELLO_SIZE)) {
       GST_INFO_OBJECT (self, "sender restarted the stream");
-      g_byte_array_prepend (self->pending, hdr_buf, VMS_HELLO_SIZE);
-      if (gst_vsock_src_handshake (self) == READ_FLUSHING)
+      if (gst_vsock_src_rehello (self, hdr_buf) == READ_FLUSHING)
         return GST_FLOW_FLUSHING;
       continue;
     }
     if (r == READ_OK)
       r = gst_vsock_src_read (self, hdr_buf + VMS_HELLO_SIZE,
-                              sizeof (hdr_buf) - VMS_HELLO_SIZE, 0, &err);
+                              sizeof (hdr_buf) - VMS_HELLO_SIZE, &err);
     if (r == READ_FLUSHING)
       return GST_FLOW_FLUSHING;
     if (r == READ_NEW_PEER) {
-      if (gst_vsock_src_accept (self, FALSE) == READ_FLUSHING)
-        return GST_FLOW_FLUSHING;
+      /* an authenticated newcomer took over, also mid-message: the old
+       * connection was one the guest left behind */
       continue;
     }
     if (r == READ_CLOSED) {
@@ -599,9 +952,11 @@ gst_vsock_src_create (GstPushSrc *psrc, GstBuffer **outbuf)
       g_autofree guint8 *caps_buf = g_malloc (hdr.size);
       GstCaps *caps;
 
-      r = gst_vsock_src_read (self, caps_buf, hdr.size, 0, &err);
+      r = gst_vsock_src_read (self, caps_buf, hdr.size, &err);
       if (r == READ_FLUSHING)
         return GST_FLOW_FLUSHING;
+      if (r == READ_NEW_PEER)
+        continue;
       if (r != READ_OK) {
         gst_vsock_src_reject (self, "truncated CAPS message", err);
         g_clear_error (&err);
@@ -614,8 +969,11 @@ gst_vsock_src_create (GstPushSrc *psrc, GstBuffer **outbuf)
       }
       continue;
     }
-    if (hdr.type == VMS_MSG_PING)
+    if (hdr.type == VMS_MSG_PING) {
+      /* keepalive: the sender learns that this link still reaches us */
+      gst_vsock_src_send_back (self, VMS_BACK_PONG, NULL);
       continue;
+    }
     if (hdr.type == VMS_MSG_EOS) {
       GST_INFO_OBJECT (self, "sender sent end-of-stream");
       if (self->forward_eos)
@@ -646,17 +1004,14 @@ gst_vsock_src_create (GstPushSrc *psrc, GstBuffer **outbuf)
         return GST_FLOW_ERROR;
       }
       gst_buffer_map (buf, &map, GST_MAP_WRITE);
-      r = gst_vsock_src_read (self, map.data, hdr.size, 0, &err);
+      r = gst_vsock_src_read (self, map.data, hdr.size, &err);
       gst_buffer_unmap (buf, &map);
       if (r != READ_OK) {
         gst_buffer_unref (buf);
         if (r == READ_FLUSHING)
           return GST_FLOW_FLUSHING;
-        if (r == READ_NEW_PEER) {
-          if (gst_vsock_src_accept (self, FALSE) == READ_FLUSHING)
-            return GST_FLOW_FLUSHING;
+        if (r == READ_NEW_PEER)
           continue;
-        }
         gst_vsock_src_reject (self, "truncated frame", err);
         g_clear_error (&err);
         continue;
@@ -817,6 +1172,34 @@ gst_vsock_src_get_caps (GstBaseSrc *bsrc, GstCaps *filter)
   return caps;
 }
 
+/* The link secret from secret-file (preferred: it stays out of the
+ * process list) or secret. FALSE with @error when one is set but unusable.
+ */
+static gboolean
+gst_vsock_src_load_secret (GstVsockSrc *self, GError **error)
+{
+  g_autofree gchar *secret = NULL, *secret_file = NULL;
+
+  GST_OBJECT_LOCK (self);
+  secret = g_strdup (self->secret);
+  secret_file = g_strdup (self->secret_file);
+  GST_OBJECT_UNLOCK (self);
+
+  if (secret_file != NULL && *secret_file != '\0') {
+    self->key = vms_secret_load_file (secret_file, &self->key_len, error);
+    if (self->key == NULL)
+      return FALSE;
+  } else if (secret != NULL && *secret != '\0') {
+    if (!vms_secret_check (secret, strlen (secret), error))
+      return FALSE;
+    self->key_len = strlen (secret);
+    self->key = g_steal_pointer (&secret);
+  }
+  if (secret != NULL)
+    memset (secret, 0, strlen (secret));
+  return TRUE;
+}
+
 static gboolean
 gst_vsock_src_start (GstBaseSrc *bsrc)
 {
@@ -830,6 +1213,8 @@ gst_vsock_src_start (GstBaseSrc *bsrc)
   self->frames = self->bytes = self->connections = self->disconnects = 0;
   self->rejected = self->disconts = self->caps_changes = 0;
   self->last_transit_ns = 0;
+  self->check_uid = self->allowed_uid;
+  self->check_cid = self->allowed_cid;
   GST_OBJECT_UNLOCK (self);
 
   self->addr = vms_address_parse (uri, &err);
@@ -838,34 +1223,61 @@ gst_vsock_src_start (GstBaseSrc *bsrc)
                        ("uri=%s", GST_STR_NULL (uri)));
     goto failed;
   }
+  if (!gst_vsock_src_load_secret (self, &err)) {
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
+                       ("Cannot use the link secret: %s.", err->message),
+                       (NULL));
+    goto failed;
+  }
+  if (self->key == NULL)
+    GST_WARNING_OBJECT (self,
+                        "no secret or secret-file set: anyone who can "
+                        "connect to %s may become the sender and receives "
+                        "the viewers' input",
+                        uri);
   fd = vms_transport_listen (self->addr, &err);
   if (fd < 0) {
     GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ, ("%s", err->message),
                        ("uri=%s", uri));
     goto failed;
   }
-  g_free (uri);
 
+  self->wake_fd = eventfd (0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (self->wake_fd < 0) {
+    GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ, ("Cannot create an eventfd."),
+                       ("%s", g_strerror (errno)));
+    close (fd);
+    goto failed;
+  }
   self->poll = gst_poll_new (TRUE);
-  gst_poll_fd_init (&self->listen_pfd);
-  self->listen_pfd.fd = fd;
-  gst_poll_add_fd (self->poll, &self->listen_pfd);
+  gst_poll_fd_init (&self->wake_pfd);
+  self->wake_pfd.fd = self->wake_fd;
+  gst_poll_add_fd (self->poll, &self->wake_pfd);
   gst_poll_fd_init (&self->conn_pfd);
-  self->pending = g_byte_array_new ();
   self->discont = TRUE;
   self->last_frame_us = g_get_monotonic_time ();
   self->warned_timeout = FALSE;
+
+  self->accept_poll = gst_poll_new (TRUE);
+  gst_poll_fd_init (&self->listen_pfd);
+  self->listen_pfd.fd = fd;
+  gst_poll_add_fd (self->accept_poll, &self->listen_pfd);
+  self->stopping = FALSE;
   GST_OBJECT_LOCK (self);
   self->bound_port = vms_transport_get_local_port (fd);
   GST_OBJECT_UNLOCK (self);
+  self->accept_thread
+      = g_thread_new ("vsocksrc-accept", gst_vsock_src_accept_thread, self);
   g_object_notify (G_OBJECT (self), "bound-port");
-  GST_INFO_OBJECT (self, "listening on %s (port %u)", self->uri,
-                   self->bound_port);
+  GST_INFO_OBJECT (self, "listening on %s (port %u)%s", uri, self->bound_port,
+                   self->key ? ", secret required" : "");
+  g_free (uri);
   return TRUE;
 
 failed:
   g_clear_error (&err);
   g_clear_pointer (&self->addr, vms_address_free);
+  g_clear_pointer (&self->key, vms_secret_free);
   g_free (uri);
   return FALSE;
 }
@@ -874,18 +1286,41 @@ static gboolean
 gst_vsock_src_stop (GstBaseSrc *bsrc)
 {
   GstVsockSrc *self = GST_VSOCK_SRC (bsrc);
+  GList *l;
 
-  if (self->poll) {
-    gst_vsock_src_close_conn (self);
-    gst_poll_remove_fd (self->poll, &self->listen_pfd);
+  if (self->accept_thread != NULL) {
+    /* no new handshakes; the ones in flight end at once */
+    g_mutex_lock (&self->link_lock);
+    self->stopping = TRUE;
+    for (l = self->handshakes.head; l != NULL; l = l->next)
+      gst_poll_set_flushing (((Handshake *)l->data)->poll, TRUE);
+    g_mutex_unlock (&self->link_lock);
+    gst_poll_set_flushing (self->accept_poll, TRUE);
+    g_thread_join (g_steal_pointer (&self->accept_thread));
+    g_mutex_lock (&self->link_lock);
+    while (self->handshakes.length > 0)
+      g_cond_wait (&self->link_cond, &self->link_lock);
+    g_clear_pointer (&self->ready, link_free);
+    g_mutex_unlock (&self->link_lock);
+
+    gst_poll_remove_fd (self->accept_poll, &self->listen_pfd);
     close (self->listen_pfd.fd);
     gst_poll_fd_init (&self->listen_pfd);
+    g_clear_pointer (&self->accept_poll, gst_poll_free);
     if (self->addr->kind == VMS_TRANSPORT_UNIX && !self->addr->abstract)
       unlink (self->addr->path);
   }
+  if (self->poll) {
+    gst_vsock_src_close_conn (self);
+    gst_poll_remove_fd (self->poll, &self->wake_pfd);
+    gst_poll_fd_init (&self->wake_pfd);
+    close (self->wake_fd);
+    self->wake_fd = -1;
+  }
   g_clear_pointer (&self->poll, gst_poll_free);
   g_clear_pointer (&self->addr, vms_address_free);
-  g_clear_pointer (&self->pending, g_byte_array_unref);
+  g_clear_pointer (&self->key, vms_secret_free);
+  self->key_len = 0;
   if (self->pool) {
     gst_buffer_pool_set_active (self->pool, FALSE);
     gst_clear_object (&self->pool);
@@ -967,6 +1402,20 @@ gst_vsock_src_set_property (GObject *object, guint prop_id, const GValue *value,
     case PROP_FORWARD_EOS:
       self->forward_eos = g_value_get_boolean (value);
       break;
+    case PROP_SECRET:
+      g_clear_pointer (&self->secret, vms_secret_free);
+      self->secret = g_value_dup_string (value);
+      break;
+    case PROP_SECRET_FILE:
+      g_free (self->secret_file);
+      self->secret_file = g_value_dup_string (value);
+      break;
+    case PROP_ALLOWED_UID:
+      self->allowed_uid = g_value_get_int64 (value);
+      break;
+    case PROP_ALLOWED_CID:
+      self->allowed_cid = g_value_get_int64 (value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -1010,6 +1459,15 @@ gst_vsock_src_get_property (GObject *object, guint prop_id, GValue *value,
     case PROP_BOUND_PORT:
       g_value_set_uint (value, self->bound_port);
       break;
+    case PROP_SECRET_FILE:
+      g_value_set_string (value, self->secret_file);
+      break;
+    case PROP_ALLOWED_UID:
+      g_value_set_int64 (value, self->allowed_uid);
+      break;
+    case PROP_ALLOWED_CID:
+      g_value_set_int64 (value, self->allowed_cid);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -1023,7 +1481,11 @@ gst_vsock_src_finalize (GObject *object)
   GstVsockSrc *self = GST_VSOCK_SRC (object);
 
   g_free (self->uri);
+  vms_secret_free (self->secret);
+  g_free (self->secret_file);
   g_mutex_clear (&self->conn_lock);
+  g_mutex_clear (&self->link_lock);
+  g_cond_clear (&self->link_cond);
   G_OBJECT_CLASS (parent_class)->finalize (object);
 }
 
@@ -1073,8 +1535,9 @@ gst_vsock_src_class_init (GstVsockSrcClass *klass)
       gobject_class, PROP_HANDSHAKE_TIMEOUT,
       g_param_spec_uint (
           "handshake-timeout", "Handshake timeout",
-          "Milliseconds a new sender has to complete its HELLO before the "
-          "connection is dropped",
+          "Milliseconds a new sender has to complete its whole handshake "
+          "(HELLO to AUTH) before the connection is dropped; handshakes run "
+          "in threads of their own, the current sender streams on meanwhile",
           1, G_MAXUINT, DEFAULT_HANDSHAKE_TIMEOUT,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS));
   g_object_class_install_property (
@@ -1113,10 +1576,54 @@ gst_vsock_src_class_init (GstVsockSrcClass *klass)
       g_param_spec_boxed (
           "stats", "Statistics",
           "Counters: frames-received, bytes-received, connections, "
-          "disconnects, rejected (connections dropped for protocol errors), "
+          "disconnects, rejected (connections refused or dropped: protocol "
+          "errors, failed authentication or peer checks), "
           "disconts, caps-changes, last-transit-ns (arrival minus the "
           "sender's capture time)",
           GST_TYPE_STRUCTURE, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
+
+  g_object_class_install_property (
+      gobject_class, PROP_SECRET,
+      g_param_spec_string (
+          "secret", "Link secret",
+          "Secret the sender must prove in its handshake (protocol version "
+          "2: HMAC-SHA256 over a fresh nonce, the secret itself never "
+          "crosses the link); 1..256 bytes. Empty: no secret required, and "
+          "anyone who can connect may become the sender. Prefer "
+          "secret-file, which keeps the secret out of the process list. "
+          "Write-only",
+          NULL,
+          G_PARAM_WRITABLE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
+  g_object_class_install_property (
+      gobject_class, PROP_SECRET_FILE,
+      g_param_spec_string (
+          "secret-file", "Link secret file",
+          "File whose first line is the link secret (read when the element "
+          "starts; takes precedence over secret). Keep it mode 0600",
+          NULL,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS
+              | GST_PARAM_MUTABLE_READY));
+  g_object_class_install_property (
+      gobject_class, PROP_ALLOWED_UID,
+      g_param_spec_int64 (
+          "allowed-uid", "Allowed uid",
+          "unix:// only: the uid a connecting process must run as "
+          "(SO_PEERCRED); other peers are refused before they say a word. "
+          "-1 allows any uid. Default: the uid this process runs as",
+          -1, G_MAXUINT32 - 1, (gint64)getuid (),
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS
+              | GST_PARAM_MUTABLE_READY));
+  g_object_class_install_property (
+      gobject_class, PROP_ALLOWED_CID,
+      g_param_spec_int64 (
+          "allowed-cid", "Allowed CID",
+          "vsock:// only: the CID of the only VM that may connect (the "
+          "session's guest, e.g. the guest-cid of its vhost-vsock-pci "
+          "device); -1 allows any CID. tcp:// has no peer identity: use a "
+          "secret",
+          -1, G_MAXUINT32 - 1, -1,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS
+              | GST_PARAM_MUTABLE_READY));
 
   gst_element_class_add_static_pad_template (element_class, &src_template);
   gst_element_class_set_static_metadata (
@@ -1148,7 +1655,14 @@ gst_vsock_src_init (GstVsockSrc *self)
   self->max_frame_size = DEFAULT_MAX_FRAME_SIZE;
   self->buffer_size = DEFAULT_BUFFER_SIZE;
   self->forward_eos = DEFAULT_FORWARD_EOS;
+  self->allowed_uid = getuid ();
+  self->allowed_cid = -1;
+  self->wake_fd = -1;
   g_mutex_init (&self->conn_lock);
+  g_mutex_init (&self->link_lock);
+  g_cond_init (&self->link_cond);
+  g_queue_init (&self->handshakes);
+  gst_poll_fd_init (&self->wake_pfd);
   gst_poll_fd_init (&self->listen_pfd);
   gst_poll_fd_init (&self->conn_pfd);
   gst_base_src_set_live (GST_BASE_SRC (self), DEFAULT_IS_LIVE);

@@ -12,6 +12,15 @@ G_BEGIN_DECLS
 #define GST_TYPE_VSOCK_SRC (gst_vsock_src_get_type ())
 G_DECLARE_FINAL_TYPE (GstVsockSrc, gst_vsock_src, GST, VSOCK_SRC, GstPushSrc)
 
+/* An authenticated newcomer, handed from a handshake thread to the
+ * streaming thread (gstvsocksrc.c). */
+typedef struct _GstVsockSrcLink GstVsockSrcLink;
+
+/* Threads: the streaming thread (create()) reads the current sender; an
+ * accept thread takes new connections, checks the peer and starts one
+ * handshake thread per newcomer; start()/stop() run on the application's
+ * thread; send_back() runs on whichever thread sends an event upstream.
+ * Lock order: link_lock, then conn_lock, then the object lock. */
 struct _GstVsockSrc {
   GstPushSrc parent;
 
@@ -24,16 +33,40 @@ struct _GstVsockSrc {
   gint buffer_size;
   gboolean forward_eos;
   guint bound_port;
+  gchar *secret;
+  gchar *secret_file;
+  gint64 allowed_uid;
+  gint64 allowed_cid;
 
-  /* streaming state */
+  /* set in start(), constant until stop(), read by every thread */
   VmsAddress *addr;
-  GstPoll *poll;
-  GstPollFD listen_pfd;
-  GstPollFD conn_pfd; /* fd changes under conn_lock */
+  gchar *key; /* the link secret; NULL: no secret required */
+  gsize key_len;
+  gint64 check_uid; /* -1: any */
+  gint64 check_cid; /* -1: any */
+  gint wake_fd;     /* eventfd: a newcomer is ready */
+
+  /* accept and handshake threads (link_lock) */
+  GMutex link_lock;
+  GCond link_cond;
+  GThread *accept_thread; /* start()/stop() only */
+  GstPoll *accept_poll;   /* the listening socket; stop() flushes it */
+  GstPollFD listen_pfd;   /* accept thread only */
+  GQueue handshakes;      /* link_lock: handshakes in flight, oldest first */
+  gboolean stopping;      /* link_lock */
+  GstVsockSrcLink *ready; /* link_lock: waits for the streaming thread */
+
+  /* streaming thread */
+  GstPoll *poll; /* conn_pfd and wake_pfd; unlock() flushes it */
+  GstPollFD wake_pfd;
+  /* Only ever an authenticated sender. The streaming thread changes fd
+   * and peer_back_channel under conn_lock; send_back() reads them under
+   * it. */
+  GstPollFD conn_pfd;
   GMutex conn_lock;
-  gboolean peer_back_channel;
-  GByteArray *pending; /* bytes read ahead, consumed first */
-  GstCaps *caps;
+  gboolean peer_back_channel; /* conn_lock */
+  GstCaps *caps;              /* written by the streaming thread under the
+                                 object lock, read by get_caps() */
   gboolean is_video;
   GstVideoInfo vinfo;
   GstBufferPool *pool;

@@ -1,5 +1,6 @@
 /* libFuzzer target: a byte stream as a vsocksrc would read it from a
- * sender (HELLO, caps, then messages), through the same parsers. */
+ * sender (HELLO, caps, with version 2 an AUTH, then messages), through the
+ * same parsers. */
 #include <gst/gst.h>
 #include <string.h>
 
@@ -28,40 +29,76 @@ parse_caps (const guint8 *data, gsize len)
   g_clear_error (&err);
 }
 
+/* Version 2: the AUTH that answers the CHALLENGE. Returns the bytes it
+ * took, or 0 when the stream ends or breaks there. */
+static gsize
+parse_auth (const VmsHello *hello, const guint8 *data, gsize len)
+{
+  static const guint8 nonce[VMS_NONCE_LEN] = { 1, 2, 3, 4, 5, 6, 7, 8 };
+  VmsAuth auth;
+  GError *err = NULL;
+
+  if (hello->version < 2)
+    return 0;
+  if (!vms_auth_parse (data, len, &auth, &err)) {
+    g_clear_error (&err);
+    return 0;
+  }
+  vms_auth_verify (&auth, (const guint8 *)"fuzz-secret", 11, nonce);
+  return VMS_AUTH_SIZE;
+}
+
+/* HELLO, caps and (version 2) AUTH at *pos, as the source reads them: the
+ * caps are parsed only once AUTH came. FALSE when the stream ends or breaks
+ * there. */
+static gboolean
+parse_handshake (const guint8 *data, gsize size, gsize *pos)
+{
+  VmsHello hello;
+  GError *err = NULL;
+  gsize caps_pos;
+
+  if (!vms_hello_parse (data + *pos, size - *pos, &hello, &err)) {
+    g_clear_error (&err);
+    return FALSE;
+  }
+  caps_pos = *pos + VMS_HELLO_SIZE;
+  if (size - caps_pos < hello.caps_len)
+    return FALSE;
+  *pos = caps_pos + hello.caps_len;
+  if (hello.version >= 2) {
+    gsize n = parse_auth (&hello, data + *pos, size - *pos);
+    if (n == 0)
+      return FALSE;
+    *pos += n;
+  }
+  parse_caps (data + caps_pos, hello.caps_len);
+  return TRUE;
+}
+
 int
 LLVMFuzzerTestOneInput (const guint8 *data, size_t size)
 {
-  VmsHello hello;
   VmsWelcome welcome;
+  VmsChallenge challenge;
   VmsBackHeader back;
   GError *err = NULL;
   gsize pos = 0;
 
-  /* the other two fixed-size parsers on the raw input */
+  /* the other fixed-size parsers on the raw input */
   vms_welcome_parse (data, size, &welcome, NULL);
+  vms_challenge_parse (data, size, &challenge, NULL);
   vms_back_header_parse (data, size, &back, NULL);
 
-  if (!vms_hello_parse (data, size, &hello, &err)) {
-    g_clear_error (&err);
+  if (!parse_handshake (data, size, &pos))
     return 0;
-  }
-  pos = VMS_HELLO_SIZE;
-  if (size - pos < hello.caps_len)
-    return 0;
-  parse_caps (data + pos, hello.caps_len);
-  pos += hello.caps_len;
 
   while (size - pos >= VMS_HELLO_SIZE) {
     VmsMsgHeader hdr;
 
     if (vms_is_hello_magic (data + pos, size - pos)) {
-      if (!vms_hello_parse (data + pos, size - pos, &hello, &err))
+      if (!parse_handshake (data, size, &pos))
         break;
-      pos += VMS_HELLO_SIZE;
-      if (size - pos < hello.caps_len)
-        break;
-      parse_caps (data + pos, hello.caps_len);
-      pos += hello.caps_len;
       continue;
     }
     if (!vms_msg_header_parse (data + pos, size - pos, VMS_DEFAULT_MAX_FRAME,

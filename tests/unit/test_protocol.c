@@ -1,4 +1,4 @@
-/* Wire protocol v1: round trips and every rejection path. */
+/* Wire protocol v2: round trips and every rejection path. */
 #include <gst/check/gstcheck.h>
 #include <string.h>
 
@@ -13,7 +13,7 @@ GST_START_TEST (test_hello_roundtrip)
 
   vms_hello_write (buf, &in);
   fail_unless (memcmp (buf, "VMS1", 4) == 0);
-  fail_unless_equals_int (GST_READ_UINT16_LE (buf + 4), 1);
+  fail_unless_equals_int (GST_READ_UINT16_LE (buf + 4), 2);
   fail_unless_equals_int (GST_READ_UINT32_LE (buf + 8), 42);
   fail_unless (vms_hello_parse (buf, sizeof (buf), &out, &err));
   fail_unless_equals_int (out.version, in.version);
@@ -322,6 +322,106 @@ GST_START_TEST (test_caps_parse)
 
 GST_END_TEST;
 
+/* v2 handshake: CHALLENGE (source -> sink) and AUTH (sink -> source). */
+GST_START_TEST (test_challenge_auth)
+{
+  guint8 cb[VMS_CHALLENGE_SIZE], ab[VMS_AUTH_SIZE];
+  VmsChallenge c
+      = { VMS_PROTOCOL_VERSION, VMS_CHALLENGE_FLAG_SECRET_REQUIRED, { 0 } },
+      c2;
+  VmsAuth a = { VMS_PROTOCOL_VERSION, VMS_AUTH_FLAG_MAC, { 0 } }, a2;
+  GError *err = NULL;
+  guint i;
+
+  fail_unless_equals_int (VMS_PROTOCOL_VERSION, 2);
+  for (i = 0; i < VMS_NONCE_LEN; i++)
+    c.nonce[i] = i;
+  vms_challenge_write (cb, &c);
+  fail_unless (memcmp (cb, "VMSC", 4) == 0);
+  fail_unless_equals_int (GST_READ_UINT16_LE (cb + 4), 2);
+  fail_unless_equals_int (GST_READ_UINT16_LE (cb + 6), 1);
+  fail_unless_equals_int (cb[8], 0);
+  fail_unless_equals_int (cb[39], 31);
+  fail_unless (vms_challenge_parse (cb, sizeof (cb), &c2, &err));
+  fail_unless_equals_int (c2.flags, VMS_CHALLENGE_FLAG_SECRET_REQUIRED);
+  fail_unless (memcmp (c2.nonce, c.nonce, VMS_NONCE_LEN) == 0);
+  /* not a HELLO, not a WELCOME */
+  fail_if (vms_is_hello_magic (cb, sizeof (cb)));
+  fail_if (vms_challenge_parse (cb, VMS_CHALLENGE_SIZE - 1, &c2, &err));
+  fail_unless (
+      g_error_matches (err, VMS_PROTOCOL_ERROR, VMS_PROTOCOL_ERROR_SHORT));
+  g_clear_error (&err);
+  cb[6] = 0x82; /* unknown flag */
+  fail_if (vms_challenge_parse (cb, sizeof (cb), &c2, &err));
+  g_clear_error (&err);
+  cb[0] = 'X';
+  fail_if (vms_challenge_parse (cb, sizeof (cb), &c2, &err));
+  fail_unless (
+      g_error_matches (err, VMS_PROTOCOL_ERROR, VMS_PROTOCOL_ERROR_BAD_MAGIC));
+  g_clear_error (&err);
+
+  /* the proof: HMAC-SHA256 ("s3cret", "vmstream-link-v2" || nonce), the
+   * value Python's hmac module gives */
+  vms_auth_compute_mac ((const guint8 *)"s3cret", 6, c.nonce, a.mac);
+  {
+    static const guint8 expect[VMS_MAC_LEN]
+        = { 0xd6, 0x59, 0xe3, 0xcb, 0x5b, 0x24, 0xdf, 0x08, 0xa3, 0xa8, 0x16,
+            0xce, 0xf0, 0x01, 0xd5, 0xba, 0x85, 0x3c, 0x1c, 0xde, 0x6c, 0x4a,
+            0xb6, 0x41, 0xb3, 0x35, 0xc4, 0x4f, 0xc6, 0xaf, 0x45, 0x37 };
+    fail_unless (memcmp (a.mac, expect, VMS_MAC_LEN) == 0);
+  }
+  vms_auth_write (ab, &a);
+  fail_unless (memcmp (ab, "VMSR", 4) == 0);
+  fail_unless_equals_int (GST_READ_UINT16_LE (ab + 6), VMS_AUTH_FLAG_MAC);
+  fail_unless (vms_auth_parse (ab, sizeof (ab), &a2, &err));
+  fail_unless (vms_auth_verify (&a2, (const guint8 *)"s3cret", 6, c.nonce));
+  /* wrong secret, other nonce, no proof flag */
+  fail_if (vms_auth_verify (&a2, (const guint8 *)"s3creT", 6, c.nonce));
+  fail_if (vms_auth_verify (&a2, (const guint8 *)"s3cret", 5, c.nonce));
+  c.nonce[0] ^= 1;
+  fail_if (vms_auth_verify (&a2, (const guint8 *)"s3cret", 6, c.nonce));
+  c.nonce[0] ^= 1;
+  a2.flags = 0;
+  fail_if (vms_auth_verify (&a2, (const guint8 *)"s3cret", 6, c.nonce));
+  ab[7] = 0x80;
+  fail_if (vms_auth_parse (ab, sizeof (ab), &a2, &err));
+  g_clear_error (&err);
+  ab[0] = 'V';
+  ab[3] = 'A';
+  fail_if (vms_auth_parse (ab, sizeof (ab), &a2, &err));
+  fail_unless (
+      g_error_matches (err, VMS_PROTOCOL_ERROR, VMS_PROTOCOL_ERROR_BAD_MAGIC));
+  g_clear_error (&err);
+
+  fail_unless (
+      vms_equal_const_time ((const guint8 *)"abc", (const guint8 *)"abc", 3));
+  fail_if (
+      vms_equal_const_time ((const guint8 *)"abc", (const guint8 *)"abd", 3));
+  fail_unless (
+      strstr (vms_status_to_string (VMS_STATUS_AUTH_FAILED), "authentication")
+      != NULL);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_secret_check)
+{
+  gchar big[VMS_MAX_SECRET_LEN + 2];
+  GError *err = NULL;
+
+  fail_unless (vms_secret_check ("x", 1, &err));
+  memset (big, 'a', sizeof (big));
+  fail_unless (vms_secret_check (big, VMS_MAX_SECRET_LEN, &err));
+  fail_if (vms_secret_check (big, VMS_MAX_SECRET_LEN + 1, &err));
+  g_clear_error (&err);
+  fail_if (vms_secret_check ("", 0, &err));
+  g_clear_error (&err);
+  fail_if (vms_secret_check ("a\0b", 3, &err));
+  g_clear_error (&err);
+}
+
+GST_END_TEST;
+
 static Suite *
 protocol_suite (void)
 {
@@ -337,6 +437,8 @@ protocol_suite (void)
   tcase_add_test (tc, test_encoded_frame_ok);
   tcase_add_test (tc, test_back_header);
   tcase_add_test (tc, test_caps_parse);
+  tcase_add_test (tc, test_challenge_auth);
+  tcase_add_test (tc, test_secret_check);
   return s;
 }
 

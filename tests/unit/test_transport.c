@@ -170,6 +170,15 @@ check_pair (VmsAddress *listen_addr, VmsAddress *connect_addr)
   }
   fail_unless (vms_transport_connect_finish (cfd, NULL));
   fail_unless (vms_transport_is_socket (cfd));
+  {
+    guint32 id = G_MAXUINT32;
+    /* SO_PEERCRED on unix sockets only; no vsock CID on either */
+    fail_unless_equals_int (vms_transport_get_peer_uid (sfd, &id),
+                            connect_addr->kind == VMS_TRANSPORT_UNIX);
+    if (connect_addr->kind == VMS_TRANSPORT_UNIX)
+      fail_unless_equals_int (id, getuid ());
+    fail_if (vms_transport_get_peer_cid (sfd, &id));
+  }
   vms_transport_tune (cfd, 1 << 20);
   fail_unless_equals_int (write (cfd, "ping", 4), 4);
   pfd.fd = sfd;
@@ -268,6 +277,46 @@ GST_START_TEST (test_connect_refused)
 
 GST_END_TEST;
 
+GST_START_TEST (test_secret_file_and_random)
+{
+  gchar *dir = g_dir_make_tmp ("vmstest-XXXXXX", NULL);
+  gchar *path = g_build_filename (dir, "secret", NULL);
+  guint8 a[32] = { 0 }, b[32] = { 0 };
+  GError *err = NULL;
+  gchar *secret;
+  gsize len = 0;
+
+  /* the first line, without its line end */
+  fail_unless (g_file_set_contents (path, "0123abcd\nrest\n", -1, NULL));
+  secret = vms_secret_load_file (path, &len, &err);
+  fail_unless (secret != NULL, "%s", err ? err->message : "");
+  fail_unless_equals_string (secret, "0123abcd");
+  fail_unless_equals_int (len, 8);
+  vms_secret_free (secret);
+  fail_unless (g_file_set_contents (path, "no-newline", -1, NULL));
+  secret = vms_secret_load_file (path, &len, NULL);
+  fail_unless_equals_string (secret, "no-newline");
+  vms_secret_free (secret);
+  /* empty, or an empty first line, is no secret */
+  fail_unless (g_file_set_contents (path, "\nx", -1, NULL));
+  fail_unless (vms_secret_load_file (path, &len, &err) == NULL);
+  fail_unless (strstr (err->message, path) != NULL, "%s", err->message);
+  g_clear_error (&err);
+  unlink (path);
+  fail_unless (vms_secret_load_file (path, &len, &err) == NULL);
+  g_clear_error (&err);
+
+  fail_unless (vms_random_bytes (a, sizeof (a), NULL));
+  fail_unless (vms_random_bytes (b, sizeof (b), NULL));
+  fail_if (memcmp (a, b, sizeof (a)) == 0);
+
+  rmdir (dir);
+  g_free (path);
+  g_free (dir);
+}
+
+GST_END_TEST;
+
 static Suite *
 transport_suite (void)
 {
@@ -282,6 +331,7 @@ transport_suite (void)
   tcase_add_test (tc, test_unix_pair_and_stale);
   tcase_add_test (tc, test_abstract_pair);
   tcase_add_test (tc, test_connect_refused);
+  tcase_add_test (tc, test_secret_file_and_random);
   return s;
 }
 

@@ -3,6 +3,7 @@
 #include <gst/check/gstcheck.h>
 #include <gst/check/gstharness.h>
 #include <gst/video/video.h>
+#include <gst/app/gstappsink.h>
 #include <gio/gio.h>
 
 #include <errno.h>
@@ -128,6 +129,41 @@ read_welcome (gint fd)
   return w;
 }
 
+/* Answers the source's CHALLENGE (version 2) with @secret's proof, or with
+ * no proof when @secret is NULL, and returns the WELCOME that follows. A
+ * source refusing before the challenge answers WELCOME at once. */
+static VmsWelcome
+answer_challenge (gint fd, const gchar *secret)
+{
+  guint8 buf[VMS_CHALLENGE_SIZE], ab[VMS_AUTH_SIZE];
+  VmsChallenge c;
+  VmsAuth a = { VMS_PROTOCOL_VERSION, 0, { 0 } };
+  VmsWelcome w;
+
+  fail_unless (read_all (fd, buf, VMS_WELCOME_SIZE));
+  if (vms_welcome_parse (buf, VMS_WELCOME_SIZE, &w, NULL))
+    return w;
+  fail_unless (read_all (fd, buf + VMS_WELCOME_SIZE,
+                         VMS_CHALLENGE_SIZE - VMS_WELCOME_SIZE));
+  fail_unless (vms_challenge_parse (buf, sizeof (buf), &c, NULL));
+  if (secret != NULL) {
+    a.flags = VMS_AUTH_FLAG_MAC;
+    vms_auth_compute_mac ((const guint8 *)secret, strlen (secret), c.nonce,
+                          a.mac);
+  }
+  vms_auth_write (ab, &a);
+  write_all (fd, ab, sizeof (ab));
+  return read_welcome (fd);
+}
+
+/* HELLO + CHALLENGE/AUTH: the WELCOME status. */
+static guint16
+handshake (gint fd, const gchar *caps, const gchar *secret)
+{
+  send_hello (fd, caps);
+  return answer_challenge (fd, secret).status;
+}
+
 static void
 send_header (gint fd, const VmsMsgHeader *h)
 {
@@ -151,7 +187,7 @@ guest_connect (const gchar *path, const gchar *caps)
   VmsWelcome w;
 
   send_hello (fd, caps);
-  w = read_welcome (fd);
+  w = answer_challenge (fd, NULL);
   fail_unless_equals_int (w.status, VMS_STATUS_OK);
   fail_unless (w.max_frame > 0);
   return fd;
@@ -440,7 +476,8 @@ GST_START_TEST (test_src_rejects_bad_peers)
 
   /* caps that do not parse */
   fd = unix_connect (path);
-  send_hello (fd, "video/x-raw, width=(int)");
+  fail_unless_equals_int (handshake (fd, "video/x-raw, width=(int)", NULL),
+                          VMS_STATUS_BAD_CAPS);
   expect_warning (bus, "caps");
   expect_closed (fd);
 
@@ -551,8 +588,7 @@ GST_START_TEST (test_src_hello_resync)
   send_frame (fd, &hdr, payload);
   buf = gst_harness_pull (h);
   gst_buffer_unref (buf);
-  send_hello (fd, NV12_CAPS);
-  fail_unless_equals_int (read_welcome (fd).status, VMS_STATUS_OK);
+  fail_unless_equals_int (handshake (fd, NV12_CAPS, NULL), VMS_STATUS_OK);
   send_frame (fd, &hdr, payload);
   buf = gst_harness_pull (h);
   fail_unless (GST_BUFFER_FLAG_IS_SET (buf, GST_BUFFER_FLAG_DISCONT));
@@ -637,7 +673,7 @@ GST_START_TEST (test_src_refuses_caps_downstream_rejects)
   gst_element_set_state (p, GST_STATE_PLAYING);
   fd = unix_connect (path);
   send_hello (fd, NV12_CAPS);
-  w = read_welcome (fd);
+  w = answer_challenge (fd, NULL);
   fail_unless_equals_int (w.status, VMS_STATUS_BAD_CAPS);
   expect_warning (bus, "does not accept");
   expect_closed (fd);
@@ -646,7 +682,7 @@ GST_START_TEST (test_src_refuses_caps_downstream_rejects)
   fd = unix_connect (path);
   send_hello (fd, "video/x-raw,format=I420,width=64,height=48,"
                   "framerate=30/1");
-  w = read_welcome (fd);
+  w = answer_challenge (fd, NULL);
   fail_unless_equals_int (w.status, VMS_STATUS_OK);
   close (fd);
 
@@ -721,13 +757,305 @@ GST_START_TEST (test_src_timeout_warning)
 
 GST_END_TEST;
 
+/* A source with a secret: only a sender that proves it is served. */
+GST_START_TEST (test_src_requires_secret)
+{
+  gchar *path = sock_path ("secret.sock");
+  gchar *uri = g_strdup_printf ("unix://%s", path);
+  GstHarness *h = gst_harness_new_with_padnames ("vsocksrc", NULL, "src");
+  GstBus *bus = gst_bus_new ();
+  VmsMsgHeader hdr = frame_header (W * H * 3 / 2, 0, W);
+  guint8 *payload = pattern (hdr.size, 5);
+  GstBuffer *buf;
+  gint fd;
+
+  g_object_set (h->element, "uri", uri, "handshake-timeout", 2000, "secret",
+                "correct horse", NULL);
+  gst_element_set_bus (h->element, bus);
+  gst_harness_play (h);
+
+  fd = unix_connect (path);
+  fail_unless_equals_int (handshake (fd, NV12_CAPS, NULL),
+                          VMS_STATUS_AUTH_FAILED);
+  expect_warning (bus, "the sender has no link secret");
+  expect_closed (fd);
+
+  fd = unix_connect (path);
+  fail_unless_equals_int (handshake (fd, NV12_CAPS, "correct horsE"),
+                          VMS_STATUS_AUTH_FAILED);
+  expect_warning (bus, "wrong secret");
+  expect_closed (fd);
+
+  /* version 1 cannot authenticate */
+  fd = unix_connect (path);
+  {
+    guint8 hb[VMS_HELLO_SIZE];
+    VmsHello v1 = { 1, 0, strlen (NV12_CAPS) };
+    vms_hello_write (hb, &v1);
+    write_all (fd, hb, sizeof (hb));
+    write_all (fd, NV12_CAPS, strlen (NV12_CAPS));
+  }
+  fail_unless_equals_int (read_welcome (fd).status, VMS_STATUS_BAD_VERSION);
+  expect_warning (bus, "version 1");
+  expect_closed (fd);
+
+  fd = unix_connect (path);
+  fail_unless_equals_int (handshake (fd, NV12_CAPS, "correct horse"),
+                          VMS_STATUS_OK);
+  send_frame (fd, &hdr, payload);
+  buf = gst_harness_pull (h);
+  fail_unless (buf != NULL);
+  gst_buffer_unref (buf);
+  /* a re-HELLO on the same connection proves the secret again */
+  fail_unless_equals_int (handshake (fd, NV12_CAPS, "wrong"),
+                          VMS_STATUS_AUTH_FAILED);
+  expect_warning (bus, "wrong secret");
+  expect_closed (fd);
+
+  gst_harness_teardown (h);
+  gst_object_unref (bus);
+  g_free (payload);
+  g_free (uri);
+  g_free (path);
+}
+
+GST_END_TEST;
+
+/* secret-file: the first line of the file. */
+GST_START_TEST (test_src_secret_file)
+{
+  gchar *path = sock_path ("sf.sock");
+  gchar *file = sock_path ("secret");
+  gchar *uri = g_strdup_printf ("unix://%s", path);
+  GstHarness *h = gst_harness_new_with_padnames ("vsocksrc", NULL, "src");
+  GstBus *bus = gst_bus_new ();
+  gint fd;
+
+  fail_unless (g_file_set_contents (file, "from-file\n", -1, NULL));
+  g_object_set (h->element, "uri", uri, "secret", "from-property",
+                "secret-file", file, NULL);
+  gst_element_set_bus (h->element, bus);
+  gst_harness_play (h);
+  fd = unix_connect (path);
+  fail_unless_equals_int (handshake (fd, NV12_CAPS, "from-file"),
+                          VMS_STATUS_OK);
+  close (fd);
+  gst_harness_teardown (h);
+
+  /* a file that cannot be read is an error at start */
+  unlink (file);
+  h = gst_harness_new_with_padnames ("vsocksrc", NULL, "src");
+  g_object_set (h->element, "uri", uri, "secret-file", file, NULL);
+  gst_element_set_bus (h->element, bus);
+  fail_unless_equals_int (gst_element_set_state (h->element, GST_STATE_PAUSED),
+                          GST_STATE_CHANGE_FAILURE);
+  expect_error (bus, "link secret");
+  gst_element_set_state (h->element, GST_STATE_NULL);
+  gst_harness_teardown (h);
+  gst_object_unref (bus);
+  g_free (uri);
+  g_free (file);
+  g_free (path);
+}
+
+GST_END_TEST;
+
+/* unix://: a peer running as another uid is refused before it speaks. */
+GST_START_TEST (test_src_allowed_uid)
+{
+  gchar *path = sock_path ("uid.sock");
+  gchar *uri = g_strdup_printf ("unix://%s", path);
+  GstHarness *h = gst_harness_new_with_padnames ("vsocksrc", NULL, "src");
+  GstBus *bus = gst_bus_new ();
+  gint64 uid = -2;
+  gint fd;
+
+  /* the default is our own uid */
+  g_object_get (h->element, "allowed-uid", &uid, NULL);
+  fail_unless_equals_int64 (uid, getuid ());
+
+  g_object_set (h->element, "uri", uri, "allowed-uid", (gint64)getuid () + 1,
+                NULL);
+  gst_element_set_bus (h->element, bus);
+  gst_harness_play (h);
+  /* refused at accept, before it could say a word */
+  fd = unix_connect (path);
+  expect_warning (bus, "allowed-uid");
+  expect_closed (fd);
+  gst_harness_teardown (h);
+
+  /* -1: any uid */
+  h = gst_harness_new_with_padnames ("vsocksrc", NULL, "src");
+  g_object_set (h->element, "uri", uri, "allowed-uid", (gint64)-1, NULL);
+  gst_harness_play (h);
+  fd = guest_connect (path, NV12_CAPS);
+  close (fd);
+  gst_harness_teardown (h);
+
+  gst_object_unref (bus);
+  g_free (uri);
+  g_free (path);
+}
+
+GST_END_TEST;
+
+/* While a newcomer is in its handshake the current sender's frames keep
+ * coming, and the back-channel stays with the current sender. */
+GST_START_TEST (test_src_silent_newcomer_does_not_stall)
+{
+  gchar *path = sock_path ("silent.sock");
+  GstBus *bus;
+  GstHarness *h = src_harness (path, &bus);
+  VmsMsgHeader hdr = frame_header (W * H * 3 / 2, 0, W);
+  guint8 *payload = pattern (hdr.size, 6);
+  guint8 hb[VMS_BACK_HEADER_SIZE], tmp[64];
+  VmsBackHeader bh;
+  GstBuffer *buf;
+  gint fd, silent, i;
+  gint64 t0;
+
+  fd = guest_connect (path, NV12_CAPS);
+  send_frame (fd, &hdr, payload);
+  gst_buffer_unref (gst_harness_pull (h));
+
+  silent = unix_connect (path);
+  write_all (silent, "VMS1", 4); /* and nothing more */
+  t0 = g_get_monotonic_time ();
+  for (i = 1; i <= 5; i++) {
+    hdr.seq = i;
+    send_frame (fd, &hdr, payload);
+    buf = gst_harness_pull (h);
+    fail_unless_equals_uint64 (GST_BUFFER_OFFSET (buf), i);
+    gst_buffer_unref (buf);
+  }
+  /* long before the 2 s handshake-timeout */
+  fail_unless (g_get_monotonic_time () - t0 < G_USEC_PER_SEC);
+  fail_unless (gst_harness_push_upstream_event (
+      h, gst_video_event_new_upstream_force_key_unit (GST_CLOCK_TIME_NONE, TRUE,
+                                                      1)));
+  fail_unless (read_all (fd, hb, sizeof (hb)));
+  fail_unless (vms_back_header_parse (hb, sizeof (hb), &bh, NULL));
+  fail_unless_equals_int (bh.type, VMS_BACK_KEYFRAME_REQUEST);
+  {
+    struct pollfd pfd = { silent, POLLIN, 0 };
+    fail_unless (poll (&pfd, 1, 100) == 0, "the newcomer got a message");
+  }
+  expect_warning (bus, "no handshake in time");
+  fail_unless (read (silent, tmp, sizeof (tmp)) == 0);
+  close (silent);
+
+  close (fd);
+  g_free (payload);
+  gst_harness_teardown (h);
+  gst_object_unref (bus);
+  g_free (path);
+}
+
+GST_END_TEST;
+
+/* A flood of silent connections cannot keep the guest out: with all 16
+ * handshake slots taken, a newcomer makes the source abandon the oldest. */
+GST_START_TEST (test_src_silent_flood)
+{
+  gchar *path = sock_path ("flood.sock");
+  gchar *uri = g_strdup_printf ("unix://%s", path);
+  GstHarness *h = gst_harness_new_with_padnames ("vsocksrc", NULL, "src");
+  GstBus *bus = gst_bus_new ();
+  gint silent[20], fd, i;
+  gint64 t0;
+
+  /* long enough that none of them times out during the test */
+  g_object_set (h->element, "uri", uri, "handshake-timeout", 60000, NULL);
+  gst_element_set_bus (h->element, bus);
+  gst_harness_play (h);
+  for (i = 0; i < (gint)G_N_ELEMENTS (silent); i++)
+    silent[i] = unix_connect (path);
+  t0 = g_get_monotonic_time ();
+  fd = guest_connect (path, NV12_CAPS);
+  fail_unless (g_get_monotonic_time () - t0 < 5 * G_USEC_PER_SEC);
+  /* the oldest ones were abandoned (closed quietly) */
+  expect_closed (silent[0]);
+  close (fd);
+  for (i = 1; i < (gint)G_N_ELEMENTS (silent); i++)
+    close (silent[i]);
+  gst_harness_teardown (h);
+  gst_object_unref (bus);
+  g_free (uri);
+  g_free (path);
+}
+
+GST_END_TEST;
+
+/* An authenticated newcomer whose caps downstream refuses, arriving while
+ * the current sender is in the middle of a frame: the frame arrives whole
+ * and the current sender goes on. */
+GST_START_TEST (test_src_refused_newcomer_mid_frame)
+{
+  gchar *path = sock_path ("midframe.sock");
+  gchar *desc = g_strdup_printf ("vsocksrc uri=unix://%s ! "
+                                 "video/x-raw,format=NV12 ! appsink name=sink "
+                                 "sync=false",
+                                 path);
+  GstElement *p = gst_parse_launch (desc, NULL);
+  GstElement *sink = gst_bin_get_by_name (GST_BIN (p), "sink");
+  GstBus *bus = gst_element_get_bus (p);
+  VmsMsgHeader hdr = frame_header (W * H * 3 / 2, 0, W);
+  guint8 *payload = pattern (hdr.size, 8);
+  GstSample *sample;
+  GstMapInfo map;
+  gint fd, other;
+
+  fail_unless (p != NULL);
+  gst_element_set_state (p, GST_STATE_PLAYING);
+  fd = guest_connect (path, NV12_CAPS);
+  send_frame (fd, &hdr, payload);
+  sample = gst_app_sink_pull_sample (GST_APP_SINK (sink));
+  gst_sample_unref (sample);
+
+  /* half a frame, then the newcomer */
+  hdr.seq = 1;
+  send_header (fd, &hdr);
+  write_all (fd, payload, hdr.size / 2);
+  other = unix_connect (path);
+  fail_unless_equals_int (handshake (other,
+                                     "video/x-raw,format=I420,width=64,"
+                                     "height=48,framerate=30/1",
+                                     NULL),
+                          VMS_STATUS_BAD_CAPS);
+  expect_closed (other);
+  write_all (fd, payload + hdr.size / 2, hdr.size - hdr.size / 2);
+
+  sample = gst_app_sink_try_pull_sample (GST_APP_SINK (sink), 10 * GST_SECOND);
+  fail_unless (sample != NULL, "the current sender's frame did not arrive");
+  fail_unless_equals_uint64 (GST_BUFFER_OFFSET (gst_sample_get_buffer (sample)),
+                             1);
+  gst_buffer_map (gst_sample_get_buffer (sample), &map, GST_MAP_READ);
+  fail_unless (memcmp (map.data, payload, hdr.size) == 0);
+  gst_buffer_unmap (gst_sample_get_buffer (sample), &map);
+  gst_sample_unref (sample);
+  expect_warning (bus, "does not accept");
+
+  close (fd);
+  gst_element_set_state (p, GST_STATE_NULL);
+  gst_object_unref (bus);
+  gst_object_unref (sink);
+  gst_object_unref (p);
+  g_free (payload);
+  g_free (desc);
+  g_free (path);
+}
+
+GST_END_TEST;
+
 /* ================= vsocksink ================= */
 
 typedef struct {
   gchar *path;
   gint listen_fd;
-  guint16 status; /* WELCOME status to answer */
-  guint n_frames; /* frames to read */
+  guint16 status;      /* WELCOME status to answer */
+  const gchar *secret; /* required when set */
+  VmsAuth auth;        /* what the sink answered */
+  guint n_frames;      /* frames to read */
   gboolean send_keyframe_request;
   gboolean hold_open; /* keep the connection, read nothing more */
   gint conn_fd;
@@ -753,6 +1081,25 @@ fake_host_thread (gpointer data)
   fail_unless (vms_hello_parse (buf, sizeof (buf), &hello, NULL));
   fh->caps = g_malloc0 (hello.caps_len + 1);
   fail_unless (read_all (fd, fh->caps, hello.caps_len));
+  fail_unless_equals_int (hello.version, VMS_PROTOCOL_VERSION);
+  {
+    guint8 cb[VMS_CHALLENGE_SIZE], ab[VMS_AUTH_SIZE];
+    VmsChallenge c = { VMS_PROTOCOL_VERSION, 0, { 0 } };
+    guint i;
+
+    for (i = 0; i < VMS_NONCE_LEN; i++)
+      c.nonce[i] = g_random_int ();
+    if (fh->secret)
+      c.flags = VMS_CHALLENGE_FLAG_SECRET_REQUIRED;
+    vms_challenge_write (cb, &c);
+    write_all (fd, cb, sizeof (cb));
+    fail_unless (read_all (fd, ab, sizeof (ab)));
+    fail_unless (vms_auth_parse (ab, sizeof (ab), &fh->auth, NULL));
+    if (fh->secret
+        && !vms_auth_verify (&fh->auth, (const guint8 *)fh->secret,
+                             strlen (fh->secret), c.nonce))
+      w.status = VMS_STATUS_AUTH_FAILED;
+  }
   vms_welcome_write (wb, &w);
   write_all (fd, wb, sizeof (wb));
   g_async_queue_push (fh->events, (gpointer) "welcomed");
@@ -893,6 +1240,205 @@ GST_START_TEST (test_sink_sends_frames)
   fail_unless_equals_uint64 (dropped, 0);
   gst_structure_free (stats);
 
+  gst_harness_teardown (h);
+  gst_object_unref (bus);
+  fake_host_free (fh);
+}
+
+GST_END_TEST;
+
+/* A host that reads every message and answers PING with PONG, or not. */
+typedef struct {
+  gint listen_fd;
+  gboolean answer;
+  volatile gint pings;
+  volatile gint stop;
+} PingHost;
+
+static gpointer
+ping_host_thread (gpointer data)
+{
+  PingHost *ph = data;
+
+  while (!g_atomic_int_get (&ph->stop)) {
+    struct pollfd lp = { ph->listen_fd, POLLIN, 0 };
+    guint8 buf[VMS_HELLO_SIZE], cb[VMS_CHALLENGE_SIZE], ab[VMS_AUTH_SIZE];
+    guint8 wb[VMS_WELCOME_SIZE], hb[VMS_MSG_HEADER_SIZE];
+    VmsChallenge c = { VMS_PROTOCOL_VERSION, 0, { 0 } };
+    VmsWelcome w = { VMS_PROTOCOL_VERSION, VMS_STATUS_OK, 1 << 24 };
+    VmsHello hello;
+    guint8 *skip;
+    gint fd;
+
+    if (poll (&lp, 1, 50) != 1)
+      continue;
+    fd = accept (ph->listen_fd, NULL, NULL);
+    if (!read_all (fd, buf, sizeof (buf))
+        || !vms_hello_parse (buf, sizeof (buf), &hello, NULL)) {
+      close (fd);
+      continue;
+    }
+    skip = g_malloc (hello.caps_len);
+    read_all (fd, skip, hello.caps_len);
+    g_free (skip);
+    vms_challenge_write (cb, &c);
+    write_all (fd, cb, sizeof (cb));
+    read_all (fd, ab, sizeof (ab));
+    vms_welcome_write (wb, &w);
+    write_all (fd, wb, sizeof (wb));
+    for (;;) {
+      struct pollfd pfd = { fd, POLLIN, 0 };
+      VmsMsgHeader h;
+
+      if (g_atomic_int_get (&ph->stop))
+        break;
+      if (poll (&pfd, 1, 50) != 1)
+        continue;
+      if (!read_all (fd, hb, sizeof (hb))
+          || !vms_msg_header_parse (hb, sizeof (hb), 1 << 24, &h, NULL))
+        break;
+      skip = g_malloc (MAX (h.size, 1));
+      read_all (fd, skip, h.size);
+      g_free (skip);
+      if (h.type == VMS_MSG_PING) {
+        g_atomic_int_inc (&ph->pings);
+        if (ph->answer) {
+          guint8 bb[VMS_BACK_HEADER_SIZE];
+          VmsBackHeader bh = { VMS_BACK_PONG, 0 };
+          vms_back_header_write (bb, &bh);
+          write_all (fd, bb, sizeof (bb));
+        }
+      }
+    }
+    close (fd);
+  }
+  return NULL;
+}
+
+static void
+check_keepalive (gboolean answer)
+{
+  gchar *path = sock_path (answer ? "pong.sock" : "nopong.sock");
+  PingHost ph = { unix_listen (path), answer, 0, 0 };
+  GThread *t = g_thread_new ("host", ping_host_thread, &ph);
+  GstBus *bus;
+  GstHarness *h = sink_harness (path, &bus);
+  guint64 disconnects;
+  gint i;
+
+  g_object_set (h->element, "keepalive", 100, "timeout", 400, NULL);
+  for (i = 0; i < 40; i++) {
+    fail_unless_equals_int (gst_harness_push (h, nv12_buffer (W, i, 0)),
+                            GST_FLOW_OK);
+    g_usleep (25 * 1000);
+  }
+  {
+    GstStructure *stats;
+    g_object_get (h->element, "stats", &stats, NULL);
+    gst_structure_get_uint64 (stats, "disconnects", &disconnects);
+    gst_structure_free (stats);
+  }
+  fail_unless (g_atomic_int_get (&ph.pings) >= 2, "%d PINGs",
+               g_atomic_int_get (&ph.pings));
+  if (answer) {
+    fail_unless_equals_uint64 (disconnects, 0);
+  } else {
+    /* no PONG within timeout: the link starts afresh */
+    fail_unless (disconnects >= 1);
+    expect_warning (bus, "frames are dropped");
+  }
+  gst_harness_teardown (h);
+  g_atomic_int_set (&ph.stop, 1);
+  g_thread_join (t);
+  close (ph.listen_fd);
+  gst_object_unref (bus);
+  g_free (path);
+}
+
+GST_START_TEST (test_sink_keepalive_answered)
+{
+  check_keepalive (TRUE);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_sink_keepalive_unanswered)
+{
+  check_keepalive (FALSE);
+}
+
+GST_END_TEST;
+
+/* The source answers PING with PONG on the back-channel. */
+GST_START_TEST (test_src_pong)
+{
+  gchar *path = sock_path ("ping.sock");
+  GstBus *bus;
+  GstHarness *h = src_harness (path, &bus);
+  VmsMsgHeader hdr = { 0 };
+  guint8 hb[VMS_BACK_HEADER_SIZE];
+  VmsBackHeader bh;
+  gint fd = guest_connect (path, NV12_CAPS);
+
+  hdr.type = VMS_MSG_PING;
+  send_header (fd, &hdr);
+  fail_unless (read_all (fd, hb, sizeof (hb)));
+  fail_unless (vms_back_header_parse (hb, sizeof (hb), &bh, NULL));
+  fail_unless_equals_int (bh.type, VMS_BACK_PONG);
+  fail_unless_equals_int (bh.len, 0);
+  close (fd);
+  gst_harness_teardown (h);
+  gst_object_unref (bus);
+  g_free (path);
+}
+
+GST_END_TEST;
+
+/* The sink proves the host's secret (from secret-file) without sending it. */
+GST_START_TEST (test_sink_secret)
+{
+  FakeHost *fh = fake_host_new ("sinksecret.sock", 1, VMS_STATUS_OK);
+  gchar *file = sock_path ("sink-secret");
+  GThread *t;
+  GstBus *bus;
+  GstHarness *h;
+
+  fh->secret = "guest-secret";
+  fail_unless (g_file_set_contents (file, "guest-secret\n", -1, NULL));
+  t = g_thread_new ("host", fake_host_thread, fh);
+  h = sink_harness (fh->path, &bus);
+  g_object_set (h->element, "secret-file", file, NULL);
+  fail_unless_equals_int (gst_harness_push (h, nv12_buffer (W, 0, 0)),
+                          GST_FLOW_OK);
+  g_thread_join (t);
+  fail_unless (fh->auth.flags & VMS_AUTH_FLAG_MAC);
+  fail_unless_equals_int (fh->hdr[0].type, VMS_MSG_FRAME);
+  fail_unless (gst_bus_pop_filtered (bus, GST_MESSAGE_WARNING) == NULL);
+  gst_harness_teardown (h);
+  gst_object_unref (bus);
+  fake_host_free (fh);
+  g_free (file);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_sink_wrong_secret)
+{
+  FakeHost *fh = fake_host_new ("sinkwrong.sock", 0, VMS_STATUS_OK);
+  GThread *t;
+  GstBus *bus;
+  GstHarness *h;
+
+  fh->secret = "host-secret";
+  t = g_thread_new ("host", fake_host_thread, fh);
+  h = sink_harness (fh->path, &bus);
+  g_object_set (h->element, "secret", "guest-secret", NULL);
+  /* refused: the frame is dropped, the pipeline goes on and retries */
+  fail_unless_equals_int (gst_harness_push (h, nv12_buffer (W, 0, 0)),
+                          GST_FLOW_OK);
+  g_thread_join (t);
+  expect_warning (bus, "refused ours");
+  fail_unless (gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR) == NULL);
   gst_harness_teardown (h);
   gst_object_unref (bus);
   fake_host_free (fh);
@@ -1084,9 +1630,20 @@ vsockelements_suite (void)
   tcase_add_test (tc, test_src_refuses_caps_downstream_rejects);
   tcase_add_test (tc, test_src_bad_uri);
   tcase_add_test (tc, test_src_timeout_warning);
+  tcase_add_test (tc, test_src_requires_secret);
+  tcase_add_test (tc, test_src_secret_file);
+  tcase_add_test (tc, test_src_allowed_uid);
+  tcase_add_test (tc, test_src_silent_newcomer_does_not_stall);
+  tcase_add_test (tc, test_src_refused_newcomer_mid_frame);
+  tcase_add_test (tc, test_src_silent_flood);
   tcase_add_test (tc, test_sink_sends_frames);
   tcase_add_test (tc, test_sink_host_absent_drops);
   tcase_add_test (tc, test_sink_refused);
+  tcase_add_test (tc, test_sink_secret);
+  tcase_add_test (tc, test_sink_wrong_secret);
+  tcase_add_test (tc, test_sink_keepalive_answered);
+  tcase_add_test (tc, test_sink_keepalive_unanswered);
+  tcase_add_test (tc, test_src_pong);
   tcase_add_test (tc, test_sink_keyframe_request_upstream);
   tcase_add_test (tc, test_sink_blocked_write_unlocks);
   tcase_add_test (tc, test_sink_bad_uri);
