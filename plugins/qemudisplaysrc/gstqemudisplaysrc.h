@@ -1,0 +1,47 @@
+#pragma once
+
+#include <gst/base/gstpushsrc.h>
+#include <gst/gst.h>
+
+G_BEGIN_DECLS
+
+#define GST_TYPE_QEMU_DISPLAY_SRC (gst_qemu_display_src_get_type ())
+G_DECLARE_FINAL_TYPE (GstQemuDisplaySrc, gst_qemu_display_src, GST,
+                      QEMU_DISPLAY_SRC, GstPushSrc)
+
+struct _GstQemuDisplaySrc {
+  GstPushSrc parent;
+
+  /* properties (object lock) */
+  gchar *socket_path;
+  gint fps_n, fps_d;
+
+  /* the I/O thread: connects, speaks RFB, publishes whole frames */
+  GThread *thread;
+  GstPoll *poll; /* flushing stops the thread */
+  gint running;  /* atomic */
+
+  /* the last complete frame (frame_lock) */
+  GMutex frame_lock;
+  GstBuffer *frame; /* BGRx, frame_width x frame_height, with capture meta */
+  guint frame_width, frame_height;
+
+  /* streaming thread */
+  GstClockID clock_id; /* object lock */
+  gboolean flushing;   /* object lock */
+  GstClockTime next_time;
+  guint caps_width, caps_height;
+  GstBuffer *black;
+
+  /* stats (object lock) */
+  guint64 frames_pushed;
+  guint64 updates;
+  guint64 connections;
+  guint64 disconnects;
+  guint64 caps_changes;
+  gboolean connected;
+};
+
+GST_ELEMENT_REGISTER_DECLARE (qemudisplaysrc);
+
+G_END_DECLS
