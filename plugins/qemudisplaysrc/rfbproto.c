@@ -41,6 +41,7 @@ rfb_client_reset (RfbClient *c)
   c->rects_left = 0;
   c->rx = c->ry = c->rw = c->rh = c->row = 0;
   c->skip_left = 0;
+  c->resized = FALSE;
   c->state = RFB_STATE_VERSION;
 }
 
@@ -198,8 +199,9 @@ set_size (RfbClient *c, guint w, guint h, GError **error)
 static void
 update_done (RfbClient *c)
 {
-  gboolean full = (c->events & RFB_EVENT_RESIZED) != 0;
+  gboolean full = c->resized;
 
+  c->resized = FALSE;
   c->events |= RFB_EVENT_UPDATE;
   c->updates++;
   /* after a resize everything is new: ask for all of it */
@@ -432,6 +434,7 @@ rfb_client_feed (RfbClient *c, const guint8 *data, gsize len, gsize *consumed,
           if (!set_size (c, w, h, error))
             return FALSE;
           c->events |= RFB_EVENT_RESIZED;
+          c->resized = TRUE;
           rect_done (c);
         } else {
           return fail (c, error, RFB_ERROR_BAD_ENCODING,

@@ -83,6 +83,7 @@ typedef struct {
   guint rects_left;
   guint rx, ry, rw, rh, row;
   guint64 skip_left;
+  gboolean resized; /* a DesktopSize in the current update */
 } RfbClient;
 
 /* max_width/max_height: the largest framebuffer accepted (clamped to
