@@ -22,10 +22,12 @@ profile_args ()
   # with a plain CPU model always can.
   Q+=(-machine q35 -accel tcg,thread=multi -cpu qemu64)
   Q+=(-smp "$CPUS" -m "$MEMORY")
-  # The desktop variant's Sway needs a display (DRM/KMS); the test
-  # variant needs none.
+  # The desktop variant's Sway needs a display (DRM/KMS), and so does
+  # capture through QEMU's VNC server (--vnc-socket); the test variant
+  # streaming over virtio-serial needs none.
   local gpu=none
   [ "$VARIANT" = desktop ] && gpu=virtio-vga
+  [ -n "${VNC_SOCKET:-}" ] && gpu=virtio-vga
   gpu=${VMSTREAM_VM_GPU:-$gpu}
   if [ "$gpu" != none ]; then
     Q+=(-device "$gpu")
