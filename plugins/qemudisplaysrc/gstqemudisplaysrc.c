@@ -259,7 +259,7 @@ run_session (GstQemuDisplaySrc *self, gint fd, const gchar *path, RfbClient *c,
       if (c->events & RFB_EVENT_RESIZED)
         GST_INFO_OBJECT (self, "QEMU's display is now %ux%u", c->width,
                          c->height);
-      if (c->events & RFB_EVENT_UPDATE) {
+      if ((c->events & RFB_EVENT_UPDATE) && !c->blank) {
         publish_frame (self, c, arrival);
         GST_OBJECT_LOCK (self);
         self->updates = self->updates + 1;

@@ -191,6 +191,7 @@ set_size (RfbClient *c, guint w, guint h, GError **error)
                  "no memory for a %ux%u framebuffer", w, h);
   g_free (c->fb);
   c->fb = fb;
+  c->blank = TRUE;
   c->width = w;
   c->height = h;
   return TRUE;
@@ -458,6 +459,7 @@ rfb_client_feed (RfbClient *c, const guint8 *data, gsize len, gsize *consumed,
                       + (gsize)c->rx * RFB_BPP,
                   src + i * row_bytes, row_bytes);
         c->row += rows;
+        c->blank = FALSE;
         if (c->row == c->rh)
           rect_done (c);
         break;

@@ -84,6 +84,10 @@ typedef struct {
   guint rx, ry, rw, rh, row;
   guint64 skip_left;
   gboolean resized; /* a DesktopSize in the current update */
+  /* no pixels received since the framebuffer was (re)allocated: after a
+   * DesktopSize QEMU sends the new picture in the next update, so an update
+   * that only resized is not a picture worth showing */
+  gboolean blank;
 } RfbClient;
 
 /* max_width/max_height: the largest framebuffer accepted (clamped to

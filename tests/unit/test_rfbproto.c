@@ -255,6 +255,7 @@ GST_START_TEST (test_desktop_size)
   fail_unless_equals_int (c.height, 5);
   fail_unless (c.events & RFB_EVENT_RESIZED);
   fail_unless (c.events & RFB_EVENT_UPDATE);
+  fail_if (c.blank); /* pixels arrived after the resize */
   for (int i = 0; i < 3 * 4 * 4; i++)
     fail_unless_equals_int (c.fb[i], 0); /* black after the resize */
   for (int i = 0; i < 12; i++)
@@ -264,6 +265,18 @@ GST_START_TEST (test_desktop_size)
   fail_unless (
       memcmp (c.out->data, "\x03\x00\x00\x00\x00\x00\x00\x03\x00\x05", 10)
       == 0);
+
+  /* an update that only resizes leaves a blank framebuffer: not a
+   * picture (the element keeps showing the previous one) */
+  g_byte_array_set_size (b, 0);
+  put8 (b, 0);
+  put8 (b, 0);
+  put16 (b, 1);
+  rect_header (b, 0, 0, 7, 7, RFB_ENCODING_DESKTOP_SIZE);
+  fail_unless (feed (&c, b, 0, &err));
+  fail_unless_equals_int (c.width, 7);
+  fail_unless (c.blank);
+  fail_unless_equals_int (c.updates, 2);
 
   rfb_client_clear (&c);
   g_byte_array_unref (b);
