@@ -15,8 +15,6 @@ rfb_error_quark (void)
 }
 
 #define RFB_VERSION_LEN 12
-#define RFB_SERVER_INIT_LEN 24
-#define RFB_RECT_HEADER_LEN 12
 
 #define RFB_SECURITY_NONE 1
 
@@ -219,6 +217,33 @@ rect_done (RfbClient *c)
     c->state = RFB_STATE_RECT_HEADER;
 }
 
+/* Big-endian integers through the reader's bounds checks, assembled byte
+ * by byte: GStreamer 1.22's gst_byte_reader_get_uint32_be() loads through
+ * an unaligned pointer on x86, which UBSan rightly reports, and server
+ * bytes sit at any offset. */
+static gboolean
+get_u16 (GstByteReader *r, guint16 *v)
+{
+  const guint8 *p;
+
+  if (!gst_byte_reader_get_data (r, 2, &p))
+    return FALSE;
+  *v = (guint16)((p[0] << 8) | p[1]);
+  return TRUE;
+}
+
+static gboolean
+get_u32 (GstByteReader *r, guint32 *v)
+{
+  const guint8 *p;
+
+  if (!gst_byte_reader_get_data (r, 4, &p))
+    return FALSE;
+  *v = ((guint32)p[0] << 24) | ((guint32)p[1] << 16) | ((guint32)p[2] << 8)
+       | p[3];
+  return TRUE;
+}
+
 gboolean
 rfb_client_feed (RfbClient *c, const guint8 *data, gsize len, gsize *consumed,
                  GError **error)
@@ -268,7 +293,7 @@ rfb_client_feed (RfbClient *c, const guint8 *data, gsize len, gsize *consumed,
         if (!gst_byte_reader_get_uint8 (&r, &n))
           goto need_more;
         if (n == 0) {
-          if (!gst_byte_reader_get_uint32_be (&r, &rlen))
+          if (!get_u32 (&r, &rlen))
             goto need_more;
           if (rlen > RFB_MAX_STRING)
             return fail (c, error, RFB_ERROR_TOO_LARGE,
@@ -311,10 +336,10 @@ rfb_client_feed (RfbClient *c, const guint8 *data, gsize len, gsize *consumed,
         guint32 result, rlen;
         const guint8 *reason;
 
-        if (!gst_byte_reader_get_uint32_be (&r, &result))
+        if (!get_u32 (&r, &result))
           goto need_more;
         if (result != 0) {
-          if (!gst_byte_reader_get_uint32_be (&r, &rlen))
+          if (!get_u32 (&r, &rlen))
             goto need_more;
           if (rlen > RFB_MAX_STRING)
             return fail (c, error, RFB_ERROR_TOO_LARGE,
@@ -340,12 +365,10 @@ rfb_client_feed (RfbClient *c, const guint8 *data, gsize len, gsize *consumed,
         guint32 nlen;
         const guint8 *name;
 
-        if (avail < RFB_SERVER_INIT_LEN)
+        if (!get_u16 (&r, &w) || !get_u16 (&r, &h)
+            || !gst_byte_reader_skip (&r, 16) /* the server's format */
+            || !get_u32 (&r, &nlen))
           goto need_more;
-        w = gst_byte_reader_get_uint16_be_unchecked (&r);
-        h = gst_byte_reader_get_uint16_be_unchecked (&r);
-        gst_byte_reader_skip_unchecked (&r, 16); /* the server's format */
-        nlen = gst_byte_reader_get_uint32_be_unchecked (&r);
         if (nlen > RFB_MAX_STRING)
           return fail (c, error, RFB_ERROR_TOO_LARGE,
                        "the VNC server sent a %u-byte desktop name", nlen);
@@ -371,8 +394,7 @@ rfb_client_feed (RfbClient *c, const guint8 *data, gsize len, gsize *consumed,
           goto need_more;
         switch (type) {
           case 0: /* FramebufferUpdate */
-            if (!gst_byte_reader_skip (&r, 1)
-                || !gst_byte_reader_get_uint16_be (&r, &n))
+            if (!gst_byte_reader_skip (&r, 1) || !get_u16 (&r, &n))
               goto need_more;
             c->rects_left = n;
             if (n == 0)
@@ -381,8 +403,7 @@ rfb_client_feed (RfbClient *c, const guint8 *data, gsize len, gsize *consumed,
               c->state = RFB_STATE_RECT_HEADER;
             break;
           case 1: /* SetColourMapEntries: meaningless in true colour, skip */
-            if (!gst_byte_reader_skip (&r, 3)
-                || !gst_byte_reader_get_uint16_be (&r, &n))
+            if (!gst_byte_reader_skip (&r, 3) || !get_u16 (&r, &n))
               goto need_more;
             c->skip_left = (guint64)n * 6;
             c->state = c->skip_left ? RFB_STATE_SKIP : RFB_STATE_MESSAGE;
@@ -391,8 +412,7 @@ rfb_client_feed (RfbClient *c, const guint8 *data, gsize len, gsize *consumed,
             c->events |= RFB_EVENT_BELL;
             break;
           case 3: /* ServerCutText: skipped, never buffered */
-            if (!gst_byte_reader_skip (&r, 3)
-                || !gst_byte_reader_get_uint32_be (&r, &tlen))
+            if (!gst_byte_reader_skip (&r, 3) || !get_u32 (&r, &tlen))
               goto need_more;
             c->skip_left = tlen;
             c->state = c->skip_left ? RFB_STATE_SKIP : RFB_STATE_MESSAGE;
@@ -406,15 +426,13 @@ rfb_client_feed (RfbClient *c, const guint8 *data, gsize len, gsize *consumed,
       }
       case RFB_STATE_RECT_HEADER: {
         guint16 x, y, w, h;
+        guint32 uenc;
         gint32 enc;
 
-        if (avail < RFB_RECT_HEADER_LEN)
+        if (!get_u16 (&r, &x) || !get_u16 (&r, &y) || !get_u16 (&r, &w)
+            || !get_u16 (&r, &h) || !get_u32 (&r, &uenc))
           goto need_more;
-        x = gst_byte_reader_get_uint16_be_unchecked (&r);
-        y = gst_byte_reader_get_uint16_be_unchecked (&r);
-        w = gst_byte_reader_get_uint16_be_unchecked (&r);
-        h = gst_byte_reader_get_uint16_be_unchecked (&r);
-        enc = gst_byte_reader_get_int32_be_unchecked (&r);
+        enc = (gint32)uenc;
         if (enc == RFB_ENCODING_RAW) {
           /* guint arithmetic on 16-bit values: no overflow */
           if ((guint)x + w > c->width || (guint)y + h > c->height)

@@ -225,6 +225,9 @@ main (int argc, char **argv)
   gst_object_unref (pipe);
   unlink (sock_path);
   g_rmdir (dir);
+  g_free (dir);
+  g_free (sock_path);
+  g_free (qemu_bin);
   g_print ("PASS\n");
   return 0;
 
