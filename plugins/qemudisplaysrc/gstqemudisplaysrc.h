@@ -1,9 +1,19 @@
 #pragma once
 
+#include <gio/gio.h>
 #include <gst/base/gstpushsrc.h>
 #include <gst/gst.h>
 
 G_BEGIN_DECLS
+
+typedef enum {
+  GST_QEMU_DISPLAY_SRC_BACKEND_VNC,
+  GST_QEMU_DISPLAY_SRC_BACKEND_DBUS,
+} GstQemuDisplaySrcBackend;
+
+GType gst_qemu_display_src_backend_get_type (void);
+#define GST_TYPE_QEMU_DISPLAY_SRC_BACKEND                                      \
+  (gst_qemu_display_src_backend_get_type ())
 
 #define GST_TYPE_QEMU_DISPLAY_SRC (gst_qemu_display_src_get_type ())
 G_DECLARE_FINAL_TYPE (GstQemuDisplaySrc, gst_qemu_display_src, GST,
@@ -13,6 +23,7 @@ struct _GstQemuDisplaySrc {
   GstPushSrc parent;
 
   /* properties (object lock) */
+  GstQemuDisplaySrcBackend backend;
   gchar *socket_path;
   gint fps_n, fps_d;
 
@@ -20,6 +31,10 @@ struct _GstQemuDisplaySrc {
   GThread *thread;
   GstPoll *poll; /* flushing stops the thread */
   gint running;  /* atomic */
+  /* the D-Bus backend's context and cancellable while a session runs
+   * (object lock); stop() cancels and wakes it */
+  GMainContext *dbus_ctx;
+  GCancellable *dbus_cancel;
 
   /* the last complete frame (frame_lock) */
   GMutex frame_lock;
