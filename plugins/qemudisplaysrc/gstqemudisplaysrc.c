@@ -321,7 +321,7 @@ qmp_reply (GstQemuDisplaySrc *self, gint fd, GByteArray *buf, gboolean greeting,
            GError **error)
 {
   for (;;) {
-    guint8 *nl = memchr (buf->data, '\n', buf->len);
+    guint8 *nl = buf->len > 0 ? memchr (buf->data, '\n', buf->len) : NULL;
     GstPollFD pfd;
     gint rc;
     ssize_t n;
