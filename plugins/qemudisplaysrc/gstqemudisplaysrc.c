@@ -30,12 +30,27 @@
  * pushed, and the element reconnects with a backoff (0.1 s doubling to 2 s)
  * until QEMU is back; the pipeline keeps PLAYING.
  *
+ * With #GstQemuDisplaySrc:backend=dbus it reads QEMU's D-Bus display
+ * instead, peer to peer with no bus daemon (`-display dbus,p2p=on`):
+ * #GstQemuDisplaySrc:socket is then a QMP socket of QEMU's used only by this
+ * element (`-qmp unix:PATH,server=on,wait=off`), over which it hands QEMU a
+ * socketpair for the D-Bus connection and registers a display listener.
+ * Linux only in practice (QEMU 7.x builds `-display dbus` only with EGL and
+ * GBM); GL scanouts (`gl=on`) are not supported.
+ *
  * ## Example
  * |[
  * qemu-system-x86_64 -accel tcg -vga std -display none \
  *     -vnc unix:$XDG_RUNTIME_DIR/vm0-vnc.sock &
  * gst-launch-1.0 qemudisplaysrc socket=$XDG_RUNTIME_DIR/vm0-vnc.sock ! \
  *     videoconvert ! autovideosink
+ * ]|
+ * |[
+ * qemu-system-x86_64 -accel tcg -vga std -display dbus,p2p=on \
+ *     -qmp unix:$XDG_RUNTIME_DIR/vm0-display-qmp.sock,server=on,wait=off &
+ * gst-launch-1.0 qemudisplaysrc backend=dbus \
+ *     socket=$XDG_RUNTIME_DIR/vm0-display-qmp.sock ! videoconvert ! \
+ *     autovideosink
  * ]|
  */
 #include "gstqemudisplaysrc.h"
