@@ -378,7 +378,8 @@ qmp_reply (GstQemuDisplaySrc *self, gint fd, GByteArray *buf, gboolean greeting,
     }
     if (rc <= 0) {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
-                   "the QMP socket did not answer within %d s",
+                   "the QMP socket did not answer within %d s (QEMU serves "
+                   "one client per QMP socket: is another one connected?)",
                    QMP_TIMEOUT_MS / 1000);
       return FALSE;
     }
