@@ -82,6 +82,14 @@ expect "busy VNC socket" 4 "VNC socket $TMP/busy-qmp.sock is in use by a running
   "$VMV" run "${common[@]}" --vnc-socket "$TMP/busy-qmp.sock"
 expect "relative VNC socket" 2 "--vnc-socket needs an absolute path without commas" -- \
   "$VMV" command "${common[@]}" --vnc-socket vnc.sock
+expect "relative display QMP socket" 2 "--display-qmp needs an absolute path without commas" -- \
+  "$VMV" command "${common[@]}" --display-qmp dq.sock
+expect "display QMP path not a socket" 4 "display QMP socket path .* is not a socket" -- \
+  "$VMV" run "${common[@]}" --display-qmp "$TMP/not-a-socket"
+expect "busy display QMP socket" 4 "display QMP socket $TMP/busy-qmp.sock is in use by a running QEMU" -- \
+  "$VMV" run "${common[@]}" --display-qmp "$TMP/busy-qmp.sock"
+expect "--display-qmp with VMSTREAM_VM_DISPLAY" 2 "--display-qmp sets QEMU's display to dbus,p2p=on: unset VMSTREAM_VM_DISPLAY" -- \
+  env VMSTREAM_VM_DISPLAY=gtk "$VMV" command "${common[@]}" --display-qmp "$TMP/dq.sock"
 expect "VNC socket with a comma" 2 "--vnc-socket needs an absolute path without commas" -- \
   "$VMV" command "${common[@]}" --vnc-socket "$TMP/a,b.sock"
 
@@ -123,6 +131,8 @@ expect "linux-kvm command with --vnc-socket keeps its device" 0 "-device virtio-
   "$VMV" command "${common[@]}" --profile linux-kvm --vnc-socket "$TMP/k.sock"
 expect "macos-hvf command with --vnc-socket keeps its device" 0 "-device virtio-gpu-pci .*-vnc unix:$TMP/m\.sock" -- \
   "$VMV" command "${common[@]}" --profile macos-hvf --vnc-socket "$TMP/m.sock"
+expect "tcg command with --display-qmp" 0 "-display dbus,p2p=on .*-device virtio-vga .*-qmp unix:$TMP/rt/dq\.sock,server=on,wait=off" -- \
+  "$VMV" command "${common[@]}" --display-qmp "$TMP/rt/dq.sock"
 # QEMU creates the socket with the owner's permissions only (umask 177)
 cat >"$TMP/fake-qemu-umask" <<'FAKE'
 #!/bin/bash

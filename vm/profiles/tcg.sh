@@ -23,11 +23,12 @@ profile_args ()
   Q+=(-machine q35 -accel tcg,thread=multi -cpu qemu64)
   Q+=(-smp "$CPUS" -m "$MEMORY")
   # The desktop variant's Sway needs a display (DRM/KMS), and so does
-  # capture through QEMU's VNC server (--vnc-socket); the test variant
-  # streaming over virtio-serial needs none.
+  # capture through QEMU's VNC server or D-Bus display (--vnc-socket,
+  # --display-qmp); the test variant streaming over virtio-serial needs
+  # none.
   local gpu=none
   [ "$VARIANT" = desktop ] && gpu=virtio-vga
-  [ -n "${VNC_SOCKET:-}" ] && gpu=virtio-vga
+  [ -n "${CAPTURE_DISPLAY:-}" ] && gpu=virtio-vga
   gpu=${VMSTREAM_VM_GPU:-$gpu}
   if [ "$gpu" != none ]; then
     Q+=(-device "$gpu")
