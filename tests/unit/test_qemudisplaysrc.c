@@ -3,9 +3,11 @@
  * refused with a warning, then two different frames and a DesktopSize
  * change arrive byte for byte in the pushed buffers with renegotiated
  * caps; the server disappears (frames go on, a warning) and comes back
- * (frames from the new server). A second test measures how many complete
- * 1280x720 updates per second the element takes from a server that answers
- * every request at once, and the steadiness of the pushed rate. */
+ * (frames from the new server). Servers that break the protocol (a
+ * rectangle outside, an encoding not asked for, a 60000x60000 desktop) are
+ * dropped with a warning and the last picture stays. A test measures how many
+ * complete 1280x720 updates per second the element takes from a server that
+ * answers every request at once, and the steadiness of the pushed rate. */
 #include <gst/app/gstappsink.h>
 #include <gst/check/gstcheck.h>
 #include <gst/video/video.h>
@@ -254,6 +256,32 @@ bus_has_warning (GstBus *bus, const gchar *text)
   return found;
 }
 
+/* Pops warnings until one contains text (up to 5 s): the element posts it
+ * just after it hung up, so the hang-up may be seen first. */
+static gboolean
+wait_warning (GstBus *bus, const gchar *text)
+{
+  gint64 deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+
+  while (g_get_monotonic_time () < deadline) {
+    GstMessage *m = gst_bus_timed_pop_filtered (bus, 100 * GST_MSECOND,
+                                                GST_MESSAGE_WARNING);
+    GError *err = NULL;
+    gboolean found;
+
+    if (m == NULL)
+      continue;
+    gst_message_parse_warning (m, &err, NULL);
+    found = strstr (err->message, text) != NULL;
+    GST_INFO ("warning: %s", err->message);
+    g_error_free (err);
+    gst_message_unref (m);
+    if (found)
+      return TRUE;
+  }
+  return FALSE;
+}
+
 static GstElement *
 make_pipeline (const gchar *path, const gchar *rate, GstAppSink **sink)
 {
@@ -314,9 +342,9 @@ GST_START_TEST (test_frames_resize_reconnect)
   close (fd);
   close (lfd);
   unlink (path);
+  fail_unless (wait_warning (bus, "Lost the connection"));
   for (int i = 0; i < 10; i++)
     wait_for_frame (sink, c, 96, 40);
-  fail_unless (bus_has_warning (bus, "Lost the connection"));
 
   /* and comes back */
   lfd = listen_unix (path);
@@ -414,6 +442,93 @@ GST_START_TEST (test_update_rate)
 
 GST_END_TEST;
 
+/* A server breaking the protocol (a rectangle outside its framebuffer, an
+ * encoding not asked for, a huge size) is dropped with a warning naming the
+ * problem; the picture before it stays, and the next server is shown. */
+GST_START_TEST (test_malformed_server)
+{
+  gchar *path = tmp_socket_path ();
+  GstAppSink *sink;
+  GstElement *p = make_pipeline (path, "30/1", &sink);
+  GstBus *bus = gst_element_get_bus (p);
+  guint8 *a = make_frame (32, 16, 7), *b = make_frame (32, 16, 8);
+  gint lfd = listen_unix (path), fd;
+  guint8 bad[4 + 12];
+
+  fail_unless (gst_element_set_state (p, GST_STATE_PLAYING)
+               != GST_STATE_CHANGE_FAILURE);
+  fd = accept_client (lfd);
+  server_handshake (fd, 32, 16);
+  read_request (fd, 32, 16);
+  send_frame (fd, a, 32, 16, FALSE);
+  wait_for_frame (sink, a, 32, 16);
+
+  /* a rectangle at (30, 0) of 4x1 in a 32-wide framebuffer */
+  read_request (fd, 32, 16);
+  memset (bad, 0, sizeof (bad));
+  put16 (bad + 2, 1);
+  put16 (bad + 4, 30);
+  put16 (bad + 8, 4);
+  put16 (bad + 10, 1);
+  write_all (fd, bad, sizeof (bad));
+  fail_unless (wait_fd (fd, POLLIN, 5000)); /* the client hangs up */
+  close (fd);
+  fail_unless (wait_warning (bus, "outside its 32x16 framebuffer"));
+  for (int i = 0; i < 3; i++)
+    wait_for_frame (sink, a, 32, 16);
+
+  /* ZRLE, which was not asked for */
+  fd = accept_client (lfd);
+  server_handshake (fd, 32, 16);
+  read_request (fd, 32, 16);
+  memset (bad, 0, sizeof (bad));
+  put16 (bad + 2, 1);
+  put16 (bad + 8, 1);
+  put16 (bad + 10, 1);
+  put32 (bad + 12, 16);
+  write_all (fd, bad, sizeof (bad));
+  fail_unless (wait_fd (fd, POLLIN, 5000));
+  close (fd);
+  fail_unless (wait_warning (bus, "encoding 16, which was not asked for"));
+
+  /* a 60000x60000 desktop in ServerInit */
+  fd = accept_client (lfd);
+  {
+    guint8 buf[64], init[24] = { 0 };
+    write_all (fd, "RFB 003.008\n\x01\x01", 14);
+    read_exact (fd, buf, 13);
+    write_all (fd, "\0\0\0\0", 4);
+    read_exact (fd, buf, 1);
+    put16 (init, 60000);
+    put16 (init + 2, 60000);
+    write_all (fd, init, sizeof (init));
+  }
+  fail_unless (wait_fd (fd, POLLIN, 5000));
+  close (fd);
+  fail_unless (wait_warning (bus, "larger than the 8192x8192 accepted"));
+
+  /* and a good server again */
+  fd = accept_client (lfd);
+  server_handshake (fd, 32, 16);
+  read_request (fd, 32, 16);
+  send_frame (fd, b, 32, 16, FALSE);
+  wait_for_frame (sink, b, 32, 16);
+
+  fail_unless (gst_element_set_state (p, GST_STATE_NULL)
+               == GST_STATE_CHANGE_SUCCESS);
+  close (fd);
+  close (lfd);
+  unlink (path);
+  g_free (a);
+  g_free (b);
+  gst_object_unref (bus);
+  gst_object_unref (sink);
+  gst_object_unref (p);
+  g_free (path);
+}
+
+GST_END_TEST;
+
 /* No socket property: an error with a sentence; NULL while reconnecting
  * never hangs. */
 GST_START_TEST (test_no_socket_and_stop)
@@ -466,6 +581,7 @@ qemudisplaysrc_suite (void)
   tcase_set_timeout (tc, 60);
   tcase_add_test (tc, test_frames_resize_reconnect);
   tcase_add_test (tc, test_update_rate);
+  tcase_add_test (tc, test_malformed_server);
   tcase_add_test (tc, test_no_socket_and_stop);
   return s;
 }
