@@ -8,6 +8,7 @@
 #include "client-status.h"
 #include <gst/check/gstcheck.h>
 #include <gio/gio.h>
+#include <glib/gstdio.h>
 #include <signal.h>
 #include <string.h>
 
@@ -149,6 +150,9 @@ assert_no_error (GstElement *pipeline)
 /* Starts @template_name with every port picked by the system, feeds it with
  * @sender (a description with %u for the vsocksrc port, or NULL), and checks
  * that an RTSP client gets 60 frames. */
+/* one more NAME=value for the next run_template, or NULL */
+static const gchar *extra_var;
+
 static void
 run_template (const gchar *template_name, const gchar *sender_fmt)
 {
@@ -158,6 +162,7 @@ run_template (const gchar *template_name, const gchar *sender_fmt)
                           "VSOCK_URI=tcp://127.0.0.1:0",
                           "WIDTH=640",
                           "HEIGHT=360",
+                          extra_var,
                           NULL };
   gchar *desc = expand (template_name, vars);
   GError *err = NULL;
@@ -254,6 +259,49 @@ GST_START_TEST (test_host_vm_encoded_runs)
 
 GST_END_TEST;
 
+/* The guest-free mode: a diskless QEMU (SeaBIOS on -vga std) serves its
+ * screen on a VNC Unix socket, the template reads it with qemudisplaysrc. */
+GST_START_TEST (test_host_qemu_display_runs)
+{
+  gchar *qemu = g_find_program_in_path ("qemu-system-x86_64");
+  gchar *dir, *sock, *vnc, *var;
+  GSubprocessLauncher *l;
+  GSubprocess *p;
+  GError *err = NULL;
+
+  if (qemu == NULL || !have ("qemudisplaysrc")) {
+    g_free (qemu);
+    return;
+  }
+  dir = g_dir_make_tmp ("pipeline-run-XXXXXX", NULL);
+  sock = g_build_filename (dir, "vnc.sock", NULL);
+  vnc = g_strdup_printf ("unix:%s", sock);
+  l = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE
+                                 | G_SUBPROCESS_FLAGS_STDERR_SILENCE);
+  g_subprocess_launcher_unsetenv (l, "LD_PRELOAD");
+  p = g_subprocess_launcher_spawn (
+      l, &err, qemu, "-machine", "pc", "-accel", "tcg", "-m", "64",
+      "-nodefaults", "-vga", "std", "-display", "none", "-vnc", vnc, NULL);
+  fail_unless (p != NULL, "%s", err ? err->message : "");
+  var = g_strdup_printf ("VNC_SOCKET=%s", sock);
+  extra_var = var;
+  run_template ("host-qemu-display.txt", NULL);
+  extra_var = NULL;
+  g_subprocess_force_exit (p);
+  g_subprocess_wait (p, NULL, NULL);
+  g_object_unref (p);
+  g_object_unref (l);
+  g_unlink (sock);
+  g_rmdir (dir);
+  g_free (var);
+  g_free (vnc);
+  g_free (sock);
+  g_free (dir);
+  g_free (qemu);
+}
+
+GST_END_TEST;
+
 static Suite *
 pipeline_run_suite (void)
 {
@@ -265,6 +313,7 @@ pipeline_run_suite (void)
   tcase_add_test (tc, test_demo_local_runs);
   tcase_add_test (tc, test_host_native_runs);
   tcase_add_test (tc, test_host_vm_encoded_runs);
+  tcase_add_test (tc, test_host_qemu_display_runs);
   return s;
 }
 

@@ -76,6 +76,22 @@ expect "QMP path not a socket" 4 "exists and is not a socket" -- \
   "$VMV" run "${common[@]}" --qmp "$TMP/not-a-socket"
 expect "stream path not a socket" 4 "stream socket path .* is not a socket" -- \
   "$VMV" run "${common[@]}" --stream-socket "$TMP/not-a-socket"
+expect "VNC path not a socket" 4 "VNC socket path .* is not a socket" -- \
+  "$VMV" run "${common[@]}" --vnc-socket "$TMP/not-a-socket"
+expect "busy VNC socket" 4 "VNC socket $TMP/busy-qmp.sock is in use by a running QEMU" -- \
+  "$VMV" run "${common[@]}" --vnc-socket "$TMP/busy-qmp.sock"
+expect "relative VNC socket" 2 "--vnc-socket needs an absolute path without commas" -- \
+  "$VMV" command "${common[@]}" --vnc-socket vnc.sock
+expect "relative display QMP socket" 2 "--display-qmp needs an absolute path without commas" -- \
+  "$VMV" command "${common[@]}" --display-qmp dq.sock
+expect "display QMP path not a socket" 4 "display QMP socket path .* is not a socket" -- \
+  "$VMV" run "${common[@]}" --display-qmp "$TMP/not-a-socket"
+expect "busy display QMP socket" 4 "display QMP socket $TMP/busy-qmp.sock is in use by a running QEMU" -- \
+  "$VMV" run "${common[@]}" --display-qmp "$TMP/busy-qmp.sock"
+expect "--display-qmp with VMSTREAM_VM_DISPLAY" 2 "--display-qmp sets QEMU's display to dbus,p2p=on: unset VMSTREAM_VM_DISPLAY" -- \
+  env VMSTREAM_VM_DISPLAY=gtk "$VMV" command "${common[@]}" --display-qmp "$TMP/dq.sock"
+expect "VNC socket with a comma" 2 "--vnc-socket needs an absolute path without commas" -- \
+  "$VMV" command "${common[@]}" --vnc-socket "$TMP/a,b.sock"
 
 # Busy name: another VM of that name holds the runtime lock.
 mkdir -p "$TMP/rt"
@@ -103,6 +119,29 @@ expect "linux-kvm command" 0 "-accel kvm .*vhost-vsock-pci.*guest-cid=7" -- \
   "$VMV" command "${common[@]}" --profile linux-kvm --cid 7
 expect "macos-hvf command" 0 "qemu-system-aarch64 .*-display none .*-accel hvf .*-device virtio-gpu-pci .*console=ttyAMA0.*virtserialport" -- \
   "$VMV" command "${common[@]}" --profile macos-hvf
+# QEMU-display capture: the VNC server on the Unix socket only, and a
+# display device even where the profile has none (tcg's test variant)
+expect "tcg command with --vnc-socket" 0 "-device virtio-vga .*-vnc unix:$TMP/rt/vnc\.sock($| )" -- \
+  "$VMV" command "${common[@]}" --vnc-socket "$TMP/rt/vnc.sock"
+# (the command line is one line: grep -v prints it only without -vnc)
+expect "tcg command without --vnc-socket has no VNC and no display" 0 "qemu-system-x86_64 " -- \
+  bash -c '"$@" | grep -v -- " -vnc " && ! "$@" | grep -q -- "-device virtio-vga"' _ \
+  "$VMV" command "${common[@]}"
+expect "linux-kvm command with --vnc-socket keeps its device" 0 "-device virtio-vga .*-vnc unix:$TMP/k\.sock" -- \
+  "$VMV" command "${common[@]}" --profile linux-kvm --vnc-socket "$TMP/k.sock"
+expect "macos-hvf command with --vnc-socket keeps its device" 0 "-device virtio-gpu-pci .*-vnc unix:$TMP/m\.sock" -- \
+  "$VMV" command "${common[@]}" --profile macos-hvf --vnc-socket "$TMP/m.sock"
+expect "tcg command with --display-qmp" 0 "-display dbus,p2p=on .*-device virtio-vga .*-qmp unix:$TMP/rt/dq\.sock,server=on,wait=off" -- \
+  "$VMV" command "${common[@]}" --display-qmp "$TMP/rt/dq.sock"
+# QEMU creates the socket with the owner's permissions only (umask 177)
+cat >"$TMP/fake-qemu-umask" <<'FAKE'
+#!/bin/bash
+echo "umask $(umask) args $*"
+FAKE
+chmod +x "$TMP/fake-qemu-umask"
+expect "--vnc-socket runs QEMU with umask 177" 0 "umask 0177 args .*-vnc unix:$TMP/rt3/vnc\.sock" -- \
+  env VMSTREAM_QEMU="$TMP/fake-qemu-umask" \
+  "$VMV" run --name "$NAME-3" --runtime-dir "$TMP/rt3" --image "$TMP/img" --vnc-socket "$TMP/rt3/vnc.sock"
 # a GL device only with a GL display: -display none and virtio-gpu-gl-pci
 # together make QEMU refuse to start
 expect "macos-hvf GL command" 0 "-display cocoa,gl=es .*-device virtio-gpu-gl-pci " -- \

@@ -22,10 +22,13 @@ profile_args ()
   # with a plain CPU model always can.
   Q+=(-machine q35 -accel tcg,thread=multi -cpu qemu64)
   Q+=(-smp "$CPUS" -m "$MEMORY")
-  # The desktop variant's Sway needs a display (DRM/KMS); the test
-  # variant needs none.
+  # The desktop variant's Sway needs a display (DRM/KMS), and so does
+  # capture through QEMU's VNC server or D-Bus display (--vnc-socket,
+  # --display-qmp); the test variant streaming over virtio-serial needs
+  # none.
   local gpu=none
   [ "$VARIANT" = desktop ] && gpu=virtio-vga
+  [ -n "${CAPTURE_DISPLAY:-}" ] && gpu=virtio-vga
   gpu=${VMSTREAM_VM_GPU:-$gpu}
   if [ "$gpu" != none ]; then
     Q+=(-device "$gpu")
