@@ -1,4 +1,5 @@
 #include "vmsio.h"
+#include "vmstransport.h" /* VMS_MSG_NOSIGNAL */
 
 #include <gio/gio.h>
 
@@ -64,7 +65,7 @@ vms_io_writev_all (GstPoll *poll, GstPollFD *pfd, gboolean is_socket,
       struct msghdr msg = { 0 };
       msg.msg_iov = iov;
       msg.msg_iovlen = MIN (iovcnt, IOV_MAX);
-      n = sendmsg (pfd->fd, &msg, MSG_NOSIGNAL);
+      n = sendmsg (pfd->fd, &msg, VMS_MSG_NOSIGNAL);
     } else {
       n = writev (pfd->fd, iov, MIN (iovcnt, IOV_MAX));
     }

@@ -14,7 +14,10 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
+#ifdef HAVE_LINUX_VM_SOCKETS_H
 #include <linux/vm_sockets.h>
+#define VMS_HAVE_VSOCK 1
+#endif
 
 #define VMS_UNIX_PATH_MAX (sizeof (((struct sockaddr_un *)0)->sun_path) - 1)
 
@@ -199,9 +202,30 @@ vms_address_to_string (const VmsAddress *addr)
   g_return_val_if_reached (NULL);
 }
 
+/* AF_VSOCK is Linux's: elsewhere vsock:// is refused with the ways that
+ * do work there. */
+static gboolean
+vsock_available (const VmsAddress *addr, GError **error)
+{
+#ifdef VMS_HAVE_VSOCK
+  return TRUE;
+#else
+  if (addr->kind != VMS_TRANSPORT_VSOCK)
+    return TRUE;
+  g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+               "vsock:// needs AF_VSOCK, which this platform does not have "
+               "(Linux only): use unix:///PATH for a virtio-serial chardev "
+               "socket or a hybrid-vsock VMM's socket (QEMU, UTM, vfkit), "
+               "or tcp://HOST:PORT");
+  return FALSE;
+#endif
+}
+
 gboolean
 vms_address_can_listen (const VmsAddress *addr, GError **error)
 {
+  if (!vsock_available (addr, error))
+    return FALSE;
   if (addr->kind == VMS_TRANSPORT_SERIAL) {
     g_set_error (
         error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
@@ -215,6 +239,8 @@ vms_address_can_listen (const VmsAddress *addr, GError **error)
 gboolean
 vms_address_can_connect (const VmsAddress *addr, GError **error)
 {
+  if (!vsock_available (addr, error))
+    return FALSE;
   if (addr->kind == VMS_TRANSPORT_VSOCK && addr->cid == VMS_VSOCK_CID_ANY) {
     g_set_error (
         error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
@@ -278,6 +304,68 @@ resolve_tcp (const VmsAddress *addr, gboolean passive, GError **error)
   return res;
 }
 
+/* Close-on-exec, optionally non-blocking, and no SIGPIPE where the
+ * platform has SO_NOSIGPIPE instead of MSG_NOSIGNAL (macOS). */
+static gint
+socket_setup (gint fd, gboolean nonblock)
+{
+#ifdef SO_NOSIGPIPE
+  int one = 1;
+  setsockopt (fd, SOL_SOCKET, SO_NOSIGPIPE, &one, sizeof (one));
+#endif
+#ifndef SOCK_CLOEXEC
+  if (fcntl (fd, F_SETFD, FD_CLOEXEC) != 0
+      || (nonblock && fcntl (fd, F_SETFL, fcntl (fd, F_GETFL) | O_NONBLOCK))) {
+    int err = errno;
+    close (fd);
+    errno = err;
+    return -1;
+  }
+#endif
+  return fd;
+}
+
+gint
+vms_socket_new (gint domain, gint type, gint protocol, gboolean nonblock)
+{
+#ifdef SOCK_CLOEXEC
+  type |= SOCK_CLOEXEC | (nonblock ? SOCK_NONBLOCK : 0);
+#endif
+  gint fd = socket (domain, type, protocol);
+  return fd < 0 ? -1 : socket_setup (fd, nonblock);
+}
+
+gboolean
+vms_socketpair_new (gint sv[2])
+{
+  gint type = SOCK_STREAM;
+#ifdef SOCK_CLOEXEC
+  type |= SOCK_CLOEXEC;
+#endif
+  if (socketpair (AF_UNIX, type, 0, sv) != 0)
+    return FALSE;
+  if (socket_setup (sv[0], FALSE) < 0) {
+    close (sv[1]);
+    return FALSE;
+  }
+  if (socket_setup (sv[1], FALSE) < 0) {
+    close (sv[0]);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+static gint
+accept_cloexec (gint listen_fd, struct sockaddr *sa, socklen_t *len)
+{
+#ifdef HAVE_ACCEPT4
+  gint fd = accept4 (listen_fd, sa, len, SOCK_CLOEXEC | SOCK_NONBLOCK);
+#else
+  gint fd = accept (listen_fd, sa, len);
+#endif
+  return fd < 0 ? -1 : socket_setup (fd, TRUE);
+}
+
 static void
 set_nodelay (gint fd)
 {
@@ -303,7 +391,7 @@ unix_path_free (const VmsAddress *addr, GError **error)
         addr->path);
     return FALSE;
   }
-  fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  fd = vms_socket_new (AF_UNIX, SOCK_STREAM, 0, FALSE);
   if (fd < 0)
     return TRUE;
   len = make_unix_sockaddr (addr, &sun);
@@ -332,9 +420,10 @@ vms_transport_listen (const VmsAddress *addr, GError **error)
 
   switch (addr->kind) {
     case VMS_TRANSPORT_VSOCK: {
+#ifdef VMS_HAVE_VSOCK
       struct sockaddr_vm svm = { 0 };
 
-      fd = socket (AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+      fd = vms_socket_new (AF_VSOCK, SOCK_STREAM, 0, TRUE);
       if (fd < 0) {
         set_errno_error (error, errno, "create a vsock socket for", addr);
         return -1;
@@ -345,6 +434,9 @@ vms_transport_listen (const VmsAddress *addr, GError **error)
       if (bind (fd, (struct sockaddr *)&svm, sizeof (svm)) != 0)
         goto bind_failed;
       break;
+#else
+      g_return_val_if_reached (-1); /* refused by vsock_available() */
+#endif
     }
     case VMS_TRANSPORT_UNIX: {
       struct sockaddr_un sun;
@@ -352,7 +444,7 @@ vms_transport_listen (const VmsAddress *addr, GError **error)
 
       if (!unix_path_free (addr, error))
         return -1;
-      fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+      fd = vms_socket_new (AF_UNIX, SOCK_STREAM, 0, TRUE);
       if (fd < 0) {
         set_errno_error (error, errno, "create a socket for", addr);
         return -1;
@@ -370,9 +462,8 @@ vms_transport_listen (const VmsAddress *addr, GError **error)
         return -1;
       err = EADDRNOTAVAIL;
       for (ai = res; ai != NULL; ai = ai->ai_next) {
-        fd = socket (ai->ai_family,
-                     ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
-                     ai->ai_protocol);
+        fd = vms_socket_new (ai->ai_family, ai->ai_socktype, ai->ai_protocol,
+                             TRUE);
         if (fd < 0) {
           err = errno;
           continue;
@@ -423,8 +514,10 @@ vms_transport_get_local_port (gint fd)
       return ntohs (((struct sockaddr_in *)&ss)->sin_port);
     case AF_INET6:
       return ntohs (((struct sockaddr_in6 *)&ss)->sin6_port);
+#ifdef VMS_HAVE_VSOCK
     case AF_VSOCK:
       return ((struct sockaddr_vm *)&ss)->svm_port;
+#endif
     default:
       return 0;
   }
@@ -438,11 +531,13 @@ describe_peer (const struct sockaddr_storage *ss)
   switch (ss->ss_family) {
     case AF_UNIX:
       return g_strdup ("unix peer");
+#ifdef VMS_HAVE_VSOCK
     case AF_VSOCK: {
       const struct sockaddr_vm *svm = (const struct sockaddr_vm *)ss;
       return g_strdup_printf ("vsock CID %u port %u", svm->svm_cid,
                               svm->svm_port);
     }
+#endif
     case AF_INET:
     case AF_INET6:
       if (getnameinfo ((const struct sockaddr *)ss, sizeof (*ss), host,
@@ -464,8 +559,7 @@ vms_transport_accept (gint listen_fd, gchar **peer, GError **error)
   int fd;
 
   memset (&ss, 0, sizeof (ss));
-  fd = accept4 (listen_fd, (struct sockaddr *)&ss, &len,
-                SOCK_CLOEXEC | SOCK_NONBLOCK);
+  fd = accept_cloexec (listen_fd, (struct sockaddr *)&ss, &len);
   if (fd < 0) {
     int err = errno;
     g_set_error (error, G_IO_ERROR, g_io_error_from_errno (err),
@@ -491,9 +585,10 @@ vms_transport_connect (const VmsAddress *addr, gboolean *in_progress,
 
   switch (addr->kind) {
     case VMS_TRANSPORT_VSOCK: {
+#ifdef VMS_HAVE_VSOCK
       struct sockaddr_vm svm = { 0 };
 
-      fd = socket (AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+      fd = vms_socket_new (AF_VSOCK, SOCK_STREAM, 0, TRUE);
       if (fd < 0) {
         set_errno_error (error, errno, "create a vsock socket for", addr);
         return -1;
@@ -504,12 +599,15 @@ vms_transport_connect (const VmsAddress *addr, gboolean *in_progress,
       rc = connect (fd, (struct sockaddr *)&svm, sizeof (svm));
       err = errno;
       break;
+#else
+      g_return_val_if_reached (-1); /* refused by vsock_available() */
+#endif
     }
     case VMS_TRANSPORT_UNIX: {
       struct sockaddr_un sun;
       socklen_t len;
 
-      fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+      fd = vms_socket_new (AF_UNIX, SOCK_STREAM, 0, TRUE);
       if (fd < 0) {
         set_errno_error (error, errno, "create a socket for", addr);
         return -1;
@@ -526,9 +624,8 @@ vms_transport_connect (const VmsAddress *addr, gboolean *in_progress,
       if (res == NULL)
         return -1;
       /* The first address only: reconnect logic retries anyway. */
-      fd = socket (res->ai_family,
-                   res->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
-                   res->ai_protocol);
+      fd = vms_socket_new (res->ai_family, res->ai_socktype, res->ai_protocol,
+                           TRUE);
       if (fd < 0) {
         err = errno;
         freeaddrinfo (res);
@@ -590,30 +687,46 @@ vms_transport_tune (gint fd, gint bufsize)
 {
   if (bufsize <= 0 || !vms_transport_is_socket (fd))
     return;
-  /* The FORCE variants pass net.core.[rw]mem_max when privileged. */
+#ifdef SO_SNDBUFFORCE
+  /* The FORCE variants (Linux) pass net.core.[rw]mem_max when privileged. */
   if (setsockopt (fd, SOL_SOCKET, SO_SNDBUFFORCE, &bufsize, sizeof (bufsize))
-      != 0)
-    setsockopt (fd, SOL_SOCKET, SO_SNDBUF, &bufsize, sizeof (bufsize));
-  if (setsockopt (fd, SOL_SOCKET, SO_RCVBUFFORCE, &bufsize, sizeof (bufsize))
-      != 0)
-    setsockopt (fd, SOL_SOCKET, SO_RCVBUF, &bufsize, sizeof (bufsize));
+          == 0
+      && setsockopt (fd, SOL_SOCKET, SO_RCVBUFFORCE, &bufsize, sizeof (bufsize))
+             == 0)
+    return;
+#endif
+  setsockopt (fd, SOL_SOCKET, SO_SNDBUF, &bufsize, sizeof (bufsize));
+  setsockopt (fd, SOL_SOCKET, SO_RCVBUF, &bufsize, sizeof (bufsize));
 }
 
 gboolean
 vms_transport_get_peer_uid (gint fd, guint32 *uid)
 {
-  struct ucred cred;
-  socklen_t len = sizeof (cred);
   struct sockaddr_storage ss;
   socklen_t slen = sizeof (ss);
 
   if (getsockname (fd, (struct sockaddr *)&ss, &slen) != 0
       || ss.ss_family != AF_UNIX)
     return FALSE;
-  if (getsockopt (fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0
-      || len != sizeof (cred))
-    return FALSE;
-  *uid = cred.uid;
+#ifdef SO_PEERCRED
+  {
+    struct ucred cred;
+    socklen_t len = sizeof (cred);
+    if (getsockopt (fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0
+        || len != sizeof (cred))
+      return FALSE;
+    *uid = cred.uid;
+  }
+#else
+  {
+    /* macOS and the BSDs */
+    uid_t euid;
+    gid_t egid;
+    if (getpeereid (fd, &euid, &egid) != 0)
+      return FALSE;
+    *uid = euid;
+  }
+#endif
   return TRUE;
 }
 
@@ -624,11 +737,15 @@ vms_transport_get_peer_cid (gint fd, guint32 *cid)
   socklen_t len = sizeof (ss);
 
   memset (&ss, 0, sizeof (ss));
+#ifdef VMS_HAVE_VSOCK
   if (getpeername (fd, (struct sockaddr *)&ss, &len) != 0
       || ss.ss_family != AF_VSOCK)
     return FALSE;
   *cid = ((struct sockaddr_vm *)&ss)->svm_cid;
   return TRUE;
+#else
+  return FALSE;
+#endif
 }
 
 void

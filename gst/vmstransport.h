@@ -5,6 +5,7 @@
 #pragma once
 
 #include <glib.h>
+#include <sys/socket.h>
 
 #include "vmsauth.h" /* vms_random_bytes */
 
@@ -53,6 +54,23 @@ void vms_address_warn_if_invalid (const gchar *who, const gchar *uri);
 /* Creates a listening socket. For unix:// a stale socket file nobody
  * listens on is replaced; a live one is an error. */
 gint vms_transport_listen (const VmsAddress *addr, GError **error);
+
+/* A socket that is close-on-exec (and non-blocking when @nonblock) and, on
+ * platforms without MSG_NOSIGNAL, set not to raise SIGPIPE: socket(2)'s
+ * SOCK_CLOEXEC/SOCK_NONBLOCK where they exist (Linux), fcntl(2) elsewhere.
+ * -1 with errno set on failure. */
+gint vms_socket_new (gint domain, gint type, gint protocol, gboolean nonblock);
+/* A connected AF_UNIX stream pair, both ends as vms_socket_new() makes
+ * them (blocking). */
+gboolean vms_socketpair_new (gint sv[2]);
+
+/* send(2)/sendmsg(2) flags that never raise SIGPIPE: MSG_NOSIGNAL where it
+ * exists; elsewhere (macOS) our sockets carry SO_NOSIGPIPE instead. */
+#ifdef MSG_NOSIGNAL
+#define VMS_MSG_NOSIGNAL MSG_NOSIGNAL
+#else
+#define VMS_MSG_NOSIGNAL 0
+#endif
 /* Port a tcp:// listening socket is bound to (for tcp://HOST:0). */
 guint vms_transport_get_local_port (gint fd);
 /* Accepts one connection, or returns -1 with error (G_IO_ERROR_WOULD_BLOCK

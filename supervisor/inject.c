@@ -4,8 +4,10 @@
 
 #include "qmp.h"
 
+#ifdef HAVE_X11
 #include <X11/Xlib.h>
 #include <X11/extensions/XTest.h>
+#endif
 #include <gst/gst.h>
 #include <math.h>
 #include <string.h>
@@ -20,7 +22,9 @@ GST_DEBUG_CATEGORY_EXTERN (vmstream_session_debug);
 
 struct _VmsInjector {
   gchar *display_name;
+#ifdef HAVE_X11
   Display *dpy;
+#endif
   gboolean x_failed;
   gchar *qmp_path;
   VmsQmp *qmp;
@@ -46,6 +50,15 @@ vms_injector_new (const gchar *display, const gchar *qmp_path)
                 "are refused ($DISPLAY is never used)\n");
     inj->x_failed = TRUE;
   }
+#ifndef HAVE_X11
+  if (qmp_path == NULL && display && *display) {
+    g_printerr ("vmstream-session: this build has no X11/XTest support (it "
+                "was built without libx11/libxtst, as on macOS): input for "
+                "the X display %s is refused; a VM takes input through QMP\n",
+                display);
+    inj->x_failed = TRUE;
+  }
+#endif
   return inj;
 }
 
@@ -54,8 +67,10 @@ vms_injector_free (VmsInjector *inj)
 {
   if (inj == NULL)
     return;
+#ifdef HAVE_X11
   if (inj->dpy)
     XCloseDisplay (inj->dpy);
+#endif
   vms_qmp_free (inj->qmp);
   if (inj->retry_id)
     g_source_remove (inj->retry_id);
@@ -77,6 +92,7 @@ scroll_steps (gdouble d)
   return CLAMP (n, 1, 10);
 }
 
+#ifdef HAVE_X11
 /* --- X11 / XTest ------------------------------------------------------ */
 
 /* XTest reports a refused request (BadValue for a button or keycode the
@@ -227,6 +243,21 @@ x_handle (VmsInjector *inj, const VmsInputEvent *ev, gint vw, gint vh)
   XSync (inj->dpy, False);
   return ok && vms_injector_x_errors (inj) == errors_before;
 }
+
+#else /* !HAVE_X11: no X input at all (vms_injector_new said so) */
+
+guint
+vms_injector_x_errors (VmsInjector *inj)
+{
+  return 0;
+}
+
+static gboolean
+x_handle (VmsInjector *inj, const VmsInputEvent *ev, gint vw, gint vh)
+{
+  return FALSE;
+}
+#endif
 
 /* --- QEMU / QMP ------------------------------------------------------- */
 

@@ -58,6 +58,7 @@
 #include "dbusframe.h"
 #include "rfbproto.h"
 #include "vmsprotocol.h"
+#include "vmstransport.h"
 
 #include <gio/gio.h>
 #include <gio/gunixfdlist.h>
@@ -158,7 +159,7 @@ connect_unix (const gchar *path, GError **error)
   }
   sun.sun_family = AF_UNIX;
   strcpy (sun.sun_path, path);
-  fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  fd = vms_socket_new (AF_UNIX, SOCK_STREAM, 0, TRUE);
   if (fd < 0 || connect (fd, (struct sockaddr *)&sun, sizeof (sun)) < 0) {
     gint e = errno;
     g_set_error (error, G_IO_ERROR, g_io_error_from_errno (e), "%s",
@@ -224,8 +225,8 @@ run_session (GstQemuDisplaySrc *self, gint fd, const gchar *path, RfbClient *c,
     /* send what the client queued; the messages are small, but the
      * socket may still be full */
     while (c->out->len > 0) {
-      ssize_t n
-          = send (fd, c->out->data, c->out->len, MSG_NOSIGNAL | MSG_DONTWAIT);
+      ssize_t n = send (fd, c->out->data, c->out->len,
+                        VMS_MSG_NOSIGNAL | MSG_DONTWAIT);
       if (n > 0) {
         g_byte_array_remove_range (c->out, 0, n);
         continue;
@@ -429,7 +430,7 @@ qmp_command (GstQemuDisplaySrc *self, gint fd, GByteArray *buf,
   }
   /* a few hundred bytes into an idle socket: one sendmsg */
   do
-    n = sendmsg (fd, &msg, MSG_NOSIGNAL);
+    n = sendmsg (fd, &msg, VMS_MSG_NOSIGNAL);
   while (n < 0 && errno == EINTR);
   if (n != (ssize_t)iov.iov_len) {
     g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED,
@@ -685,8 +686,7 @@ run_dbus_session (GstQemuDisplaySrc *self, const gchar *path,
     g_prefix_error (error, "cannot connect to the QMP socket: ");
     goto out;
   }
-  if (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0
-      || socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, lp) < 0) {
+  if (!vms_socketpair_new (sv) || !vms_socketpair_new (lp)) {
     g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errno),
                  "socketpair: %s", g_strerror (errno));
     goto out;

@@ -47,7 +47,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <string.h>
-#include <sys/eventfd.h>
+#include <glib-unix.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -289,7 +289,7 @@ send_small (gint fd, const guint8 *buf, gsize len)
   ssize_t n;
 
   do {
-    n = send (fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+    n = send (fd, buf, len, VMS_MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n < 0 && errno == ENOTSOCK)
       n = write (fd, buf, len);
   } while (n < 0 && errno == EINTR);
@@ -513,9 +513,10 @@ refused:
 static void
 gst_vsock_src_wake (GstVsockSrc *self)
 {
-  guint64 one = 1;
+  const guint8 one = 1;
 
-  if (write (self->wake_fd, &one, sizeof (one)) != sizeof (one))
+  /* a full pipe is fine: the streaming thread has a wake-up pending */
+  if (write (self->wake_fds[1], &one, 1) != 1 && errno != EAGAIN)
     GST_DEBUG_OBJECT (self, "wake: %s", g_strerror (errno));
 }
 
@@ -722,10 +723,10 @@ static gboolean
 gst_vsock_src_switch_sender (GstVsockSrc *self)
 {
   GstVsockSrcLink *link;
-  guint64 count;
+  guint8 drain[64];
 
-  if (read (self->wake_fd, &count, sizeof (count)) < 0)
-    GST_LOG_OBJECT (self, "wake: %s", g_strerror (errno));
+  while (read (self->wake_fds[0], drain, sizeof (drain)) > 0)
+    ;
   g_mutex_lock (&self->link_lock);
   link = g_steal_pointer (&self->ready);
   g_mutex_unlock (&self->link_lock);
@@ -1112,7 +1113,7 @@ gst_vsock_src_send_back (GstVsockSrc *self, VmsBackType type,
       }
       msg.msg_iov = iov;
       msg.msg_iovlen = cnt;
-      n = sendmsg (self->conn_pfd.fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+      n = sendmsg (self->conn_pfd.fd, &msg, VMS_MSG_NOSIGNAL | MSG_DONTWAIT);
       if (n < 0 && errno == ENOTSOCK)
         n = writev (self->conn_pfd.fd, iov, cnt);
       if (n > 0) {
@@ -1242,16 +1243,24 @@ gst_vsock_src_start (GstBaseSrc *bsrc)
     goto failed;
   }
 
-  self->wake_fd = eventfd (0, EFD_CLOEXEC | EFD_NONBLOCK);
-  if (self->wake_fd < 0) {
-    GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ, ("Cannot create an eventfd."),
-                       ("%s", g_strerror (errno)));
+  /* a pipe, not an eventfd: the same on Linux and macOS */
+  if (!g_unix_open_pipe (self->wake_fds, FD_CLOEXEC, &err)
+      || !g_unix_set_fd_nonblocking (self->wake_fds[0], TRUE, &err)
+      || !g_unix_set_fd_nonblocking (self->wake_fds[1], TRUE, &err)) {
+    GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ,
+                       ("Cannot create the source's wake-up pipe: %s",
+                        err ? err->message : g_strerror (errno)),
+                       (NULL));
+    for (guint i = 0; i < 2; i++)
+      if (self->wake_fds[i] >= 0)
+        close (self->wake_fds[i]);
+    self->wake_fds[0] = self->wake_fds[1] = -1;
     close (fd);
     goto failed;
   }
   self->poll = gst_poll_new (TRUE);
   gst_poll_fd_init (&self->wake_pfd);
-  self->wake_pfd.fd = self->wake_fd;
+  self->wake_pfd.fd = self->wake_fds[0];
   gst_poll_add_fd (self->poll, &self->wake_pfd);
   gst_poll_fd_init (&self->conn_pfd);
   self->discont = TRUE;
@@ -1314,8 +1323,9 @@ gst_vsock_src_stop (GstBaseSrc *bsrc)
     gst_vsock_src_close_conn (self);
     gst_poll_remove_fd (self->poll, &self->wake_pfd);
     gst_poll_fd_init (&self->wake_pfd);
-    close (self->wake_fd);
-    self->wake_fd = -1;
+    close (self->wake_fds[0]);
+    close (self->wake_fds[1]);
+    self->wake_fds[0] = self->wake_fds[1] = -1;
   }
   g_clear_pointer (&self->poll, gst_poll_free);
   g_clear_pointer (&self->addr, vms_address_free);
@@ -1657,7 +1667,7 @@ gst_vsock_src_init (GstVsockSrc *self)
   self->forward_eos = DEFAULT_FORWARD_EOS;
   self->allowed_uid = getuid ();
   self->allowed_cid = -1;
-  self->wake_fd = -1;
+  self->wake_fds[0] = self->wake_fds[1] = -1;
   g_mutex_init (&self->conn_lock);
   g_mutex_init (&self->link_lock);
   g_cond_init (&self->link_cond);

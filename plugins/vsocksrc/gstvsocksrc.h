@@ -44,7 +44,7 @@ struct _GstVsockSrc {
   gsize key_len;
   gint64 check_uid; /* -1: any */
   gint64 check_cid; /* -1: any */
-  gint wake_fd;     /* eventfd: a newcomer is ready */
+  gint wake_fds[2]; /* pipe: a newcomer is ready (read end polled) */
 
   /* accept and handshake threads (link_lock) */
   GMutex link_lock;
