@@ -12,7 +12,7 @@
  * always has some: VMSTREAM_RTSP_USER / VMSTREAM_RTSP_PASSWORD (or
  * HELIX_RTSP_*), else user "vmstream" and a generated password. Sessions
  * get the password as a file (RTSP_PASSWORD_FILE, mode 0600), never in the
- * pipeline text. See docs/security-local.md. */
+ * pipeline text. See docs/security.md. */
 #include "supervisor.h"
 
 #include "vmsauth.h"
