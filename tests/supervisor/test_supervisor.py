@@ -893,6 +893,25 @@ def demo_session(sup, **kw):
     return sup.http("POST", "/api/v1/sessions", body)
 
 
+def start_time(pid):
+    """When @pid started, in CLOCK_BOOTTIME seconds (/proc/PID/stat field
+    22, in clock ticks)."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[19]) / os.sysconf("SC_CLK_TCK")
+
+
+def check_backoff(killed_at, pid, backoff):
+    """The restarted process @pid started @backoff seconds after the kill at
+    @killed_at (CLOCK_BOOTTIME): not before (a delay of 0 would restart a
+    crashing pipeline in a tight loop), not much later. One clock tick of
+    slack below (start times are whole ticks)."""
+    dt = start_time(pid) - killed_at
+    tick = 1.0 / os.sysconf("SC_CLK_TCK")
+    check(backoff - tick - 0.005 <= dt < backoff + 1.5,
+          "the new process started %.3f s after the kill (backoff %.1f s)" % (dt, backoff))
+
+
 def case_restart():
     sup = Supervisor(templates=os.path.join(SOURCE, "pipelines"),
                      env={"HELIX_ENCODER": "x264", "HELIX_BACKOFF_INITIAL_MS": "300"})
@@ -918,6 +937,7 @@ def case_restart():
     th.start()
     wait_for(lambda: len(answers) > 20, 10)
     t0 = time.monotonic()
+    killed_at = time.clock_gettime(time.CLOCK_BOOTTIME)
     os.kill(old, signal.SIGKILL)
     th.join()
     st = answers[-1]
@@ -933,6 +953,7 @@ def case_restart():
     check(g is not None and g["restarts"] == 1 and g["last_exit_code"] == -9,
           "killed session restarted once, last exit = signal 9 (%s)" % g)
     check(dt < 2.0, "new process within the backoff (%.2f s, backoff 0.3 s)" % dt)
+    check_backoff(killed_at, g["pid"], 0.3)
     g = wait_for(lambda: (lambda r: r if r["state"] == "running" else None)(get()), 30)
     check(g is not None, "the new process runs")
     check(not exists(old), "the killed process was reaped")
@@ -941,10 +962,12 @@ def case_restart():
           "the stream resumes on the same URL after the restart")
     # a second kill doubles the delay
     old2 = g["pid"]
+    killed_at = time.clock_gettime(time.CLOCK_BOOTTIME)
     os.kill(old2, signal.SIGKILL)
     g2 = wait_for(lambda: (lambda r: r if r["restarts"] == 2 and r["state"] == "running" else None)(
         get()), 30)
     check(g2 is not None, "second kill: restarted again")
+    check_backoff(killed_at, g2["pid"], 0.6)
     check("restarting in 600 ms" in sup.log(), "the backoff doubled (300 -> 600 ms)")
     rc = sup.stop()
     check(rc == 0, "supervisor exits 0")

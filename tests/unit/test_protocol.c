@@ -121,8 +121,11 @@ GST_START_TEST (test_header_roundtrip)
 
 GST_END_TEST;
 
+/* @saying: a text the error message must contain (the check that refused
+ * it, not a later one that happened to), or NULL */
 static void
-expect_header_error (VmsMsgHeader *h, guint32 max_frame, gint code)
+expect_header_error_saying (VmsMsgHeader *h, guint32 max_frame, gint code,
+                            const gchar *saying)
 {
   guint8 buf[VMS_MSG_HEADER_SIZE];
   VmsMsgHeader out;
@@ -134,7 +137,15 @@ expect_header_error (VmsMsgHeader *h, guint32 max_frame, gint code)
   fail_unless (err->domain == VMS_PROTOCOL_ERROR);
   fail_unless_equals_int (err->code, code);
   GST_INFO ("rejected as expected: %s", err->message);
+  if (saying != NULL && strstr (err->message, saying) == NULL)
+    fail ("error \"%s\" does not say \"%s\"", err->message, saying);
   g_clear_error (&err);
+}
+
+static void
+expect_header_error (VmsMsgHeader *h, guint32 max_frame, gint code)
+{
+  expect_header_error_saying (h, max_frame, code, NULL);
 }
 
 GST_START_TEST (test_header_rejects)
@@ -166,12 +177,14 @@ GST_START_TEST (test_header_rejects)
                        VMS_PROTOCOL_ERROR_BAD_LAYOUT);
 
   h = nv12_frame ();
+  /* refused for its count, before a loop over 5 planes reads past the
+   * 4-entry offset/stride arrays */
   h.n_planes = 5;
-  expect_header_error (&h, VMS_DEFAULT_MAX_FRAME,
-                       VMS_PROTOCOL_ERROR_BAD_LAYOUT);
+  expect_header_error_saying (&h, VMS_DEFAULT_MAX_FRAME,
+                              VMS_PROTOCOL_ERROR_BAD_LAYOUT, "5 planes");
   h.n_planes = 0;
-  expect_header_error (&h, VMS_DEFAULT_MAX_FRAME,
-                       VMS_PROTOCOL_ERROR_BAD_LAYOUT);
+  expect_header_error_saying (&h, VMS_DEFAULT_MAX_FRAME,
+                              VMS_PROTOCOL_ERROR_BAD_LAYOUT, "0 planes");
 
   h = nv12_frame ();
   h.offset[1] = h.size;
