@@ -98,9 +98,12 @@ vms_io_writev_all (GstPoll *poll, GstPollFD *pfd, gboolean is_socket,
   return TRUE;
 }
 
-gboolean
-vms_io_read_all (GstPoll *poll, GstPollFD *pfd, guint8 *dst, gsize len,
-                 GstClockTime timeout, gsize *got, GError **error)
+/* The read loop of vms_io_read_all() and vms_io_read_deadline(): each
+ * wait for more bytes lasts @timeout, or, with @deadline_us >= 0, what is
+ * left until @deadline_us (monotonic time). */
+static gboolean
+read_loop (GstPoll *poll, GstPollFD *pfd, guint8 *dst, gsize len,
+           GstClockTime timeout, gint64 deadline_us, gsize *got, GError **error)
 {
   gsize done = 0;
   gboolean ret = TRUE;
@@ -123,6 +126,18 @@ vms_io_read_all (GstPoll *poll, GstPollFD *pfd, guint8 *dst, gsize len,
     if (errno == EINTR)
       continue;
     if (errno == EAGAIN) {
+      if (deadline_us >= 0) {
+        gint64 left = deadline_us - g_get_monotonic_time ();
+        if (left <= 0) {
+          g_set_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
+                       "peer sent %" G_GSIZE_FORMAT " of %" G_GSIZE_FORMAT
+                       " bytes in time",
+                       done, len);
+          ret = FALSE;
+          break;
+        }
+        timeout = left * GST_USECOND;
+      }
       if (!vms_io_wait (poll, pfd, TRUE, timeout, error)) {
         ret = FALSE;
         break;
@@ -143,55 +158,16 @@ vms_io_read_all (GstPoll *poll, GstPollFD *pfd, guint8 *dst, gsize len,
 }
 
 gboolean
+vms_io_read_all (GstPoll *poll, GstPollFD *pfd, guint8 *dst, gsize len,
+                 GstClockTime timeout, gsize *got, GError **error)
+{
+  return read_loop (poll, pfd, dst, len, timeout, -1, got, error);
+}
+
+gboolean
 vms_io_read_deadline (GstPoll *poll, GstPollFD *pfd, guint8 *dst, gsize len,
                       gint64 deadline_us, gsize *got, GError **error)
 {
-  gsize done = 0;
-  gboolean ret = TRUE;
-
-  while (done < len) {
-    ssize_t n = read (pfd->fd, dst + done, len - done);
-
-    if (n > 0) {
-      done += n;
-      continue;
-    }
-    if (n == 0) {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED,
-                   "peer closed the connection after %" G_GSIZE_FORMAT
-                   " of %" G_GSIZE_FORMAT " bytes",
-                   done, len);
-      ret = FALSE;
-      break;
-    }
-    if (errno == EINTR)
-      continue;
-    if (errno == EAGAIN) {
-      gint64 left = deadline_us - g_get_monotonic_time ();
-
-      if (left <= 0) {
-        g_set_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
-                     "peer sent %" G_GSIZE_FORMAT " of %" G_GSIZE_FORMAT
-                     " bytes in time",
-                     done, len);
-        ret = FALSE;
-        break;
-      }
-      if (!vms_io_wait (poll, pfd, TRUE, left * GST_USECOND, error)) {
-        ret = FALSE;
-        break;
-      }
-      continue;
-    }
-    {
-      int err = errno;
-      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (err),
-                   "read failed: %s", g_strerror (err));
-    }
-    ret = FALSE;
-    break;
-  }
-  if (got)
-    *got = done;
-  return ret;
+  return read_loop (poll, pfd, dst, len, GST_CLOCK_TIME_NONE,
+                    MAX (deadline_us, 0), got, error);
 }
