@@ -67,10 +67,24 @@ respond_json (SoupServerMessage *msg, guint status, JsonNode *node)
 static void respond_error (SoupServerMessage *msg, guint status,
                            const gchar *fmt, ...) G_GNUC_PRINTF (3, 4);
 
+/* The body of every refusal: {"error": TEXT, "status": STATUS}. */
+static JsonNode *
+error_node (guint status, const gchar *text)
+{
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "error");
+  json_builder_add_string_value (b, text);
+  json_builder_set_member_name (b, "status");
+  json_builder_add_int_value (b, status);
+  json_builder_end_object (b);
+  return json_builder_get_root (b);
+}
+
 static void
 respond_error (SoupServerMessage *msg, guint status, const gchar *fmt, ...)
 {
-  g_autoptr (JsonBuilder) b = json_builder_new ();
   g_autoptr (JsonNode) root = NULL;
   g_autofree gchar *text = NULL;
   va_list ap;
@@ -78,13 +92,7 @@ respond_error (SoupServerMessage *msg, guint status, const gchar *fmt, ...)
   va_start (ap, fmt);
   text = g_strdup_vprintf (fmt, ap);
   va_end (ap);
-  json_builder_begin_object (b);
-  json_builder_set_member_name (b, "error");
-  json_builder_add_string_value (b, text);
-  json_builder_set_member_name (b, "status");
-  json_builder_add_int_value (b, status);
-  json_builder_end_object (b);
-  root = json_builder_get_root (b);
+  root = error_node (status, text);
   respond_json (msg, status, root);
 }
 
@@ -177,22 +185,13 @@ cutoff_written_cb (GObject *src, GAsyncResult *res, gpointer user_data)
 static void
 refuse_and_close (SoupServerMessage *msg, guint status, const gchar *text)
 {
-  g_autoptr (JsonBuilder) b = json_builder_new ();
-  g_autoptr (JsonNode) root = NULL;
-  g_autofree gchar *json = NULL;
+  g_autoptr (JsonNode) root = error_node (status, text);
+  g_autofree gchar *json = json_to_string (root, FALSE);
   GIOStream *stream;
   Cutoff *c;
 
   if (soup_server_message_get_status (msg) == 0)
     log_refusal (msg, status, text);
-  json_builder_begin_object (b);
-  json_builder_set_member_name (b, "error");
-  json_builder_add_string_value (b, text);
-  json_builder_set_member_name (b, "status");
-  json_builder_add_int_value (b, status);
-  json_builder_end_object (b);
-  root = json_builder_get_root (b);
-  json = json_to_string (root, FALSE);
 
   g_object_ref (msg);
   stream = soup_server_message_steal_connection (msg);
