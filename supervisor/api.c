@@ -5,6 +5,7 @@
  *   GET    /                            HTML list of sessions
  *   GET    /player/{id}                 302 to the session's player page
  *   GET    /api/v1/templates            template names
+ *   GET    /api/v1/info                 version, TLS on/off, fingerprint
  *   GET    /api/v1/sessions             all sessions
  *   POST   /api/v1/sessions             create (answers once it runs)
  *   GET    /api/v1/sessions/{id}        one session
@@ -693,6 +694,34 @@ method_not_allowed (SoupServerMessage *msg, const gchar *allow)
                  soup_server_message_get_method (msg), allow);
 }
 
+/* What a client needs to know before it trusts this server: the version
+ * and whether the port is HTTPS, with the certificate's SHA-256 fingerprint
+ * to compare with (or pin) what its TLS library was shown. */
+static void
+info (SoupServerMessage *msg)
+{
+  VmsConfig *cfg = the_sup->cfg;
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+  g_autoptr (JsonNode) root = NULL;
+
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "version");
+  json_builder_add_string_value (b, VERSION);
+  json_builder_set_member_name (b, "tls");
+  json_builder_add_boolean_value (b, cfg->tls_certificate != NULL);
+  json_builder_set_member_name (b, "fingerprint");
+  if (cfg->tls_fingerprint)
+    json_builder_add_string_value (b, cfg->tls_fingerprint);
+  else
+    json_builder_add_null_value (b);
+  json_builder_set_member_name (b, "self_signed");
+  json_builder_add_boolean_value (b, cfg->tls_certificate
+                                         && *cfg->tls_key_file == '\0');
+  json_builder_end_object (b);
+  root = json_builder_get_root (b);
+  respond_json (msg, SOUP_STATUS_OK, root);
+}
+
 static void
 handle_api (SoupServer *server, SoupServerMessage *msg, const char *path,
             GHashTable *query, gpointer user_data)
@@ -713,6 +742,13 @@ handle_api (SoupServer *server, SoupServerMessage *msg, const char *path,
       deny (msg, viewer_of);
       return;
     }
+  }
+  if (g_str_equal (path, "/api/v1/info")) {
+    if (!g_str_equal (method, "GET"))
+      method_not_allowed (msg, "GET");
+    else
+      info (msg);
+    return;
   }
   if (g_str_equal (path, "/api/v1/templates")) {
     g_autoptr (GPtrArray) names
@@ -967,7 +1003,8 @@ vms_api_start (VmsSupervisor *sup, GError **error)
                  cfg->listen_host);
     return FALSE;
   }
-  sup->server = soup_server_new ("server-header", "vmstream-supervisor ", NULL);
+  sup->server = soup_server_new ("server-header", "vmstream-supervisor ",
+                                 "tls-certificate", cfg->tls_certificate, NULL);
   g_signal_connect (sup->server, "request-started",
                     G_CALLBACK (on_request_started), NULL);
   soup_server_add_handler (sup->server, NULL, handle_index, NULL, NULL);
@@ -976,7 +1013,9 @@ vms_api_start (VmsSupervisor *sup, GError **error)
   soup_server_add_handler (sup->server, "/player", handle_player, NULL, NULL);
   soup_server_add_handler (sup->server, "/api", handle_api, NULL, NULL);
   sa = g_inet_socket_address_new (ia, cfg->listen_port);
-  if (!soup_server_listen (sup->server, sa, 0, error)) {
+  if (!soup_server_listen (sup->server, sa,
+                           cfg->tls_certificate ? SOUP_SERVER_LISTEN_HTTPS : 0,
+                           error)) {
     g_prefix_error (error, "cannot listen on %s: ", cfg->listen);
     return FALSE;
   }

@@ -975,8 +975,9 @@ vms_session_to_json (VmsSession *s, const gchar *host)
   INT ("rtsp_port", s->rtsp_port);
   INT ("vsock_port", s->vsock_port);
   {
-    g_autofree gchar *player = g_strdup_printf ("http://%s:%u/player/%s", hb,
-                                                cfg->listen_port, s->id);
+    g_autofree gchar *player
+        = g_strdup_printf ("%s://%s:%u/player/%s", vms_url_scheme (cfg, FALSE),
+                           hb, cfg->listen_port, s->id);
     g_autofree gchar *ws
         = g_strdup_printf ("ws://%s:%u/stream/%s", hb, s->ws_port, s->id);
     g_autofree gchar *rtsp

@@ -163,6 +163,10 @@ config_clear (VmsConfig *cfg)
   g_free (cfg->state_dir);
   g_free (cfg->rtsp_user);
   g_free (cfg->rtsp_password_file);
+  g_free (cfg->tls_cert_file);
+  g_free (cfg->tls_key_file);
+  g_clear_object (&cfg->tls_certificate);
+  g_free (cfg->tls_fingerprint);
   if (cfg->extra_vars)
     g_hash_table_unref (cfg->extra_vars);
   memset (cfg, 0, sizeof (*cfg));
@@ -231,7 +235,17 @@ main (int argc, char **argv)
       "[HELIX_POWERDOWN_TIMEOUT, default 20]",
       "S" },
     { "listen", 'l', 0, G_OPTION_ARG_STRING, &cfg.listen,
-      "HTTP address HOST:PORT [HELIX_LISTEN, default 127.0.0.1:8080]", "ADDR" },
+      "HTTP(S) address HOST:PORT [HELIX_LISTEN, default 127.0.0.1:8080]",
+      "ADDR" },
+    { "tls-cert", 0, 0, G_OPTION_ARG_FILENAME, &cfg.tls_cert_file,
+      "PEM certificate (and chain): the listen port serves HTTPS and WSS; "
+      "needs --tls-key. Without one a loopback listen is plain HTTP and "
+      "any other gets a self-signed certificate, made once in the state "
+      "folder and reused; its SHA-256 fingerprint is logged and in "
+      "GET /api/v1/info [HELIX_TLS_CERT]",
+      "FILE" },
+    { "tls-key", 0, 0, G_OPTION_ARG_FILENAME, &cfg.tls_key_file,
+      "PEM private key of --tls-cert [HELIX_TLS_KEY]", "FILE" },
     { "token", 0, 0, G_OPTION_ARG_STRING, &cfg.token,
       "administrator bearer token for the API; required when not listening "
       "on loopback; without one a new token is generated at each start into "
@@ -328,8 +342,8 @@ main (int argc, char **argv)
       "  DELETE /api/v1/sessions/ID          stop it\n"
       "  POST   /api/v1/sessions/ID/input    {\"type\":\"key\",...} or an "
       "array\n"
-      "  GET    /api/v1/templates, /healthz, /metrics (Prometheus), "
-      "/player/ID\n"
+      "  GET    /api/v1/templates, /api/v1/info (version, TLS, "
+      "fingerprint), /healthz, /metrics (Prometheus), /player/ID\n"
       "Template variables: SESSION_ID WIDTH HEIGHT FPS FRAMERATE ENCODER "
       "ENCODER_MODE WS_PORT WS_ADDRESS RTSP_PORT RTSP_ADDRESS VSOCK_PORT "
       "VSOCK_URI DISPLAY TOKEN WS_TOKEN RUN_DIR VM_DIR VM_CPUS VM_MEMORY "
@@ -361,6 +375,8 @@ main (int argc, char **argv)
   STR_DEFAULT (qemu_command, "HELIX_QEMU_COMMAND", DEFAULT_QEMU_COMMAND);
   STR_DEFAULT (listen, "HELIX_LISTEN", "127.0.0.1:8080");
   STR_DEFAULT (token, "HELIX_TOKEN", "");
+  STR_DEFAULT (tls_cert_file, "HELIX_TLS_CERT", "");
+  STR_DEFAULT (tls_key_file, "HELIX_TLS_KEY", "");
   /* no default from $DISPLAY: the desktop sessions type into is chosen,
    * never inherited from whoever started the supervisor */
   STR_DEFAULT (display, "HELIX_DISPLAY", "");
@@ -507,13 +523,17 @@ main (int argc, char **argv)
         "vm-dir=%s\nqemu-command=%s\nlisten=%s\ntoken=%s\nrtsp-port=%d\n"
         "display=%s\ndefault-template=%s\nsession-bin=%s\n"
         "runtime-dir=%s\nmax-sessions=%d\npublic-names=%s\n"
-        "allowed-origins=%s\n",
+        "allowed-origins=%s\ntls-cert=%s\ntls-key=%s\n",
         cfg.templates_dir, cfg.vm_backend, cfg.encoder_mode, cfg.encoder,
         cfg.vsock_port, cfg.vsock_uri ? cfg.vsock_uri : "(template default)",
         cfg.vm_cpus, cfg.vm_memory, cfg.vm_dir, cfg.qemu_command, cfg.listen,
         *cfg.token ? "(set)" : "(generated at start)", cfg.rtsp_port,
         cfg.display, cfg.default_template, cfg.session_bin, cfg.runtime_dir,
-        cfg.max_sessions, cfg.public_names_list, cfg.allowed_origins_list);
+        cfg.max_sessions, cfg.public_names_list, cfg.allowed_origins_list,
+        *cfg.tls_cert_file    ? cfg.tls_cert_file
+        : cfg.listen_loopback ? "(none: plain HTTP on loopback)"
+                              : "(self-signed, made at start)",
+        cfg.tls_key_file);
     config_clear (&cfg);
     return 0;
   }
@@ -527,7 +547,7 @@ main (int argc, char **argv)
 
   /* sockets, logs and folders of ours and of our children: owner only */
   umask (077);
-  if (!vms_runtime_prepare (&cfg, &error)
+  if (!vms_runtime_prepare (&cfg, &error) || !vms_tls_prepare (&cfg, &error)
       || (*cfg.token == '\0' && !generate_admin_token (&cfg, &error))) {
     g_printerr ("vmstream-supervisor: %s\n", error->message);
     config_clear (&cfg);
@@ -552,7 +572,8 @@ main (int argc, char **argv)
   }
   sig1 = g_unix_signal_add (SIGTERM, signal_cb, &sup);
   sig2 = g_unix_signal_add (SIGINT, signal_cb, &sup);
-  g_message ("listening on http://%s:%u/ (templates %s, VM backend %s)",
+  g_message ("listening on %s://%s:%u/ (templates %s, VM backend %s)",
+             vms_url_scheme (&cfg, FALSE),
              strchr (cfg.listen_host, ':') ? "[v6]" : cfg.listen_host,
              cfg.listen_port, cfg.templates_dir, cfg.vm_backend);
   if (cfg.token_file) {
@@ -563,8 +584,10 @@ main (int argc, char **argv)
         "no token configured (HELIX_TOKEN, --token): the API needs "
         "the administrator token generated into %s (readable by this "
         "user only, new at each start), e.g.\n  curl -H "
-        "\"Authorization: Bearer $(cat %s)\" http://%s:%u/api/v1/sessions",
-        cfg.token_file, cfg.token_file, hb, cfg.listen_port);
+        "\"Authorization: Bearer $(cat %s)\" %s%s%s://%s:%u/api/v1/sessions",
+        cfg.token_file, cfg.token_file, cfg.tls_certificate ? "--cacert " : "",
+        cfg.tls_certificate ? cfg.tls_cert_file : "",
+        cfg.tls_certificate ? " https" : "http", hb, cfg.listen_port);
   }
   /* Readiness line for scripts: "READY <port>" on stdout. */
   g_print ("READY %u\n", cfg.listen_port);

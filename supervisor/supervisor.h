@@ -50,6 +50,11 @@ typedef struct {
   gchar *state_dir;          /* $STATE_DIRECTORY (systemd) or NULL */
   gchar *rtsp_user;          /* NULL: RTSP without authentication */
   gchar *rtsp_password_file; /* 0600, in state_dir or runtime_dir */
+  /* tls.c: HTTPS on the listen port */
+  gchar *tls_cert_file; /* HELIX_TLS_CERT, or the self-signed one; "" none */
+  gchar *tls_key_file;  /* HELIX_TLS_KEY; "" none */
+  GTlsCertificate *tls_certificate; /* NULL: plain HTTP */
+  gchar *tls_fingerprint;           /* SHA-256 "AA:BB:...", or NULL */
 } VmsConfig;
 
 typedef enum {
@@ -139,6 +144,12 @@ void vms_session_unref (VmsSession *s);
 
 /* runtime.c: private runtime/state folders, RTSP credentials */
 gboolean vms_runtime_prepare (VmsConfig *cfg, GError **error);
+
+/* tls.c: loads the operator's certificate, or makes/reuses a self-signed
+ * one off loopback (docs/security.md) */
+gboolean vms_tls_prepare (VmsConfig *cfg, GError **error);
+/* "https"/"wss" with TLS, else "http"/"ws" */
+const gchar *vms_url_scheme (const VmsConfig *cfg, gboolean websocket);
 
 /* api.c */
 gboolean vms_api_start (VmsSupervisor *sup, GError **error);
