@@ -268,23 +268,4 @@ CASES = {"runtime-dir": case_runtime_dir, "rtsp-auth": case_rtsp_auth,
          "public-names": case_public_names, "systemd": case_systemd}
 
 if __name__ == "__main__":
-    try:
-        CASES[ts.CASE]()
-    except Exception as exc:
-        import traceback
-        traceback.print_exc()
-        ts.failures.append(repr(exc))
-    finally:
-        if ts.failures:
-            for sup in ts.supervisors:
-                print("--- supervisor log (exit %s):\n%s" % (sup.p.poll(), sup.log()[-4000:]))
-        for c in reversed(ts.cleanups):
-            try:
-                c()
-            except Exception:
-                pass
-        shutil.rmtree(TMP, ignore_errors=True)
-    if ts.failures:
-        print("%d check(s) failed" % len(ts.failures))
-        sys.exit(1)
-    sys.exit(0)
+    ts.run_cases(CASES)

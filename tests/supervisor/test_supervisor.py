@@ -13,6 +13,7 @@ import os
 import select
 import shutil
 import signal
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -149,6 +150,16 @@ class Supervisor:
         if not line.startswith("READY "):
             raise RuntimeError("supervisor did not start: %r\n%s" % (line, self.log()))
         self.port = int(line.split()[1])
+        # HTTPS (HELIX_TLS_CERT, or off loopback): trust exactly the
+        # certificate the log names, as `curl --cacert` would
+        self.scheme, self.opener = "http", NO_REDIRECT
+        m = re.search(r"HTTPS with .*?certificate (\S+?),? ", self.log())
+        if m:
+            self.cert_file = m.group(1)
+            self.scheme = "https"
+            self.opener = urllib.request.build_opener(
+                _NoRedirect, urllib.request.HTTPSHandler(
+                    context=ssl.create_default_context(cafile=self.cert_file)))
         # the administrator token: the configured one, else the one the
         # supervisor generated and stored in its runtime folder
         self.token = e.get("HELIX_TOKEN") or self.token_file()
@@ -171,7 +182,7 @@ class Supervisor:
         as given and replace the defaults."""
         data = raw if raw is not None else (
             json.dumps(body).encode() if body is not None else None)
-        req = urllib.request.Request("http://127.0.0.1:%d%s" % (self.port, path),
+        req = urllib.request.Request("%s://127.0.0.1:%d%s" % (self.scheme, self.port, path),
                                      data=data, method=method)
         tok = token if token is not None else self.token
         if tok:
@@ -181,7 +192,7 @@ class Supervisor:
         for k, v in (headers or {}).items():
             req.add_header(k, v)
         try:
-            with NO_REDIRECT.open(req, timeout=30) as r:
+            with self.opener.open(req, timeout=30) as r:
                 status, text, ctype = r.status, r.read().decode(), r.headers.get("Content-Type", "")
         except urllib.error.HTTPError as err:
             status, text, ctype = err.code, err.read().decode(), err.headers.get("Content-Type", "")
@@ -1382,9 +1393,11 @@ CASES = {"api": case_api, "auth": case_auth, "restart": case_restart,
          "nodisplay": case_nodisplay, "csrf": case_csrf,
          "bodylimit": case_bodylimit, "ids": case_ids, "tokens": case_tokens}
 
-if __name__ == "__main__":
+def run_cases(cases):
+    """Runs case CASE of @cases, cleans up, exits 0 or 1 (every script of
+    this folder ends with it)."""
     try:
-        CASES[CASE]()
+        cases[CASE]()
     except Exception as exc:  # a crash is a failure with its reason
         import traceback
         traceback.print_exc()
@@ -1403,3 +1416,7 @@ if __name__ == "__main__":
         print("%d check(s) failed" % len(failures))
         sys.exit(1)
     sys.exit(0)
+
+
+if __name__ == "__main__":
+    run_cases(CASES)
