@@ -17,6 +17,7 @@
 
 #include "vmsauth.h"
 #include "vmsnet.h"
+#include "vmstls.h"
 
 #include <string.h>
 #include <sys/socket.h>
@@ -56,6 +57,8 @@ enum {
   PROP_TOKEN,
   PROP_ALLOWED_ORIGINS,
   PROP_PUBLIC_NAMES,
+  PROP_TLS_CERTIFICATE,
+  PROP_TLS_KEY,
   PROP_MAX_CLIENTS,
   PROP_UNIT_FORMAT,
   PROP_MAX_CLIENT_LAG,
@@ -103,6 +106,8 @@ struct _GstWsH264Sink {
   gchar *token;
   gchar *allowed_origins;
   gchar *public_names;
+  gchar *tls_certificate_file; /* with tls_key_file: HTTPS/WSS */
+  gchar *tls_key_file;
   guint max_clients;
   GstFormat unit_format;
   guint64 max_client_lag;
@@ -115,7 +120,9 @@ struct _GstWsH264Sink {
   GThread *thread;
   GMainContext *context;
   GMainLoop *loop;
-  gchar *ws_path; /* path without trailing slash, fixed while running */
+  gchar *ws_path;       /* path without trailing slash, fixed while running */
+  GTlsCertificate *tls; /* loaded by start(), NULL = plain HTTP; fixed
+                         * while running */
   GMutex start_lock;
   GCond start_cond;
   gboolean start_done;
@@ -775,7 +782,8 @@ server_thread (gpointer user_data)
   port = sink->port;
   GST_OBJECT_UNLOCK (sink);
 
-  server = soup_server_new ("server-header", "vmstream-wsh264sink ", NULL);
+  server = soup_server_new ("server-header", "vmstream-wsh264sink ",
+                            "tls-certificate", sink->tls, NULL);
   soup_server_add_handler (server, NULL, handle_default_request, sink, NULL);
   soup_server_add_handler (server, sink->ws_path, handle_stream_request, sink,
                            NULL);
@@ -789,7 +797,8 @@ server_thread (gpointer user_data)
                  "\"%s\" is not an IP address", address);
   } else {
     saddr = g_inet_socket_address_new (inet, port);
-    if (soup_server_listen (server, saddr, 0, &err)) {
+    if (soup_server_listen (server, saddr,
+                            sink->tls ? SOUP_SERVER_LISTEN_HTTPS : 0, &err)) {
       listeners = soup_server_get_listeners (server);
       if (listeners) {
         g_autoptr (GSocketAddress) local
@@ -834,6 +843,38 @@ server_thread (gpointer user_data)
 /* ------------------------------------------------------------------ */
 /* GstBaseSink                                                         */
 
+/* tls-certificate and tls-key: both or neither; the files are read and
+ * checked now (common/vmstls: the key must be the certificate's), so a bad
+ * file is an error at start, not a failed handshake per browser later. */
+static gboolean
+load_tls (GstWsH264Sink *sink)
+{
+  g_autofree gchar *cert = NULL;
+  g_autofree gchar *key = NULL;
+  g_autoptr (GError) err = NULL;
+
+  GST_OBJECT_LOCK (sink);
+  cert = g_strdup (sink->tls_certificate_file);
+  key = g_strdup (sink->tls_key_file);
+  GST_OBJECT_UNLOCK (sink);
+  if ((cert == NULL || *cert == '\0') && (key == NULL || *key == '\0'))
+    return TRUE; /* plain HTTP */
+  sink->tls = vms_tls_certificate_load (cert, key, &err);
+  if (sink->tls == NULL) {
+    GST_ELEMENT_ERROR (sink, RESOURCE, SETTINGS,
+                       ("Cannot serve HTTPS: %s (wsh264sink tls-certificate, "
+                        "tls-key).",
+                        err->message),
+                       (NULL));
+    return FALSE;
+  }
+  {
+    g_autofree gchar *fp = vms_tls_fingerprint (sink->tls);
+    GST_INFO_OBJECT (sink, "HTTPS with %s, SHA-256 fingerprint %s", cert, fp);
+  }
+  return TRUE;
+}
+
 static gboolean
 gst_ws_h264_sink_start (GstBaseSink *bsink)
 {
@@ -866,6 +907,8 @@ gst_ws_h264_sink_start (GstBaseSink *bsink)
     return FALSE;
   }
 
+  if (!load_tls (sink))
+    return FALSE;
   sink->nalparser = gst_h264_nal_parser_new ();
   sink->seq = 0;
   sink->init_gen = 0;
@@ -895,6 +938,7 @@ gst_ws_h264_sink_start (GstBaseSink *bsink)
     g_clear_pointer (&sink->loop, g_main_loop_unref);
     g_clear_pointer (&sink->context, g_main_context_unref);
     g_clear_pointer (&sink->nalparser, gst_h264_nal_parser_free);
+    g_clear_object (&sink->tls);
     return FALSE;
   }
 
@@ -911,9 +955,9 @@ gst_ws_h264_sink_start (GstBaseSink *bsink)
          address, port),
         (NULL));
 
-  url = g_strdup_printf (strchr (address, ':') ? "http://[%s]:%u/"
-                                               : "http://%s:%u/",
-                         address, port);
+  url = g_strdup_printf (strchr (address, ':') ? "%s://[%s]:%u/"
+                                               : "%s://%s:%u/",
+                         sink->tls ? "https" : "http", address, port);
   GST_INFO_OBJECT (sink, "player at %s, stream at %s", url, sink->ws_path);
   gst_element_post_message (
       GST_ELEMENT (sink),
@@ -959,6 +1003,7 @@ gst_ws_h264_sink_stop (GstBaseSink *bsink)
   g_clear_pointer (&sink->context, g_main_context_unref);
   g_clear_pointer (&sink->nalparser, gst_h264_nal_parser_free);
   g_clear_pointer (&sink->ws_path, g_free);
+  g_clear_object (&sink->tls);
   GST_OBJECT_LOCK (sink);
   sink->bound_port = 0;
   GST_OBJECT_UNLOCK (sink);
@@ -1365,6 +1410,14 @@ gst_ws_h264_sink_set_property (GObject *object, guint prop_id,
       g_free (sink->public_names);
       sink->public_names = g_value_dup_string (value);
       break;
+    case PROP_TLS_CERTIFICATE:
+      g_free (sink->tls_certificate_file);
+      sink->tls_certificate_file = g_value_dup_string (value);
+      break;
+    case PROP_TLS_KEY:
+      g_free (sink->tls_key_file);
+      sink->tls_key_file = g_value_dup_string (value);
+      break;
     case PROP_MAX_CLIENTS:
       sink->max_clients = g_value_get_uint (value);
       break;
@@ -1425,6 +1478,12 @@ gst_ws_h264_sink_get_property (GObject *object, guint prop_id, GValue *value,
     case PROP_PUBLIC_NAMES:
       g_value_set_string (value, sink->public_names);
       break;
+    case PROP_TLS_CERTIFICATE:
+      g_value_set_string (value, sink->tls_certificate_file);
+      break;
+    case PROP_TLS_KEY:
+      g_value_set_string (value, sink->tls_key_file);
+      break;
     case PROP_MAX_CLIENTS:
       g_value_set_uint (value, sink->max_clients);
       break;
@@ -1461,6 +1520,8 @@ gst_ws_h264_sink_finalize (GObject *object)
   g_free (sink->token);
   g_free (sink->allowed_origins);
   g_free (sink->public_names);
+  g_free (sink->tls_certificate_file);
+  g_free (sink->tls_key_file);
   g_mutex_clear (&sink->lock);
   g_mutex_clear (&sink->start_lock);
   g_cond_clear (&sink->start_cond);
@@ -1558,6 +1619,23 @@ gst_ws_h264_sink_class_init (GstWsH264SinkClass *klass)
           "page that pointed its own name at this machine (DNS rebinding) "
           "cannot use the stream. Empty = IP addresses and localhost only",
           NULL, rw_play));
+  g_object_class_install_property (
+      gobject_class, PROP_TLS_CERTIFICATE,
+      g_param_spec_string (
+          "tls-certificate", "TLS certificate file",
+          "PEM certificate (may be followed by its chain) of the server: with "
+          "tls-key the player page and the stream are served over HTTPS and "
+          "WSS only. Browsers decode WebCodecs only in a secure context, "
+          "which a page reached by a name other than localhost/127.0.0.1 is "
+          "only over HTTPS. A missing or unreadable file, or a key that is not "
+          "this certificate's, is an error at start. Empty = plain HTTP",
+          NULL, rw_ready));
+  g_object_class_install_property (
+      gobject_class, PROP_TLS_KEY,
+      g_param_spec_string ("tls-key", "TLS private key file",
+                           "PEM private key of tls-certificate (keep it mode "
+                           "0600). Empty = plain HTTP",
+                           NULL, rw_ready));
   g_object_class_install_property (
       gobject_class, PROP_MAX_CLIENTS,
       g_param_spec_uint (

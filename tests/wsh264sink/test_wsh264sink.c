@@ -1,6 +1,7 @@
 /* Unit tests for wsh264sink: protocol helpers, and the element driven by
  * GstHarness with libsoup WebSocket clients in this process. */
 #include <string.h>
+#include <glib/gstdio.h>
 #include <gst/check/gstcheck.h>
 #include <gst/check/gstharness.h>
 #include <gst/app/gstappsink.h>
@@ -10,6 +11,7 @@
 #include <json-glib/json-glib.h>
 
 #include "wsh264proto.h"
+#include "vmstls.h"
 
 #define WAIT_TIMEOUT_S 20
 
@@ -410,20 +412,30 @@ test_session_new (void)
   return soup_session_new_with_options ("proxy-resolver", direct, NULL);
 }
 
-/* Connects a WebSocket client on its own main context. @origin and
- * @protocols may be NULL. Returns the client with status set; conn is
- * NULL when the handshake failed. */
+/* wss://: the sink's certificate is the one the test gave it, nothing
+ * else (pinned, as a client of a self-signed server would) */
+static gboolean
+accept_pinned (SoupMessage *msg, GTlsCertificate *peer,
+               GTlsCertificateFlags errors, GTlsCertificate *pinned)
+{
+  return pinned && g_tls_certificate_is_same (peer, pinned);
+}
+
+/* Connects a WebSocket client to @url on its own main context. @origin,
+ * @protocol and @pinned (the certificate a wss:// server must show) may be
+ * NULL. Returns the client with status set; conn is NULL when the
+ * handshake failed. */
 static Client *
-client_connect (guint port, const gchar *path_and_query, const gchar *origin,
-                const gchar *protocol)
+client_connect_url (const gchar *url, const gchar *origin,
+                    const gchar *protocol, GTlsCertificate *pinned)
 {
   Client *c = g_new0 (Client, 1);
-  g_autofree gchar *url
-      = g_strdup_printf ("ws://127.0.0.1:%u%s", port, path_and_query);
   SoupMessage *msg = soup_message_new ("GET", url);
   const gchar *protocols[] = { protocol, NULL };
 
   fail_unless (msg != NULL);
+  g_signal_connect (msg, "accept-certificate", G_CALLBACK (accept_pinned),
+                    pinned);
   c->ctx = g_main_context_new ();
   g_main_context_push_thread_default (c->ctx);
   c->session = test_session_new ();
@@ -436,6 +448,15 @@ client_connect (guint port, const gchar *path_and_query, const gchar *origin,
   wait_until (c->ctx, client_done, c, "the WebSocket handshake");
   g_object_unref (msg);
   return c;
+}
+
+static Client *
+client_connect (guint port, const gchar *path_and_query, const gchar *origin,
+                const gchar *protocol)
+{
+  g_autofree gchar *url
+      = g_strdup_printf ("ws://127.0.0.1:%u%s", port, path_and_query);
+  return client_connect_url (url, origin, protocol, NULL);
 }
 
 static void
@@ -1304,6 +1325,124 @@ GST_START_TEST (test_host_allow_list)
 
 GST_END_TEST;
 
+/* A certificate and key (common/vmstls, made with openssl) in a fresh
+ * folder; NULL (the test skips) without the openssl command. */
+static gchar *
+tls_pair (const gchar *dir, GTlsCertificate **cert)
+{
+  const gchar *names[] = { "127.0.0.1", "vmstream.test", NULL };
+  g_autoptr (GError) err = NULL;
+
+  *cert = vms_tls_certificate_self_signed (dir, names, NULL, &err);
+  fail_unless (*cert != NULL, "%s", err ? err->message : "?");
+  return g_build_filename (dir, VMS_TLS_SELF_SIGNED_CERT, NULL);
+}
+
+/* tls-certificate + tls-key: the stream is WSS (a client pinning the
+ * certificate gets the same access units that went in), plain ws:// gets
+ * nothing; bad files fail the start with an element error naming them. */
+GST_START_TEST (test_tls)
+{
+  g_autofree gchar *openssl = g_find_program_in_path ("openssl");
+  g_autofree gchar *tmp = NULL;
+  g_autofree gchar *dir_a = NULL, *dir_b = NULL;
+  g_autofree gchar *crt = NULL, *key = NULL, *crt_b = NULL, *key_b = NULL;
+  g_autofree gchar *props = NULL, *url = NULL;
+  g_autoptr (GTlsCertificate) cert = NULL;
+  g_autoptr (GTlsCertificate) cert_b = NULL;
+  g_autoptr (GPtrArray) aus = encode_aus (20, 10, 320, 240);
+  ClientCounter cc;
+  GstHarness *h;
+  Client *c;
+  guint port, i;
+
+  if (openssl == NULL) {
+    GST_WARNING ("no openssl command: skipped");
+    return;
+  }
+  tmp = g_dir_make_tmp ("wsh264-tls-XXXXXX", NULL);
+  dir_a = g_build_filename (tmp, "a", NULL);
+  dir_b = g_build_filename (tmp, "b", NULL);
+  fail_unless (g_mkdir (dir_a, 0700) == 0 && g_mkdir (dir_b, 0700) == 0);
+  crt = tls_pair (dir_a, &cert);
+  key = g_build_filename (dir_a, VMS_TLS_SELF_SIGNED_KEY, NULL);
+  crt_b = tls_pair (dir_b, &cert_b);
+  key_b = g_build_filename (dir_b, VMS_TLS_SELF_SIGNED_KEY, NULL);
+
+  props = g_strdup_printf ("session-id=s1 tls-certificate=%s tls-key=%s", crt,
+                           key);
+  h = sink_harness (props, &cc, &port);
+  url = g_strdup_printf ("wss://127.0.0.1:%u/stream/s1", port);
+  c = client_connect_url (url, NULL, NULL, cert);
+  fail_unless (c->conn != NULL, "WSS handshake failed with %u", c->status);
+  counter_wait_added (&cc, 1);
+  for (i = 0; i < 20; i++)
+    push_au (h, g_ptr_array_index (aus, i));
+  client_wait_frames (c, 20);
+  /* the delta frames arrive byte for byte (keyframes may carry SPS/PPS) */
+  for (i = 1; i < 10; i++) {
+    GstBuffer *au = g_ptr_array_index (aus, i);
+    gsize size;
+    const guint8 *d
+        = g_bytes_get_data (g_queue_peek_nth (&c->frames, i), &size);
+    GstMapInfo map;
+
+    fail_unless (gst_buffer_map (au, &map, GST_MAP_READ));
+    fail_unless_equals_uint64 (size - WSH264_FRAME_HEADER_SIZE, map.size);
+    fail_unless (memcmp (d + WSH264_FRAME_HEADER_SIZE, map.data, map.size)
+                 == 0);
+    gst_buffer_unmap (au, &map);
+  }
+  client_free (c);
+  /* the certificate of another server is not accepted by the client */
+  c = client_connect_url (url, NULL, NULL, cert_b);
+  fail_unless (c->conn == NULL);
+  client_free (c);
+  /* ws:// to the HTTPS port: no WebSocket */
+  c = client_connect (port, "/stream/s1", NULL, NULL);
+  fail_unless (c->conn == NULL);
+  client_free (c);
+  gst_harness_teardown (h);
+
+  /* refused at start, with an element error that names the file */
+  {
+    const gchar *cases[][3] = {
+      { crt, key_b, "does not belong" }, /* another certificate's key */
+      { crt, NULL, "without its private key" },
+      { crt, tmp, "cannot read" }, /* a folder: unreadable as a file */
+      { key, key, "no usable PEM certificate" },
+    };
+    for (i = 0; i < G_N_ELEMENTS (cases); i++) {
+      GstElement *sink = gst_element_factory_make ("wsh264sink", NULL);
+      g_autoptr (GstBus) bus = gst_bus_new ();
+      g_autoptr (GstMessage) m = NULL;
+      g_autoptr (GError) err = NULL;
+
+      g_object_set (sink, "port", 0, "tls-certificate", cases[i][0], "tls-key",
+                    cases[i][1], NULL);
+      gst_element_set_bus (sink, bus);
+      fail_unless_equals_int (gst_element_set_state (sink, GST_STATE_PAUSED),
+                              GST_STATE_CHANGE_FAILURE);
+      m = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR);
+      fail_unless (m != NULL, "no error message for case %u", i);
+      gst_message_parse_error (m, &err, NULL);
+      GST_INFO ("refused: %s", err->message);
+      fail_unless (strstr (err->message, cases[i][2]) != NULL, "%s",
+                   err->message);
+      fail_unless (strstr (err->message, "Cannot serve HTTPS") != NULL);
+      gst_element_set_state (sink, GST_STATE_NULL);
+      gst_element_set_bus (sink, NULL);
+      gst_object_unref (sink);
+    }
+  }
+  {
+    g_autofree gchar *cmd = g_strdup_printf ("rm -rf '%s'", tmp);
+    fail_unless (system (cmd) == 0);
+  }
+}
+
+GST_END_TEST;
+
 static Suite *
 wsh264sink_suite (void)
 {
@@ -1322,6 +1461,7 @@ wsh264sink_suite (void)
   tcase_add_test (tc, test_token);
   tcase_add_test (tc, test_origin);
   tcase_add_test (tc, test_host_allow_list);
+  tcase_add_test (tc, test_tls);
   tcase_add_test (tc, test_max_clients);
   tcase_add_test (tc, test_non_loopback_warning);
   tcase_add_test (tc, test_input_to_navigation);
