@@ -52,11 +52,12 @@ export async function stopPipeline(p) {
   clearTimeout(t);
 }
 
-export async function launchBrowser() {
+// @extraArgs: more Chromium switches (e.g. --host-resolver-rules).
+export async function launchBrowser(extraArgs = []) {
   return chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
-    args: ['--no-sandbox', '--disable-gpu'],
+    args: ['--no-sandbox', '--disable-gpu', ...extraArgs],
   });
 }
 

@@ -301,9 +301,16 @@
         `frames   ${state.decodedFrames} (skipped ${state.skippedFrames})`;
   }, 1000);
 
-  if (typeof VideoDecoder === 'undefined') {
-    setStatus('This browser has no WebCodecs VideoDecoder (needs a secure ' +
-              'context: http://127.0.0.1 or https).');
+  if (!window.isSecureContext) {
+    // WebCodecs exists only in secure contexts: https://, or http:// from
+    // this machine (127.0.0.1, localhost). Say so instead of a blank page.
+    setStatus('Not a secure context: this page was opened over http:// ' +
+              `under the name ${location.hostname}, and browsers decode ` +
+              'video only on https:// pages (wsh264sink tls-certificate and ' +
+              'tls-key) or on http://127.0.0.1 / http://localhost.');
+    state.lastError = 'not a secure context';
+  } else if (typeof VideoDecoder === 'undefined') {
+    setStatus('This browser has no WebCodecs VideoDecoder.');
     state.lastError = 'no VideoDecoder';
   } else {
     connect();
