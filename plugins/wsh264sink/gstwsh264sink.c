@@ -885,6 +885,8 @@ gst_ws_h264_sink_start (GstBaseSink *bsink)
   GError *err;
   guint port;
 
+  if (!load_tls (sink))
+    return FALSE;
   GST_OBJECT_LOCK (sink);
   address = g_strdup (sink->address);
   has_token = sink->token && *sink->token;
@@ -907,8 +909,6 @@ gst_ws_h264_sink_start (GstBaseSink *bsink)
     return FALSE;
   }
 
-  if (!load_tls (sink))
-    return FALSE;
   sink->nalparser = gst_h264_nal_parser_new ();
   sink->seq = 0;
   sink->init_gen = 0;

@@ -12,9 +12,12 @@
 #include <sys/stat.h>
 
 #include "vmstls.h"
+#ifdef VMS_TEST_GNUTLS_STATIC_TLS
+#include <gnutls/gnutls.h> /* see static_tls_gnutls_dep, tests/meson.build */
+#endif
 
 static gchar *tmp;
-static gchar *dir_a, *dir_b; /* two self-signed pairs */
+static gchar *dir_a, *dir_b; /* two self-signed pairs, made by main() */
 
 static const gchar *const names[]
     = { "127.0.0.1", "::1", "localhost", "vmstream.test", "0.0.0.0", NULL };
@@ -41,11 +44,13 @@ test_self_signed_made_then_reused (void)
   g_autoptr (GTlsCertificate) first = NULL;
   g_autoptr (GTlsCertificate) second = NULL;
   g_autofree gchar *fp1 = NULL, *fp2 = NULL;
-  g_autofree gchar *crt = path_in (dir_a, VMS_TLS_SELF_SIGNED_CERT);
-  g_autofree gchar *key = path_in (dir_a, VMS_TLS_SELF_SIGNED_KEY);
+  g_autofree gchar *dir = path_in (tmp, "fresh");
+  g_autofree gchar *crt = path_in (dir, VMS_TLS_SELF_SIGNED_CERT);
+  g_autofree gchar *key = path_in (dir, VMS_TLS_SELF_SIGNED_KEY);
   gboolean created = FALSE;
 
-  first = vms_tls_certificate_self_signed (dir_a, names, &created, &err);
+  g_assert_cmpint (g_mkdir (dir, 0700), ==, 0);
+  first = vms_tls_certificate_self_signed (dir, names, &created, &err);
   g_assert_no_error (err);
   g_assert_nonnull (first);
   g_assert_true (created);
@@ -53,7 +58,7 @@ test_self_signed_made_then_reused (void)
   g_assert_cmpuint (mode_of (key), ==, 0600);
 
   /* a second start: the same certificate, not a new one */
-  second = vms_tls_certificate_self_signed (dir_a, names, &created, &err);
+  second = vms_tls_certificate_self_signed (dir, names, &created, &err);
   g_assert_no_error (err);
   g_assert_false (created);
   fp1 = vms_tls_fingerprint (first);
@@ -97,12 +102,14 @@ test_self_signed_new_name_makes_new (void)
   g_autoptr (GTlsCertificate) b = NULL;
   g_autofree gchar *fa = NULL, *fb = NULL;
   const gchar *more[] = { "127.0.0.1", "vm.example.org", NULL };
+  g_autofree gchar *dir = path_in (tmp, "renamed");
   gboolean created = FALSE;
 
-  a = vms_tls_certificate_self_signed (dir_b, names, NULL, NULL);
+  g_assert_cmpint (g_mkdir (dir, 0700), ==, 0);
+  a = vms_tls_certificate_self_signed (dir, names, NULL, NULL);
   g_assert_nonnull (a);
   /* clients now use a name the old one lacks: it would fail for them */
-  b = vms_tls_certificate_self_signed (dir_b, more, &created, NULL);
+  b = vms_tls_certificate_self_signed (dir, more, &created, NULL);
   g_assert_nonnull (b);
   g_assert_true (created);
   fa = vms_tls_fingerprint (a);
@@ -207,6 +214,10 @@ main (int argc, char **argv)
   g_autofree gchar *openssl = g_find_program_in_path ("openssl");
 
   g_test_init (&argc, &argv, NULL);
+#ifdef VMS_TEST_GNUTLS_STATIC_TLS
+  g_message ("GnuTLS %s linked in (static TLS under ASan)",
+             gnutls_check_version (NULL));
+#endif
   if (openssl == NULL) {
     g_print ("1..0 # SKIP no openssl command\n");
     return 77;
@@ -217,6 +228,14 @@ main (int argc, char **argv)
   dir_b = path_in (tmp, "b");
   g_assert_cmpint (g_mkdir (dir_a, 0700), ==, 0);
   g_assert_cmpint (g_mkdir (dir_b, 0700), ==, 0);
+  {
+    g_autoptr (GTlsCertificate) a
+        = vms_tls_certificate_self_signed (dir_a, names, NULL, NULL);
+    g_autoptr (GTlsCertificate) b
+        = vms_tls_certificate_self_signed (dir_b, names, NULL, NULL);
+    g_assert_nonnull (a);
+    g_assert_nonnull (b);
+  }
   g_test_add_func ("/tls/self-signed-made-then-reused",
                    test_self_signed_made_then_reused);
   g_test_add_func ("/tls/self-signed-names", test_self_signed_names);

@@ -12,6 +12,9 @@
 
 #include "wsh264proto.h"
 #include "vmstls.h"
+#ifdef VMS_TEST_GNUTLS_STATIC_TLS
+#include <gnutls/gnutls.h> /* see static_tls_gnutls_dep, tests/meson.build */
+#endif
 
 #define WAIT_TIMEOUT_S 20
 
@@ -1356,6 +1359,10 @@ GST_START_TEST (test_tls)
   Client *c;
   guint port, i;
 
+#ifdef VMS_TEST_GNUTLS_STATIC_TLS
+  g_message ("GnuTLS %s linked in (static TLS under ASan)",
+             gnutls_check_version (NULL));
+#endif
   if (openssl == NULL) {
     GST_WARNING ("no openssl command: skipped");
     return;
