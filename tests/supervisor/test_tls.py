@@ -4,7 +4,7 @@
   test_tls.py BUILD_ROOT SOURCE_ROOT CASE
 
 CASE:
-  tls           loopback without a certificate stays plain HTTP; with
+  https         loopback without a certificate stays plain HTTP; with
                 --tls-cert/--tls-key (or HELIX_TLS_CERT/HELIX_TLS_KEY) the
                 port is HTTPS with that certificate (a client that trusts only
                 it gets answers; one that does not is refused; plain HTTP gets
@@ -13,7 +13,7 @@ CASE:
                 loopback without a certificate a self-signed one is made
                 (0600), its fingerprint logged and pinned by a client, and a
                 second start reuses it
-  tls-refusals  a certificate without its key, a key without certificate, an
+  https-refusals a certificate without its key, a key without certificate, an
                 unreadable key, a file that holds no key and a key of another
                 certificate: the supervisor does not start and says which file
 
@@ -212,7 +212,7 @@ def case_tls_refusals():
     check("tls-cert=%s\n" % crt2 in ok.stdout, "--print-config shows the certificate")
 
 
-CASES = {"tls": case_tls, "tls-refusals": case_tls_refusals}
+CASES = {"https": case_tls, "https-refusals": case_tls_refusals}
 
 if __name__ == "__main__":
     ts.run_cases(CASES)
