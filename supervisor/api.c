@@ -25,7 +25,7 @@
 #include "vmsauth.h"
 #include "vmsinput.h"
 #include "vmsnet.h"
-#include "template.h"
+#include "vmstemplate.h"
 #include "vmsauth.h"
 #include "vmsnet.h"
 

@@ -16,7 +16,7 @@
  * ends, watcher included. */
 #include "supervisor.h"
 
-#include "template.h"
+#include "vmstemplate.h"
 #include "vmsauth.h"
 
 #include <errno.h>

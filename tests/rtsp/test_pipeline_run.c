@@ -24,7 +24,6 @@ expand (const gchar *template_name, const gchar *const *vars)
   gint status = 0;
   GError *err = NULL;
 
-  g_ptr_array_add (args, (gpointer) "python3");
   g_ptr_array_add (args, tool);
   g_ptr_array_add (args, (gpointer) "--raw");
   g_ptr_array_add (args, (gpointer) "--no-env");
