@@ -37,26 +37,21 @@
   "--plugins ${GUEST_PLUGINS} --set WIDTH=${WIDTH} --set HEIGHT=${HEIGHT} "    \
   "--set FRAMERATE=${FPS}"
 
+/* Settings from the environment: each NAME is read as VMSTREAM_NAME, else
+ * HELIX_NAME (vms_setting_env); callers name it by its HELIX_ form, the one
+ * docs and the Helix control plane use. */
 static const gchar *
-env_or (const gchar *name, const gchar *def)
+env_or (const gchar *helix_name, const gchar *def)
 {
-  const gchar *v = g_getenv (name);
-  return v && *v ? v : def;
+  const gchar *v = vms_setting_env (helix_name + strlen ("HELIX_"));
+  return v ? v : def;
 }
 
 static gint
-env_int_or (const gchar *name, gint def)
+env_int_or (const gchar *helix_name, gint def)
 {
-  const gchar *v = g_getenv (name);
-  return v && *v ? atoi (v) : def;
-}
-
-/* Settings with a VMSTREAM_ name and the HELIX_ one beside it: the
- * VMSTREAM_ one wins when both are set. */
-static const gchar *
-env2_or (const gchar *name, const gchar *alias, const gchar *def)
-{
-  return env_or (name, env_or (alias, def));
+  const gchar *v = env_or (helix_name, NULL);
+  return v ? atoi (v) : def;
 }
 
 /* The administrator token when none is configured: a new one at each
@@ -315,6 +310,8 @@ main (int argc, char **argv)
       "Runs one vmstream-session process per streaming session from the "
       "pipeline templates, restarts dead ones with exponential backoff, and "
       "serves the HTTP API (JSON) and the player links.\n"
+      "Every HELIX_NAME setting can also be given as VMSTREAM_NAME, "
+      "which wins when both are set.\n"
       "Every option has an environment variable (in brackets); the option "
       "wins.");
   g_option_context_set_description (
@@ -354,8 +351,8 @@ main (int argc, char **argv)
   STR_DEFAULT (vm_backend, "HELIX_VM_BACKEND", "none");
   STR_DEFAULT (encoder_mode, "HELIX_ENCODER_MODE", "native");
   STR_DEFAULT (encoder, "HELIX_ENCODER", "auto");
-  if (cfg.vsock_uri == NULL && g_getenv ("HELIX_VSOCK_URI"))
-    cfg.vsock_uri = g_strdup (g_getenv ("HELIX_VSOCK_URI"));
+  if (cfg.vsock_uri == NULL && env_or ("HELIX_VSOCK_URI", NULL))
+    cfg.vsock_uri = g_strdup (env_or ("HELIX_VSOCK_URI", NULL));
   STR_DEFAULT (vm_memory, "HELIX_VM_MEMORY", "2048");
   STR_DEFAULT (vm_dir, "HELIX_VM_DIR", VMS_VM_DIR);
   STR_DEFAULT (qemu_command, "HELIX_QEMU_COMMAND", DEFAULT_QEMU_COMMAND);
@@ -373,23 +370,20 @@ main (int argc, char **argv)
   INT_DEFAULT (stop_timeout, "HELIX_STOP_TIMEOUT", 5);
   INT_DEFAULT (start_timeout, "HELIX_START_TIMEOUT", 10);
   if (cfg.max_sessions < 0)
-    cfg.max_sessions
-        = atoi (env2_or ("VMSTREAM_MAX_SESSIONS", "HELIX_MAX_SESSIONS", "16"));
-  STR_DEFAULT (public_names_list, "VMSTREAM_PUBLIC_NAMES",
-               env_or ("HELIX_PUBLIC_NAMES", ""));
-  STR_DEFAULT (allowed_origins_list, "VMSTREAM_ALLOWED_ORIGINS",
-               env_or ("HELIX_ALLOWED_ORIGINS", ""));
+    cfg.max_sessions = env_int_or ("HELIX_MAX_SESSIONS", 16);
+  STR_DEFAULT (public_names_list, "HELIX_PUBLIC_NAMES", "");
+  STR_DEFAULT (allowed_origins_list, "HELIX_ALLOWED_ORIGINS", "");
   cfg.public_names = vms_split_list (cfg.public_names_list);
   cfg.allowed_origins = vms_split_list (cfg.allowed_origins_list);
 #undef STR_DEFAULT
 #undef INT_DEFAULT
   if (cfg.session_bin == NULL) {
-    const gchar *e = g_getenv ("HELIX_SESSION_BIN");
+    const gchar *e = env_or ("HELIX_SESSION_BIN", NULL);
     cfg.session_bin = e && *e ? g_strdup (e)
                               : default_sibling (argv[0], "vmstream-session");
   }
   if (cfg.runtime_dir == NULL) {
-    const gchar *e = g_getenv ("HELIX_RUNTIME_DIR");
+    const gchar *e = env_or ("HELIX_RUNTIME_DIR", NULL);
     const gchar *x = g_getenv ("XDG_RUNTIME_DIR");
     const gchar *sd = g_getenv ("RUNTIME_DIRECTORY"); /* systemd's */
     if (e && *e)
@@ -402,7 +396,7 @@ main (int argc, char **argv)
       cfg.runtime_dir = g_strdup_printf ("/tmp/vmstream-%u", getuid ());
   }
   if (cfg.default_template == NULL) {
-    const gchar *e = g_getenv ("HELIX_TEMPLATE");
+    const gchar *e = env_or ("HELIX_TEMPLATE", NULL);
     if (e && *e)
       cfg.default_template = g_strdup (e);
     else if (g_str_equal (cfg.vm_backend, "none"))
@@ -415,19 +409,25 @@ main (int argc, char **argv)
   /* The guest reaches the host over the serial stream socket of
    * vm/vmstream-vm, or over real vsock with the linux-kvm profile. */
   if (cfg.vsock_uri == NULL && g_str_equal (cfg.vm_backend, "qemu"))
-    cfg.vsock_uri
-        = g_strdup (g_strcmp0 (g_getenv ("HELIX_VM_PROFILE"), "linux-kvm") == 0
-                        ? "vsock://any:${VSOCK_PORT}"
-                        : "unix://${RUN_DIR}/stream.sock");
+    cfg.vsock_uri = g_strdup (
+        g_strcmp0 (env_or ("HELIX_VM_PROFILE", NULL), "linux-kvm") == 0
+            ? "vsock://any:${VSOCK_PORT}"
+            : "unix://${RUN_DIR}/stream.sock");
   cfg.extra_vars
       = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   {
     g_auto (GStrv) env = g_get_environ ();
-    for (gchar **e = env; *e; e++) {
-      const gchar *eq = strchr (*e, '=');
-      if (g_str_has_prefix (*e, "HELIX_VAR_") && eq && eq > *e + 10)
-        g_hash_table_replace (cfg.extra_vars, g_strndup (*e + 10, eq - *e - 10),
-                              g_strdup (eq + 1));
+    /* HELIX_VAR_NAME, then VMSTREAM_VAR_NAME (which wins), then --var */
+    const gchar *prefixes[] = { "HELIX_VAR_", "VMSTREAM_VAR_" };
+    for (guint p = 0; p < G_N_ELEMENTS (prefixes); p++) {
+      gsize plen = strlen (prefixes[p]);
+      for (gchar **e = env; *e; e++) {
+        const gchar *eq = strchr (*e, '=');
+        if (g_str_has_prefix (*e, prefixes[p]) && eq && eq > *e + plen)
+          g_hash_table_replace (cfg.extra_vars,
+                                g_strndup (*e + plen, eq - *e - plen),
+                                g_strdup (eq + 1));
+      }
     }
     for (gchar **a = var_args; a && *a; a++) {
       const gchar *eq = strchr (*a, '=');
@@ -514,6 +514,13 @@ main (int argc, char **argv)
         *cfg.token ? "(set)" : "(generated at start)", cfg.rtsp_port,
         cfg.display, cfg.default_template, cfg.session_bin, cfg.runtime_dir,
         cfg.max_sessions, cfg.public_names_list, cfg.allowed_origins_list);
+    {
+      g_autoptr (GList) names = g_hash_table_get_keys (cfg.extra_vars);
+      names = g_list_sort (names, (GCompareFunc)strcmp);
+      for (GList *l = names; l; l = l->next)
+        g_print ("var.%s=%s\n", (const gchar *)l->data,
+                 (const gchar *)g_hash_table_lookup (cfg.extra_vars, l->data));
+    }
     config_clear (&cfg);
     return 0;
   }

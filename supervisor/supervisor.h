@@ -137,7 +137,11 @@ void vms_supervisor_shutdown (VmsSupervisor *sup);
 void vms_session_ref (VmsSession *s);
 void vms_session_unref (VmsSession *s);
 
-/* runtime.c: private runtime/state folders, RTSP credentials */
+/* runtime.c: settings, private runtime/state folders, RTSP credentials */
+/* The environment's value of setting @name ("LISTEN"): VMSTREAM_NAME, else
+ * HELIX_NAME (the name the Helix control plane, which starts us, uses);
+ * NULL when neither is set or both are empty. */
+const gchar *vms_setting_env (const gchar *name);
 gboolean vms_runtime_prepare (VmsConfig *cfg, GError **error);
 
 /* api.c */

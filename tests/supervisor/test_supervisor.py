@@ -509,6 +509,13 @@ def case_auth():
     check("public-names=b.example" in r.stdout and "allowed-origins=https://c.example" in r.stdout and
           "max-sessions=3" in r.stdout and "token=(generated at start)" in r.stdout,
           "VMSTREAM_ names win over HELIX_ ones; either is read (%r)" % r.stdout[-200:])
+    r = subprocess.run([SUP, "--print-config"], capture_output=True, text=True, timeout=20,
+                       env=dict(os.environ, HELIX_LISTEN="127.0.0.1:1111", VMSTREAM_LISTEN="127.0.0.1:2222",
+                                VMSTREAM_VM_CPUS="3", HELIX_VAR_FOO="helix", VMSTREAM_VAR_FOO="vms",
+                                HELIX_VAR_BAR="bar"))
+    check("listen=127.0.0.1:2222" in r.stdout and "vm-cpus=3" in r.stdout and
+          "var.FOO=vms" in r.stdout and "var.BAR=bar" in r.stdout,
+          "every HELIX_ setting has its VMSTREAM_ name, template variables too (%r)" % r.stdout[-300:])
     r = subprocess.run([SUP, "--print-config", "--max-sessions", "0"], capture_output=True,
                        text=True, timeout=20)
     check(r.returncode == 2, "--max-sessions 0 is refused")
