@@ -6,6 +6,7 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "client-status.h"
+#include "../vmstest.h"
 #include <gst/check/gstcheck.h>
 #include <gio/gio.h>
 #include <glib/gstdio.h>
@@ -212,16 +213,6 @@ run_template (const gchar *template_name, const gchar *sender_fmt)
   g_free (desc);
 }
 
-static gboolean
-have (const gchar *factory)
-{
-  GstElementFactory *f = gst_element_factory_find (factory);
-
-  if (f)
-    gst_object_unref (f);
-  return f != NULL;
-}
-
 GST_START_TEST (test_demo_local_runs)
 {
   run_template ("demo-local.txt", NULL);
@@ -231,8 +222,8 @@ GST_END_TEST;
 
 GST_START_TEST (test_host_native_runs)
 {
-  if (!have ("vsocksrc") || !have ("vsocksink"))
-    return;
+  VMS_REQUIRE_ELEMENT ("vsocksrc");
+  VMS_REQUIRE_ELEMENT ("vsocksink");
   run_template ("host-native.txt",
                 "videotestsrc is-live=true pattern=ball ! "
                 "video/x-raw,format=NV12,width=640,height=360,framerate=30/1 ! "
@@ -243,8 +234,9 @@ GST_END_TEST;
 
 GST_START_TEST (test_host_vm_encoded_runs)
 {
-  if (!have ("vsocksrc") || !have ("vsocksink") || !have ("x264enc"))
-    return;
+  VMS_REQUIRE_ELEMENT ("vsocksrc");
+  VMS_REQUIRE_ELEMENT ("vsocksink");
+  VMS_REQUIRE_ELEMENT ("x264enc");
   /* the guest encodes (encode-in-VM mode) */
   run_template (
       "host-vm-encoded.txt",
@@ -268,10 +260,8 @@ GST_START_TEST (test_host_qemu_display_runs)
   GSubprocess *p;
   GError *err = NULL;
 
-  if (qemu == NULL || !have ("qemudisplaysrc")) {
-    g_free (qemu);
-    return;
-  }
+  VMS_REQUIRE_PROGRAM ("qemu-system-x86_64");
+  VMS_REQUIRE_ELEMENT ("qemudisplaysrc");
   dir = g_dir_make_tmp ("pipeline-run-XXXXXX", NULL);
   sock = g_build_filename (dir, "vnc.sock", NULL);
   vnc = g_strdup_printf ("unix:%s", sock);
