@@ -1,7 +1,8 @@
 /* Runs the host templates for real: the pipelines/ files expanded by
  * tools/vmstream-expand, started in this process, fed by a sender process
- * over tcp:// (vsocksink, standing in for the guest), watched by a real RTSP
- * client (rtspsrc in a separate process).
+ * over tcp:// (vsocksink, standing in for the guest, or the guest templates
+ * themselves on a private Xvfb), watched by a real RTSP client (rtspsrc in a
+ * separate process).
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -12,6 +13,7 @@
 #include <glib/gstdio.h>
 #include <signal.h>
 #include <string.h>
+#include <unistd.h>
 
 static gchar *
 expand (const gchar *template_name, const gchar *const *vars)
@@ -291,6 +293,85 @@ GST_START_TEST (test_host_qemu_display_runs)
 
 GST_END_TEST;
 
+/* A private Xvfb for the guest capture templates (ximagesrc). Returns its
+ * display name; the process is in *proc. */
+static gchar *
+start_xvfb (GSubprocess **proc)
+{
+  GError *err = NULL;
+
+  for (gint n = 90 + getpid () % 50; n < 190; n++) {
+    gchar *lock = g_strdup_printf ("/tmp/.X%d-lock", n);
+    gchar *sock = g_strdup_printf ("/tmp/.X11-unix/X%d", n);
+    gchar *name = g_strdup_printf (":%d", n);
+    gboolean taken = g_file_test (lock, G_FILE_TEST_EXISTS);
+    g_free (lock);
+    if (!taken) {
+      *proc = g_subprocess_new (G_SUBPROCESS_FLAGS_STDERR_SILENCE, &err, "Xvfb",
+                                name, "-screen", "0", "640x360x24", "-nolisten",
+                                "tcp", NULL);
+      fail_unless (*proc != NULL, "Xvfb: %s", err ? err->message : "");
+      /* Xvfb has no readiness signal but its socket: poll for it */
+      for (gint i = 0; i < 200 && !g_file_test (sock, G_FILE_TEST_EXISTS); i++)
+        g_usleep (20 * 1000);
+      if (g_file_test (sock, G_FILE_TEST_EXISTS)) {
+        g_free (sock);
+        return name;
+      }
+      g_subprocess_force_exit (*proc);
+      g_clear_object (proc);
+    }
+    g_free (sock);
+    g_free (name);
+  }
+  fail ("no Xvfb display could be started");
+  return NULL;
+}
+
+/* The guest template @guest_template, run on a private Xvfb as the guest
+ * would run it, feeds the host template @host_template (whose vsocksrc port
+ * it gets as HOST_URI). */
+static void
+run_guest_into_host (const gchar *guest_template, const gchar *host_template)
+{
+  GSubprocess *xvfb = NULL;
+  gchar *display = start_xvfb (&xvfb);
+  gchar *dvar = g_strdup_printf ("DISPLAY=%s", display);
+  const gchar *vars[]
+      = { "HOST_URI=tcp://127.0.0.1:%u", dvar, "FRAMERATE=30", NULL };
+  gchar *sender = expand (guest_template, vars);
+
+  run_template (host_template, sender);
+  g_subprocess_force_exit (xvfb);
+  g_subprocess_wait (xvfb, NULL, NULL);
+  g_object_unref (xvfb);
+  g_free (sender);
+  g_free (dvar);
+  g_free (display);
+}
+
+/* The guest templates themselves, not stand-ins, send: X11 capture of raw
+ * NV12 into host-native, and the encode-in-VM template into
+ * host-vm-encoded. */
+GST_START_TEST (test_guest_x11_into_host_native_runs)
+{
+  VMS_REQUIRE_ELEMENT ("ximagesrc");
+  VMS_REQUIRE_PROGRAM ("Xvfb");
+  run_guest_into_host ("guest-x11.txt", "host-native.txt");
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_guest_encoded_into_host_vm_encoded_runs)
+{
+  VMS_REQUIRE_ELEMENT ("ximagesrc");
+  VMS_REQUIRE_ELEMENT ("x264enc");
+  VMS_REQUIRE_PROGRAM ("Xvfb");
+  run_guest_into_host ("guest-encoded.txt", "host-vm-encoded.txt");
+}
+
+GST_END_TEST;
+
 static Suite *
 pipeline_run_suite (void)
 {
@@ -303,6 +384,8 @@ pipeline_run_suite (void)
   tcase_add_test (tc, test_host_native_runs);
   tcase_add_test (tc, test_host_vm_encoded_runs);
   tcase_add_test (tc, test_host_qemu_display_runs);
+  tcase_add_test (tc, test_guest_x11_into_host_native_runs);
+  tcase_add_test (tc, test_guest_encoded_into_host_vm_encoded_runs);
   return s;
 }
 
