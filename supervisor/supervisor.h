@@ -131,7 +131,6 @@ void vms_session_stop (VmsSession *s);
 gboolean vms_session_send_input (VmsSession *s, const VmsInputEvent *events,
                                  guint n, GError **error);
 const gchar *vms_state_name (VmsState st);
-void vms_session_add_waiter (VmsSession *s, SoupServerMessage *msg);
 JsonNode *vms_session_to_json (VmsSession *s, const gchar *host);
 void vms_supervisor_shutdown (VmsSupervisor *sup);
 void vms_session_ref (VmsSession *s);
