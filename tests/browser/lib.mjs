@@ -59,11 +59,13 @@ export async function stopPipeline(p) {
   clearTimeout(t);
 }
 
-export async function launchBrowser() {
+// The one Chromium launcher of the tests; @args are added to the defaults
+// (e.g. --host-resolver-rules, --ignore-certificate-errors-spki-list).
+export async function launchBrowser({ args = [] } = {}) {
   return chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
-    args: ['--no-sandbox', '--disable-gpu'],
+    args: ['--no-sandbox', '--disable-gpu', ...args],
   });
 }
 
