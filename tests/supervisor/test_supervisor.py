@@ -327,8 +327,12 @@ def case_api():
     check(st == 201 and s2["id"] == "named" and s2["width"] == 1280, "POST with an id and defaults")
     st, e = sup.http("POST", "/api/v1/sessions", {"template": "test", "id": "named"})
     check(st == 409 and "already exists" in e["error"], "duplicate id is 409")
-    check(s2["ws_port"] != s["ws_port"] and s2["rtsp_port"] != s["rtsp_port"],
-          "each session gets its own WebSocket and RTSP port")
+    check("ws_port" not in s and s2["rtsp_port"] != s["rtsp_port"],
+          "each session gets its own RTSP port and no WebSocket port")
+    check(s["stream_url"] == "ws://127.0.0.1:%d/stream/%s" % (sup.port, sid) and
+          s2["stream_url"] == "ws://127.0.0.1:%d/stream/named" % sup.port,
+          "every stream is on the supervisor's own port, /stream/ID (%s; case frontdoor)"
+          % s["stream_url"])
 
     bad = [
         (b"{not json", 400, "not valid JSON"),
@@ -403,8 +407,8 @@ def case_api():
         loc = None
     except urllib.error.HTTPError as err:
         loc = err.headers.get("Location") if err.code == 302 else None
-    check(loc == "http://127.0.0.1:%d/" % s["ws_port"],
-          "GET /player/{id} redirects to the session's player (%r)" % loc)
+    check(loc == "http://127.0.0.1:%d/player/%s/" % (sup.port, sid),
+          "GET /player/{id} redirects to /player/{id}/ on the same port (%r)" % loc)
     st, html = sup.http("GET", "/", token="")
     check(st == 200 and "/api/v1/sessions" in html and "viewer_url" in html and sid not in html,
           "GET / is the index page, which lists the sessions through the API (case browser)")
@@ -850,7 +854,7 @@ def case_tokens():
         loc = None
     except urllib.error.HTTPError as err:
         loc = err.headers.get("Location") if err.code == 302 else None
-    check(loc == "http://127.0.0.1:%d/" % a["ws_port"],
+    check(loc == "http://127.0.0.1:%d/player/a/" % sup.port,
           "/player/a redirects with no token in the Location (%r)" % loc)
     st, html = sup.http("GET", "/", token="")
     check(st == 200 and admin not in html and va not in html,
@@ -1152,8 +1156,9 @@ def case_browser():
     out = json.loads(line) if line.startswith("{") else {}
     check(bool(out), "Chromium decoded frames from /player/%s" % s["id"])
     st_ = out.get("state", {})
-    check(out.get("url", "") == "http://127.0.0.1:%d/#token=%s" % (s["ws_port"], s["viewer_token"]),
-          "the viewer link redirected to the session's page, the token kept in "
+    check(out.get("url", "") == "http://127.0.0.1:%d/player/%s/#token=%s" % (
+              sup.port, s["id"], s["viewer_token"]),
+          "the viewer link redirected to /player/ID/ on the supervisor's port, the token kept in "
           "the fragment (%s)" % out.get("url"))
     rc, _ = wsclient(s["stream_url"], frames=1, timeout=3)
     check(rc != 0, "the stream refuses a client without the token")

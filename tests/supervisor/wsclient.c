@@ -9,6 +9,7 @@
  *   first-frame <ms>
  *   sent <n>
  *   frames <n>
+ *   closed <code> <reason>   (the close frame, as the server sent it)
  * Exit 0 when --frames binary messages arrived, 1 on timeout/error. */
 #include <libsoup/soup.h>
 #include <stdio.h>
@@ -71,6 +72,11 @@ static void
 on_closed (SoupWebsocketConnection *ws, gpointer user_data)
 {
   Client *c = user_data;
+  const gchar *reason = soup_websocket_connection_get_close_data (ws);
+
+  printf ("closed %u %s\n", soup_websocket_connection_get_close_code (ws),
+          reason ? reason : "");
+  fflush (stdout);
   g_main_loop_quit (c->loop);
 }
 
