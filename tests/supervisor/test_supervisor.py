@@ -1303,6 +1303,59 @@ def case_frontdoor():
     no_asan_reports(sup)
 
 
+def case_browser_frontdoor():
+    """Chromium on the one port: two sessions, each viewer link decodes its
+    own session; a wrong token, a page that is not a secure context
+    (http://vmstream.test:PORT, a public name) and a session deleted under
+    its viewer each show a sentence on the page, never just a black
+    canvas."""
+    node_modules = os.path.join(SOURCE, "tests", "browser", "node_modules", "playwright-core")
+    if ASAN:
+        print("SKIP: browser case not run under ASan (Chromium is not ours)")
+        sys.exit(77)
+    if not (shutil.which("node") and os.path.exists("/usr/bin/chromium") and
+            os.path.isdir(node_modules)):
+        print("SKIP: needs node, /usr/bin/chromium and tests/browser/node_modules")
+        sys.exit(77)
+    sup = Supervisor(templates=os.path.join(SOURCE, "pipelines"),
+                     args=["--public-names", "vmstream.test"],
+                     env={"HELIX_ENCODER": "x264", "HELIX_TOKEN": "adm1n"})
+    st, a = demo_session(sup, id="a", width=320, height=240)
+    st2, b = demo_session(sup, id="b", width=256, height=144)
+    check(st == st2 == 201, "two sessions run (%s %s)" % (st, st2))
+    env = dict(os.environ)
+    env.pop("LD_PRELOAD", None)
+    base = "http://127.0.0.1:%d" % sup.port
+    arg = {"base": base, "port": sup.port, "admin": "adm1n", "a": a, "b": b,
+           "wrong": "%s/player/a#token=%s" % (base, "0" * 64)}
+    r = subprocess.run(["node", os.path.join(SOURCE, "tests", "supervisor", "frontdoor-browser.js"),
+                        json.dumps(arg)], capture_output=True, text=True, env=env, timeout=120)
+    out = json.loads(r.stdout.strip().splitlines()[-1]) if r.stdout.strip() else {}
+    check(r.returncode == 0, "the browser script ran (%s %s)" % (r.returncode, r.stderr[-300:]))
+    own = out.get("own", {})
+    check(own.get("a", {}).get("decodedWidth") == 320 and own.get("b", {}).get("decodedWidth") == 256,
+          "each viewer link decodes its own session on the one port (%s, %s)"
+          % (own.get("a", {}).get("decodedWidth"), own.get("b", {}).get("decodedWidth")))
+    check(own.get("urlA", "").startswith("%s/player/a/#token=" % base),
+          "the viewer link is /player/ID/ on the supervisor's port (%s)" % own.get("urlA"))
+    check(not own.get("a", {}).get("visible", True), "no message over a playing picture")
+    w = out.get("wrongToken", {})
+    check(w.get("visible") and "not valid" in w.get("text", ""),
+          "a wrong token: the page says so (%r)" % w.get("text"))
+    i = out.get("insecure", {})
+    check(i.get("visible") and i.get("isSecureContext") is False and
+          "not a secure context" in i.get("text", ""),
+          "http://vmstream.test: the page says it is not a secure context (%r)" % i.get("text"))
+    g = out.get("gone", {})
+    check(out.get("deleteStatus") == 200 and g.get("visible") and "gone" in g.get("text", "") and
+          g.get("closeCode") == 1001 and g.get("closeReason") == "The stream stopped.",
+          "a deleted session: a clean close (%s %r) and the page says the session is gone (%r)"
+          % (g.get("closeCode"), g.get("closeReason"), g.get("text")))
+    check(out.get("otherPlays"), "the other session's viewer plays on")
+    rc = sup.stop()
+    check(rc == 0, "supervisor exits 0")
+
+
 def case_browser():
     """Chromium opens the session's viewer link, /player/ID#token=<viewer
     token> (a redirect to the session's player; the fragment stays in the
@@ -1565,7 +1618,8 @@ CASES = {"api": case_api, "auth": case_auth, "restart": case_restart,
          "qemu": case_qemu, "qemu-tcg": case_qemu_tcg, "browser": case_browser,
          "stdout-held": case_stdout_held, "xerror": case_xerror,
          "nodisplay": case_nodisplay, "csrf": case_csrf,
-         "bodylimit": case_bodylimit, "frontdoor": case_frontdoor, "ids": case_ids, "tokens": case_tokens}
+         "bodylimit": case_bodylimit, "frontdoor": case_frontdoor,
+         "browser-frontdoor": case_browser_frontdoor, "ids": case_ids, "tokens": case_tokens}
 
 if __name__ == "__main__":
     try:
