@@ -1594,6 +1594,7 @@ gst_ws_h264_sink_init (GstWsH264Sink *sink)
 {
   sink->address = g_strdup (DEFAULT_ADDRESS);
   sink->port = DEFAULT_PORT;
+  sink->socket_path = g_strdup (DEFAULT_SOCKET_PATH);
   sink->path = g_strdup (DEFAULT_PATH);
   sink->session_id = g_strdup (DEFAULT_SESSION_ID);
   sink->max_clients = DEFAULT_MAX_CLIENTS;
