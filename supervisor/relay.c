@@ -15,6 +15,8 @@
  * docs/websocket.md "One front door", docs/architecture.md "Decisions". */
 #include "supervisor.h"
 
+#include "vmsauth.h"
+
 #include <string.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -165,12 +167,24 @@ hop_header (const gchar *name, gboolean upgrade)
                  || g_ascii_strcasecmp (name, "Upgrade") == 0));
 }
 
+/* The administrator token never reaches a session process
+ * (docs/security.md): an Authorization header that carries it is not
+ * passed on. A viewer token is (the player's config.json check). */
+static gboolean
+is_admin_auth (VmsSession *s, const gchar *name, const gchar *value)
+{
+  return g_ascii_strcasecmp (name, "Authorization") == 0
+         && (g_ascii_strncasecmp (value, "Bearer ", 7) != 0
+             || vms_token_equal (s->sup->cfg->token, value + 7));
+}
+
 /* The request as the sink sees it: @sink_path with the viewer's query, the
  * viewer's headers (Host and Origin among them: the gate checked them), who
  * the viewer is, and for a page "Connection: close", so the next request on
  * the viewer's connection cannot reach the sink. */
 static gchar *
-request_head (SoupServerMessage *msg, const gchar *sink_path, gboolean upgrade)
+request_head (VmsSession *s, SoupServerMessage *msg, const gchar *sink_path,
+              gboolean upgrade)
 {
   SoupMessageHeaders *h = soup_server_message_get_request_headers (msg);
   const gchar *query = g_uri_get_query (soup_server_message_get_uri (msg));
@@ -184,7 +198,7 @@ request_head (SoupServerMessage *msg, const gchar *sink_path, gboolean upgrade)
                           query ? "?" : "", query ? query : "");
   soup_message_headers_iter_init (&it, h);
   while (soup_message_headers_iter_next (&it, &name, &value)) {
-    if (!hop_header (name, upgrade))
+    if (!hop_header (name, upgrade) && !is_admin_auth (s, name, value))
       g_string_append_printf (out, "%s: %s\r\n", name, value);
   }
   if (peer)
@@ -241,7 +255,7 @@ vms_relay_start (VmsSession *s, SoupServerMessage *msg, const gchar *sink_path,
   }
   r = g_new0 (Relay, 1);
   r->session_id = g_strdup (s->id);
-  r->head = request_head (msg, sink_path, upgrade);
+  r->head = request_head (s, msg, sink_path, upgrade);
   g_object_ref (msg);
   viewer = soup_server_message_steal_connection (msg);
   g_object_unref (msg);

@@ -1267,6 +1267,9 @@ def case_frontdoor():
           "its config names /stream/a and accepts a's token (%r)" % cfg)
     st, cfg = sup.http("GET", "/player/a/config.json", token="wrong")
     check(st == 200 and cfg.get("token_ok") is False, "... and says a wrong token is wrong (%r)" % cfg)
+    st, cfg = sup.http("GET", "/player/a/config.json", token=sup.token)
+    check(st == 200 and "token_ok" not in cfg,
+          "the relay does not pass the administrator token on to the session (%r)" % cfg)
     st, e = sup.http("GET", "/player/nosuch/config.json", token="")
     check(st == 404 and "nosuch" in e.get("error", ""), "the player of an unknown session is 404")
 
