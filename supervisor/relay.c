@@ -26,6 +26,8 @@
 /* One read: 64 KiB moves a typical encoded frame in one or two turns of
  * the main loop (GLib's own splice uses 8 KiB). */
 #define RELAY_CHUNK (64 * 1024)
+/* viewer -> session carries input messages (at most 4 KiB each) */
+#define RELAY_UP_CHUNK (8 * 1024)
 /* The viewer's kernel send buffer: bounded, so the lag a slow viewer can
  * hide between the sink and the browser stays small (wsh264sink bounds its
  * own socket the same way, send-buffer-size). */
@@ -38,6 +40,7 @@ typedef struct {
   GInputStream *in;
   GOutputStream *out;
   guint8 *buf;
+  gsize size;
   gboolean done;
 } Pump;
 
@@ -125,17 +128,18 @@ pump_read_cb (GObject *src, GAsyncResult *res, gpointer user_data)
 static void
 pump_read (Pump *p)
 {
-  g_input_stream_read_async (p->in, p->buf, RELAY_CHUNK, G_PRIORITY_DEFAULT,
+  g_input_stream_read_async (p->in, p->buf, p->size, G_PRIORITY_DEFAULT,
                              p->relay->cancel, pump_read_cb, p);
 }
 
 static void
-pump_init (Pump *p, Relay *r, GIOStream *from, GIOStream *to)
+pump_init (Pump *p, Relay *r, GIOStream *from, GIOStream *to, gsize size)
 {
   p->relay = r;
   p->in = g_io_stream_get_input_stream (from);
   p->out = g_io_stream_get_output_stream (to);
-  p->buf = g_malloc (RELAY_CHUNK);
+  p->size = size;
+  p->buf = g_malloc (size);
 }
 
 static void
@@ -269,8 +273,8 @@ vms_relay_start (VmsSession *s, SoupServerMessage *msg, const gchar *sink_path,
   r->viewer = viewer;
   r->session = session;
   r->cancel = g_cancellable_new ();
-  pump_init (&r->up, r, viewer, session);
-  pump_init (&r->down, r, session, viewer);
+  pump_init (&r->up, r, viewer, session, RELAY_UP_CHUNK);
+  pump_init (&r->down, r, session, viewer, RELAY_CHUNK);
   g_output_stream_write_all_async (
       g_io_stream_get_output_stream (session), r->head, strlen (r->head),
       G_PRIORITY_DEFAULT, r->cancel, head_written_cb, r);
