@@ -3,13 +3,15 @@
  *   GET    /healthz                     liveness, never needs the token
  *   GET    /metrics                     Prometheus text
  *   GET    /                            HTML list of sessions
- *   GET    /player/{id}                 302 to the session's player page
+ *   GET    /player/{id}/...             the session's player page (relay.c)
+ *   GET    /stream/{id}                 the session's WebSocket (relay.c)
  *   GET    /api/v1/templates            template names
  *   GET    /api/v1/sessions             all sessions
  *   POST   /api/v1/sessions             create (answers once it runs)
  *   GET    /api/v1/sessions/{id}        one session
  *   DELETE /api/v1/sessions/{id}        stop (answers once it is gone)
  *   POST   /api/v1/sessions/{id}/input  input events (input contract)
+ *   GET    /api/v1/sessions/{id}/stream the same WebSocket as /stream/{id}
  *
  * Who may ask (docs/security.md):
  * - every request: a Host from the allow-list (else 421), an Origin that is
@@ -18,7 +20,10 @@
  *   413, before the body is read); checked when the headers arrive;
  * - every route but /healthz, / and /player/{id} (which hold no secret)
  *   needs the administrator token, "Authorization: Bearer <token>", never
- *   in a URL; /input also takes that session's viewer token. */
+ *   in a URL; /input also takes that session's viewer token; the streams
+ *   (/stream/{id}, .../stream) take the viewer token, which the session's
+ *   wsh264sink checks at the WebSocket handshake (a browser cannot set
+ *   Authorization on a WebSocket). */
 #include "supervisor.h"
 
 #include "apibody.h"
@@ -26,8 +31,6 @@
 #include "vmsinput.h"
 #include "vmsnet.h"
 #include "vmstemplate.h"
-#include "vmsauth.h"
-#include "vmsnet.h"
 
 #include <string.h>
 
@@ -693,15 +696,77 @@ method_not_allowed (SoupServerMessage *msg, const gchar *allow)
                  soup_server_message_get_method (msg), allow);
 }
 
+/* Relays the request to session @id's wsh264sink at @sink_path (relay.c),
+ * or answers why not. */
+static void
+relay_to (SoupServerMessage *msg, const gchar *id, const gchar *sink_path,
+          gboolean upgrade)
+{
+  VmsSession *s = g_hash_table_lookup (the_sup->sessions, id);
+  g_autoptr (GError) error = NULL;
+
+  if (s == NULL || s->removed) {
+    respond_error (msg, SOUP_STATUS_NOT_FOUND,
+                   "no session \"%.64s\": it was never created or it was "
+                   "deleted",
+                   id);
+    return;
+  }
+  if (!g_str_equal (soup_server_message_get_method (msg), "GET")
+      && !(g_str_equal (soup_server_message_get_method (msg), "HEAD")
+           && !upgrade)) {
+    method_not_allowed (msg, "GET");
+    return;
+  }
+  if (!vms_relay_start (s, msg, sink_path, upgrade, &error))
+    respond_error (msg, SOUP_STATUS_SERVICE_UNAVAILABLE, "%s", error->message);
+}
+
+/* "/api/v1/sessions/ID/stream" -> ID, else NULL */
+static gchar *
+api_stream_id (const gchar *path)
+{
+  const gchar *id = path + strlen ("/api/v1/sessions/");
+  const gchar *slash;
+
+  if (!g_str_has_prefix (path, "/api/v1/sessions/")
+      || (slash = strchr (id, '/')) == NULL || slash == id
+      || !g_str_equal (slash, "/stream"))
+    return NULL;
+  return g_strndup (id, slash - id);
+}
+
+static void
+handle_stream (SoupServer *server, SoupServerMessage *msg, const char *path,
+               GHashTable *query, gpointer user_data)
+{
+  const gchar *id = path + strlen ("/stream/");
+  g_autofree gchar *sink_path = NULL;
+
+  if (!g_str_has_prefix (path, "/stream/") || *id == '\0' || strchr (id, '/')) {
+    respond_error (msg, SOUP_STATUS_NOT_FOUND,
+                   "no such stream: %.128s (streams are /stream/ID)", path);
+    return;
+  }
+  sink_path = g_strdup_printf ("/stream/%s", id);
+  relay_to (msg, id, sink_path, TRUE);
+}
+
 static void
 handle_api (SoupServer *server, SoupServerMessage *msg, const char *path,
             GHashTable *query, gpointer user_data)
 {
   const gchar *method = soup_server_message_get_method (msg);
   g_auto (GStrv) parts = NULL;
+  g_autofree gchar *stream_id = api_stream_id (path);
   guint n;
   VmsSession *s, *viewer_of;
 
+  if (stream_id) {
+    g_autofree gchar *sink_path = g_strdup_printf ("/stream/%s", stream_id);
+    relay_to (msg, stream_id, sink_path, TRUE);
+    return;
+  }
   if (!identify (msg, &viewer_of)) {
     /* a viewer token: POST .../sessions/{its session}/input, nothing
      * else (the input route's own checks follow below) */
@@ -859,33 +924,41 @@ handle_metrics (SoupServer *server, SoupServerMessage *msg, const char *path,
   metrics (msg);
 }
 
+/* /player/ID/REST: the session's player page, served by its wsh264sink
+ * through the relay (REST "" is its index.html; player.js and config.json
+ * follow relative to it). /player/ID itself redirects to /player/ID/ so
+ * relative URLs resolve there; the browser keeps a viewer link's #token=
+ * fragment across the redirect. No token here: the page holds no secret
+ * and its WebSocket needs the viewer token. */
 static void
 handle_player (SoupServer *server, SoupServerMessage *msg, const char *path,
                GHashTable *query, gpointer user_data)
 {
   const gchar *id = path + strlen ("/player/");
-  VmsSession *s;
-  g_autofree gchar *host = NULL;
-  g_autofree gchar *url = NULL;
-  g_autofree gchar *hb = NULL;
+  const gchar *slash;
+  g_autofree gchar *sid = NULL;
+  g_autofree gchar *sink_path = NULL;
 
-  /* No token here: the answer holds none (a viewer link's #token=
-   * fragment stays in the browser, which keeps it across the redirect),
-   * and the page it leads to needs the viewer token. */
-  if (!g_str_has_prefix (path, "/player/")
-      || (s = g_hash_table_lookup (the_sup->sessions, id)) == NULL) {
-    respond_error (msg, SOUP_STATUS_NOT_FOUND, "no session \"%.64s\"",
-                   g_str_has_prefix (path, "/player/") ? id : path);
-    return;
-  }
-  /* The player page and the WebSocket are served by the session's own
-   * wsh264sink: send the browser there (same host name it used here). */
-  host = request_host (msg);
-  hb = strchr (host, ':') ? g_strdup_printf ("[%s]", host) : g_strdup (host);
-  url = g_strdup_printf ("http://%s:%u/", hb, s->ws_port);
-  soup_server_message_set_redirect (msg, SOUP_STATUS_FOUND, url);
   soup_message_headers_replace (soup_server_message_get_response_headers (msg),
                                 "Referrer-Policy", "no-referrer");
+  if (!g_str_has_prefix (path, "/player/") || *id == '\0') {
+    respond_error (msg, SOUP_STATUS_NOT_FOUND,
+                   "no such page: %.128s (players are /player/ID)", path);
+    return;
+  }
+  slash = strchr (id, '/');
+  if (slash == NULL) {
+    g_autofree gchar *to = g_strdup_printf ("%s/", path);
+    if (g_hash_table_lookup (the_sup->sessions, id) == NULL) {
+      relay_to (msg, id, "/", FALSE); /* answers 404 */
+      return;
+    }
+    soup_server_message_set_redirect (msg, SOUP_STATUS_FOUND, to);
+    return;
+  }
+  sid = g_strndup (id, slash - id);
+  sink_path = g_strdup (slash); /* "/", "/player.js", "/config.json" */
+  relay_to (msg, sid, sink_path, FALSE);
 }
 
 /* The index page holds no session data and needs no token: its script
@@ -974,6 +1047,7 @@ vms_api_start (VmsSupervisor *sup, GError **error)
   soup_server_add_handler (sup->server, "/healthz", handle_healthz, NULL, NULL);
   soup_server_add_handler (sup->server, "/metrics", handle_metrics, NULL, NULL);
   soup_server_add_handler (sup->server, "/player", handle_player, NULL, NULL);
+  soup_server_add_handler (sup->server, "/stream", handle_stream, NULL, NULL);
   soup_server_add_handler (sup->server, "/api", handle_api, NULL, NULL);
   sa = g_inet_socket_address_new (ia, cfg->listen_port);
   if (!soup_server_listen (sup->server, sa, 0, error)) {

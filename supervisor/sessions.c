@@ -175,7 +175,7 @@ port_used_by_session (VmsSupervisor *sup, guint port)
   g_hash_table_iter_init (&it, sup->sessions);
   while (g_hash_table_iter_next (&it, NULL, &v)) {
     VmsSession *o = v;
-    if (o->ws_port == port || o->rtsp_port == port || o->vsock_port == port)
+    if (o->rtsp_port == port || o->vsock_port == port)
       return TRUE;
   }
   return FALSE;
@@ -187,11 +187,6 @@ allocate_ports (VmsSession *s, GError **error)
   VmsSupervisor *sup = s->sup;
   const gchar *host = sup->cfg->listen_host;
 
-  for (gint i = 0; i < 100 && s->ws_port == 0; i++) {
-    guint p = 0;
-    if (port_is_free (host, 0, &p) && p && !port_used_by_session (sup, p))
-      s->ws_port = p;
-  }
   for (guint p = sup->cfg->rtsp_port; p < (guint)sup->cfg->rtsp_port + 1000;
        p++) {
     if (!port_used_by_session (sup, p) && port_is_free (host, p, NULL)) {
@@ -206,9 +201,9 @@ allocate_ports (VmsSession *s, GError **error)
       break;
     }
   }
-  if (!s->ws_port || !s->rtsp_port || !s->vsock_port) {
+  if (!s->rtsp_port || !s->vsock_port) {
     g_set_error (error, G_IO_ERROR, G_IO_ERROR_ADDRESS_IN_USE,
-                 "no free TCP port for the session's WebSocket or RTSP server");
+                 "no free TCP port for the session's RTSP server");
     return FALSE;
   }
   return TRUE;
@@ -230,14 +225,14 @@ session_vars (VmsSession *s)
   g_hash_table_insert (v, "FRAMERATE", g_strdup_printf ("%d", s->fps));
   g_hash_table_insert (v, "ENCODER", g_strdup (s->encoder));
   g_hash_table_insert (v, "ENCODER_MODE", g_strdup (cfg->encoder_mode));
-  g_hash_table_insert (v, "WS_PORT", g_strdup_printf ("%u", s->ws_port));
-  g_hash_table_insert (v, "WS_ADDRESS", g_strdup (cfg->listen_host));
+  /* no TCP port for viewers: the sink serves the supervisor's relay on a
+   * Unix socket in the session's private folder (relay.c) */
+  g_hash_table_insert (v, "WS_SOCKET",
+                       s->run_dir
+                           ? g_build_filename (s->run_dir, VMS_WS_SOCKET, NULL)
+                           : g_strdup (""));
   g_hash_table_insert (v, "RTSP_PORT", g_strdup_printf ("%u", s->rtsp_port));
   g_hash_table_insert (v, "RTSP_ADDRESS", g_strdup (cfg->listen_host));
-  /* the supervisor's public names are the players' too (redirects) */
-  g_hash_table_insert (
-      v, "WS_PUBLIC_NAMES",
-      g_strdup (cfg->public_names_list ? cfg->public_names_list : ""));
   g_hash_table_insert (v, "RTSP_USER",
                        g_strdup (cfg->rtsp_user ? cfg->rtsp_user : ""));
   g_hash_table_insert (
@@ -971,14 +966,13 @@ vms_session_to_json (VmsSession *s, const gchar *host)
     json_builder_add_string_value (b, s->last_error);
   else
     json_builder_add_null_value (b);
-  INT ("ws_port", s->ws_port);
   INT ("rtsp_port", s->rtsp_port);
   INT ("vsock_port", s->vsock_port);
   {
     g_autofree gchar *player = g_strdup_printf ("http://%s:%u/player/%s", hb,
                                                 cfg->listen_port, s->id);
     g_autofree gchar *ws
-        = g_strdup_printf ("ws://%s:%u/stream/%s", hb, s->ws_port, s->id);
+        = g_strdup_printf ("ws://%s:%u/stream/%s", hb, cfg->listen_port, s->id);
     g_autofree gchar *rtsp
         = g_strdup_printf ("rtsp://%s:%u/%s", hb, s->rtsp_port, s->id);
     g_autofree gchar *viewer

@@ -287,7 +287,7 @@ main (int argc, char **argv)
     { "var", 0, 0, G_OPTION_ARG_STRING_ARRAY, &var_args,
       "template variable for every session, e.g. --var "
       "'SOURCE=ximagesrc ! videoconvert' (repeatable) [HELIX_VAR_NAME=VALUE]; "
-      "session variables (SESSION_ID, WS_PORT...) cannot be overridden",
+      "session variables (SESSION_ID, WS_SOCKET...) cannot be overridden",
       "NAME=VALUE" },
     { "print-config", 0, 0, G_OPTION_ARG_NONE, &print_config,
       "print the effective configuration and exit", NULL },
@@ -325,10 +325,12 @@ main (int argc, char **argv)
       "  DELETE /api/v1/sessions/ID          stop it\n"
       "  POST   /api/v1/sessions/ID/input    {\"type\":\"key\",...} or an "
       "array\n"
-      "  GET    /api/v1/templates, /healthz, /metrics (Prometheus), "
-      "/player/ID\n"
+      "  GET    /api/v1/templates, /healthz, /metrics (Prometheus)\n"
+      "Viewers (viewer token, on the same port): /player/ID (the player "
+      "page), /stream/ID (its WebSocket, also "
+      "/api/v1/sessions/ID/stream)\n"
       "Template variables: SESSION_ID WIDTH HEIGHT FPS FRAMERATE ENCODER "
-      "ENCODER_MODE WS_PORT WS_ADDRESS RTSP_PORT RTSP_ADDRESS VSOCK_PORT "
+      "ENCODER_MODE WS_SOCKET RTSP_PORT RTSP_ADDRESS VSOCK_PORT "
       "VSOCK_URI DISPLAY TOKEN WS_TOKEN RUN_DIR VM_DIR VM_CPUS VM_MEMORY "
       "QMP_SOCKET, GUEST_PIPELINE and GUEST_PLUGINS (QEMU command), plus "
       "--var ones and the template's #:NAME= defaults.\n"

@@ -70,7 +70,7 @@ struct _VmsSession {
   gchar *template_name;
   gchar *encoder;
   gint width, height, fps;
-  guint ws_port, rtsp_port, vsock_port;
+  guint rtsp_port, vsock_port;
   gchar *pipeline;
   gchar *viewer_token; /* watch and send input to this session only */
   VmsState state;
@@ -142,6 +142,13 @@ void vms_session_unref (VmsSession *s);
  * NULL when neither is set or both are empty. */
 const gchar *vms_setting_env (const gchar *name);
 gboolean vms_runtime_prepare (VmsConfig *cfg, GError **error);
+
+/* relay.c: the front door's relay to a session's wsh264sink, which
+ * listens on RUN_DIR/VMS_WS_SOCKET (WS_SOCKET in templates) */
+#define VMS_WS_SOCKET "ws.sock"
+gboolean vms_relay_start (VmsSession *s, SoupServerMessage *msg,
+                          const gchar *sink_path, gboolean upgrade,
+                          GError **error);
 
 /* api.c */
 gboolean vms_api_start (VmsSupervisor *sup, GError **error);

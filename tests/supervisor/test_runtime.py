@@ -193,15 +193,14 @@ def case_rtsp_auth():
 
 WS_TEMPLATE = (
     "videotestsrc is-live=true ! video/x-raw,width=${WIDTH},height=${HEIGHT},"
-    "framerate=${FPS}/1 ! vmstreamenc ! wsh264sink address=${WS_ADDRESS} "
-    "port=${WS_PORT} path=/stream/ session-id=${SESSION_ID} token=\"${WS_TOKEN}\" "
-    "public-names=\"${WS_PUBLIC_NAMES}\"\n")
+    "framerate=${FPS}/1 ! vmstreamenc ! wsh264sink socket-path=\"${WS_SOCKET}\" "
+    "path=/stream/ session-id=${SESSION_ID} token=\"${WS_TOKEN}\"\n")
 
 
-def http_status(port, host):
+def http_status(port, host, path="/"):
     with socket.create_connection(("127.0.0.1", port), timeout=10) as c:
-        c.sendall(("GET / HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n"
-                   % host).encode())
+        c.sendall(("GET %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n"
+                   % (path, host)).encode())
         data = b""
         while b"\r\n" not in data:
             chunk = c.recv(4096)
@@ -219,10 +218,11 @@ def case_public_names():
     st, s = sup.http("POST", "/api/v1/sessions",
                      {"template": "ws", "width": 320, "height": 240, "fps": 30})
     check(st == 201, "a WebSocket session starts (%s %s)" % (st, s))
-    port = s.get("ws_port", 0)
-    r = http_status(port, "vm.example.org:%d" % port)
+    # the player is on the supervisor's port: its gate applies the names
+    port, page = sup.port, "/player/%s/" % s.get("id")
+    r = http_status(port, "vm.example.org:%d" % port, page)
     check(r.startswith("HTTP/1.1 200"), "the player under a public name: %s" % r)
-    r = http_status(port, "rebind.example:%d" % port)
+    r = http_status(port, "rebind.example:%d" % port, page)
     check(r.startswith("HTTP/1.1 421"), "the player under another name: %s" % r)
     check(sup.stop() == 0, "supervisor exits 0")
 

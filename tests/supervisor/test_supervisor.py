@@ -13,6 +13,8 @@ import os
 import select
 import shutil
 import signal
+import socket
+import stat
 import subprocess
 import sys
 import tempfile
@@ -326,8 +328,12 @@ def case_api():
     check(st == 201 and s2["id"] == "named" and s2["width"] == 1280, "POST with an id and defaults")
     st, e = sup.http("POST", "/api/v1/sessions", {"template": "test", "id": "named"})
     check(st == 409 and "already exists" in e["error"], "duplicate id is 409")
-    check(s2["ws_port"] != s["ws_port"] and s2["rtsp_port"] != s["rtsp_port"],
-          "each session gets its own WebSocket and RTSP port")
+    check("ws_port" not in s and s2["rtsp_port"] != s["rtsp_port"],
+          "each session gets its own RTSP port and no WebSocket port")
+    check(s["stream_url"] == "ws://127.0.0.1:%d/stream/%s" % (sup.port, sid) and
+          s2["stream_url"] == "ws://127.0.0.1:%d/stream/named" % sup.port,
+          "every stream is on the supervisor's own port, /stream/ID (%s; case frontdoor)"
+          % s["stream_url"])
 
     bad = [
         (b"{not json", 400, "not valid JSON"),
@@ -402,8 +408,8 @@ def case_api():
         loc = None
     except urllib.error.HTTPError as err:
         loc = err.headers.get("Location") if err.code == 302 else None
-    check(loc == "http://127.0.0.1:%d/" % s["ws_port"],
-          "GET /player/{id} redirects to the session's player (%r)" % loc)
+    check(loc == "http://127.0.0.1:%d/player/%s/" % (sup.port, sid),
+          "GET /player/{id} redirects to /player/{id}/ on the same port (%r)" % loc)
     st, html = sup.http("GET", "/", token="")
     check(st == 200 and "/api/v1/sessions" in html and "viewer_url" in html and sid not in html,
           "GET / is the index page, which lists the sessions through the API (case browser)")
@@ -856,7 +862,7 @@ def case_tokens():
         loc = None
     except urllib.error.HTTPError as err:
         loc = err.headers.get("Location") if err.code == 302 else None
-    check(loc == "http://127.0.0.1:%d/" % a["ws_port"],
+    check(loc == "http://127.0.0.1:%d/player/a/" % sup.port,
           "/player/a redirects with no token in the Location (%r)" % loc)
     st, html = sup.http("GET", "/", token="")
     check(st == 200 and admin not in html and va not in html,
@@ -1154,6 +1160,241 @@ def case_qemu():
     no_asan_reports(sup)
 
 
+def listening_tcp_ports(pid):
+    """TCP ports process @pid listens on (its sockets in /proc/net/tcp*)."""
+    inodes = set()
+    fd_dir = "/proc/%d/fd" % pid
+    for fd in os.listdir(fd_dir):
+        try:
+            link = os.readlink(os.path.join(fd_dir, fd))
+        except OSError:
+            continue
+        if link.startswith("socket:["):
+            inodes.add(link[8:-1])
+    ports = set()
+    for name in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(name) as f:
+            for line in f.read().splitlines()[1:]:
+                cols = line.split()
+                if cols[3] == "0A" and cols[9] in inodes:
+                    ports.add(int(cols[1].rsplit(":", 1)[1], 16))
+    return ports
+
+
+def raw_request(port, head, rcvbuf=None):
+    """Opens a connection, sends @head, returns (socket, status line)."""
+    c = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    if rcvbuf:
+        c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    c.settimeout(10)
+    c.connect(("127.0.0.1", port))
+    c.sendall(head.encode())
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = c.recv(1)  # byte by byte: leave the frames after the head unread
+        if not chunk:
+            break
+        data += chunk
+    return c, data.split(b"\r\n", 1)[0].decode()
+
+
+def ws_head(path, host, origin=None, token=None):
+    return ("GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\n"
+            "Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+            "Sec-WebSocket-Protocol: vmstream%s\r\n%s\r\n"
+            % (path, host, (", token." + token) if token else "",
+               ("Origin: %s\r\n" % origin) if origin else ""))
+
+
+def ws_frames(c, n):
+    """Reads @n binary messages (server frames are not masked): their
+    sequence numbers."""
+    def read(k):
+        out = b""
+        while len(out) < k:
+            chunk = c.recv(k - len(out))
+            if not chunk:
+                raise EOFError("connection closed")
+            out += chunk
+        return out
+    seqs = []
+    while len(seqs) < n:
+        b0, b1 = read(2)
+        ln = b1 & 0x7f
+        if ln == 126:
+            ln = int.from_bytes(read(2), "big")
+        elif ln == 127:
+            ln = int.from_bytes(read(8), "big")
+        payload = read(ln)
+        if b0 & 0x0f == 2:
+            seqs.append(int.from_bytes(payload[4:8], "little"))
+    return seqs
+
+
+def case_frontdoor():
+    """One port for people: every session's player page and WebSocket are
+    on the supervisor's port (/player/ID/, /stream/ID), relayed to the
+    session's wsh264sink on a Unix socket; sessions listen on no TCP port
+    for viewers. Each viewer gets its own session's stream, the gate (Host,
+    Origin) stands in front of every stream, a stalled viewer does not slow
+    another one, and a viewer of a deleted session gets a clean close."""
+    noise = ("videotestsrc is-live=true pattern=snow ! "
+             "video/x-raw,width=${WIDTH},height=${HEIGHT},framerate=${FRAMERATE}/1")
+    sup = Supervisor(templates=os.path.join(SOURCE, "pipelines"),
+                     env={"HELIX_ENCODER": "x264", "HELIX_VAR_SOURCE": noise,
+                          "HELIX_VAR_BITRATE": "6000",
+                          "HELIX_VAR_ENCODER_SETTINGS": "speed-preset=ultrafast"})
+    st, a = demo_session(sup, id="a", width=320, height=240)
+    st2, b = demo_session(sup, id="b", width=256, height=144)
+    check(st == st2 == 201, "two sessions run (%s %s)" % (st, st2))
+    for s in (a, b):
+        # a subset: the RTSP server may attach its socket a moment later
+        check(listening_tcp_ports(s["pid"]) <= {s["rtsp_port"]},
+              "session %s listens on no TCP port but its RTSP one (%s)"
+              % (s["id"], listening_tcp_ports(s["pid"])))
+        sock = os.path.join(TMP, "run", s["id"], "ws.sock")
+        mode = os.stat(sock).st_mode
+        check(stat.S_ISSOCK(mode) and stat.S_IMODE(mode) == 0o600,
+              "its stream socket is RUN_DIR/ws.sock, mode 0600 (%o)" % mode)
+    rc, out = wsclient(viewer_stream(a), frames=5)
+    check(rc == 0 and '"width":320' in out.get("init", "") and '"session":"a"' in out.get("init", ""),
+          "a viewer of /stream/a gets session a (320x240): %s" % out.get("init"))
+    rc, out = wsclient(viewer_stream(b), frames=5)
+    check(rc == 0 and '"width":256' in out.get("init", "") and '"session":"b"' in out.get("init", ""),
+          "a viewer of /stream/b gets session b (256x144): %s" % out.get("init"))
+    rc, out = wsclient("ws://127.0.0.1:%d/api/v1/sessions/b/stream?token=%s"
+                       % (sup.port, b["viewer_token"]), frames=1)
+    check(rc == 0 and '"session":"b"' in out.get("init", ""),
+          "GET /api/v1/sessions/{id}/stream is the same WebSocket (%s)" % rc)
+    rc, out = wsclient(a["stream_url"] + "?token=" + b["viewer_token"], frames=1, timeout=3)
+    check(rc != 0, "b's viewer token does not open /stream/a through the relay")
+
+    # the gate in front of the streams
+    host = "127.0.0.1:%d" % sup.port
+    c, line = raw_request(sup.port, ws_head("/stream/a", "rebind.example", token=a["viewer_token"]))
+    c.close()
+    check(" 421 " in line, "/stream/a under a foreign Host name: %s" % line)
+    c, line = raw_request(sup.port, ws_head("/stream/a", host, origin="http://evil.example",
+                                            token=a["viewer_token"]))
+    c.close()
+    check(" 403 " in line, "/stream/a from a foreign page's Origin: %s" % line)
+    c, line = raw_request(sup.port, ws_head("/stream/nosuch", host, token=a["viewer_token"]))
+    c.close()
+    check(" 404 " in line, "/stream/ of an unknown session: %s" % line)
+    c, line = raw_request(sup.port, ws_head("/stream/a", host, origin="http://" + host,
+                                            token=a["viewer_token"]))
+    c.close()
+    check(" 101 " in line, "/stream/a from the player's own origin: %s" % line)
+    # the decision: on its Unix socket the sink leaves Host to the relay
+    u = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    u.settimeout(10)
+    u.connect(os.path.join(TMP, "run", "a", "ws.sock"))
+    u.sendall(b"GET / HTTP/1.1\r\nHost: rebind.example\r\nConnection: close\r\n\r\n")
+    line = u.recv(64).split(b"\r\n", 1)[0].decode()
+    u.close()
+    check(" 200 " in line, "the sink's Unix socket leaves Host to the relay (%s)" % line)
+
+    # the player page on the same port
+    st, html = sup.http("GET", "/player/a/", token="")
+    check(st == 200 and "player.js" in html, "GET /player/a/ is the player page (%s)" % st)
+    st, cfg = sup.http("GET", "/player/a/config.json", token=a["viewer_token"])
+    check(st == 200 and cfg.get("stream_path") == "/stream/a" and cfg.get("token_ok") is True,
+          "its config names /stream/a and accepts a's token (%r)" % cfg)
+    st, cfg = sup.http("GET", "/player/a/config.json", token="wrong")
+    check(st == 200 and cfg.get("token_ok") is False, "... and says a wrong token is wrong (%r)" % cfg)
+    st, cfg = sup.http("GET", "/player/a/config.json", token=sup.token)
+    check(st == 200 and "token_ok" not in cfg,
+          "the relay does not pass the administrator token on to the session (%r)" % cfg)
+    st, e = sup.http("GET", "/player/nosuch/config.json", token="")
+    check(st == 404 and "nosuch" in e.get("error", ""), "the player of an unknown session is 404")
+
+    # a stalled viewer (reads nothing, small receive buffer) beside a good one
+    stalled, line = raw_request(sup.port, ws_head("/stream/a", host, token=a["viewer_token"]),
+                                rcvbuf=4096)
+    check(" 101 " in line, "a viewer that stops reading joins (%s)" % line)
+    rc, out = wsclient(viewer_stream(a), frames=150, timeout=30)
+    check(rc == 0 and out.get("gaps") == "0",
+          "another viewer gets 150 frames with no gap while it is stalled (%s %r)" % (rc, out))
+    try:
+        seqs = ws_frames(stalled, 60)
+        gaps = sum(1 for x, y in zip(seqs, seqs[1:]) if y != x + 1)
+    except (OSError, EOFError) as exc:
+        seqs, gaps = [], repr(exc)
+    stalled.close()
+    check(isinstance(gaps, int) and gaps > 0,
+          "the stalled viewer skipped frames (the sink's policy reached it "
+          "through the relay): %s gap(s)" % gaps)
+
+    # a viewer of a deleted session
+    w = subprocess.Popen([WSCLIENT, "-n", "100000", "-t", "30", viewer_stream(b)],
+                         stdout=subprocess.PIPE, text=True)
+    cleanups.append(lambda: w.poll() is None and (w.kill(), w.wait()))
+    check(w.stdout.readline().startswith("connected"), "a viewer watches b")
+    st, _ = sup.http("DELETE", "/api/v1/sessions/b")
+    out, _ = w.communicate(timeout=30)
+    check("closed 1001 The stream stopped." in out,
+          "the viewer of the deleted session got a clean close with a reason (%r)" % out[-200:])
+    rc, out = wsclient(viewer_stream(b), frames=1, timeout=2)
+    check(rc != 0, "/stream/b is gone with b")
+    rc = sup.stop()
+    check(rc == 0, "supervisor exits 0")
+    no_asan_reports(sup)
+
+
+def case_browser_frontdoor():
+    """Chromium on the one port: two sessions, each viewer link decodes its
+    own session; a wrong token, a page that is not a secure context
+    (http://vmstream.test:PORT, a public name) and a session deleted under
+    its viewer each show a sentence on the page, never just a black
+    canvas."""
+    node_modules = os.path.join(SOURCE, "tests", "browser", "node_modules", "playwright-core")
+    if ASAN:
+        print("SKIP: browser case not run under ASan (Chromium is not ours)")
+        sys.exit(77)
+    if not (shutil.which("node") and os.path.exists("/usr/bin/chromium") and
+            os.path.isdir(node_modules)):
+        print("SKIP: needs node, /usr/bin/chromium and tests/browser/node_modules")
+        sys.exit(77)
+    sup = Supervisor(templates=os.path.join(SOURCE, "pipelines"),
+                     args=["--public-names", "vmstream.test"],
+                     env={"HELIX_ENCODER": "x264", "HELIX_TOKEN": "adm1n"})
+    st, a = demo_session(sup, id="a", width=320, height=240)
+    st2, b = demo_session(sup, id="b", width=256, height=144)
+    check(st == st2 == 201, "two sessions run (%s %s)" % (st, st2))
+    env = dict(os.environ)
+    env.pop("LD_PRELOAD", None)
+    base = "http://127.0.0.1:%d" % sup.port
+    arg = {"base": base, "port": sup.port, "admin": "adm1n", "a": a, "b": b,
+           "wrong": "%s/player/a#token=%s" % (base, "0" * 64)}
+    r = subprocess.run(["node", os.path.join(SOURCE, "tests", "supervisor", "frontdoor-browser.js"),
+                        json.dumps(arg)], capture_output=True, text=True, env=env, timeout=120)
+    out = json.loads(r.stdout.strip().splitlines()[-1]) if r.stdout.strip() else {}
+    check(r.returncode == 0, "the browser script ran (%s %s)" % (r.returncode, r.stderr[-300:]))
+    own = out.get("own", {})
+    check(own.get("a", {}).get("decodedWidth") == 320 and own.get("b", {}).get("decodedWidth") == 256,
+          "each viewer link decodes its own session on the one port (%s, %s)"
+          % (own.get("a", {}).get("decodedWidth"), own.get("b", {}).get("decodedWidth")))
+    check(own.get("urlA", "").startswith("%s/player/a/#token=" % base),
+          "the viewer link is /player/ID/ on the supervisor's port (%s)" % own.get("urlA"))
+    check(not own.get("a", {}).get("visible", True), "no message over a playing picture")
+    w = out.get("wrongToken", {})
+    check(w.get("visible") and "not valid" in w.get("text", ""),
+          "a wrong token: the page says so (%r)" % w.get("text"))
+    i = out.get("insecure", {})
+    check(i.get("visible") and i.get("isSecureContext") is False and
+          "not a secure context" in i.get("text", ""),
+          "http://vmstream.test: the page says it is not a secure context (%r)" % i.get("text"))
+    g = out.get("gone", {})
+    check(out.get("deleteStatus") == 200 and g.get("visible") and "gone" in g.get("text", "") and
+          g.get("closeCode") == 1001 and g.get("closeReason") == "The stream stopped.",
+          "a deleted session: a clean close (%s %r) and the page says the session is gone (%r)"
+          % (g.get("closeCode"), g.get("closeReason"), g.get("text")))
+    check(out.get("otherPlays"), "the other session's viewer plays on")
+    rc = sup.stop()
+    check(rc == 0, "supervisor exits 0")
+
+
 def case_browser():
     """Chromium opens the session's viewer link, /player/ID#token=<viewer
     token> (a redirect to the session's player; the fragment stays in the
@@ -1187,8 +1428,9 @@ def case_browser():
     out = json.loads(line) if line.startswith("{") else {}
     check(bool(out), "Chromium decoded frames from /player/%s" % s["id"])
     st_ = out.get("state", {})
-    check(out.get("url", "") == "http://127.0.0.1:%d/#token=%s" % (s["ws_port"], s["viewer_token"]),
-          "the viewer link redirected to the session's page, the token kept in "
+    check(out.get("url", "") == "http://127.0.0.1:%d/player/%s/#token=%s" % (
+              sup.port, s["id"], s["viewer_token"]),
+          "the viewer link redirected to /player/ID/ on the supervisor's port, the token kept in "
           "the fragment (%s)" % out.get("url"))
     rc, _ = wsclient(s["stream_url"], frames=1, timeout=3)
     check(rc != 0, "the stream refuses a client without the token")
@@ -1415,7 +1657,8 @@ CASES = {"api": case_api, "auth": case_auth, "restart": case_restart,
          "qemu": case_qemu, "qemu-tcg": case_qemu_tcg, "browser": case_browser,
          "stdout-held": case_stdout_held, "xerror": case_xerror,
          "nodisplay": case_nodisplay, "csrf": case_csrf,
-         "bodylimit": case_bodylimit, "ids": case_ids, "tokens": case_tokens}
+         "bodylimit": case_bodylimit, "frontdoor": case_frontdoor,
+         "browser-frontdoor": case_browser_frontdoor, "ids": case_ids, "tokens": case_tokens}
 
 if __name__ == "__main__":
     try:
