@@ -3,16 +3,13 @@
 // the video and presses the Z key, then prints the player's state as JSON;
 // then waits for the page to reconnect and decode again (the test kills the
 // session process in between) and prints a second line.
-// Needs tests/browser/node_modules (playwright-core) and /usr/bin/chromium.
-const path = require('path');
-const { chromium } = require(path.join(__dirname, '..', 'browser', 'node_modules', 'playwright-core'));
+// Needs tests/browser/node_modules (playwright-core) and /usr/bin/chromium;
+// Chromium comes from tests/browser/lib.mjs, the tests' one launcher.
 
 (async () => {
   const url = process.argv[2];
-  const browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium', headless: true,
-    args: ['--no-sandbox', '--disable-gpu'],
-  });
+  const { launchBrowser } = await import('../browser/lib.mjs');
+  const browser = await launchBrowser();
   try {
     const page = await browser.newPage({ viewport: { width: 1000, height: 800 } });
     await page.goto(url);

@@ -4,9 +4,8 @@
 //   own:      each viewer link decodes its own session (its size)
 //   wrongToken, insecure: the message the page shows
 //   gone:     after the test deletes session b under an open viewer
-// Needs tests/browser/node_modules (playwright-core) and /usr/bin/chromium.
-const path = require('path');
-const { chromium } = require(path.join(__dirname, '..', 'browser', 'node_modules', 'playwright-core'));
+// Needs tests/browser/node_modules (playwright-core) and /usr/bin/chromium;
+// Chromium comes from tests/browser/lib.mjs, the tests' one launcher.
 
 async function shown(page) {
   return page.evaluate(() => ({
@@ -22,11 +21,8 @@ async function shown(page) {
 
 (async () => {
   const args = JSON.parse(process.argv[2]);
-  const browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium', headless: true,
-    args: ['--no-sandbox', '--disable-gpu',
-           '--host-resolver-rules=MAP vmstream.test 127.0.0.1'],
-  });
+  const { launchBrowser } = await import('../browser/lib.mjs');
+  const browser = await launchBrowser({ args: ['--host-resolver-rules=MAP vmstream.test 127.0.0.1'] });
   const out = {};
   try {
     const ctx = await browser.newContext({ viewport: { width: 800, height: 600 } });
