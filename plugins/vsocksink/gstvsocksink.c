@@ -93,14 +93,23 @@ gst_vsock_sink_schedule_retry (GstVsockSink *self, GError *err)
 {
   g_autofree gchar *uri = vms_address_to_string (self->addr);
   guint interval = self->backoff_ms;
+  /* The host side of a virtio-serial port is away (POLLHUP): asking again
+   * costs an open and a poll, and the host is back the moment it is, so
+   * the first interval repeats instead of growing. */
+  gboolean host_away
+      = self->addr->kind == VMS_TRANSPORT_SERIAL && err != NULL
+        && g_error_matches (err, G_IO_ERROR, G_IO_ERROR_NOT_CONNECTED);
 
+  GST_OBJECT_LOCK (self);
+  if (host_away)
+    interval = self->backoff_ms = self->reconnect_interval_ms;
+  else
+    self->backoff_ms = MIN (
+        MAX (self->backoff_ms * 2, 1),
+        MAX (self->max_reconnect_interval_ms, self->reconnect_interval_ms));
+  GST_OBJECT_UNLOCK (self);
   self->next_attempt
       = g_get_monotonic_time () * GST_USECOND + interval * GST_MSECOND;
-  GST_OBJECT_LOCK (self);
-  self->backoff_ms = MIN (
-      MAX (self->backoff_ms * 2, 1),
-      MAX (self->max_reconnect_interval_ms, self->reconnect_interval_ms));
-  GST_OBJECT_UNLOCK (self);
 
   if (!self->warned_unreachable) {
     GST_ELEMENT_WARNING (
@@ -400,9 +409,14 @@ gst_vsock_sink_poll_back (GstVsockSink *self, GError **error)
       continue;
     }
     if (n == 0) {
-      /* A serial port has no end of stream; a socket does. */
-      if (!self->is_socket)
-        return TRUE;
+      /* A virtio-serial port reads end-of-file only while its host side is
+       * not connected (the host restarts): the link is lost either way. */
+      if (!self->is_socket) {
+        g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NOT_CONNECTED,
+                             "the host side of the serial port is not "
+                             "connected");
+        return FALSE;
+      }
       g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED,
                            "the host closed the connection");
       return FALSE;
