@@ -8,7 +8,12 @@
  *
  * The sink connects; the host's vsocksrc listens. When the host is away or
  * restarts, the sink keeps the pipeline running, drops frames (counted in
- * #GstVsockSink:stats) and reconnects with exponential backoff. When the host
+ * #GstVsockSink:stats) and reconnects with exponential backoff. On a
+ * virtio-serial port (serial://) the guest kernel reports the host side's
+ * state: while QEMU's chardev is not connected (the host receiver restarts)
+ * the port hangs up, the sink drops frames without blocking and reopens it
+ * every #GstVsockSink:reconnect-interval, and says HELLO again as soon as
+ * the host side is back. When the host
  * is slow, a frame that cannot start to be sent within
  * #GstVsockSink:max-send-wait is dropped whole: memory never grows. Frames
  * are written with one vectored write straight from the mapped buffer
@@ -977,7 +982,8 @@ gst_vsock_sink_class_init (GstVsockSinkClass *klass)
           "reconnect-interval", "Reconnect interval",
           "First wait in milliseconds before reconnecting after the host "
           "went away or could not be reached; doubles on each failure up to "
-          "max-reconnect-interval",
+          "max-reconnect-interval (a virtio-serial port whose host side is "
+          "not connected is asked again at this interval, not backed off)",
           1, G_MAXUINT, DEFAULT_RECONNECT_INTERVAL,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS));
   g_object_class_install_property (

@@ -25,6 +25,12 @@
  * fails, sends bytes which are not the vmstream protocol, or says nothing
  * never disturbs the stream; failures are warned about on the bus.
  *
+ * A newcomer's bytes before its HELLO are skipped: a source that restarted
+ * behind virtio-serial first sees the middle of the old stream. At most
+ * #GstVsockSrc:max-frame-size plus one message header and one HELLO are
+ * skipped, within #GstVsockSrc:handshake-timeout; counted in
+ * #GstVsockSrc:stats as resyncs and bytes-skipped.
+ *
  * Buffers are timestamped with the pipeline's running time at arrival (when
  * is-live) and carry the sender's capture time (CLOCK_REALTIME) as a
  * #GstReferenceTimestampMeta with caps `timestamp/x-unix`.

@@ -1309,6 +1309,17 @@ def case_qemu_restart():
           "QEMU's pid unchanged after %d kills (%s)" % (len(times), cur.get("qemu_pid")))
     check(cur.get("restarts", 0) >= len(times), "the supervisor counted the restarts (%s)"
           % cur.get("restarts"))
+    # the guest's gst-launch prints vsocksink's warning on the console: the
+    # port's hang-up (POLLHUP) is what the guest saw, not a keepalive timeout
+    try:
+        with open(os.path.join(TMP, "run", s["id"], "console.log"), errors="replace") as f:
+            console = f.read()
+    except OSError:
+        console = ""
+    check("not connected" in console,
+          "the guest's vsocksink saw the virtio-serial port hang up (console)")
+    check("answered no PING" not in console,
+          "and never needed the keepalive to notice")
     print("recovery times (s): " + " ".join("%.2f" % t for t in times), flush=True)
     if times:
         print("recovery: max %.2f s, mean %.2f s over %d kills"
