@@ -184,6 +184,21 @@ reference_hashes (void)
   return ref;
 }
 
+/* Where a sender connects: @listen_uri, or for tcp://HOST:0 the port the
+ * receiver @r bound (known once set_state() returned: the source listens
+ * from READY up). */
+static gchar *
+sender_uri (Receiver *r, const gchar *listen_uri, gboolean tcp)
+{
+  guint port;
+
+  if (!tcp)
+    return g_strdup (listen_uri);
+  g_object_get (r->src, "bound-port", &port, NULL);
+  fail_unless (port > 0);
+  return g_strdup_printf ("tcp://127.0.0.1:%u", port);
+}
+
 static void
 check_300_frames (const gchar *listen_uri, gboolean tcp)
 {
@@ -194,15 +209,7 @@ check_300_frames (const gchar *listen_uri, gboolean tcp)
   guint i, distinct = 0;
   guint64 prev = 0;
 
-  if (tcp) {
-    guint port;
-    /* known once set_state() returned: the source listens from READY up */
-    g_object_get (r->src, "bound-port", &port, NULL);
-    fail_unless (port > 0);
-    uri = g_strdup_printf ("tcp://127.0.0.1:%u", port);
-  } else {
-    uri = g_strdup (listen_uri);
-  }
+  uri = sender_uri (r, listen_uri, tcp);
   desc = g_strdup_printf (
       "videotestsrc pattern=ball num-buffers=%d ! " BALL_CAPS (
           1920, 1080) " ! vsocksink uri=%s max-send-wait=-1",
@@ -418,14 +425,7 @@ check_host_restart (const gchar *listen_uri, gboolean tcp)
   GstBus *gbus;
   GstState state;
 
-  if (tcp) {
-    guint port;
-    g_object_get (r->src, "bound-port", &port, NULL);
-    fail_unless (port > 0);
-    uri = g_strdup_printf ("tcp://127.0.0.1:%u", port);
-  } else {
-    uri = g_strdup (listen_uri);
-  }
+  uri = sender_uri (r, listen_uri, tcp);
   desc = g_strdup_printf (
       "videotestsrc is-live=true ! " BALL_CAPS (
           320, 240) " ! vsocksink name=sink uri=%s "
