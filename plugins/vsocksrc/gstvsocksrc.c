@@ -401,6 +401,7 @@ gst_vsock_src_scan_hello (GstVsockSrc *self, GstPoll *poll, GstPollFD *pfd,
 
   for (;;) {
     gsize pos = vms_hello_find (buf, have);
+    gint64 left;
     ssize_t n;
 
     if (have >= VMS_HELLO_SIZE && pos == 0) {
@@ -421,8 +422,8 @@ gst_vsock_src_scan_hello (GstVsockSrc *self, GstPoll *poll, GstPollFD *pfd,
         }
         return SCAN_OK;
       }
-      if (have > need)
-        pos = VMS_MAGIC_LEN; /* not a HELLO: "VMS1" cannot overlap itself */
+      if (have >= need) /* not a HELLO; "VMS1" cannot overlap itself */
+        pos = VMS_MAGIC_LEN;
     }
     if (pos > 0) {
       skipped += pos;
@@ -435,6 +436,22 @@ gst_vsock_src_scan_hello (GstVsockSrc *self, GstPoll *poll, GstPollFD *pfd,
                    "no HELLO magic (\"VMS1\") in the first %" G_GSIZE_FORMAT
                    " bytes: the peer does not speak the vmstream protocol",
                    skipped);
+      return SCAN_NONE;
+    }
+    left = deadline - g_get_monotonic_time ();
+    if (left <= 0 && skipped == 0 && have > 0) {
+      /* the start of a HELLO, and then nothing */
+      g_set_error (
+          error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
+          "the peer sent %" G_GSIZE_FORMAT " bytes of its HELLO in time", have);
+      return SCAN_IO;
+    }
+    if (left <= 0) {
+      g_set_error (error, VMS_PROTOCOL_ERROR, VMS_PROTOCOL_ERROR_BAD_MAGIC,
+                   "no HELLO magic (\"VMS1\") in the %" G_GSIZE_FORMAT
+                   " bytes received in time: the peer does not speak the "
+                   "vmstream protocol",
+                   got_total);
       return SCAN_NONE;
     }
     n = read (pfd->fd, buf + have, cap - have);
@@ -453,23 +470,6 @@ gst_vsock_src_scan_hello (GstVsockSrc *self, GstPoll *poll, GstPollFD *pfd,
     if (errno == EINTR)
       continue;
     if (errno == EAGAIN) {
-      gint64 left = deadline - g_get_monotonic_time ();
-      if (left <= 0 && skipped == 0 && have > 0) {
-        /* the start of a HELLO, and then nothing */
-        g_set_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
-                     "the peer sent %" G_GSIZE_FORMAT
-                     " bytes of its HELLO in time",
-                     have);
-        return SCAN_IO;
-      }
-      if (left <= 0) {
-        g_set_error (error, VMS_PROTOCOL_ERROR, VMS_PROTOCOL_ERROR_BAD_MAGIC,
-                     "no HELLO magic (\"VMS1\") in the %" G_GSIZE_FORMAT
-                     " bytes received in time: the peer does not speak the "
-                     "vmstream protocol",
-                     got_total);
-        return SCAN_NONE;
-      }
       if (!vms_io_wait (poll, pfd, TRUE, left * GST_USECOND, error)) {
         if (!g_error_matches (*error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT))
           return SCAN_IO;
