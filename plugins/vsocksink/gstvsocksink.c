@@ -8,7 +8,12 @@
  *
  * The sink connects; the host's vsocksrc listens. When the host is away or
  * restarts, the sink keeps the pipeline running, drops frames (counted in
- * #GstVsockSink:stats) and reconnects with exponential backoff. When the host
+ * #GstVsockSink:stats) and reconnects with exponential backoff. On a
+ * virtio-serial port (serial://) the guest kernel reports the host side's
+ * state: while QEMU's chardev is not connected (the host receiver restarts)
+ * the port hangs up, the sink drops frames without blocking and reopens it
+ * every #GstVsockSink:reconnect-interval, and says HELLO again as soon as
+ * the host side is back. When the host
  * is slow, a frame that cannot start to be sent within
  * #GstVsockSink:max-send-wait is dropped whole: memory never grows. Frames
  * are written with one vectored write straight from the mapped buffer
@@ -93,14 +98,23 @@ gst_vsock_sink_schedule_retry (GstVsockSink *self, GError *err)
 {
   g_autofree gchar *uri = vms_address_to_string (self->addr);
   guint interval = self->backoff_ms;
+  /* The host side of a virtio-serial port is away (POLLHUP): asking again
+   * costs an open and a poll, and the host is back the moment it is, so
+   * the first interval repeats instead of growing. */
+  gboolean host_away
+      = self->addr->kind == VMS_TRANSPORT_SERIAL && err != NULL
+        && g_error_matches (err, G_IO_ERROR, G_IO_ERROR_NOT_CONNECTED);
 
+  GST_OBJECT_LOCK (self);
+  if (host_away)
+    interval = self->backoff_ms = self->reconnect_interval_ms;
+  else
+    self->backoff_ms = MIN (
+        MAX (self->backoff_ms * 2, 1),
+        MAX (self->max_reconnect_interval_ms, self->reconnect_interval_ms));
+  GST_OBJECT_UNLOCK (self);
   self->next_attempt
       = g_get_monotonic_time () * GST_USECOND + interval * GST_MSECOND;
-  GST_OBJECT_LOCK (self);
-  self->backoff_ms = MIN (
-      MAX (self->backoff_ms * 2, 1),
-      MAX (self->max_reconnect_interval_ms, self->reconnect_interval_ms));
-  GST_OBJECT_UNLOCK (self);
 
   if (!self->warned_unreachable) {
     GST_ELEMENT_WARNING (
@@ -400,9 +414,14 @@ gst_vsock_sink_poll_back (GstVsockSink *self, GError **error)
       continue;
     }
     if (n == 0) {
-      /* A serial port has no end of stream; a socket does. */
-      if (!self->is_socket)
-        return TRUE;
+      /* A virtio-serial port reads end-of-file only while its host side is
+       * not connected (the host restarts): the link is lost either way. */
+      if (!self->is_socket) {
+        g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NOT_CONNECTED,
+                             "the host side of the serial port is not "
+                             "connected");
+        return FALSE;
+      }
       g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED,
                            "the host closed the connection");
       return FALSE;
@@ -963,7 +982,8 @@ gst_vsock_sink_class_init (GstVsockSinkClass *klass)
           "reconnect-interval", "Reconnect interval",
           "First wait in milliseconds before reconnecting after the host "
           "went away or could not be reached; doubles on each failure up to "
-          "max-reconnect-interval",
+          "max-reconnect-interval (a virtio-serial port whose host side is "
+          "not connected is asked again at this interval, not backed off)",
           1, G_MAXUINT, DEFAULT_RECONNECT_INTERVAL,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS));
   g_object_class_install_property (

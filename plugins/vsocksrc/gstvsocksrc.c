@@ -25,6 +25,12 @@
  * fails, sends bytes which are not the vmstream protocol, or says nothing
  * never disturbs the stream; failures are warned about on the bus.
  *
+ * A newcomer's bytes before its HELLO are skipped: a source that restarted
+ * behind virtio-serial first sees the middle of the old stream. At most
+ * #GstVsockSrc:max-frame-size plus one message header and one HELLO are
+ * skipped, within #GstVsockSrc:handshake-timeout; counted in
+ * #GstVsockSrc:stats as resyncs and bytes-skipped.
+ *
  * Buffers are timestamped with the pipeline's running time at arrival (when
  * is-live) and carry the sender's capture time (CLOCK_REALTIME) as a
  * #GstReferenceTimestampMeta with caps `timestamp/x-unix`.
@@ -363,6 +369,120 @@ gst_vsock_src_apply_caps (GstVsockSrc *self, GstCaps *caps)
   return TRUE;
 }
 
+typedef enum {
+  SCAN_OK,
+  SCAN_QUIET, /* the peer left without a byte */
+  SCAN_NONE,  /* no HELLO within the byte bound or in time (err set) */
+  SCAN_IO,    /* closed, timed out, flushing (err set) */
+} ScanResult;
+
+/* A newcomer's HELLO and caps, at the first plausible HELLO of its byte
+ * stream: a receiver that restarted behind virtio-serial sees the middle of
+ * the old stream first. At most max-frame-size plus one message header and
+ * one HELLO are skipped (the rest of one old message), within @deadline.
+ * A candidate followed at once by more bytes (a real sender waits for our
+ * answer), or whose caps bytes are not caps text, was part of the old
+ * stream: the scan goes on after its magic. No size read from skipped bytes
+ * is trusted beyond the 64 KiB caps bound, and the thread sleeps in poll
+ * while no bytes come. */
+static ScanResult
+gst_vsock_src_scan_hello (GstVsockSrc *self, GstPoll *poll, GstPollFD *pfd,
+                          const gchar *peer, gint64 deadline,
+                          guint8 hello_out[VMS_HELLO_SIZE], guint8 **caps_out,
+                          GError **error)
+{
+  const gsize cap = VMS_HELLO_SIZE + VMS_MAX_CAPS_LEN;
+  g_autofree guint8 *buf = g_malloc (cap);
+  gsize have = 0, skipped = 0, got_total = 0, limit;
+
+  GST_OBJECT_LOCK (self);
+  limit = (gsize)self->max_frame_size + VMS_MSG_HEADER_SIZE + cap;
+  GST_OBJECT_UNLOCK (self);
+
+  for (;;) {
+    gsize pos = vms_hello_find (buf, have);
+    gint64 left;
+    ssize_t n;
+
+    if (have >= VMS_HELLO_SIZE && pos == 0) {
+      gsize need = VMS_HELLO_SIZE + GST_READ_UINT32_LE (buf + 8);
+      if (have == need
+          && vms_hello_caps_plausible (buf + VMS_HELLO_SIZE,
+                                       need - VMS_HELLO_SIZE)) {
+        memcpy (hello_out, buf, VMS_HELLO_SIZE);
+        *caps_out = g_memdup2 (buf + VMS_HELLO_SIZE, need - VMS_HELLO_SIZE);
+        if (skipped > 0) {
+          GST_INFO_OBJECT (self,
+                           "%s: HELLO after %" G_GSIZE_FORMAT " skipped bytes",
+                           peer, skipped);
+          GST_OBJECT_LOCK (self);
+          self->resyncs++;
+          self->bytes_skipped += skipped;
+          GST_OBJECT_UNLOCK (self);
+        }
+        return SCAN_OK;
+      }
+      if (have >= need) /* not a HELLO; "VMS1" cannot overlap itself */
+        pos = VMS_MAGIC_LEN;
+    }
+    if (pos > 0) {
+      skipped += pos;
+      have -= pos;
+      memmove (buf, buf + pos, have);
+      continue;
+    }
+    if (skipped > limit) {
+      g_set_error (error, VMS_PROTOCOL_ERROR, VMS_PROTOCOL_ERROR_BAD_MAGIC,
+                   "no HELLO magic (\"VMS1\") in the first %" G_GSIZE_FORMAT
+                   " bytes: the peer does not speak the vmstream protocol",
+                   skipped);
+      return SCAN_NONE;
+    }
+    left = deadline - g_get_monotonic_time ();
+    if (left <= 0 && skipped == 0 && have > 0) {
+      /* the start of a HELLO, and then nothing */
+      g_set_error (
+          error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
+          "the peer sent %" G_GSIZE_FORMAT " bytes of its HELLO in time", have);
+      return SCAN_IO;
+    }
+    if (left <= 0) {
+      g_set_error (error, VMS_PROTOCOL_ERROR, VMS_PROTOCOL_ERROR_BAD_MAGIC,
+                   "no HELLO magic (\"VMS1\") in the %" G_GSIZE_FORMAT
+                   " bytes received in time: the peer does not speak the "
+                   "vmstream protocol",
+                   got_total);
+      return SCAN_NONE;
+    }
+    n = read (pfd->fd, buf + have, cap - have);
+    if (n > 0) {
+      have += n;
+      got_total += n;
+      continue;
+    }
+    if (n == 0) {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED,
+                   "the peer closed the connection after %" G_GSIZE_FORMAT
+                   " bytes without a HELLO",
+                   got_total);
+      return got_total == 0 ? SCAN_QUIET : SCAN_IO;
+    }
+    if (errno == EINTR)
+      continue;
+    if (errno == EAGAIN) {
+      if (!vms_io_wait (poll, pfd, TRUE, left * GST_USECOND, error)) {
+        if (!g_error_matches (*error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT))
+          return SCAN_IO;
+        g_clear_error (error); /* the deadline check above tells */
+      }
+      continue;
+    }
+    g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errno),
+                 "read failed: %s", g_strerror (errno));
+    return SCAN_IO;
+  }
+}
+
 /* HELLO, and with version 2 CHALLENGE and AUTH, on @pfd within
  * handshake-timeout. On HS_OK *caps and *flags are the sender's; the caller
  * negotiates the caps and answers WELCOME. On failure the peer got the
@@ -385,7 +505,6 @@ gst_vsock_src_run_handshake (GstVsockSrc *self, GstPoll *poll, GstPollFD *pfd,
   GstCaps *caps;
   guint timeout_ms;
   gint64 deadline;
-  gsize got = 0;
   const gchar *what;
 
   GST_OBJECT_LOCK (self);
@@ -408,27 +527,35 @@ gst_vsock_src_run_handshake (GstVsockSrc *self, GstPoll *poll, GstPollFD *pfd,
       g_clear_error (&err);
       return HS_QUIET;
     }
-    if (!vms_io_read_deadline (poll, pfd, buf, sizeof (buf), deadline, &got,
-                               &err)) {
-      if (got == 0
-          && g_error_matches (err, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED)) {
+    switch (gst_vsock_src_scan_hello (self, poll, pfd, peer, deadline, buf,
+                                      &caps_buf, &err)) {
+      case SCAN_OK:
+        break;
+      case SCAN_QUIET:
         GST_INFO_OBJECT (self, "%s left without a word", peer);
         g_clear_error (&err);
         return HS_QUIET;
-      }
-      goto io_failed;
+      case SCAN_NONE:
+        what = "no HELLO";
+        goto refused;
+      default:
+        goto io_failed;
+    }
+    if (!vms_hello_parse (buf, sizeof (buf), &hello, &err)) {
+      what = "bad HELLO";
+      goto refused;
     }
   } else {
     memcpy (buf, hello_buf, sizeof (buf));
+    if (!vms_hello_parse (buf, sizeof (buf), &hello, &err)) {
+      what = "bad HELLO";
+      goto refused;
+    }
+    caps_buf = g_malloc (hello.caps_len);
+    if (!vms_io_read_deadline (poll, pfd, caps_buf, hello.caps_len, deadline,
+                               NULL, &err))
+      goto io_failed;
   }
-  if (!vms_hello_parse (buf, sizeof (buf), &hello, &err)) {
-    what = "bad HELLO";
-    goto refused;
-  }
-  caps_buf = g_malloc (hello.caps_len);
-  if (!vms_io_read_deadline (poll, pfd, caps_buf, hello.caps_len, deadline,
-                             NULL, &err))
-    goto io_failed;
 
   if (hello.version < VMS_PROTOCOL_VERSION_MIN
       || hello.version > VMS_PROTOCOL_VERSION) {
@@ -1213,6 +1340,7 @@ gst_vsock_src_start (GstBaseSrc *bsrc)
   uri = g_strdup (self->uri);
   self->frames = self->bytes = self->connections = self->disconnects = 0;
   self->rejected = self->disconts = self->caps_changes = 0;
+  self->resyncs = self->bytes_skipped = 0;
   self->last_transit_ns = 0;
   self->check_uid = self->allowed_uid;
   self->check_cid = self->allowed_cid;
@@ -1374,7 +1502,8 @@ gst_vsock_src_get_stats (GstVsockSrc *self)
       self->disconnects, "rejected", G_TYPE_UINT64, self->rejected, "disconts",
       G_TYPE_UINT64, self->disconts, "caps-changes", G_TYPE_UINT64,
       self->caps_changes, "last-transit-ns", G_TYPE_INT64,
-      self->last_transit_ns, NULL);
+      self->last_transit_ns, "resyncs", G_TYPE_UINT64, self->resyncs,
+      "bytes-skipped", G_TYPE_UINT64, self->bytes_skipped, NULL);
   GST_OBJECT_UNLOCK (self);
   return s;
 }
@@ -1589,7 +1718,9 @@ gst_vsock_src_class_init (GstVsockSrcClass *klass)
           "disconnects, rejected (connections refused or dropped: protocol "
           "errors, failed authentication or peer checks), "
           "disconts, caps-changes, last-transit-ns (arrival minus the "
-          "sender's capture time)",
+          "sender's capture time), resyncs (HELLOs found after skipping "
+          "bytes of an old stream, as after a restart behind virtio-serial), "
+          "bytes-skipped",
           GST_TYPE_STRUCTURE, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
 
   g_object_class_install_property (
