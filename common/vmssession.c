@@ -280,6 +280,36 @@ vms_request_check (const VmsRequest *req, GError **error)
   return FALSE;
 }
 
+gboolean
+vms_screenshot_query_parse (const gchar *format, const gchar *width,
+                            VmsRequest *out, GError **error)
+{
+  VmsRequest req = { .kind = VMS_REQUEST_SCREENSHOT };
+  guint64 w = 0;
+
+  memset (out, 0, sizeof *out);
+  if (format == NULL || strcmp (format, "png") == 0) {
+    req.format = VMS_IMAGE_PNG;
+  } else if (strcmp (format, "jpeg") == 0 || strcmp (format, "jpg") == 0) {
+    req.format = VMS_IMAGE_JPEG;
+  } else {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                 "format must be png or jpeg");
+    return FALSE;
+  }
+  if (width != NULL
+      && (!g_ascii_string_to_unsigned (width, 10, 1, VMS_SCREENSHOT_MAX_WIDTH,
+                                       &w, NULL))) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                 "width must be a whole number of pixels from 1 to %d",
+                 VMS_SCREENSHOT_MAX_WIDTH);
+    return FALSE;
+  }
+  req.width = (gint)w;
+  *out = req;
+  return vms_request_check (out, error);
+}
+
 const gchar *
 vms_image_format_type (VmsImageFormat format)
 {

@@ -122,6 +122,10 @@ typedef struct {
 /* FALSE with a sentence in @error when @req is outside the limits above
  * (width 1..8192 for screenshots, 320x200..4096x2160 and even for resize). */
 gboolean vms_request_check (const VmsRequest *req, GError **error);
+/* A screenshot request from the API's query: @format "png" (or NULL) or
+ * "jpeg", @width NULL or a decimal 1..8192. FALSE with a sentence. */
+gboolean vms_screenshot_query_parse (const gchar *format, const gchar *width,
+                                     VmsRequest *out, GError **error);
 /* "image/png" or "image/jpeg" */
 const gchar *vms_image_format_type (VmsImageFormat format);
 /* The request line, without newline; newly allocated. */

@@ -70,6 +70,13 @@ TEMPLATES = {
     "undef": "videotestsrc ! ${NOT_DEFINED_ANYWHERE} ! fakesink\n",
     "fails": "videotestsrc num-buffers=5 ! video/x-raw,width=320,height=240 ! "
              "jpegdec ! fakesink\n",
+    # an encoder whose input moves (the ball), for screenshots and resize
+    "enc": "videotestsrc is-live=true pattern=ball ! "
+           "video/x-raw,width=${WIDTH},height=${HEIGHT},framerate=${FPS}/1 ! "
+           "vmstreamenc encoder=x264 ! fakesink\n",
+    # an encoder that never gets a frame (the sink plays without one)
+    "noframe": "videotestsrc is-live=true ! valve drop=true ! "
+               "vmstreamenc encoder=x264 ! fakesink async=false\n",
 }
 
 
@@ -887,6 +894,145 @@ def case_tokens():
     no_asan_reports(sup)
 
 
+def get_bytes(sup, path, token=None):
+    """GET @path: (status, Content-Type, body bytes)."""
+    req = urllib.request.Request("http://127.0.0.1:%d%s" % (sup.port, path))
+    req.add_header("Authorization", "Bearer " + (token if token is not None else sup.token))
+    try:
+        with NO_REDIRECT.open(req, timeout=30) as r:
+            return r.status, r.headers.get("Content-Type", ""), r.read()
+    except urllib.error.HTTPError as err:
+        return err.code, err.headers.get("Content-Type", ""), err.read()
+
+
+def png_size(data):
+    """(width, height) from a PNG's IHDR, None if @data is no PNG."""
+    import struct
+    if data[:8] != b"\x89PNG\r\n\x1a\n" or data[12:16] != b"IHDR":
+        return None
+    return struct.unpack(">II", data[16:24])
+
+
+def png_pixels(data):
+    """The PNG's decompressed image data (filtered rows: equal pictures give
+    equal bytes, as one encoder filters them the same way)."""
+    import struct
+    import zlib
+    pos, idat = 8, b""
+    while pos < len(data):
+        n, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        if kind == b"IDAT":
+            idat += data[pos + 8:pos + 8 + n]
+        pos += 12 + n
+    return zlib.decompress(idat)
+
+
+def jpeg_size(data):
+    """(width, height) from a JPEG's SOF marker, None if @data is no JPEG."""
+    import struct
+    if data[:2] != b"\xff\xd8":
+        return None
+    pos = 2
+    while pos + 9 < len(data):
+        marker, n = data[pos + 1], struct.unpack(">H", data[pos + 2:pos + 4])[0]
+        if 0xc0 <= marker <= 0xc3:
+            h, w = struct.unpack(">HH", data[pos + 5:pos + 9])
+            return w, h
+        pos += 2 + n
+    return None
+
+
+def case_screenshot():
+    """GET /api/v1/sessions/{id}/screenshot: the latest raw frame before the
+    encoder as PNG (or JPEG), scaled on request; 400 for bad parameters, 503
+    before the first frame (the session goes on running); the administrator
+    or the session's own viewer token."""
+    sup = Supervisor()
+    st, s = sup.http("POST", "/api/v1/sessions",
+                     {"template": "enc", "width": 320, "height": 240, "fps": 30})
+    check(st == 201 and s["state"] == "running", "a session with an encoder runs (%s)" % st)
+    shot = "/api/v1/sessions/%s/screenshot" % s["id"]
+    st, ctype, png = wait_for(lambda: (lambda r: r if r[0] == 200 else None)(
+        get_bytes(sup, shot)), 10, 0.1) or get_bytes(sup, shot)
+    check(st == 200 and ctype == "image/png" and png_size(png) == (320, 240),
+          "a PNG of the stream's size, Content-Type image/png (%s %s %s)"
+          % (st, ctype, png_size(png) if st == 200 else png[:200]))
+    st, ctype, small = get_bytes(sup, shot + "?width=160")
+    check(st == 200 and png_size(small) == (160, 120),
+          "?width=160 scales keeping the aspect ratio (%s)" % (png_size(small),))
+    st, ctype, jpg = get_bytes(sup, shot + "?format=jpeg&width=100")
+    check(st == 200 and ctype == "image/jpeg" and jpeg_size(jpg) == (100, 75),
+          "?format=jpeg gives a JPEG (%s %s)" % (ctype, jpeg_size(jpg)))
+    # the ball moves: a later picture differs
+    later = wait_for(lambda: (lambda r: r[2] if r[0] == 200 and
+                              png_pixels(r[2]) != png_pixels(png) else None)(
+        get_bytes(sup, shot)), 5, 0.1)
+    check(later is not None, "the picture changes when the video does")
+    for bad in ("0", "-5", "8193", "abc", "1.5", ""):
+        st, ctype, body = get_bytes(sup, shot + "?width=" + bad)
+        check(st == 400 and b"width" in body, "width=%r is 400 with a sentence (%s)" % (bad, st))
+    st, ctype, body = get_bytes(sup, shot + "?format=gif")
+    check(st == 400 and b"png or jpeg" in body, "format=gif is 400 (%s)" % st)
+    # who may ask
+    st, _, _ = get_bytes(sup, shot, token=s["viewer_token"])
+    check(st == 200, "the session's viewer token may take its screenshot (%s)" % st)
+    st2, o = sup.http("POST", "/api/v1/sessions", {"template": "noframe", "width": 320,
+                                                   "height": 240})
+    st, _, _ = get_bytes(sup, shot, token=o["viewer_token"])
+    check(st == 403, "another session's viewer token may not (%s)" % st)
+    st, _, _ = get_bytes(sup, shot, token="")
+    check(st == 401, "no token: 401 (%s)" % st)
+    # no frame yet
+    st, ctype, body = get_bytes(sup, "/api/v1/sessions/%s/screenshot" % o["id"])
+    check(st == 503 and b"no frame" in body, "no frame yet: 503 with a sentence (%s %s)"
+          % (st, body[:200]))
+    st, g = sup.http("GET", "/api/v1/sessions/" + o["id"])
+    check(g["state"] == "running" and g["pid"] == o["pid"] and alive(o["pid"]),
+          "... and the session goes on running")
+    # no encoder at all
+    st, t = sup.http("POST", "/api/v1/sessions", {"template": "test", "width": 320,
+                                                  "height": 240})
+    st, ctype, body = get_bytes(sup, "/api/v1/sessions/%s/screenshot" % t["id"])
+    check(st == 409 and b"encoder" in body, "a pipeline without an encoder: 409 (%s)" % st)
+    rc = sup.stop()
+    check(rc == 0, "supervisor exits 0")
+    no_asan_reports(sup)
+
+
+def case_resize():
+    """POST /api/v1/sessions/{id}/resize: 400 outside 320x200..4096x2160
+    (the session goes on), else the stream's size changes in the running
+    process (its capsfilter; X sessions also get RandR, case browser-resize)."""
+    sup = Supervisor()
+    st, s = sup.http("POST", "/api/v1/sessions",
+                     {"template": "enc", "width": 320, "height": 240, "fps": 30})
+    path = "/api/v1/sessions/%s/resize" % s["id"]
+    for body in ({"width": 318, "height": 240}, {"width": 4098, "height": 240},
+                 {"width": 640, "height": 198}, {"width": 640, "height": 2162},
+                 {"width": 641, "height": 480}, {"width": "640", "height": 480},
+                 {"width": 640}, {"width": 640, "height": 480, "depth": 24}, [640, 480]):
+        st, e = sup.http("POST", path, body)
+        check(st == 400 and e.get("error"), "resize %s: 400 (%s %s)" % (body, st, e))
+    st, g = sup.http("GET", "/api/v1/sessions/" + s["id"])
+    check(g["state"] == "running" and g["pid"] == s["pid"], "the session goes on running")
+    st, r = sup.http("POST", path, {"width": 640, "height": 360})
+    check(st == 200 and r == {"width": 640, "height": 360}, "resize to 640x360: 200 (%s %s)" % (st, r))
+    shot = "/api/v1/sessions/%s/screenshot" % s["id"]
+    size = wait_for(lambda: (lambda r: png_size(r[2]) if r[0] == 200 and
+                             png_size(r[2]) == (640, 360) else None)(get_bytes(sup, shot)), 10, 0.1)
+    check(size == (640, 360), "the encoder's input is 640x360 now (%s)" % (size,))
+    st, g = sup.http("GET", "/api/v1/sessions/" + s["id"])
+    check(g["width"] == 640 and g["height"] == 360 and g["pid"] == s["pid"],
+          "the session reports the new size, same process")
+    st, t = sup.http("POST", "/api/v1/sessions", {"template": "noframe"})
+    st, e = sup.http("POST", "/api/v1/sessions/%s/resize" % t["id"], {"width": 640, "height": 360})
+    check(st == 409 and "cannot be resized" in e.get("error", ""),
+          "no display and no fixed size: 409 with a sentence (%s %s)" % (st, e))
+    rc = sup.stop()
+    check(rc == 0, "supervisor exits 0")
+    no_asan_reports(sup)
+
+
 def demo_session(sup, **kw):
     body = {"template": "demo-local", "width": 320, "height": 240, "fps": 30}
     body.update(kw)
@@ -1380,7 +1526,8 @@ CASES = {"api": case_api, "auth": case_auth, "restart": case_restart,
          "qemu": case_qemu, "qemu-tcg": case_qemu_tcg, "browser": case_browser,
          "stdout-held": case_stdout_held, "xerror": case_xerror,
          "nodisplay": case_nodisplay, "csrf": case_csrf,
-         "bodylimit": case_bodylimit, "ids": case_ids, "tokens": case_tokens}
+         "bodylimit": case_bodylimit, "ids": case_ids, "tokens": case_tokens,
+         "screenshot": case_screenshot, "resize": case_resize}
 
 if __name__ == "__main__":
     try:
