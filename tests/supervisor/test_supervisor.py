@@ -225,13 +225,14 @@ def no_asan_reports(sup):
                  "no sanitizer report from the supervisor or its sessions")
 
 
-def start_xvfb():
-    """Starts a private Xvfb on the first free display number from 91."""
+def start_xvfb(size="640x480"):
+    """Starts a private Xvfb on the first free display number from 91; its
+    screen is @size, the largest RandR can make it later."""
     for num in range(91, 200):
         if os.path.exists("/tmp/.X11-unix/X%d" % num) or os.path.exists("/tmp/.X%d-lock" % num):
             continue
         logpath = os.path.join(TMP, "xvfb.log")
-        x = subprocess.Popen(["Xvfb", ":%d" % num, "-screen", "0", "640x480x24",
+        x = subprocess.Popen(["Xvfb", ":%d" % num, "-screen", "0", size + "x24",
                               "-nolisten", "tcp", "-noreset"],
                              stdout=subprocess.DEVNULL, stderr=open(logpath, "w"))
 
@@ -1335,6 +1336,64 @@ def case_browser():
     check(rc == 0, "supervisor exits 0")
 
 
+def case_browser_resize():
+    """The resize API on an X desktop: RandR changes the Xvfb screen,
+    ximagesrc and the encoder renegotiate, and an open Chromium player
+    decodes the new size without reconnecting; a screenshot shows it too."""
+    node_modules = os.path.join(SOURCE, "tests", "browser", "node_modules", "playwright-core")
+    if ASAN:
+        print("SKIP: browser case not run under ASan (Chromium is not ours)")
+        sys.exit(77)
+    if not (shutil.which("node") and os.path.exists("/usr/bin/chromium") and
+            os.path.isdir(node_modules)):
+        print("SKIP: needs node, /usr/bin/chromium and tests/browser/node_modules")
+        sys.exit(77)
+    display = start_xvfb("1024x768")
+    src = ("ximagesrc display-name=${DISPLAY} use-damage=false ! "
+           "video/x-raw,framerate=${FRAMERATE}/1 ! videoconvert ! videoscale ! "
+           "video/x-raw,format=I420,width=${WIDTH},height=${HEIGHT}")
+    sup = Supervisor(templates=os.path.join(SOURCE, "pipelines"),
+                     env={"HELIX_DISPLAY": display, "HELIX_VAR_SOURCE": src,
+                          "HELIX_ENCODER": "x264"})
+    st, s = demo_session(sup, width=320, height=240, fps=15)
+    check(st == 201 and s["state"] == "running", "API create: running (%s)" % st)
+    env = dict(os.environ)
+    env.pop("LD_PRELOAD", None)
+    node = subprocess.Popen(["node", os.path.join(SOURCE, "tests", "supervisor", "browser-resize.js"),
+                             s["viewer_url"]], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=env)
+    cleanups.append(lambda: node.poll() is None and (node.kill(), node.wait()))
+    line = node.stdout.readline()  # blocks until the page decoded
+    before = json.loads(line).get("state", {}) if line.startswith("{") else {}
+    check(before.get("decodedWidth") == 320 and before.get("decodedHeight") == 240,
+          "Chromium decodes 320x240 first (%sx%s)" % (before.get("decodedWidth"),
+                                                       before.get("decodedHeight")))
+    st, r = sup.http("POST", "/api/v1/sessions/%s/resize" % s["id"], {"width": 800, "height": 600})
+    check(st == 200, "resize to 800x600 accepted (%s %s)" % (st, r))
+    dims = subprocess.run(["xdpyinfo", "-display", display], capture_output=True,
+                          text=True).stdout
+    check("dimensions:    800x600 pixels" in dims,
+          "RandR made the X screen itself 800x600 (%s)" %
+          [l.strip() for l in dims.splitlines() if "dimensions" in l])
+    st, e = sup.http("POST", "/api/v1/sessions/%s/resize" % s["id"], {"width": 1280, "height": 720})
+    check(st == 409 and "1024x768" in e.get("error", ""),
+          "larger than the X server allows: 409 naming its largest size (%s %s)" % (st, e))
+    line = node.stdout.readline()
+    node.wait(timeout=60)
+    after = json.loads(line).get("state", {}) if line.startswith("{") else {}
+    check(after.get("decodedWidth") == 800 and after.get("decodedHeight") == 600,
+          "the open player decodes 800x600 after the resize (%sx%s) %s" % (
+              after.get("decodedWidth"), after.get("decodedHeight"), node.stderr.read()[-300:]))
+    check(after.get("connects") == 1 and after.get("width") == 800,
+          "without reconnecting: a new init on the same connection (connects=%s)"
+          % after.get("connects"))
+    st, ctype, png = get_bytes(sup, "/api/v1/sessions/%s/screenshot" % s["id"])
+    check(st == 200 and png_size(png) == (800, 600), "the screenshot is 800x600 too (%s)"
+          % (png_size(png),))
+    rc = sup.stop()
+    check(rc == 0, "supervisor exits 0")
+
+
 def case_qemu_tcg():
     """The real thing: vm/vmstream-vm boots the test guest under TCG, the
     guest streams through virtio-serial to the session's vsocksrc."""
@@ -1527,7 +1586,8 @@ CASES = {"api": case_api, "auth": case_auth, "restart": case_restart,
          "stdout-held": case_stdout_held, "xerror": case_xerror,
          "nodisplay": case_nodisplay, "csrf": case_csrf,
          "bodylimit": case_bodylimit, "ids": case_ids, "tokens": case_tokens,
-         "screenshot": case_screenshot, "resize": case_resize}
+         "screenshot": case_screenshot, "resize": case_resize,
+         "browser-resize": case_browser_resize}
 
 if __name__ == "__main__":
     try:
