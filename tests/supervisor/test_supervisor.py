@@ -1026,6 +1026,10 @@ def case_resize():
     check(g["width"] == 640 and g["height"] == 360 and g["pid"] == s["pid"],
           "the session reports the new size, same process")
     st, t = sup.http("POST", "/api/v1/sessions", {"template": "noframe"})
+    st, e = sup.http("POST", path, {"width": 640, "height": 360}, token=t["viewer_token"])
+    check(st == 403, "another session's viewer token may not resize this one (%s)" % st)
+    st, e = sup.http("POST", path, {"width": 800, "height": 600}, token=s["viewer_token"])
+    check(st == 200, "its own viewer token may (the player asks for its size) (%s)" % st)
     st, e = sup.http("POST", "/api/v1/sessions/%s/resize" % t["id"], {"width": 640, "height": 360})
     check(st == 409 and "cannot be resized" in e.get("error", ""),
           "no display and no fixed size: 409 with a sentence (%s %s)" % (st, e))
