@@ -165,7 +165,7 @@ convert (GstBuffer *in, GstVideoInfo *in_info, GstVideoInfo *out_info,
   return out;
 }
 
-/* One RGB picture through pngenc or jpegenc (appsrc ! enc ! appsink). */
+/* One raw picture through pngenc or jpegenc (appsrc ! enc ! appsink). */
 static GBytes *
 encode (GstBuffer *rgb, GstCaps *caps, VmsImageFormat format, GError **error)
 {
@@ -192,15 +192,12 @@ encode (GstBuffer *rgb, GstCaps *caps, VmsImageFormat format, GError **error)
    * faster than pngenc's default 6 (docs/performance.md) */
   if (format == VMS_IMAGE_PNG)
     g_object_set (enc, "compression-level", 1, NULL);
-  else
-    g_object_set (enc, "quality", 90, NULL);
   g_object_set (src, "caps", caps, "format", GST_FORMAT_TIME, NULL);
   g_object_set (sink, "sync", FALSE, NULL);
   gst_bin_add_many (GST_BIN (pipe), src, enc, sink, NULL);
   gst_element_link_many (src, enc, sink, NULL);
   gst_element_set_state (pipe, GST_STATE_PLAYING);
-  GST_BUFFER_PTS (rgb) = 0;
-  GST_BUFFER_DURATION (rgb) = GST_CLOCK_TIME_NONE;
+  /* @rgb may be the stream's own frame: read only, its timestamps kept */
   gst_app_src_push_buffer (GST_APP_SRC (src), rgb);
   gst_app_src_end_of_stream (GST_APP_SRC (src));
   out = gst_app_sink_try_pull_sample (GST_APP_SINK (sink), 10 * GST_SECOND);
@@ -242,10 +239,22 @@ vms_shot_encode (GstSample *sample, VmsImageFormat format, gint width,
                    + GST_VIDEO_INFO_WIDTH (&in_info) / 2)
                   / GST_VIDEO_INFO_WIDTH (&in_info));
   height = CLAMP (height, 1, 4 * VMS_SCREENSHOT_MAX_WIDTH);
-  gst_video_info_set_format (&out_info, GST_VIDEO_FORMAT_RGB, width, height);
+  /* JPEG is YUV inside: jpegenc takes I420 as it is; PNG wants RGB */
+  gst_video_info_set_format (&out_info,
+                             format == VMS_IMAGE_JPEG ? GST_VIDEO_FORMAT_I420
+                                                      : GST_VIDEO_FORMAT_RGB,
+                             width, height);
   /* the converter wants the same rate on both sides */
   GST_VIDEO_INFO_FPS_N (&out_info) = GST_VIDEO_INFO_FPS_N (&in_info);
   GST_VIDEO_INFO_FPS_D (&out_info) = GST_VIDEO_INFO_FPS_D (&in_info);
+  if (GST_VIDEO_INFO_FORMAT (&in_info) == GST_VIDEO_INFO_FORMAT (&out_info)
+      && width == GST_VIDEO_INFO_WIDTH (&in_info)
+      && height == GST_VIDEO_INFO_HEIGHT (&in_info)) {
+    /* already what the encoder takes: the frame itself, no conversion */
+    rgb = gst_buffer_ref (gst_sample_get_buffer (sample));
+    caps = gst_caps_ref (gst_sample_get_caps (sample));
+    return encode (rgb, caps, format, error);
+  }
   rgb = convert (gst_sample_get_buffer (sample), &in_info, &out_info, error);
   if (rgb == NULL)
     return NULL;
