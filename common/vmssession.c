@@ -33,6 +33,8 @@ kind_name (VmsStatusKind kind)
       return "warning";
     case VMS_STATUS_ANSWER:
       return "answer";
+    case VMS_STATUS_SIZE:
+      return "size";
     default:
       return NULL;
   }
@@ -82,6 +84,13 @@ vms_status_line_stats (guint64 frames, guint64 bytes, gdouble fps, gint clients,
       frames, bytes,
       g_ascii_formatd (buf, sizeof buf, "%.2f", isfinite (fps) ? fps : 0),
       clients, input_events);
+}
+
+gchar *
+vms_status_line_size (gint width, gint height)
+{
+  return g_strdup_printf ("{\"event\":\"size\",\"width\":%d,\"height\":%d}",
+                          width, height);
 }
 
 gchar *
@@ -222,6 +231,14 @@ vms_status_parse (const gchar *line, gssize len, VmsStatus *out, GError **error)
     st.id = (guint)id;
     st.status = (guint)status;
     st.type = g_strdup (type);
+  } else if (strcmp (ev, "size") == 0) {
+    guint64 w = 0, h = 0;
+    st.kind = VMS_STATUS_SIZE;
+    if (!get_count (o, "width", &w) || !get_count (o, "height", &h) || w == 0
+        || h == 0 || w > G_MAXINT || h > G_MAXINT)
+      return bad (error, "a size event without a width and a height");
+    st.width = (gint)w;
+    st.height = (gint)h;
   } else {
     return bad (error, "an unknown event");
   }
@@ -308,6 +325,58 @@ vms_screenshot_query_parse (const gchar *format, const gchar *width,
   req.width = (gint)w;
   *out = req;
   return vms_request_check (out, error);
+}
+
+gboolean
+vms_resize_message_parse (const gchar *json, gssize len, VmsRequest *out,
+                          GError **error)
+{
+  g_autoptr (JsonParser) p = NULL;
+  JsonObject *o;
+  const gchar *type = NULL;
+  gsize n = len < 0 ? strlen (json) : (gsize)len;
+  VmsRequest req = { .kind = VMS_REQUEST_RESIZE };
+  JsonNode *w, *h;
+
+  memset (out, 0, sizeof *out);
+  /* cheap first: input messages are far more frequent */
+  if (n == 0 || n > VMS_STATUS_MAX_LINE || !g_strstr_len (json, n, "resize")) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "not a resize");
+    return FALSE;
+  }
+  if (!vms_json_nesting_check (json, n, MAX_STATUS_DEPTH, error))
+    return FALSE;
+  p = json_parser_new_immutable ();
+  if (!json_parser_load_from_data (p, json, (gssize)n, error))
+    return FALSE;
+  if (!JSON_NODE_HOLDS_OBJECT (json_parser_get_root (p))) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "not a resize");
+    return FALSE;
+  }
+  o = json_node_get_object (json_parser_get_root (p));
+  if (!get_string (o, "type", &type) || strcmp (type, "resize") != 0) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "not a resize");
+    return FALSE;
+  }
+  w = json_object_get_member (o, "width");
+  h = json_object_get_member (o, "height");
+  if (json_object_get_size (o) != 3 || !w || !h || !JSON_NODE_HOLDS_VALUE (w)
+      || !JSON_NODE_HOLDS_VALUE (h)
+      || json_node_get_value_type (w) != G_TYPE_INT64
+      || json_node_get_value_type (h) != G_TYPE_INT64
+      || json_node_get_int (w) < 0 || json_node_get_int (w) > G_MAXINT
+      || json_node_get_int (h) < 0 || json_node_get_int (h) > G_MAXINT) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                 "a resize message has exactly a whole \"width\" and "
+                 "\"height\"");
+    return FALSE;
+  }
+  req.width = (gint)json_node_get_int (w);
+  req.height = (gint)json_node_get_int (h);
+  if (!vms_request_check (&req, error))
+    return FALSE;
+  *out = req;
+  return TRUE;
 }
 
 const gchar *

@@ -14,6 +14,8 @@
  *    "input_events":N}                       every --stats-interval
  *   {"event":"error","message":"..."}        the session is ending with it
  *   {"event":"warning","message":"..."}
+ *   {"event":"size","width":W,"height":H}   the stream's size changed (a
+ *                                            resize request or a player's)
  *   {"event":"answer","id":N,"status":S,"type":"image/png","bytes":N,
  *    "message":"..."}                        the answer to request N; when
  *                                            "bytes" > 0, that many raw
@@ -55,6 +57,7 @@ typedef enum {
   VMS_STATUS_ERROR,
   VMS_STATUS_WARNING,
   VMS_STATUS_ANSWER,
+  VMS_STATUS_SIZE,
 } VmsStatusKind;
 
 typedef struct {
@@ -69,7 +72,8 @@ typedef struct {
   /* answer: text is its message (may be NULL) */
   guint id;
   guint status;
-  gchar *type; /* Content-Type of the bytes that follow, or NULL */
+  gchar *type;        /* Content-Type of the bytes that follow, or NULL */
+  gint width, height; /* size */
 } VmsStatus;
 
 /* The most raw bytes an answer may carry (an 8192-pixel-wide PNG). */
@@ -80,6 +84,7 @@ gchar *vms_status_line_state (const gchar *state);
 gchar *vms_status_line_message (VmsStatusKind kind, const gchar *message);
 gchar *vms_status_line_stats (guint64 frames, guint64 bytes, gdouble fps,
                               gint clients, guint64 input_events);
+gchar *vms_status_line_size (gint width, gint height);
 /* @type and @message may be NULL; @bytes raw bytes follow the line. */
 gchar *vms_status_line_answer (guint id, guint status, const gchar *type,
                                guint64 bytes, const gchar *message);
@@ -126,6 +131,16 @@ gboolean vms_request_check (const VmsRequest *req, GError **error);
  * "jpeg", @width NULL or a decimal 1..8192. FALSE with a sentence. */
 gboolean vms_screenshot_query_parse (const gchar *format, const gchar *width,
                                      VmsRequest *out, GError **error);
+/* A player's resize message on the WebSocket,
+ * {"type":"resize","width":W,"height":H} (docs/websocket.md), as a resize
+ * request (id 0) within the limits. FALSE with G_IO_ERROR_NOT_FOUND when
+ * @json is no resize message (an input message, say), with another code
+ * when it is a bad one. */
+/* The bus message wsh264sink posts for it: an element message of this
+ * name with int fields "width" and "height". */
+#define VMS_RESIZE_MESSAGE "vmstream-resize"
+gboolean vms_resize_message_parse (const gchar *json, gssize len,
+                                   VmsRequest *out, GError **error);
 /* "image/png" or "image/jpeg" */
 const gchar *vms_image_format_type (VmsImageFormat format);
 /* The request line, without newline; newly allocated. */

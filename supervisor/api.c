@@ -798,10 +798,8 @@ resize_answered (guint status, const gchar *type, GBytes *body,
                  const gchar *message, gpointer user_data)
 {
   Asked *a = user_data;
-  VmsSession *s = g_hash_table_lookup (the_sup->sessions, a->session_id);
 
-  if (status == SOUP_STATUS_OK && s)
-    vms_session_set_size (s, a->width, a->height);
+  /* the session's size line, before this answer, set the new size */
   if (!a->finished) {
     if (status == SOUP_STATUS_OK) {
       g_autoptr (JsonBuilder) b = json_builder_new ();

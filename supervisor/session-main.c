@@ -160,26 +160,42 @@ screenshot (Session *s, const VmsRequest *req)
   g_object_unref (task);
 }
 
+/* A resize, from the API (@id > 0) or a player (the bus): the desktop and
+ * the stream change, and the supervisor hears the new size. */
+static void
+resize (Session *s, const VmsRequest *req)
+{
+  g_autoptr (GError) error = NULL;
+  guint status = 409;
+
+  if (vms_resize (s->pipeline, s->display, req->width, req->height, &status,
+                  &error)) {
+    GST_INFO ("resized to %dx%d", req->width, req->height);
+    emit (vms_status_line_size (req->width, req->height));
+    if (req->id)
+      answer (req->id, 200, NULL, NULL, NULL);
+  } else if (req->id) {
+    answer (req->id, status, NULL, NULL, error->message);
+  } else {
+    g_printerr ("vmstream-session: a player's resize to %dx%d: %s\n",
+                req->width, req->height, error->message);
+  }
+}
+
 static void
 handle_request (Session *s, const gchar *line, gsize len)
 {
   g_autoptr (GError) error = NULL;
   VmsRequest req;
-  guint status = 409;
 
   if (!vms_request_parse (line, (gssize)len, &req, &error)) {
     g_printerr ("vmstream-session: ignoring a request: %s\n", error->message);
     return;
   }
-  if (req.kind == VMS_REQUEST_SCREENSHOT) {
+  if (req.kind == VMS_REQUEST_SCREENSHOT)
     screenshot (s, &req);
-  } else if (vms_resize (s->pipeline, s->display, req.width, req.height,
-                         &status, &error)) {
-    GST_INFO ("resized to %dx%d", req.width, req.height);
-    answer (req.id, 200, NULL, NULL, NULL);
-  } else {
-    answer (req.id, status, NULL, NULL, error->message);
-  }
+  else
+    resize (s, &req);
 }
 
 /* --- input -------------------------------------------------------------- */
@@ -293,8 +309,17 @@ bus_cb (GstBus *bus, GstMessage *msg, gpointer user_data)
       }
       break;
     case GST_MESSAGE_ELEMENT:
-      if (gst_navigation_message_get_type (msg)
-          == GST_NAVIGATION_MESSAGE_EVENT) {
+      if (gst_message_has_name (msg, VMS_RESIZE_MESSAGE)) {
+        /* a player asks for its window's size (wsh264sink); the same
+         * limits as the API's */
+        const GstStructure *st = gst_message_get_structure (msg);
+        VmsRequest req = { .kind = VMS_REQUEST_RESIZE };
+        if (gst_structure_get_int (st, "width", &req.width)
+            && gst_structure_get_int (st, "height", &req.height)
+            && vms_request_check (&req, NULL))
+          resize (s, &req);
+      } else if (gst_navigation_message_get_type (msg)
+                 == GST_NAVIGATION_MESSAGE_EVENT) {
         GstEvent *ev = NULL;
         if (gst_navigation_message_parse_event (msg, &ev) && ev) {
           /* any element may post these: the contract applies here too */

@@ -375,6 +375,13 @@ handle_status_line (Run *r, const gchar *line, gsize len)
   switch (st.kind) {
     case VMS_STATUS_ANSWER:
       return handle_answer (r, &st);
+    case VMS_STATUS_SIZE:
+      /* a resize (the API's or a player's): restarts keep it */
+      if (st.width != s->width || st.height != s->height) {
+        g_message ("session %s: now %dx%d", s->id, st.width, st.height);
+        vms_session_set_size (s, st.width, st.height);
+      }
+      break;
     case VMS_STATUS_STATE:
       if (strcmp (st.text, "playing") == 0 && s->state == VMS_STATE_STARTING) {
         s->state = VMS_STATE_RUNNING;

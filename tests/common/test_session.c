@@ -1,6 +1,7 @@
 /* common/vmssession: the session process <-> supervisor protocol, written
  * by one side and read by the other with the same module.
  * SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <gio/gio.h>
 #include <glib.h>
 #include <string.h>
 
@@ -201,6 +202,53 @@ test_screenshot_query (void)
   }
 }
 
+static void
+test_resize_message (void)
+{
+  VmsRequest r;
+  g_autofree gchar *size = vms_status_line_size (722, 480);
+  g_auto (VmsStatus) st = { 0 };
+  static const gchar *not_resize[]
+      = { "{\"type\":\"key\",\"action\":\"down\",\"code\":\"KeyA\"}",
+          "{\"type\":\"pointer\",\"action\":\"move\",\"x\":1,\"y\":2}",
+          "[\"resize\"]", "{\"type\":\"resized\",\"width\":640}" };
+  static const gchar *bad[] = {
+    "{\"type\":\"resize\",\"width\":100,\"height\":100}",  /* too small */
+    "{\"type\":\"resize\",\"width\":8000,\"height\":600}", /* too large */
+    "{\"type\":\"resize\",\"width\":641,\"height\":480}",  /* odd */
+    "{\"type\":\"resize\",\"width\":640.5,\"height\":480}",
+    "{\"type\":\"resize\",\"width\":\"640\",\"height\":480}",
+    "{\"type\":\"resize\",\"width\":640}",
+    "{\"type\":\"resize\",\"width\":640,\"height\":480,\"x\":1}",
+    "{\"type\":\"resize\",\"width\":[[[[[[640]]]]]],\"height\":480}",
+    "{\"type\":\"resize\" // comment\n,\"width\":640,\"height\":480}",
+  };
+
+  g_assert_true (vms_resize_message_parse (
+      "{\"type\":\"resize\",\"width\":722,\"height\":480}", -1, &r, NULL));
+  g_assert_cmpint (r.kind, ==, VMS_REQUEST_RESIZE);
+  g_assert_cmpint (r.width, ==, 722);
+  g_assert_cmpint (r.height, ==, 480);
+  for (guint i = 0; i < G_N_ELEMENTS (not_resize); i++) {
+    g_autoptr (GError) error = NULL;
+    g_assert_false (vms_resize_message_parse (not_resize[i], -1, &r, &error));
+    g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND);
+  }
+  for (guint i = 0; i < G_N_ELEMENTS (bad); i++) {
+    g_autoptr (GError) error = NULL;
+    g_assert_false (vms_resize_message_parse (bad[i], -1, &r, &error));
+    g_assert_nonnull (error);
+    g_assert_false (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND));
+  }
+  /* the session tells the supervisor */
+  g_assert_true (vms_status_parse (size, -1, &st, NULL));
+  g_assert_cmpint (st.kind, ==, VMS_STATUS_SIZE);
+  g_assert_cmpint (st.width, ==, 722);
+  g_assert_cmpint (st.height, ==, 480);
+  g_assert_false (vms_status_parse (
+      "{\"event\":\"size\",\"width\":0,\"height\":5}", -1, &st, NULL));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -211,5 +259,6 @@ main (int argc, char **argv)
   g_test_add_func ("/session/answer", test_answer);
   g_test_add_func ("/session/request", test_request);
   g_test_add_func ("/session/screenshot-query", test_screenshot_query);
+  g_test_add_func ("/session/resize-message", test_resize_message);
   return g_test_run ();
 }

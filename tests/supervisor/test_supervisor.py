@@ -1394,6 +1394,21 @@ def case_browser_resize():
     st, ctype, png = get_bytes(sup, "/api/v1/sessions/%s/screenshot" % s["id"])
     check(st == 200 and png_size(png) == (800, 600), "the screenshot is 800x600 too (%s)"
           % (png_size(png),))
+    # the player's own request: #fit=1, the window made 700x500 then
+    # 722x481 100 ms later -> one resize to 722x480 (even)
+    node = subprocess.run(["node", os.path.join(SOURCE, "tests", "supervisor", "browser-resize.js"),
+                           s["viewer_url"], "fit"], capture_output=True, text=True, env=env,
+                          timeout=90)
+    out = json.loads(node.stdout) if node.stdout.startswith("{") else {}
+    fitted = out.get("state", {})
+    check(fitted.get("decodedWidth") == 722 and fitted.get("decodedHeight") == 480,
+          "with #fit=1 the player's window size becomes the desktop's (%sx%s) %s" % (
+              fitted.get("decodedWidth"), fitted.get("decodedHeight"), node.stderr[-300:]))
+    check(out.get("sent") == 1,
+          "debounced: one request for two quick window changes (%s)" % out.get("sent"))
+    st, g = sup.http("GET", "/api/v1/sessions/" + s["id"])
+    check(g.get("width") == 722 and g.get("height") == 480,
+          "the supervisor heard the new size (%sx%s)" % (g.get("width"), g.get("height")))
     rc = sup.stop()
     check(rc == 0, "supervisor exits 0")
 
