@@ -7,6 +7,9 @@
  * writable, so libsoup never buffers more than one message per client and
  * a stalled client can only fill its own queue, which the slow-client
  * policy bounds. The client protocol is documented in docs/websocket.md.
+ * A client's resize message ({"type":"resize",...}, the player's #fit=1)
+ * is posted on the bus as the element message "vmstream-resize" (width,
+ * height); the sink changes nothing itself.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
