@@ -88,6 +88,9 @@ answer (guint id, guint status, const gchar *type, GBytes *body,
 
 /* --- requests (screenshot, resize) -------------------------------------- */
 
+/* screenshots encoded at once (more are answered 503) */
+#define MAX_SHOTS_RUNNING 4
+
 typedef struct {
   Session *s;
   VmsRequest req;
@@ -145,6 +148,13 @@ screenshot (Session *s, const VmsRequest *req)
     answer (req->id, 503, NULL, NULL,
             "no frame has reached the encoder yet: try again once the "
             "stream runs");
+    return;
+  }
+  if (s->shots_running >= MAX_SHOTS_RUNNING) {
+    /* each holds a converted frame (6 MB at 1080p): bounded */
+    gst_sample_unref (sample);
+    answer (req->id, 503, NULL, NULL,
+            "this session is busy with other screenshots: try again");
     return;
   }
   j = g_new0 (ShotJob, 1);

@@ -990,6 +990,24 @@ def case_screenshot():
     st, g = sup.http("GET", "/api/v1/sessions/" + o["id"])
     check(g["state"] == "running" and g["pid"] == o["pid"] and alive(o["pid"]),
           "... and the session goes on running")
+    # many at once: at most 4 are encoded together, the others are 503
+    st, big = sup.http("POST", "/api/v1/sessions", {"template": "enc", "width": 1920,
+                                                    "height": 1080, "fps": 5})
+    bigshot = "/api/v1/sessions/%s/screenshot" % big["id"]
+    wait_for(lambda: get_bytes(sup, bigshot)[0] == 200, 10, 0.1)
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(get_bytes(sup, bigshot)))
+               for _ in range(12)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    codes = sorted(r[0] for r in results)
+    check(len(codes) == 12 and codes.count(200) >= 4 and
+          all(r[0] == 200 or (r[0] == 503 and b"busy" in r[2]) for r in results),
+          "12 screenshots at once: all answered, at most 4 encoded together, "
+          "the rest 503 busy (%s)" % codes)
+    check(503 in codes, "... and some were refused (%s)" % codes)
     # no encoder at all
     st, t = sup.http("POST", "/api/v1/sessions", {"template": "test", "width": 320,
                                                   "height": 240})
