@@ -235,6 +235,7 @@ inject (Session *s, const VmsInputEvent *ev, GstElement *from)
 {
   gint w, h;
   video_size_of (s, from ? from : s->stats_elem, &w, &h);
+  GST_LOG ("input for a %dx%d stream", w, h);
   if (vms_injector_handle (s->injector, ev, w, h))
     s->injected++;
 }

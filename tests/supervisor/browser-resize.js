@@ -15,6 +15,9 @@ async function fitted(page, url) {
   await page.goto(url.replace('#', '#fit=1&'));
   await page.waitForFunction(() => window.vmstreamPlayer && window.vmstreamPlayer.decodedFrames >= 3,
     null, { timeout: 30000 });
+  // the request made on connect first (its 500 ms timer must not be
+  // counted below)
+  await page.waitForFunction(() => window.vmstreamPlayer.resizeRequests >= 1, null, { timeout: 10000 });
   const sent = await page.evaluate(() => window.vmstreamPlayer.resizeRequests);
   await page.setViewportSize({ width: 700, height: 500 });
   await page.waitForTimeout(100);

@@ -1371,6 +1371,7 @@ def case_browser_resize():
         print("SKIP: needs node, /usr/bin/chromium and tests/browser/node_modules")
         sys.exit(77)
     display = start_xvfb("1024x768")
+    rec = XRecorder(display)
     src = ("ximagesrc display-name=${DISPLAY} use-damage=false ! "
            "video/x-raw,framerate=${FRAMERATE}/1 ! videoconvert ! videoscale ! "
            "video/x-raw,format=I420,width=${WIDTH},height=${HEIGHT}")
@@ -1390,6 +1391,11 @@ def case_browser_resize():
     check(before.get("decodedWidth") == 320 and before.get("decodedHeight") == 240,
           "Chromium decodes 320x240 first (%sx%s)" % (before.get("decodedWidth"),
                                                        before.get("decodedHeight")))
+    # a click before: the session's X connection is open from before the resize
+    sup.http("POST", "/api/v1/sessions/%s/input" % s["id"], click(0, 160, 120))
+    press = rec.read_until(lambda l: l.startswith("button-press 1 "), 10)
+    check(press == "button-press 1 512 384", "before: 160,120 of 320x240 is 512,384 of "
+          "the 1024x768 screen (%s)" % press)
     st, r = sup.http("POST", "/api/v1/sessions/%s/resize" % s["id"], {"width": 800, "height": 600})
     check(st == 200, "resize to 800x600 accepted (%s %s)" % (st, r))
     dims = subprocess.run(["xdpyinfo", "-display", display], capture_output=True,
@@ -1409,6 +1415,13 @@ def case_browser_resize():
     check(after.get("connects") == 1 and after.get("width") == 800,
           "without reconnecting: a new init on the same connection (connects=%s)"
           % after.get("connects"))
+    # input follows: the stream is the screen now, 1:1
+    rec.lines.clear()
+    sup.http("POST", "/api/v1/sessions/%s/input" % s["id"], click(0, 400, 300))
+    press = rec.read_until(lambda l: l.startswith("button-press 1 "), 10)
+    check(press == "button-press 1 400 300",
+          "after: 400,300 of the 800x600 stream lands at 400,300 of the "
+          "resized screen (%s)" % press)
     st, ctype, png = get_bytes(sup, "/api/v1/sessions/%s/screenshot" % s["id"])
     check(st == 200 and png_size(png) == (800, 600), "the screenshot is 800x600 too (%s)"
           % (png_size(png),))
