@@ -233,7 +233,9 @@ vms_shot_encode (GstSample *sample, VmsImageFormat format, gint width,
                  "the encoder's input is not raw video: no screenshot");
     return NULL;
   }
-  if (width <= 0)
+  /* down only: a larger picture says nothing more, and would cost up to
+   * 8192 x 4 x 8192 x 3 bytes */
+  if (width <= 0 || width > GST_VIDEO_INFO_WIDTH (&in_info))
     width = GST_VIDEO_INFO_WIDTH (&in_info);
   height = (gint)(((gint64)GST_VIDEO_INFO_HEIGHT (&in_info) * width
                    + GST_VIDEO_INFO_WIDTH (&in_info) / 2)

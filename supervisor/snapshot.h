@@ -22,7 +22,8 @@ void vms_shot_free (VmsShot *shot);
 GstSample *vms_shot_latest (VmsShot *shot);
 
 /* Converts @sample to RGB (PNG) or I420 (JPEG) @width pixels wide (0: its own
- * width; the height keeps the aspect ratio) and encodes it as PNG or JPEG.
+ * width, and never wider than that: only scaled down; the height keeps the
+ * aspect ratio) and encodes it as PNG or JPEG.
  * Blocking (run it in a thread); NULL with a sentence in @error. */
 GBytes *vms_shot_encode (GstSample *sample, VmsImageFormat format, gint width,
                          GError **error);

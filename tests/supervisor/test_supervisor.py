@@ -961,6 +961,9 @@ def case_screenshot():
     st, ctype, small = get_bytes(sup, shot + "?width=160")
     check(st == 200 and png_size(small) == (160, 120),
           "?width=160 scales keeping the aspect ratio (%s)" % (png_size(small),))
+    st, ctype, big = get_bytes(sup, shot + "?width=8192")
+    check(st == 200 and png_size(big) == (320, 240),
+          "?width=8192 of a 320x240 stream: never scaled up (%s)" % (png_size(big),))
     st, ctype, jpg = get_bytes(sup, shot + "?format=jpeg&width=100")
     check(st == 200 and ctype == "image/jpeg" and jpeg_size(jpg) == (100, 75),
           "?format=jpeg gives a JPEG (%s %s)" % (ctype, jpeg_size(jpg)))
