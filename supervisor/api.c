@@ -12,6 +12,9 @@
  *   DELETE /api/v1/sessions/{id}        stop (answers once it is gone)
  *   POST   /api/v1/sessions/{id}/input  input events (input contract)
  *   GET    /api/v1/sessions/{id}/stream the same WebSocket as /stream/{id}
+ *   GET    /api/v1/sessions/{id}/screenshot  the latest frame, PNG or JPEG
+ *                                       (?format=jpeg, ?width=N)
+ *   POST   /api/v1/sessions/{id}/resize {"width":W,"height":H}
  *
  * Who may ask (docs/security.md):
  * - every request: a Host from the allow-list (else 421), an Origin that is
@@ -20,10 +23,10 @@
  *   413, before the body is read); checked when the headers arrive;
  * - every route but /healthz, / and /player/{id} (which hold no secret)
  *   needs the administrator token, "Authorization: Bearer <token>", never
- *   in a URL; /input also takes that session's viewer token; the streams
- *   (/stream/{id}, .../stream) take the viewer token, which the session's
- *   wsh264sink checks at the WebSocket handshake (a browser cannot set
- *   Authorization on a WebSocket). */
+ *   in a URL; /input, /screenshot and /resize also take that session's
+ *   viewer token; the streams (/stream/{id}, .../stream) take the viewer
+ *   token, which the session's wsh264sink checks at the WebSocket
+ *   handshake (a browser cannot set Authorization on a WebSocket). */
 #include "supervisor.h"
 
 #include "apibody.h"
@@ -750,6 +753,175 @@ handle_stream (SoupServer *server, SoupServerMessage *msg, const char *path,
   }
   sink_path = g_strdup_printf ("/stream/%s", id);
   relay_to (msg, id, sink_path, TRUE);
+
+/* A request passed to the session process (vms_session_request()): the
+ * HTTP message waits, paused, for its answer. */
+typedef struct {
+  SoupServerMessage *msg;
+  gboolean finished; /* the client went away: answer nobody */
+  gchar *session_id;
+  gint width, height; /* resize */
+} Asked;
+
+static void
+asked_finished_cb (SoupServerMessage *msg, gpointer user_data)
+{
+  Asked *a = user_data;
+  a->finished = TRUE;
+}
+
+static Asked *
+asked_new (SoupServerMessage *msg, VmsSession *s)
+{
+  Asked *a = g_new0 (Asked, 1);
+  a->msg = g_object_ref (msg);
+  a->session_id = g_strdup (s->id);
+  g_signal_connect (msg, "finished", G_CALLBACK (asked_finished_cb), a);
+  return a;
+}
+
+static void
+asked_free (Asked *a)
+{
+  g_signal_handlers_disconnect_by_data (a->msg, a);
+  g_object_unref (a->msg);
+  g_free (a->session_id);
+  g_free (a);
+}
+
+/* FALSE (and answered) when the session could not be asked. */
+static gboolean
+ask (SoupServerMessage *msg, VmsSession *s, VmsRequest *req, VmsAnswerFunc cb,
+     Asked *a)
+{
+  g_autoptr (GError) error = NULL;
+
+  if (!vms_session_request (s, req, cb, a, &error)) {
+    respond_error (msg, SOUP_STATUS_SERVICE_UNAVAILABLE, "%s", error->message);
+    asked_free (a);
+    return FALSE;
+  }
+  soup_server_message_pause (msg);
+  return TRUE;
+}
+
+static void
+screenshot_answered (guint status, const gchar *type, GBytes *body,
+                     const gchar *message, gpointer user_data)
+{
+  Asked *a = user_data;
+
+  if (!a->finished) {
+    if (status == SOUP_STATUS_OK && body && type) {
+      soup_message_headers_replace (
+          soup_server_message_get_response_headers (a->msg), "Cache-Control",
+          "no-store");
+      soup_server_message_set_status (a->msg, SOUP_STATUS_OK, NULL);
+      soup_server_message_set_response (a->msg, type, SOUP_MEMORY_COPY,
+                                        g_bytes_get_data (body, NULL),
+                                        g_bytes_get_size (body));
+    } else {
+      respond_error (a->msg, status == SOUP_STATUS_OK ? 502 : status,
+                     "session \"%s\": %s", a->session_id,
+                     message ? message : "no picture in the answer");
+    }
+    soup_server_message_unpause (a->msg);
+  }
+  asked_free (a);
+}
+
+static void
+screenshot (SoupServerMessage *msg, VmsSession *s, GHashTable *query)
+{
+  g_autoptr (GError) error = NULL;
+  VmsRequest req;
+
+  if (!g_str_equal (soup_server_message_get_method (msg), "GET")) {
+    method_not_allowed (msg, "GET");
+    return;
+  }
+  /* common/vmssession: the limits the session applies too */
+  if (!vms_screenshot_query_parse (
+          query ? g_hash_table_lookup (query, "format") : NULL,
+          query ? g_hash_table_lookup (query, "width") : NULL, &req, &error)) {
+    respond_error (msg, SOUP_STATUS_BAD_REQUEST, "%s", error->message);
+    return;
+  }
+  ask (msg, s, &req, screenshot_answered, asked_new (msg, s));
+}
+
+static void
+resize_answered (guint status, const gchar *type, GBytes *body,
+                 const gchar *message, gpointer user_data)
+{
+  Asked *a = user_data;
+
+  /* the session's size line, before this answer, set the new size */
+  if (!a->finished) {
+    if (status == SOUP_STATUS_OK) {
+      g_autoptr (JsonBuilder) b = json_builder_new ();
+      g_autoptr (JsonNode) res = NULL;
+      json_builder_begin_object (b);
+      json_builder_set_member_name (b, "width");
+      json_builder_add_int_value (b, a->width);
+      json_builder_set_member_name (b, "height");
+      json_builder_add_int_value (b, a->height);
+      json_builder_end_object (b);
+      res = json_builder_get_root (b);
+      respond_json (a->msg, SOUP_STATUS_OK, res);
+    } else {
+      respond_error (a->msg, status, "session \"%s\": %s", a->session_id,
+                     message ? message : "not resized");
+    }
+    soup_server_message_unpause (a->msg);
+  }
+  asked_free (a);
+}
+
+static void
+resize (SoupServerMessage *msg, VmsSession *s)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (JsonNode) root = NULL;
+  VmsRequest req = { .kind = VMS_REQUEST_RESIZE };
+  JsonObject *o;
+  GList *members;
+  Asked *a;
+
+  if (!g_str_equal (soup_server_message_get_method (msg), "POST")) {
+    method_not_allowed (msg, "POST");
+    return;
+  }
+  root = parse_body (msg, &error);
+  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root)) {
+    respond_error (msg, SOUP_STATUS_BAD_REQUEST, "%s",
+                   error ? error->message
+                         : "the body must be a JSON object such as "
+                           "{\"width\": 1280, \"height\": 720}");
+    return;
+  }
+  o = json_node_get_object (root);
+  members = json_object_get_members (o);
+  for (GList *l = members; l; l = l->next) {
+    if (!g_str_equal (l->data, "width") && !g_str_equal (l->data, "height")) {
+      respond_error (msg, SOUP_STATUS_BAD_REQUEST,
+                     "unknown field \"%.64s\" (known: width, height)",
+                     (const gchar *)l->data);
+      g_list_free (members);
+      return;
+    }
+  }
+  g_list_free (members);
+  if (!member_int (o, "width", -1, G_MININT, G_MAXINT, &req.width, &error)
+      || !member_int (o, "height", -1, G_MININT, G_MAXINT, &req.height, &error)
+      || !vms_request_check (&req, &error)) {
+    respond_error (msg, SOUP_STATUS_BAD_REQUEST, "%s", error->message);
+    return;
+  }
+  a = asked_new (msg, s);
+  a->width = req.width;
+  a->height = req.height;
+  ask (msg, s, &req, resize_answered, a);
 }
 
 static void
@@ -768,13 +940,16 @@ handle_api (SoupServer *server, SoupServerMessage *msg, const char *path,
     return;
   }
   if (!identify (msg, &viewer_of)) {
-    /* a viewer token: POST .../sessions/{its session}/input, nothing
-     * else (the input route's own checks follow below) */
+    /* a viewer token: .../sessions/{its session}/input, /screenshot or
+     * /resize, nothing else (each route's own checks follow below) */
     g_autofree gchar *mine
-        = viewer_of
-              ? g_strdup_printf ("/api/v1/sessions/%s/input", viewer_of->id)
-              : NULL;
-    if (mine == NULL || !g_str_equal (path, mine)) {
+        = viewer_of ? g_strdup_printf ("/api/v1/sessions/%s/", viewer_of->id)
+                    : NULL;
+    const gchar *rest
+        = mine && g_str_has_prefix (path, mine) ? path + strlen (mine) : NULL;
+    if (rest == NULL
+        || !(g_str_equal (rest, "input") || g_str_equal (rest, "screenshot")
+             || g_str_equal (rest, "resize"))) {
       deny (msg, viewer_of);
       return;
     }
@@ -825,7 +1000,9 @@ handle_api (SoupServer *server, SoupServerMessage *msg, const char *path,
     return;
   }
   if (parts[0][0] != '\0' || n > 3
-      || (n == 3 && !g_str_equal (parts[2], "input"))) {
+      || (n == 3 && !g_str_equal (parts[2], "input")
+          && !g_str_equal (parts[2], "screenshot")
+          && !g_str_equal (parts[2], "resize"))) {
     respond_error (msg, SOUP_STATUS_NOT_FOUND, "no such API route: %.128s",
                    path);
     return;
@@ -847,6 +1024,14 @@ handle_api (SoupServer *server, SoupServerMessage *msg, const char *path,
     } else {
       method_not_allowed (msg, "GET, DELETE");
     }
+    return;
+  }
+  if (g_str_equal (parts[2], "screenshot")) {
+    screenshot (msg, s, query);
+    return;
+  }
+  if (g_str_equal (parts[2], "resize")) {
+    resize (msg, s);
     return;
   }
   /* input */

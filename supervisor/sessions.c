@@ -88,6 +88,7 @@ vms_session_unref (VmsSession *s)
     memset (s->link_secret, 0, strlen (s->link_secret));
   g_free (s->link_secret);
   g_queue_clear_full (&s->input_queue, (GDestroyNotify)g_bytes_unref);
+  g_hash_table_destroy (s->requests); /* empty: failed when the run ended */
   g_free (s->id);
   g_free (s->template_name);
   g_free (s->encoder);
@@ -291,7 +292,18 @@ typedef struct {
   GCancellable *cancel;
   guint eof_timer;
   gboolean exited, eof;
+  /* the raw bytes of an answer being read (after its line) */
+  guint answer_id;
+  guint answer_status;
+  gchar *answer_type;
+  guint8 *answer_body;
+  gsize answer_len;
 } Run;
+
+static void requests_fail (VmsSession *s, guint status, const gchar *message);
+static void request_answered (VmsSession *s, guint id, guint status,
+                              const gchar *type, GBytes *body,
+                              const gchar *message);
 
 static void
 session_update (VmsSession *s)
@@ -299,15 +311,72 @@ session_update (VmsSession *s)
   vms_api_session_changed (s);
 }
 
+static void read_line_cb (GObject *src, GAsyncResult *res, gpointer user_data);
+
 static void
-handle_status_line (VmsSession *s, const gchar *line, gsize len)
+body_read_cb (GObject *src, GAsyncResult *res, gpointer user_data)
 {
+  Run *r = user_data;
+  gsize got = 0;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GBytes) body = NULL;
+
+  if (!g_input_stream_read_all_finish (G_INPUT_STREAM (src), res, &got, &error)
+      || got != r->answer_len) {
+    /* the process ended mid-answer: read_line_cb ends the run */
+    g_clear_pointer (&r->answer_body, g_free);
+    g_clear_pointer (&r->answer_type, g_free);
+    request_answered (r->s, r->answer_id, 502, NULL, NULL,
+                      "the session process ended while sending its answer");
+  } else {
+    body = g_bytes_new_take (g_steal_pointer (&r->answer_body), got);
+    request_answered (r->s, r->answer_id, r->answer_status, r->answer_type,
+                      body, NULL);
+    g_clear_pointer (&r->answer_type, g_free);
+  }
+  g_data_input_stream_read_line_async (r->out, G_PRIORITY_DEFAULT, r->cancel,
+                                       read_line_cb, r);
+}
+
+/* TRUE when the answer's bytes are being read: the next line comes after. */
+static gboolean
+handle_answer (Run *r, VmsStatus *st)
+{
+  if (st->bytes == 0) {
+    request_answered (r->s, st->id, st->status, st->type, NULL, st->text);
+    return FALSE;
+  }
+  r->answer_id = st->id;
+  r->answer_status = st->status;
+  r->answer_type = g_strdup (st->type);
+  r->answer_len = (gsize)st->bytes; /* at most VMS_ANSWER_MAX_BYTES */
+  r->answer_body = g_malloc (r->answer_len);
+  g_input_stream_read_all_async (G_INPUT_STREAM (r->out), r->answer_body,
+                                 r->answer_len, G_PRIORITY_DEFAULT, r->cancel,
+                                 body_read_cb, r);
+  return TRUE;
+}
+
+/* TRUE when the line was an answer whose bytes are now being read. */
+static gboolean
+handle_status_line (Run *r, const gchar *line, gsize len)
+{
+  VmsSession *s = r->s;
   g_auto (VmsStatus) st = { 0 };
 
   /* common/vmssession.h: the lines vmstream-session writes */
   if (!vms_status_parse (line, (gssize)len, &st, NULL))
-    return;
+    return FALSE;
   switch (st.kind) {
+    case VMS_STATUS_ANSWER:
+      return handle_answer (r, &st);
+    case VMS_STATUS_SIZE:
+      /* a resize (the API's or a player's): restarts keep it */
+      if (st.width != s->width || st.height != s->height) {
+        g_message ("session %s: now %dx%d", s->id, st.width, st.height);
+        vms_session_set_size (s, st.width, st.height);
+      }
+      break;
     case VMS_STATUS_STATE:
       if (strcmp (st.text, "playing") == 0 && s->state == VMS_STATE_STARTING) {
         s->state = VMS_STATE_RUNNING;
@@ -332,6 +401,7 @@ handle_status_line (VmsSession *s, const gchar *line, gsize len)
     default:
       break;
   }
+  return FALSE;
 }
 
 static gboolean
@@ -369,7 +439,12 @@ run_ended (Run *r)
   g_object_unref (r->out);
   g_object_unref (r->proc);
   g_object_unref (r->cancel);
+  g_free (r->answer_type);
+  g_free (r->answer_body);
   g_free (r);
+  if (s->proc == NULL) /* not restarted yet: nobody left to answer */
+    requests_fail (s, SOUP_STATUS_SERVICE_UNAVAILABLE,
+                   "the session process ended before it answered");
 
   if (s->removed) {
     g_message ("session %s: process ended (%s %d)", s->id,
@@ -419,7 +494,8 @@ read_line_cb (GObject *src, GAsyncResult *res, gpointer user_data)
       run_ended (r);
     return;
   }
-  handle_status_line (r->s, line, len);
+  if (handle_status_line (r, line, len))
+    return; /* body_read_cb goes on */
   g_data_input_stream_read_line_async (r->out, G_PRIORITY_DEFAULT, r->cancel,
                                        read_line_cb, r);
 }
@@ -760,6 +836,7 @@ vms_session_create (VmsSupervisor *sup, const gchar *id,
   s->fps = fps;
   s->clients = -1;
   s->last_exit = G_MININT;
+  s->requests = g_hash_table_new (NULL, NULL);
   if (!allocate_ports (s, error)) {
     *http_status = SOUP_STATUS_SERVICE_UNAVAILABLE;
     vms_template_free (text);
@@ -852,6 +929,7 @@ vms_session_stop (VmsSession *s)
 #define MAX_INPUT_QUEUE (1024 * 1024)
 
 static void input_kick (VmsSession *s);
+static gboolean queue_line (VmsSession *s, gchar *text, GError **error);
 
 static void
 input_written_cb (GObject *src, GAsyncResult *res, gpointer user_data)
@@ -895,13 +973,100 @@ gboolean
 vms_session_send_input (VmsSession *s, const VmsInputEvent *events, guint n,
                         GError **error)
 {
-  gchar *text;
+  /* the canonical line of the validated events (common/vmsinput.h), which
+   * the session parses with the same contract */
+  if (!queue_line (s, vms_input_line_build (events, n), error))
+    return FALSE;
+  s->input_events += n;
+  return TRUE;
+}
+
+/* --- requests to the session process (screenshot, resize) -------------- */
+
+void
+vms_session_set_size (VmsSession *s, gint width, gint height)
+{
+  VmsConfig *cfg = s->sup->cfg;
+  g_autoptr (GError) err = NULL;
+  VmsTemplate *text;
+  gchar *pipeline = NULL;
+
+  s->width = width;
+  s->height = height;
+  /* a restarted process comes back at the new size */
+  text = vms_template_load (cfg->templates_dir, s->template_name, &err);
+  if (text) {
+    g_autoptr (GHashTable) vars = session_vars (s);
+    GHashTable *layers[] = { vars, cfg->extra_vars, text->defaults, NULL };
+    pipeline = vms_template_expand (text->body, layers, &err);
+    vms_template_free (text);
+  }
+  if (pipeline == NULL) {
+    g_message ("session %s: a restart will come back at the old size: %s",
+               s->id, err ? err->message : "no template");
+    return;
+  }
+  g_free (s->pipeline);
+  s->pipeline = pipeline;
+}
+
+#define REQUEST_TIMEOUT_S 10
+
+typedef struct {
+  VmsSession *s;
+  guint id;
+  VmsAnswerFunc cb;
+  gpointer user_data;
+  guint timeout_id;
+} VmsPending;
+
+static void
+request_answered (VmsSession *s, guint id, guint status, const gchar *type,
+                  GBytes *body, const gchar *message)
+{
+  VmsPending *p = g_hash_table_lookup (s->requests, GUINT_TO_POINTER (id));
+
+  if (p == NULL)
+    return; /* timed out already, or not ours */
+  g_hash_table_remove (s->requests, GUINT_TO_POINTER (id));
+  if (p->timeout_id)
+    g_source_remove (p->timeout_id);
+  p->cb (status, type, body, message, p->user_data);
+  g_free (p);
+}
+
+static gboolean
+request_timeout_cb (gpointer user_data)
+{
+  VmsPending *p = user_data;
+  p->timeout_id = 0;
+  request_answered (p->s, p->id, SOUP_STATUS_GATEWAY_TIMEOUT, NULL, NULL,
+                    "the session process did not answer within " G_STRINGIFY (
+                        REQUEST_TIMEOUT_S) " s");
+  return G_SOURCE_REMOVE;
+}
+
+static void
+requests_fail (VmsSession *s, guint status, const gchar *message)
+{
+  GList *ids = g_hash_table_get_keys (s->requests);
+  for (GList *l = ids; l; l = l->next)
+    request_answered (s, GPOINTER_TO_UINT (l->data), status, NULL, NULL,
+                      message);
+  g_list_free (ids);
+}
+
+static gboolean
+queue_line (VmsSession *s, gchar *text, GError **error)
+{
   gsize len;
 
   if (s->proc_in == NULL || s->state != VMS_STATE_RUNNING) {
     g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_CONNECTED,
-                 "session \"%s\" is %s: it takes input only when running",
+                 "session \"%s\" is %s: it takes input and requests only "
+                 "when running",
                  s->id, vms_state_name (s->state));
+    g_free (text);
     return FALSE;
   }
   if (s->input_queued > MAX_INPUT_QUEUE) {
@@ -909,18 +1074,37 @@ vms_session_send_input (VmsSession *s, const VmsInputEvent *events, guint n,
                  "session \"%s\" is not taking input (%" G_GSIZE_FORMAT
                  " bytes waiting)",
                  s->id, s->input_queued);
+    g_free (text);
     return FALSE;
   }
-  /* the canonical line of the validated events (common/vmsinput.h), which
-   * the session parses with the same contract */
-  text = vms_input_line_build (events, n);
   len = strlen (text);
   text = g_realloc (text, len + 1);
   text[len] = '\n';
   g_queue_push_tail (&s->input_queue, g_bytes_new_take (text, len + 1));
   s->input_queued += len + 1;
   input_kick (s);
-  s->input_events += n;
+  return TRUE;
+}
+
+gboolean
+vms_session_request (VmsSession *s, VmsRequest *req, VmsAnswerFunc cb,
+                     gpointer user_data, GError **error)
+{
+  VmsPending *p;
+
+  if (++s->next_request == 0)
+    s->next_request = 1;
+  req->id = s->next_request;
+  if (!queue_line (s, vms_request_line (req), error))
+    return FALSE;
+  p = g_new0 (VmsPending, 1);
+  p->s = s;
+  p->id = req->id;
+  p->cb = cb;
+  p->user_data = user_data;
+  p->timeout_id
+      = g_timeout_add_seconds (REQUEST_TIMEOUT_S, request_timeout_cb, p);
+  g_hash_table_insert (s->requests, GUINT_TO_POINTER (p->id), p);
   return TRUE;
 }
 

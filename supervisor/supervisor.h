@@ -6,6 +6,7 @@
 #include <libsoup/soup.h>
 
 #include "vmsinput.h"
+#include "vmssession.h"
 
 #ifndef VMS_PLUGINS_DIR
 #define VMS_PLUGINS_DIR "/usr/local/lib/gstreamer-1.0"
@@ -110,7 +111,17 @@ struct _VmsSession {
   gint qemu_stop_stage;
 
   GList *waiters; /* SoupServerMessage paused until started/stopped */
+
+  /* requests sent to the session process (screenshot, resize): id ->
+   * VmsPending, answered by its answer line or failed when it ends */
+  GHashTable *requests;
+  guint next_request;
 };
+
+/* The session's answer to a request: @status is an HTTP status; @body
+ * (screenshots) and @type may be NULL, @message is a sentence for errors. */
+typedef void (*VmsAnswerFunc) (guint status, const gchar *type, GBytes *body,
+                               const gchar *message, gpointer user_data);
 
 struct _VmsSupervisor {
   VmsConfig *cfg;
@@ -130,6 +141,14 @@ VmsSession *vms_session_create (VmsSupervisor *sup, const gchar *id,
 void vms_session_stop (VmsSession *s);
 gboolean vms_session_send_input (VmsSession *s, const VmsInputEvent *events,
                                  guint n, GError **error);
+/* Sends @req (its id is set here) to the running session process; @cb is
+ * called exactly once, later, from the main loop: with the answer, 503 when
+ * the process ends first, 504 after a timeout. FALSE with @error (and no
+ * call) when the session is not running or not reading its stdin. */
+gboolean vms_session_request (VmsSession *s, VmsRequest *req, VmsAnswerFunc cb,
+                              gpointer user_data, GError **error);
+/* After a resize: the size the session reports and restarts with. */
+void vms_session_set_size (VmsSession *s, gint width, gint height);
 const gchar *vms_state_name (VmsState st);
 JsonNode *vms_session_to_json (VmsSession *s, const gchar *host);
 void vms_supervisor_shutdown (VmsSupervisor *sup);

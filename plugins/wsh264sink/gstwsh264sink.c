@@ -7,6 +7,9 @@
  * writable, so libsoup never buffers more than one message per client and
  * a stalled client can only fill its own queue, which the slow-client
  * policy bounds. The client protocol is documented in docs/websocket.md.
+ * A client's resize message ({"type":"resize",...}, the player's #fit=1)
+ * is posted on the bus as the element message "vmstream-resize" (width,
+ * height); the sink changes nothing itself.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -18,6 +21,7 @@
 #include "vmsauth.h"
 #include "vmsnet.h"
 #include "vmstransport.h"
+#include "vmssession.h"
 
 #include <errno.h>
 #include <string.h>
@@ -459,6 +463,7 @@ on_ws_message (SoupWebsocketConnection *conn, gint type, GBytes *message,
   GstEvent *ev;
   gsize size;
   const gchar *data;
+  VmsRequest resize;
 
   if (type != SOUP_WEBSOCKET_DATA_TEXT) {
     GST_DEBUG_OBJECT (sink, "client %u sent a binary message, ignored", c->id);
@@ -471,6 +476,26 @@ on_ws_message (SoupWebsocketConnection *conn, gint type, GBytes *message,
         c->id, size);
     return;
   }
+  if (vms_resize_message_parse (data, (gssize)size, &resize, &err)) {
+    /* the player asks for its window's size: whoever runs the pipeline
+     * decides (vmstream-session resizes the desktop) */
+    GST_INFO_OBJECT (sink, "client %u asks for %dx%d", c->id, resize.width,
+                     resize.height);
+    gst_element_post_message (
+        GST_ELEMENT (sink),
+        gst_message_new_element (GST_OBJECT (sink),
+                                 gst_structure_new (VMS_RESIZE_MESSAGE, "width",
+                                                    G_TYPE_INT, resize.width,
+                                                    "height", G_TYPE_INT,
+                                                    resize.height, NULL)));
+    return;
+  }
+  if (!g_error_matches (err, G_IO_ERROR, G_IO_ERROR_NOT_FOUND)) {
+    GST_DEBUG_OBJECT (sink, "client %u: bad resize message: %s", c->id,
+                      err->message);
+    return;
+  }
+  g_clear_error (&err);
   ev = wsh264_navigation_event_from_json (data, size, &err);
   if (!ev) {
     GST_DEBUG_OBJECT (sink, "client %u: bad input message: %s", c->id,

@@ -71,6 +71,13 @@ TEMPLATES = {
     "undef": "videotestsrc ! ${NOT_DEFINED_ANYWHERE} ! fakesink\n",
     "fails": "videotestsrc num-buffers=5 ! video/x-raw,width=320,height=240 ! "
              "jpegdec ! fakesink\n",
+    # an encoder whose input moves (the ball), for screenshots and resize
+    "enc": "videotestsrc is-live=true pattern=ball ! "
+           "video/x-raw,width=${WIDTH},height=${HEIGHT},framerate=${FPS}/1 ! "
+           "vmstreamenc encoder=x264 ! fakesink\n",
+    # an encoder that never gets a frame (the sink plays without one)
+    "noframe": "videotestsrc is-live=true ! valve drop=true ! "
+               "vmstreamenc encoder=x264 ! fakesink async=false\n",
 }
 
 
@@ -219,13 +226,14 @@ def no_asan_reports(sup):
                  "no sanitizer report from the supervisor or its sessions")
 
 
-def start_xvfb():
-    """Starts a private Xvfb on the first free display number from 91."""
+def start_xvfb(size="640x480"):
+    """Starts a private Xvfb on the first free display number from 91; its
+    screen is @size, the largest RandR can make it later."""
     for num in range(91, 200):
         if os.path.exists("/tmp/.X11-unix/X%d" % num) or os.path.exists("/tmp/.X%d-lock" % num):
             continue
         logpath = os.path.join(TMP, "xvfb.log")
-        x = subprocess.Popen(["Xvfb", ":%d" % num, "-screen", "0", "640x480x24",
+        x = subprocess.Popen(["Xvfb", ":%d" % num, "-screen", "0", size + "x24",
                               "-nolisten", "tcp", "-noreset"],
                              stdout=subprocess.DEVNULL, stderr=open(logpath, "w"))
 
@@ -899,6 +907,170 @@ def case_tokens():
     no_asan_reports(sup)
 
 
+def get_bytes(sup, path, token=None):
+    """GET @path: (status, Content-Type, body bytes)."""
+    req = urllib.request.Request("http://127.0.0.1:%d%s" % (sup.port, path))
+    req.add_header("Authorization", "Bearer " + (token if token is not None else sup.token))
+    try:
+        with NO_REDIRECT.open(req, timeout=30) as r:
+            return r.status, r.headers.get("Content-Type", ""), r.read()
+    except urllib.error.HTTPError as err:
+        return err.code, err.headers.get("Content-Type", ""), err.read()
+
+
+def png_size(data):
+    """(width, height) from a PNG's IHDR, None if @data is no PNG."""
+    import struct
+    if data[:8] != b"\x89PNG\r\n\x1a\n" or data[12:16] != b"IHDR":
+        return None
+    return struct.unpack(">II", data[16:24])
+
+
+def png_pixels(data):
+    """The PNG's decompressed image data (filtered rows: equal pictures give
+    equal bytes, as one encoder filters them the same way)."""
+    import struct
+    import zlib
+    pos, idat = 8, b""
+    while pos < len(data):
+        n, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        if kind == b"IDAT":
+            idat += data[pos + 8:pos + 8 + n]
+        pos += 12 + n
+    return zlib.decompress(idat)
+
+
+def jpeg_size(data):
+    """(width, height) from a JPEG's SOF marker, None if @data is no JPEG."""
+    import struct
+    if data[:2] != b"\xff\xd8":
+        return None
+    pos = 2
+    while pos + 9 < len(data):
+        marker, n = data[pos + 1], struct.unpack(">H", data[pos + 2:pos + 4])[0]
+        if 0xc0 <= marker <= 0xc3:
+            h, w = struct.unpack(">HH", data[pos + 5:pos + 9])
+            return w, h
+        pos += 2 + n
+    return None
+
+
+def case_screenshot():
+    """GET /api/v1/sessions/{id}/screenshot: the latest raw frame before the
+    encoder as PNG (or JPEG), scaled on request; 400 for bad parameters, 503
+    before the first frame (the session goes on running); the administrator
+    or the session's own viewer token."""
+    sup = Supervisor()
+    st, s = sup.http("POST", "/api/v1/sessions",
+                     {"template": "enc", "width": 320, "height": 240, "fps": 30})
+    check(st == 201 and s["state"] == "running", "a session with an encoder runs (%s)" % st)
+    shot = "/api/v1/sessions/%s/screenshot" % s["id"]
+    st, ctype, png = wait_for(lambda: (lambda r: r if r[0] == 200 else None)(
+        get_bytes(sup, shot)), 10, 0.1) or get_bytes(sup, shot)
+    check(st == 200 and ctype == "image/png" and png_size(png) == (320, 240),
+          "a PNG of the stream's size, Content-Type image/png (%s %s %s)"
+          % (st, ctype, png_size(png) if st == 200 else png[:200]))
+    st, ctype, small = get_bytes(sup, shot + "?width=160")
+    check(st == 200 and png_size(small) == (160, 120),
+          "?width=160 scales keeping the aspect ratio (%s)" % (png_size(small),))
+    st, ctype, big = get_bytes(sup, shot + "?width=8192")
+    check(st == 200 and png_size(big) == (320, 240),
+          "?width=8192 of a 320x240 stream: never scaled up (%s)" % (png_size(big),))
+    st, ctype, jpg = get_bytes(sup, shot + "?format=jpeg&width=100")
+    check(st == 200 and ctype == "image/jpeg" and jpeg_size(jpg) == (100, 75),
+          "?format=jpeg gives a JPEG (%s %s)" % (ctype, jpeg_size(jpg)))
+    # the ball moves: a later picture differs
+    later = wait_for(lambda: (lambda r: r[2] if r[0] == 200 and
+                              png_pixels(r[2]) != png_pixels(png) else None)(
+        get_bytes(sup, shot)), 5, 0.1)
+    check(later is not None, "the picture changes when the video does")
+    for bad in ("0", "-5", "8193", "abc", "1.5", ""):
+        st, ctype, body = get_bytes(sup, shot + "?width=" + bad)
+        check(st == 400 and b"width" in body, "width=%r is 400 with a sentence (%s)" % (bad, st))
+    st, ctype, body = get_bytes(sup, shot + "?format=gif")
+    check(st == 400 and b"png or jpeg" in body, "format=gif is 400 (%s)" % st)
+    # who may ask
+    st, _, _ = get_bytes(sup, shot, token=s["viewer_token"])
+    check(st == 200, "the session's viewer token may take its screenshot (%s)" % st)
+    st2, o = sup.http("POST", "/api/v1/sessions", {"template": "noframe", "width": 320,
+                                                   "height": 240})
+    st, _, _ = get_bytes(sup, shot, token=o["viewer_token"])
+    check(st == 403, "another session's viewer token may not (%s)" % st)
+    st, _, _ = get_bytes(sup, shot, token="")
+    check(st == 401, "no token: 401 (%s)" % st)
+    # no frame yet
+    st, ctype, body = get_bytes(sup, "/api/v1/sessions/%s/screenshot" % o["id"])
+    check(st == 503 and b"no frame" in body, "no frame yet: 503 with a sentence (%s %s)"
+          % (st, body[:200]))
+    st, g = sup.http("GET", "/api/v1/sessions/" + o["id"])
+    check(g["state"] == "running" and g["pid"] == o["pid"] and alive(o["pid"]),
+          "... and the session goes on running")
+    # many at once: at most 4 are encoded together, the others are 503
+    st, big = sup.http("POST", "/api/v1/sessions", {"template": "enc", "width": 1920,
+                                                    "height": 1080, "fps": 5})
+    bigshot = "/api/v1/sessions/%s/screenshot" % big["id"]
+    wait_for(lambda: get_bytes(sup, bigshot)[0] == 200, 10, 0.1)
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(get_bytes(sup, bigshot)))
+               for _ in range(12)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    codes = sorted(r[0] for r in results)
+    check(len(codes) == 12 and codes.count(200) >= 4 and
+          all(r[0] == 200 or (r[0] == 503 and b"busy" in r[2]) for r in results),
+          "12 screenshots at once: all answered, at most 4 encoded together, "
+          "the rest 503 busy (%s)" % codes)
+    check(503 in codes, "... and some were refused (%s)" % codes)
+    # no encoder at all
+    st, t = sup.http("POST", "/api/v1/sessions", {"template": "test", "width": 320,
+                                                  "height": 240})
+    st, ctype, body = get_bytes(sup, "/api/v1/sessions/%s/screenshot" % t["id"])
+    check(st == 409 and b"encoder" in body, "a pipeline without an encoder: 409 (%s)" % st)
+    rc = sup.stop()
+    check(rc == 0, "supervisor exits 0")
+    no_asan_reports(sup)
+
+
+def case_resize():
+    """POST /api/v1/sessions/{id}/resize: 400 outside 320x200..4096x2160
+    (the session goes on), else the stream's size changes in the running
+    process (its capsfilter; X sessions also get RandR, case browser-resize)."""
+    sup = Supervisor()
+    st, s = sup.http("POST", "/api/v1/sessions",
+                     {"template": "enc", "width": 320, "height": 240, "fps": 30})
+    path = "/api/v1/sessions/%s/resize" % s["id"]
+    for body in ({"width": 318, "height": 240}, {"width": 4098, "height": 240},
+                 {"width": 640, "height": 198}, {"width": 640, "height": 2162},
+                 {"width": 641, "height": 480}, {"width": "640", "height": 480},
+                 {"width": 640}, {"width": 640, "height": 480, "depth": 24}, [640, 480]):
+        st, e = sup.http("POST", path, body)
+        check(st == 400 and e.get("error"), "resize %s: 400 (%s %s)" % (body, st, e))
+    st, g = sup.http("GET", "/api/v1/sessions/" + s["id"])
+    check(g["state"] == "running" and g["pid"] == s["pid"], "the session goes on running")
+    st, r = sup.http("POST", path, {"width": 640, "height": 360})
+    check(st == 200 and r == {"width": 640, "height": 360}, "resize to 640x360: 200 (%s %s)" % (st, r))
+    shot = "/api/v1/sessions/%s/screenshot" % s["id"]
+    size = wait_for(lambda: (lambda r: png_size(r[2]) if r[0] == 200 and
+                             png_size(r[2]) == (640, 360) else None)(get_bytes(sup, shot)), 10, 0.1)
+    check(size == (640, 360), "the encoder's input is 640x360 now (%s)" % (size,))
+    st, g = sup.http("GET", "/api/v1/sessions/" + s["id"])
+    check(g["width"] == 640 and g["height"] == 360 and g["pid"] == s["pid"],
+          "the session reports the new size, same process")
+    st, t = sup.http("POST", "/api/v1/sessions", {"template": "noframe"})
+    st, e = sup.http("POST", path, {"width": 640, "height": 360}, token=t["viewer_token"])
+    check(st == 403, "another session's viewer token may not resize this one (%s)" % st)
+    st, e = sup.http("POST", path, {"width": 800, "height": 600}, token=s["viewer_token"])
+    check(st == 200, "its own viewer token may (the player asks for its size) (%s)" % st)
+    st, e = sup.http("POST", "/api/v1/sessions/%s/resize" % t["id"], {"width": 640, "height": 360})
+    check(st == 409 and "cannot be resized" in e.get("error", ""),
+          "no display and no fixed size: 409 with a sentence (%s %s)" % (st, e))
+    rc = sup.stop()
+    check(rc == 0, "supervisor exits 0")
+    no_asan_reports(sup)
+
+
 def demo_session(sup, **kw):
     body = {"template": "demo-local", "width": 320, "height": 240, "fps": 30}
     body.update(kw)
@@ -1468,6 +1640,92 @@ def case_browser():
     check(rc == 0, "supervisor exits 0")
 
 
+def case_browser_resize():
+    """The resize API on an X desktop: RandR changes the Xvfb screen,
+    ximagesrc and the encoder renegotiate, and an open Chromium player
+    decodes the new size without reconnecting; a screenshot shows it too."""
+    node_modules = os.path.join(SOURCE, "tests", "browser", "node_modules", "playwright-core")
+    if ASAN:
+        print("SKIP: browser case not run under ASan (Chromium is not ours)")
+        sys.exit(77)
+    if not (shutil.which("node") and os.path.exists("/usr/bin/chromium") and
+            os.path.isdir(node_modules)):
+        print("SKIP: needs node, /usr/bin/chromium and tests/browser/node_modules")
+        sys.exit(77)
+    display = start_xvfb("1024x768")
+    rec = XRecorder(display)
+    src = ("ximagesrc display-name=${DISPLAY} use-damage=false ! "
+           "video/x-raw,framerate=${FRAMERATE}/1 ! videoconvert ! videoscale ! "
+           "video/x-raw,format=I420,width=${WIDTH},height=${HEIGHT}")
+    sup = Supervisor(templates=os.path.join(SOURCE, "pipelines"),
+                     env={"HELIX_DISPLAY": display, "HELIX_VAR_SOURCE": src,
+                          "HELIX_ENCODER": "x264"})
+    st, s = demo_session(sup, width=320, height=240, fps=15)
+    check(st == 201 and s["state"] == "running", "API create: running (%s)" % st)
+    env = dict(os.environ)
+    env.pop("LD_PRELOAD", None)
+    node = subprocess.Popen(["node", os.path.join(SOURCE, "tests", "supervisor", "browser-resize.js"),
+                             s["viewer_url"]], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=env)
+    cleanups.append(lambda: node.poll() is None and (node.kill(), node.wait()))
+    line = node.stdout.readline()  # blocks until the page decoded
+    before = json.loads(line).get("state", {}) if line.startswith("{") else {}
+    check(before.get("decodedWidth") == 320 and before.get("decodedHeight") == 240,
+          "Chromium decodes 320x240 first (%sx%s)" % (before.get("decodedWidth"),
+                                                       before.get("decodedHeight")))
+    # a click before: the session's X connection is open from before the resize
+    sup.http("POST", "/api/v1/sessions/%s/input" % s["id"], click(0, 160, 120))
+    press = rec.read_until(lambda l: l.startswith("button-press 1 "), 10)
+    check(press == "button-press 1 512 384", "before: 160,120 of 320x240 is 512,384 of "
+          "the 1024x768 screen (%s)" % press)
+    st, r = sup.http("POST", "/api/v1/sessions/%s/resize" % s["id"], {"width": 800, "height": 600})
+    check(st == 200, "resize to 800x600 accepted (%s %s)" % (st, r))
+    dims = subprocess.run(["xdpyinfo", "-display", display], capture_output=True,
+                          text=True).stdout
+    check("dimensions:    800x600 pixels" in dims,
+          "RandR made the X screen itself 800x600 (%s)" %
+          [l.strip() for l in dims.splitlines() if "dimensions" in l])
+    st, e = sup.http("POST", "/api/v1/sessions/%s/resize" % s["id"], {"width": 1280, "height": 720})
+    check(st == 409 and "1024x768" in e.get("error", ""),
+          "larger than the X server allows: 409 naming its largest size (%s %s)" % (st, e))
+    line = node.stdout.readline()
+    node.wait(timeout=60)
+    after = json.loads(line).get("state", {}) if line.startswith("{") else {}
+    check(after.get("decodedWidth") == 800 and after.get("decodedHeight") == 600,
+          "the open player decodes 800x600 after the resize (%sx%s) %s" % (
+              after.get("decodedWidth"), after.get("decodedHeight"), node.stderr.read()[-300:]))
+    check(after.get("connects") == 1 and after.get("width") == 800,
+          "without reconnecting: a new init on the same connection (connects=%s)"
+          % after.get("connects"))
+    # input follows: the stream is the screen now, 1:1
+    rec.lines.clear()
+    sup.http("POST", "/api/v1/sessions/%s/input" % s["id"], click(0, 400, 300))
+    press = rec.read_until(lambda l: l.startswith("button-press 1 "), 10)
+    check(press == "button-press 1 400 300",
+          "after: 400,300 of the 800x600 stream lands at 400,300 of the "
+          "resized screen (%s)" % press)
+    st, ctype, png = get_bytes(sup, "/api/v1/sessions/%s/screenshot" % s["id"])
+    check(st == 200 and png_size(png) == (800, 600), "the screenshot is 800x600 too (%s)"
+          % (png_size(png),))
+    # the player's own request: #fit=1, the window made 700x500 then
+    # 722x481 100 ms later -> one resize to 722x480 (even)
+    node = subprocess.run(["node", os.path.join(SOURCE, "tests", "supervisor", "browser-resize.js"),
+                           s["viewer_url"], "fit"], capture_output=True, text=True, env=env,
+                          timeout=90)
+    out = json.loads(node.stdout) if node.stdout.startswith("{") else {}
+    fitted = out.get("state", {})
+    check(fitted.get("decodedWidth") == 722 and fitted.get("decodedHeight") == 480,
+          "with #fit=1 the player's window size becomes the desktop's (%sx%s) %s" % (
+              fitted.get("decodedWidth"), fitted.get("decodedHeight"), node.stderr[-300:]))
+    check(out.get("sent") == 1,
+          "debounced: one request for two quick window changes (%s)" % out.get("sent"))
+    st, g = sup.http("GET", "/api/v1/sessions/" + s["id"])
+    check(g.get("width") == 722 and g.get("height") == 480,
+          "the supervisor heard the new size (%sx%s)" % (g.get("width"), g.get("height")))
+    rc = sup.stop()
+    check(rc == 0, "supervisor exits 0")
+
+
 def tcg_session(env=None):
     """A supervisor with the qemu backend and one 320x240 session whose
     test guest boots under TCG (vm/vmstream-vm) and streams through
@@ -1735,7 +1993,9 @@ CASES = {"api": case_api, "auth": case_auth, "restart": case_restart,
          "stdout-held": case_stdout_held, "xerror": case_xerror,
          "nodisplay": case_nodisplay, "csrf": case_csrf,
          "bodylimit": case_bodylimit, "frontdoor": case_frontdoor,
-         "browser-frontdoor": case_browser_frontdoor, "ids": case_ids, "tokens": case_tokens}
+         "browser-frontdoor": case_browser_frontdoor, "ids": case_ids, "tokens": case_tokens,
+         "screenshot": case_screenshot, "resize": case_resize,
+         "browser-resize": case_browser_resize}
 
 if __name__ == "__main__":
     try:

@@ -47,6 +47,7 @@
     // picture plays.
     messageKind: 'connecting',
     message: 'Connecting…',
+    resizeRequests: 0, // {"type":"resize"} messages sent (#fit=1)
   };
   window.vmstreamPlayer = state;
 
@@ -251,6 +252,7 @@
       backoffMs = 250;
       setStatus(`connected to ${path}`);
       tell('waiting', 'Connected: waiting for the first picture…');
+      if (fit) { fitSent = ''; scheduleFit(); }
     };
     ws.onmessage = (ev) => {
       if (typeof ev.data === 'string') {
@@ -271,6 +273,32 @@
     };
     ws.onerror = () => { /* onclose follows */ };
   }
+
+  // ---- fit: with #fit=1 in the URL the player asks the desktop to take
+  // its window's size, 500 ms after the last change (and on connect); the
+  // session resizes the desktop and every viewer gets a new init. Rounded
+  // down to even sizes within 320x200..4096x2160 (docs/websocket.md).
+  const fit = fragment.get('fit') === '1';
+  let fitTimer = null;
+  let fitSent = '';
+
+  function requestFit() {
+    fitTimer = null;
+    const even = (v, lo, hi) => Math.max(lo, Math.min(hi, Math.floor(v / 2) * 2));
+    const w = even(window.innerWidth, 320, 4096);
+    const h = even(window.innerHeight, 200, 2160);
+    const key = `${w}x${h}`;
+    if (key === fitSent || !ws || ws.readyState !== WebSocket.OPEN) return;
+    fitSent = key;
+    ws.send(JSON.stringify({ type: 'resize', width: w, height: h }));
+    state.resizeRequests++;
+  }
+
+  function scheduleFit() {
+    if (fitTimer) clearTimeout(fitTimer);
+    fitTimer = setTimeout(requestFit, 500);
+  }
+  if (fit) window.addEventListener('resize', scheduleFit);
 
   // ---- input: keyboard and mouse on the canvas go back as JSON ----
   function send(obj) {
