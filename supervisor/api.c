@@ -753,6 +753,7 @@ handle_stream (SoupServer *server, SoupServerMessage *msg, const char *path,
   }
   sink_path = g_strdup_printf ("/stream/%s", id);
   relay_to (msg, id, sink_path, TRUE);
+}
 
 /* A request passed to the session process (vms_session_request()): the
  * HTTP message waits, paused, for its answer. */
