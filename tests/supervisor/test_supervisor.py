@@ -1355,7 +1355,7 @@ def listening_tcp_ports(pid):
     return ports
 
 
-def raw_request(port, head, rcvbuf=None):
+def ws_raw_request(port, head, rcvbuf=None):
     """Opens a connection, sends @head, returns (socket, status line)."""
     c = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     if rcvbuf:
@@ -1446,17 +1446,17 @@ def case_frontdoor():
 
     # the gate in front of the streams
     host = "127.0.0.1:%d" % sup.port
-    c, line = raw_request(sup.port, ws_head("/stream/a", "rebind.example", token=a["viewer_token"]))
+    c, line = ws_raw_request(sup.port, ws_head("/stream/a", "rebind.example", token=a["viewer_token"]))
     c.close()
     check(" 421 " in line, "/stream/a under a foreign Host name: %s" % line)
-    c, line = raw_request(sup.port, ws_head("/stream/a", host, origin="http://evil.example",
+    c, line = ws_raw_request(sup.port, ws_head("/stream/a", host, origin="http://evil.example",
                                             token=a["viewer_token"]))
     c.close()
     check(" 403 " in line, "/stream/a from a foreign page's Origin: %s" % line)
-    c, line = raw_request(sup.port, ws_head("/stream/nosuch", host, token=a["viewer_token"]))
+    c, line = ws_raw_request(sup.port, ws_head("/stream/nosuch", host, token=a["viewer_token"]))
     c.close()
     check(" 404 " in line, "/stream/ of an unknown session: %s" % line)
-    c, line = raw_request(sup.port, ws_head("/stream/a", host, origin="http://" + host,
+    c, line = ws_raw_request(sup.port, ws_head("/stream/a", host, origin="http://" + host,
                                             token=a["viewer_token"]))
     c.close()
     check(" 101 " in line, "/stream/a from the player's own origin: %s" % line)
@@ -1484,7 +1484,7 @@ def case_frontdoor():
     check(st == 404 and "nosuch" in e.get("error", ""), "the player of an unknown session is 404")
 
     # a stalled viewer (reads nothing, small receive buffer) beside a good one
-    stalled, line = raw_request(sup.port, ws_head("/stream/a", host, token=a["viewer_token"]),
+    stalled, line = ws_raw_request(sup.port, ws_head("/stream/a", host, token=a["viewer_token"]),
                                 rcvbuf=4096)
     check(" 101 " in line, "a viewer that stops reading joins (%s)" % line)
     rc, out = wsclient(viewer_stream(a), frames=150, timeout=30)
