@@ -1,3 +1,7 @@
+/* vsocksrc: host-side live source of the frames a vsocksink sends.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
 #pragma once
 
 #include <gst/gst.h>
