@@ -78,6 +78,8 @@ typedef enum {
   VMS_STATUS_OK = 0,
   VMS_STATUS_BAD_VERSION = 1,
   VMS_STATUS_BAD_CAPS = 2,
+  /* reserved: no receiver sends it (an authenticated newcomer replaces the
+   * current sender); a sender treats it as a refusal */
   VMS_STATUS_BUSY = 3,
   /* v2: the AUTH answer did not prove the link secret */
   VMS_STATUS_AUTH_FAILED = 4,
