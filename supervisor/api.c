@@ -1139,7 +1139,12 @@ handle_player (SoupServer *server, SoupServerMessage *msg, const char *path,
       relay_to (msg, id, "/", FALSE); /* answers 404 */
       return;
     }
-    soup_server_message_set_redirect (msg, SOUP_STATUS_FOUND, to);
+    /* a relative Location: soup_server_message_set_redirect() would make
+     * it absolute with our own scheme, http://, which is wrong behind a
+     * TLS proxy (docs/operations.md) */
+    soup_server_message_set_status (msg, SOUP_STATUS_FOUND, NULL);
+    soup_message_headers_replace (
+        soup_server_message_get_response_headers (msg), "Location", to);
     return;
   }
   sid = g_strndup (id, slash - id);
