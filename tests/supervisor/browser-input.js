@@ -1,4 +1,4 @@
-// browser-input.js URL: the supervisor tests' browser client. Opens the
+// browser-input.js URL [CHROMIUM_ARG...]: the supervisor tests' browser client. Opens the
 // player (URL may redirect), waits for decoded frames, clicks the middle of
 // the video and presses the Z key, then prints the player's state as JSON;
 // then waits for the page to reconnect and decode again (the test kills the
@@ -7,9 +7,9 @@
 // Chromium comes from tests/browser/lib.mjs, the tests' one launcher.
 
 (async () => {
-  const url = process.argv[2];
+  const [url, ...args] = process.argv.slice(2);
   const { launchBrowser } = await import('../browser/lib.mjs');
-  const browser = await launchBrowser();
+  const browser = await launchBrowser({ args });
   try {
     const page = await browser.newPage({ viewport: { width: 1000, height: 800 } });
     await page.goto(url);
@@ -21,7 +21,8 @@
     await page.keyboard.press('KeyZ');
     await page.waitForFunction(() => window.vmstreamPlayer.inputsSent >= 4, null, { timeout: 10000 });
     const state = await page.evaluate(() => window.vmstreamPlayer);
-    console.log(JSON.stringify({ url: page.url(), state }));
+    const secure = await page.evaluate(() => window.isSecureContext);
+    console.log(JSON.stringify({ url: page.url(), secure, state }));
     // The test now kills the session process; the supervisor restarts it on
     // the same port and the open page must reconnect and decode again.
     const before = state.decodedFrames;

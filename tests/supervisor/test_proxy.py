@@ -4,6 +4,12 @@
   test_proxy.py BUILD_ROOT SOURCE_ROOT CASE
 
 CASE:
+  tls    the supervisor's own HTTPS (HELIX_TLS_CERT/HELIX_TLS_KEY): Chromium,
+         reaching it by a name that is not loopback (vmstream.test) and with
+         the certificate accepted, opens https://vmstream.test:PORT/player/ID,
+         decodes frames through the one port, and its click and key reach
+         the session's X display; over plain http:// the same name is not a
+         secure context and the page says so
   nginx  nginx terminates TLS with docs/examples/nginx-vmstream.conf (only
          its name, port, certificate paths and upstream port replaced) in
          front of a supervisor on loopback. Chromium reaches it by a name
@@ -41,12 +47,7 @@ def free_port():
 def start_nginx(upstream_port):
     """nginx with the documented server block; returns (process, port, cert)."""
     d = os.path.join(TMP, "nginx")
-    os.makedirs(d, exist_ok=True)
-    cert, key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-                    "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2",
-                    "-subj", "/CN=" + NAME, "-addext", "subjectAltName=DNS:" + NAME,
-                    "-keyout", key, "-out", cert], check=True, capture_output=True)
+    cert, key = make_cert(d)
     port = free_port()
     with open(os.path.join(SOURCE, "docs", "examples", "nginx-vmstream.conf")) as f:
         server = f.read()
@@ -151,7 +152,84 @@ def case_nginx():
         check(x.stop() == 0, "supervisor exits 0")
 
 
-CASES = {"nginx": case_nginx}
+def make_cert(d):
+    os.makedirs(d, exist_ok=True)
+    cert, key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2",
+                    "-subj", "/CN=" + NAME, "-addext", "subjectAltName=DNS:" + NAME,
+                    "-keyout", key, "-out", cert], check=True, capture_output=True)
+    return cert, key
+
+
+def need_browser():
+    if ts.ASAN:
+        print("SKIP: not run under ASan (Chromium is not ours)")
+        sys.exit(77)
+    for prog in ("openssl", "node"):
+        if not shutil.which(prog):
+            print("SKIP: %s is not installed (tools/install-deps.sh)" % prog)
+            sys.exit(77)
+    if not (os.path.exists("/usr/bin/chromium") and os.path.isdir(
+            os.path.join(SOURCE, "tests", "browser", "node_modules", "playwright-core"))):
+        print("SKIP: needs /usr/bin/chromium and tests/browser/node_modules")
+        sys.exit(77)
+
+
+def case_tls():
+    need_browser()
+    cert, key = make_cert(os.path.join(TMP, "tls"))
+    display = ts.start_xvfb()
+    rec = ts.XRecorder(display)
+    src = ("ximagesrc display-name=${DISPLAY} use-damage=false ! "
+           "video/x-raw,framerate=${FRAMERATE}/1 ! videoconvert ! videoscale ! "
+           "video/x-raw,format=I420,width=${WIDTH},height=${HEIGHT}")
+    sup = ts.Supervisor(templates=os.path.join(SOURCE, "pipelines"),
+                        args=["--public-names", NAME],
+                        env={"HELIX_DISPLAY": display, "HELIX_VAR_SOURCE": src,
+                             "HELIX_ENCODER": "x264", "HELIX_TOKEN": "adm1n",
+                             "HELIX_TLS_CERT": cert, "HELIX_TLS_KEY": key})
+    st, s = ts.demo_session(sup, width=320, height=240)
+    check(st == 201, "a session runs behind the supervisor's HTTPS (%s)" % st)
+    check(s.get("viewer_url", "").startswith("https://"),
+          "the viewer link is https:// (%s)" % s.get("viewer_url"))
+    link = re.sub(r"^https?://[^/]+", "https://%s:%d" % (NAME, sup.port), s.get("viewer_url", ""))
+    env = dict(os.environ)
+    env.pop("LD_PRELOAD", None)
+    node = subprocess.Popen(["node", os.path.join(SOURCE, "tests", "supervisor", "browser-input.js"),
+                             link, "--host-resolver-rules=MAP %s 127.0.0.1" % NAME,
+                             "--ignore-certificate-errors"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    ts.cleanups.append(lambda: node.poll() is None and (node.kill(), node.wait()))
+    line = node.stdout.readline()  # once the page decoded and sent its input
+    out = json.loads(line) if line.startswith("{") else {}
+    state = out.get("state") or {}
+    check(out.get("secure") is True and state.get("decodedWidth") == 320,
+          "Chromium at https://%s:PORT (a secure context by TLS alone) decodes the "
+          "session through the one port (%s)" % (NAME, out or node.stderr.read()[-300:]))
+    press = rec.read_until(lambda l: l.startswith("button-press 1 "), 10)
+    check(press is not None, "its click reached the session's X display (%s)" % press)
+    check(rec.read_until(lambda l: l == "key-press z", 10) is not None,
+          "its key reached the session's X display")
+    node.kill()
+    node.wait()
+    # the same name over plain HTTP: not a secure context, and the page says so
+    plain = ts.Supervisor(templates=os.path.join(SOURCE, "pipelines"),
+                          args=["--public-names", NAME],
+                          env={"HELIX_ENCODER": "x264", "HELIX_TOKEN": "adm1n"})
+    st, p = ts.demo_session(plain, width=320, height=240)
+    link = re.sub(r"^https?://[^/]+", "http://%s:%d" % (NAME, plain.port), p.get("viewer_url", ""))
+    r = subprocess.run(["node", os.path.join(SOURCE, "tests", "supervisor", "player-decode.mjs"),
+                        link, "--host-resolver-rules=MAP %s 127.0.0.1" % NAME],
+                       capture_output=True, text=True, env=env, timeout=90)
+    o = json.loads(r.stdout.strip().splitlines()[-1]) if r.stdout.strip() else {}
+    check(r.returncode != 0 and o.get("secure") is False and "secure context" in o.get("text", ""),
+          "over http:// the page is not a secure context and says so (%r)" % o.get("text"))
+    for x in (sup, plain):
+        check(x.stop() == 0, "supervisor exits 0")
+
+
+CASES = {"nginx": case_nginx, "tls": case_tls}
 
 if __name__ == "__main__":
     try:
