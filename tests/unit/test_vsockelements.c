@@ -1407,6 +1407,48 @@ GST_START_TEST (test_sink_sends_frames)
 
 GST_END_TEST;
 
+/* A buffer of as many memories as GStreamer lets a buffer hold (16): one
+ * writev of 17 pieces, bytes and sequence intact. */
+GST_START_TEST (test_sink_many_memories)
+{
+  FakeHost *fh = fake_host_new ("many.sock", 2, VMS_STATUS_OK);
+  GThread *t = g_thread_new ("host", fake_host_thread, fh);
+  GstBus *bus;
+  GstHarness *h = sink_harness (fh->path, &bus);
+  GstBuffer *whole = nv12_buffer (W, 7, 0);
+  GstBuffer *split = gst_buffer_new ();
+  GstMapInfo map;
+  guint n = gst_buffer_get_max_memory ();
+  gsize size = gst_buffer_get_size (whole), step = size / n, off = 0;
+
+  gst_buffer_map (whole, &map, GST_MAP_READ);
+  for (guint i = 0; i < n; i++) {
+    gsize len = i == n - 1 ? size - off : step;
+    gst_buffer_append_memory (
+        split, gst_memory_new_wrapped (0, g_memdup2 (map.data + off, len), len,
+                                       0, len, NULL, NULL));
+    off += len;
+  }
+  fail_unless_equals_int (gst_buffer_n_memory (split), n);
+  GST_BUFFER_PTS (split) = 0;
+  fail_unless_equals_int (gst_harness_push (h, split), GST_FLOW_OK);
+  fail_unless_equals_int (gst_harness_push (h, nv12_buffer (W, 8, 1)),
+                          GST_FLOW_OK);
+  g_thread_join (t);
+  fail_unless_equals_uint64 (fh->hdr[0].size, size);
+  fail_unless (memcmp (fh->payload[0], map.data, size) == 0,
+               "the %u-memory frame arrived changed", n);
+  fail_unless_equals_uint64 (fh->hdr[0].seq, 0);
+  fail_unless_equals_uint64 (fh->hdr[1].seq, 1);
+  gst_buffer_unmap (whole, &map);
+  gst_buffer_unref (whole);
+  gst_harness_teardown (h);
+  gst_object_unref (bus);
+  fake_host_free (fh);
+}
+
+GST_END_TEST;
+
 /* A host that reads every message and answers PING with PONG, or not. */
 typedef struct {
   gint listen_fd;
@@ -1799,6 +1841,7 @@ vsockelements_suite (void)
   tcase_add_test (tc, test_src_refused_newcomer_mid_frame);
   tcase_add_test (tc, test_src_silent_flood);
   tcase_add_test (tc, test_sink_sends_frames);
+  tcase_add_test (tc, test_sink_many_memories);
   tcase_add_test (tc, test_sink_host_absent_drops);
   tcase_add_test (tc, test_sink_refused);
   tcase_add_test (tc, test_sink_secret);
