@@ -1314,7 +1314,9 @@ def case_capture():
           "the session's pipeline reads that socket")
     st, _ = sup.http("POST", "/api/v1/sessions/q1/input",
                      [{"type": "key", "action": "down", "code": "KeyA"}])
-    check(st == 202 and wait_for(lambda: "input-send-event" in open(qmplog).read(), 10),
+    # the stand-in writes its log once the session's QMP client talks to it
+    check(st == 202 and wait_for(lambda: os.path.exists(qmplog) and
+                                 "input-send-event" in open(qmplog).read(), 10),
           "input of a qemu-capture session goes through QMP input-send-event")
     st, s = sup.http("POST", "/api/v1/sessions", {"id": "g1", "width": 320, "height": 240})
     check(st == 201 and s["capture"] == "guest" and s["template"] == "host-native",
