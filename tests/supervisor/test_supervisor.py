@@ -1326,6 +1326,17 @@ def case_capture():
     check("--vnc-socket" not in last, "a guest-capture VM has no VNC socket (%s)" % last)
     rc = sup.stop()
     check(rc == 0, "supervisor exits 0")
+    # a QEMU command of one's own without ${CAPTURE_ARGS}: said in the log
+    cmd = "env -u LD_PRELOAD %s %s --qmp ${QMP_SOCKET} --log %s" % (
+        sys.executable, FAKE_QEMU, qmplog)
+    sup = Supervisor(templates=os.path.join(SOURCE, "pipelines"),
+                     args=["--vm-backend", "qemu", "--capture", "qemu", "--qemu-command", cmd,
+                           "--powerdown-timeout", "1"], env={"HELIX_ENCODER": "x264"})
+    st, s = sup.http("POST", "/api/v1/sessions", {})
+    check(st == 201 and s["capture"] == "qemu", "HELIX_CAPTURE=qemu is the sessions' default")
+    check("does not serve ${VNC_SOCKET}" in sup.log(),
+          "a QEMU command without the VNC socket is named in the log")
+    check(sup.stop() == 0, "supervisor exits 0")
 
 
 class SessionProc:
