@@ -532,6 +532,28 @@ member_name (JsonObject *o, const gchar *name, const gchar *def,
   return TRUE;
 }
 
+static gboolean
+capture_check (const gchar *capture, VmsConfig *cfg, GError **error)
+{
+  if (!vms_capture_is_valid (capture)) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                 "\"capture\" must be \"guest\" (the guest sends its screen) "
+                 "or \"qemu\" (the host reads the VM's display from QEMU), "
+                 "not \"%s\"",
+                 capture);
+    return FALSE;
+  }
+  if (g_str_equal (capture, "qemu") && g_strcmp0 (cfg->vm_backend, "qemu")) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                 "\"capture\": \"qemu\" reads the screen from the QEMU this "
+                 "supervisor starts, and this one runs no VM (VM backend "
+                 "%s; see HELIX_VM_BACKEND)",
+                 cfg->vm_backend);
+    return FALSE;
+  }
+  return TRUE;
+}
+
 /* --- routes ------------------------------------------------------------- */
 
 static void
@@ -557,10 +579,10 @@ sessions_create (SoupServerMessage *msg)
   VmsConfig *cfg = the_sup->cfg;
   g_autoptr (GError) error = NULL;
   g_autoptr (JsonNode) root = parse_body (msg, &error);
-  static const gchar *known[]
-      = { "template", "width", "height", "fps", "encoder", "id", NULL };
+  static const gchar *known[] = { "template", "width",   "height", "fps",
+                                  "encoder",  "capture", "id",     NULL };
   JsonObject *o;
-  const gchar *tmpl, *encoder, *id;
+  const gchar *tmpl, *encoder, *id, *capture;
   gint width, height, fps;
   guint status = SOUP_STATUS_BAD_REQUEST;
   VmsSession *s;
@@ -585,14 +607,20 @@ sessions_create (SoupServerMessage *msg)
       respond_error (
           msg, SOUP_STATUS_BAD_REQUEST,
           "unknown field \"%.64s\" (known: template, width, height, fps, "
-          "encoder, id)",
+          "encoder, capture, id)",
           (const gchar *)l->data);
       g_list_free (members);
       return;
     }
   }
   g_list_free (members);
-  if (!member_name (o, "template", cfg->default_template, &tmpl, &error)
+  if (!member_name (o, "capture", cfg->capture, &capture, &error)
+      || !capture_check (capture, cfg, &error)
+      /* qemu capture reads QEMU's display: its own host template */
+      || !member_name (o, "template",
+                       g_str_equal (capture, "qemu") ? "host-qemu-display"
+                                                     : cfg->default_template,
+                       &tmpl, &error)
       || !member_name (o, "encoder", cfg->encoder, &encoder, &error)
       || !member_name (o, "id", NULL, &id, &error)
       || !member_int (o, "width", 1280, 16, 7680, &width, &error)
@@ -613,7 +641,7 @@ sessions_create (SoupServerMessage *msg)
     return;
   }
   s = vms_session_create (the_sup, id, tmpl, width, height, fps, encoder,
-                          &status, &error);
+                          capture, &status, &error);
   if (s == NULL) {
     respond_error (msg, status, "%s", error->message);
     return;

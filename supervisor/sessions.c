@@ -97,7 +97,17 @@ vms_session_unref (VmsSession *s)
   g_free (s->last_error);
   g_free (s->run_dir);
   g_free (s->qmp_path);
+  g_free (s->capture);
   g_free (s);
+}
+
+/* The capture modes (docs/architecture.md "Capture modes"): guest = the
+ * guest's own sender streams its screen; qemu = the host reads the VM's
+ * display from QEMU (VNC on RUN_DIR/vnc.sock), no guest software. */
+gboolean
+vms_capture_is_valid (const gchar *capture)
+{
+  return g_strcmp0 (capture, "guest") == 0 || g_strcmp0 (capture, "qemu") == 0;
 }
 
 static void
@@ -232,6 +242,19 @@ session_vars (VmsSession *s)
                        s->run_dir
                            ? g_build_filename (s->run_dir, VMS_WS_SOCKET, NULL)
                            : g_strdup (""));
+  g_hash_table_insert (v, "CAPTURE", g_strdup (s->capture));
+  /* qemu capture: QEMU serves the display on a socket in the session's
+   * private runtime folder (vmstream-vm runs QEMU with umask 177, so it is
+   * 0600); host-qemu-display.txt reads ${VNC_SOCKET}, the default QEMU
+   * command gets ${CAPTURE_ARGS}. Input keeps going through QMP. */
+  if (g_str_equal (s->capture, "qemu") && s->run_dir) {
+    g_autofree gchar *vnc = g_build_filename (s->run_dir, "vnc.sock", NULL);
+    g_hash_table_insert (v, "CAPTURE_ARGS",
+                         g_strdup_printf ("--vnc-socket %s", vnc));
+    g_hash_table_insert (v, "VNC_SOCKET", g_steal_pointer (&vnc));
+  } else {
+    g_hash_table_insert (v, "CAPTURE_ARGS", g_strdup (""));
+  }
   g_hash_table_insert (v, "RTSP_PORT", g_strdup_printf ("%u", s->rtsp_port));
   g_hash_table_insert (v, "RTSP_ADDRESS", g_strdup (cfg->listen_host));
   g_hash_table_insert (v, "RTSP_USER",
@@ -669,6 +692,13 @@ qemu_start (VmsSession *s, GError **error)
   }
   if (cmd == NULL)
     return FALSE;
+  if (g_str_equal (s->capture, "qemu")
+      && strstr (cmd, (const gchar *)g_hash_table_lookup (vars, "VNC_SOCKET"))
+             == NULL)
+    g_message ("session %s: capture mode qemu, but the QEMU command does not "
+               "serve ${VNC_SOCKET} (add ${CAPTURE_ARGS} to "
+               "HELIX_QEMU_COMMAND): the stream will stay black",
+               s->id);
   if (!g_shell_parse_argv (cmd, NULL, &argv, error))
     return FALSE;
   l = launcher_new (G_SUBPROCESS_FLAGS_STDIN_INHERIT);
@@ -761,8 +791,8 @@ qemu_stop (VmsSession *s)
 VmsSession *
 vms_session_create (VmsSupervisor *sup, const gchar *id,
                     const gchar *template_name, gint width, gint height,
-                    gint fps, const gchar *encoder, guint *http_status,
-                    GError **error)
+                    gint fps, const gchar *encoder, const gchar *capture,
+                    guint *http_status, GError **error)
 {
   VmsConfig *cfg = sup->cfg;
   g_autoptr (GError) err = NULL;
@@ -831,6 +861,7 @@ vms_session_create (VmsSupervisor *sup, const gchar *id,
   s->viewer_token = g_steal_pointer (&viewer_token);
   s->template_name = g_strdup (template_name);
   s->encoder = g_strdup (encoder);
+  s->capture = g_strdup (capture);
   s->width = width;
   s->height = height;
   s->fps = fps;
@@ -1131,6 +1162,7 @@ vms_session_to_json (VmsSession *s, const gchar *host)
   INT ("height", s->height);
   INT ("fps", s->fps);
   STR ("encoder", s->encoder);
+  STR ("capture", s->capture);
   json_builder_set_member_name (b, "pid");
   if (s->proc)
     json_builder_add_int_value (b, s->pid);

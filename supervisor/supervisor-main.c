@@ -35,7 +35,7 @@
   "--qmp ${QMP_SOCKET} --stream-socket ${RUN_DIR}/stream.sock "                \
   "--port ${VSOCK_PORT} --pipeline ${GUEST_PIPELINE} "                         \
   "--plugins ${GUEST_PLUGINS} --set WIDTH=${WIDTH} --set HEIGHT=${HEIGHT} "    \
-  "--set FRAMERATE=${FPS}"
+  "--set FRAMERATE=${FPS} ${CAPTURE_ARGS}"
 
 /* Settings from the environment: each NAME is read as VMSTREAM_NAME, else
  * HELIX_NAME (vms_setting_env); callers name it by its HELIX_ form, the one
@@ -138,6 +138,7 @@ config_clear (VmsConfig *cfg)
   g_free (cfg->templates_dir);
   g_free (cfg->vm_backend);
   g_free (cfg->encoder_mode);
+  g_free (cfg->capture);
   g_free (cfg->encoder);
   g_free (cfg->vsock_uri);
   g_free (cfg->vm_memory);
@@ -195,6 +196,13 @@ main (int argc, char **argv)
     { "encoder-mode", 'm', 0, G_OPTION_ARG_STRING, &cfg.encoder_mode,
       "native (encode on the host) or vm (the guest sends H.264) "
       "[HELIX_ENCODER_MODE, default native]",
+      "MODE" },
+    { "capture", 'c', 0, G_OPTION_ARG_STRING, &cfg.capture,
+      "default capture mode of sessions: guest (the guest's own sender "
+      "streams its screen, host-native) or qemu (the host reads the VM's "
+      "display from QEMU's VNC server on RUN_DIR/vnc.sock, no guest "
+      "software, host-qemu-display; needs --vm-backend qemu); a POST may "
+      "choose per session with \"capture\" [HELIX_CAPTURE, default guest]",
       "MODE" },
     { "encoder", 'e', 0, G_OPTION_ARG_STRING, &cfg.encoder,
       "default encoder for ${ENCODER}: auto, x264, openh264, vaapi, "
@@ -260,7 +268,8 @@ main (int argc, char **argv)
       "DISPLAY" },
     { "default-template", 0, 0, G_OPTION_ARG_STRING, &cfg.default_template,
       "template used when a request names none [HELIX_TEMPLATE, default "
-      "demo-local, or host-native / host-vm-encoded with a VM]",
+      "demo-local, or host-native / host-vm-encoded with a VM; a session "
+      "in capture mode qemu uses host-qemu-display]",
       "NAME" },
     { "session-bin", 0, 0, G_OPTION_ARG_FILENAME, &cfg.session_bin,
       "vmstream-session executable [HELIX_SESSION_BIN]", "PATH" },
@@ -320,7 +329,7 @@ main (int argc, char **argv)
       "are Content-Type: application/json):\n"
       "  POST   /api/v1/sessions             "
       "{\"template\",\"width\",\"height\","
-      "\"fps\",\"encoder\",\"id\"}\n"
+      "\"fps\",\"encoder\",\"capture\",\"id\"}\n"
       "  GET    /api/v1/sessions[/ID]        state, URLs, stats\n"
       "  DELETE /api/v1/sessions/ID          stop it\n"
       "  POST   /api/v1/sessions/ID/input    {\"type\":\"key\",...} or an "
@@ -330,7 +339,8 @@ main (int argc, char **argv)
       "page), /stream/ID (its WebSocket, also "
       "/api/v1/sessions/ID/stream)\n"
       "Template variables: SESSION_ID WIDTH HEIGHT FPS FRAMERATE ENCODER "
-      "ENCODER_MODE WS_SOCKET RTSP_PORT RTSP_ADDRESS VSOCK_PORT "
+      "ENCODER_MODE CAPTURE VNC_SOCKET CAPTURE_ARGS WS_SOCKET RTSP_PORT "
+      "RTSP_ADDRESS VSOCK_PORT "
       "VSOCK_URI DISPLAY TOKEN WS_TOKEN RUN_DIR VM_DIR VM_CPUS VM_MEMORY "
       "QMP_SOCKET, GUEST_PIPELINE and GUEST_PLUGINS (QEMU command), plus "
       "--var ones and the template's #:NAME= defaults.\n"
@@ -353,6 +363,7 @@ main (int argc, char **argv)
   STR_DEFAULT (vm_backend, "HELIX_VM_BACKEND", "none");
   STR_DEFAULT (encoder_mode, "HELIX_ENCODER_MODE", "native");
   STR_DEFAULT (encoder, "HELIX_ENCODER", "auto");
+  STR_DEFAULT (capture, "HELIX_CAPTURE", "guest");
   if (cfg.vsock_uri == NULL && env_or ("HELIX_VSOCK_URI", NULL))
     cfg.vsock_uri = g_strdup (env_or ("HELIX_VSOCK_URI", NULL));
   STR_DEFAULT (vm_memory, "HELIX_VM_MEMORY", "2048");
@@ -474,6 +485,24 @@ main (int argc, char **argv)
       return 2;
     }
   }
+  if (!vms_capture_is_valid (cfg.capture)) {
+    g_printerr ("vmstream-supervisor: HELIX_CAPTURE (--capture) must be guest "
+                "(the guest sends its screen) or qemu (read from QEMU's "
+                "display), not \"%s\"\n",
+                cfg.capture);
+    config_clear (&cfg);
+    return 2;
+  }
+  if (g_str_equal (cfg.capture, "qemu")
+      && !g_str_equal (cfg.vm_backend, "qemu")) {
+    g_printerr (
+        "vmstream-supervisor: HELIX_CAPTURE=qemu reads the screen from "
+        "the QEMU this supervisor starts: it needs HELIX_VM_BACKEND=qemu "
+        "(--vm-backend qemu), not %s\n",
+        cfg.vm_backend);
+    config_clear (&cfg);
+    return 2;
+  }
   if (cfg.backoff_initial_ms < 1 || cfg.backoff_max_ms < cfg.backoff_initial_ms
       || cfg.vsock_port < 1 || cfg.rtsp_port < 1 || cfg.rtsp_port > 65535
       || cfg.vm_cpus < 1 || cfg.stop_timeout < 1 || cfg.start_timeout < 1
@@ -503,19 +532,21 @@ main (int argc, char **argv)
     }
   }
   if (print_config) {
-    g_print (
-        "templates=%s\nvm-backend=%s\nencoder-mode=%s\nencoder=%s\n"
-        "vsock-port=%d\nvsock-uri=%s\nvm-cpus=%d\nvm-memory=%s\n"
-        "vm-dir=%s\nqemu-command=%s\nlisten=%s\ntoken=%s\nrtsp-port=%d\n"
-        "display=%s\ndefault-template=%s\nsession-bin=%s\n"
-        "runtime-dir=%s\nmax-sessions=%d\npublic-names=%s\n"
-        "allowed-origins=%s\n",
-        cfg.templates_dir, cfg.vm_backend, cfg.encoder_mode, cfg.encoder,
-        cfg.vsock_port, cfg.vsock_uri ? cfg.vsock_uri : "(template default)",
-        cfg.vm_cpus, cfg.vm_memory, cfg.vm_dir, cfg.qemu_command, cfg.listen,
-        *cfg.token ? "(set)" : "(generated at start)", cfg.rtsp_port,
-        cfg.display, cfg.default_template, cfg.session_bin, cfg.runtime_dir,
-        cfg.max_sessions, cfg.public_names_list, cfg.allowed_origins_list);
+    g_print ("templates=%s\nvm-backend=%s\nencoder-mode=%s\ncapture=%s\n"
+             "encoder=%s\n"
+             "vsock-port=%d\nvsock-uri=%s\nvm-cpus=%d\nvm-memory=%s\n"
+             "vm-dir=%s\nqemu-command=%s\nlisten=%s\ntoken=%s\nrtsp-port=%d\n"
+             "display=%s\ndefault-template=%s\nsession-bin=%s\n"
+             "runtime-dir=%s\nmax-sessions=%d\npublic-names=%s\n"
+             "allowed-origins=%s\n",
+             cfg.templates_dir, cfg.vm_backend, cfg.encoder_mode, cfg.capture,
+             cfg.encoder, cfg.vsock_port,
+             cfg.vsock_uri ? cfg.vsock_uri : "(template default)", cfg.vm_cpus,
+             cfg.vm_memory, cfg.vm_dir, cfg.qemu_command, cfg.listen,
+             *cfg.token ? "(set)" : "(generated at start)", cfg.rtsp_port,
+             cfg.display, cfg.default_template, cfg.session_bin,
+             cfg.runtime_dir, cfg.max_sessions, cfg.public_names_list,
+             cfg.allowed_origins_list);
     {
       g_autoptr (GList) names = g_hash_table_get_keys (cfg.extra_vars);
       names = g_list_sort (names, (GCompareFunc)strcmp);

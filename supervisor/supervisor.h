@@ -18,6 +18,7 @@ typedef struct {
   gchar *templates_dir;
   gchar *vm_backend;   /* qemu | utm | none */
   gchar *encoder_mode; /* native | vm */
+  gchar *capture;      /* guest | qemu: sessions' default capture mode */
   gchar *encoder;      /* auto | x264 | openh264 | ... */
   gint vsock_port;
   gint vm_cpus;
@@ -70,6 +71,7 @@ struct _VmsSession {
   gchar *id;
   gchar *template_name;
   gchar *encoder;
+  gchar *capture; /* guest | qemu (VmsConfig.capture unless the POST says) */
   gint width, height, fps;
   guint rtsp_port, vsock_port;
   gchar *pipeline;
@@ -137,7 +139,9 @@ struct _VmsSupervisor {
 VmsSession *vms_session_create (VmsSupervisor *sup, const gchar *id,
                                 const gchar *template_name, gint width,
                                 gint height, gint fps, const gchar *encoder,
-                                guint *http_status, GError **error);
+                                const gchar *capture, guint *http_status,
+                                GError **error);
+gboolean vms_capture_is_valid (const gchar *capture);
 void vms_session_stop (VmsSession *s);
 gboolean vms_session_send_input (VmsSession *s, const VmsInputEvent *events,
                                  guint n, GError **error);

@@ -505,7 +505,7 @@ def case_auth():
           "with a token it is accepted")
     r = subprocess.run([SUP, "--help"], capture_output=True, text=True, timeout=20)
     check(r.returncode == 0 and all(v in r.stdout for v in (
-        "HELIX_VM_BACKEND", "HELIX_ENCODER_MODE", "HELIX_ENCODER", "HELIX_VSOCK_PORT",
+        "HELIX_VM_BACKEND", "HELIX_ENCODER_MODE", "HELIX_CAPTURE", "HELIX_ENCODER", "HELIX_VSOCK_PORT",
         "HELIX_VM_CPUS", "HELIX_VM_MEMORY", "HELIX_LISTEN", "HELIX_TOKEN",
         "HELIX_MAX_SESSIONS", "VMSTREAM_PUBLIC_NAMES", "HELIX_PUBLIC_NAMES",
         "VMSTREAM_ALLOWED_ORIGINS", "HELIX_ALLOWED_ORIGINS")),
@@ -1861,6 +1861,91 @@ def check_ten_kills(sup, s):
               % (max(times), sum(times) / len(times), len(times)), flush=True)
 
 
+def case_capture():
+    """The capture mode setting: HELIX_CAPTURE / --capture is validated at
+    start, the POST's "capture" field per session (a bad value or qemu
+    without a VM = 400 with a sentence). With the default QEMU command
+    (vm/vmstream-vm run, here a stand-in that logs its arguments and serves
+    QMP), capture qemu adds --vnc-socket RUN_DIR/vnc.sock and picks
+    host-qemu-display, whose qemudisplaysrc reads that socket; guest does
+    neither. Input goes through QMP in both modes."""
+    if ASAN:
+        print("SKIP: the stand-in vmstream-vm is a script (not leak-checked)")
+        sys.exit(77)
+    for env, word in (({"HELIX_CAPTURE": "vnc"}, "must be guest"),
+                      ({"HELIX_CAPTURE": "qemu"}, "needs HELIX_VM_BACKEND=qemu")):
+        r = subprocess.run([SUP, "--print-config"], capture_output=True, text=True,
+                           env=dict(os.environ, **env), timeout=20)
+        check(r.returncode == 2 and word in r.stderr,
+              "HELIX_CAPTURE=%s refused at start: %s" % (env["HELIX_CAPTURE"], r.stderr.strip()))
+    r = subprocess.run([SUP, "--print-config", "--capture", "qemu", "--vm-backend", "qemu"],
+                       capture_output=True, text=True, timeout=20)
+    check(r.returncode == 0 and "capture=qemu" in r.stdout, "--capture qemu with the qemu backend")
+    sup = Supervisor()
+    st, r = sup.http("POST", "/api/v1/sessions", {"capture": "qemu"})
+    check(st == 400 and "runs no VM" in r.get("error", ""),
+          "capture qemu without a VM: 400 (%s %s)" % (st, r))
+    sup.stop()
+
+    vmdir = os.path.join(TMP, "vm")
+    os.makedirs(vmdir)
+    argslog = os.path.join(TMP, "vm-args.log")
+    qmplog = os.path.join(TMP, "qmp.log")
+    fake_vm = os.path.join(vmdir, "vmstream-vm")
+    with open(fake_vm, "w") as f:
+        f.write("#!/usr/bin/env python3\n"
+                "import os, sys\n"
+                "a = sys.argv[1:]\n"
+                "open(%r, 'a').write(' '.join(a) + '\\n')\n"
+                "os.execv(sys.executable, [sys.executable, %r, '--qmp', "
+                "a[a.index('--qmp') + 1], '--log', %r])\n" % (argslog, FAKE_QEMU, qmplog))
+    os.chmod(fake_vm, 0o755)
+    sup = Supervisor(templates=os.path.join(SOURCE, "pipelines"),
+                     args=["--vm-backend", "qemu", "--powerdown-timeout", "1"],
+                     env={"HELIX_VM_DIR": vmdir, "HELIX_ENCODER": "x264"})
+    st, r = sup.http("POST", "/api/v1/sessions", {"capture": "vnc"})
+    check(st == 400 and '"capture" must be "guest"' in r.get("error", ""),
+          "a bad capture value: 400 with a sentence (%s)" % r)
+    st, r = sup.http("POST", "/api/v1/sessions", {"capture": 1})
+    check(st == 400, "a capture that is not a string: 400 (%s)" % r)
+    st, s = sup.http("POST", "/api/v1/sessions", {"capture": "qemu", "id": "q1"})
+    check(st == 201 and s["capture"] == "qemu" and s["template"] == "host-qemu-display",
+          "capture qemu picks host-qemu-display (%s %s)" % (st, s))
+    vnc = os.path.join(TMP, "run", "q1", "vnc.sock")
+    with open(argslog) as f:
+        line = f.read()
+    check("--vnc-socket %s" % vnc in line,
+          "QEMU is started with the VNC socket in the session's runtime folder (%s)" % line.strip())
+    env_text = open("/proc/%d/environ" % s["pid"], "rb").read().decode(errors="replace")
+    check("qemudisplaysrc socket=%s" % vnc in env_text,
+          "the session's pipeline reads that socket")
+    st, _ = sup.http("POST", "/api/v1/sessions/q1/input",
+                     [{"type": "key", "action": "down", "code": "KeyA"}])
+    # the stand-in writes its log once the session's QMP client talks to it
+    check(st == 202 and wait_for(lambda: os.path.exists(qmplog) and
+                                 "input-send-event" in open(qmplog).read(), 10),
+          "input of a qemu-capture session goes through QMP input-send-event")
+    st, s = sup.http("POST", "/api/v1/sessions", {"id": "g1", "width": 320, "height": 240})
+    check(st == 201 and s["capture"] == "guest" and s["template"] == "host-native",
+          "the default capture is guest, host-native (%s %s)" % (st, s))
+    with open(argslog) as f:
+        last = f.read().splitlines()[-1]
+    check("--vnc-socket" not in last, "a guest-capture VM has no VNC socket (%s)" % last)
+    rc = sup.stop()
+    check(rc == 0, "supervisor exits 0")
+    # a QEMU command of one's own without ${CAPTURE_ARGS}: said in the log
+    cmd = "env -u LD_PRELOAD %s %s --qmp ${QMP_SOCKET} --log %s" % (
+        sys.executable, FAKE_QEMU, qmplog)
+    sup = Supervisor(templates=os.path.join(SOURCE, "pipelines"),
+                     args=["--vm-backend", "qemu", "--capture", "qemu", "--qemu-command", cmd,
+                           "--powerdown-timeout", "1"], env={"HELIX_ENCODER": "x264"})
+    st, s = sup.http("POST", "/api/v1/sessions", {})
+    check(st == 201 and s["capture"] == "qemu", "HELIX_CAPTURE=qemu is the sessions' default")
+    check("does not serve ${VNC_SOCKET}" in sup.log(),
+          "a QEMU command without the VNC socket is named in the log")
+    check(sup.stop() == 0, "supervisor exits 0")
+
+
 class SessionProc:
     """One vmstream-session started by hand (as the supervisor does), its
     stdin to write input lines to and its stderr in a file."""
@@ -1984,7 +2069,7 @@ def case_nodisplay():
 
 CASES = {"api": case_api, "auth": case_auth, "restart": case_restart,
          "shutdown": case_shutdown, "kill9": case_kill9, "e2e": case_e2e,
-         "qemu": case_qemu, "qemu-tcg": case_qemu_tcg,
+         "qemu": case_qemu, "qemu-tcg": case_qemu_tcg, "capture": case_capture,
          "qemu-restart": case_qemu_tcg, "browser": case_browser,
          "stdout-held": case_stdout_held, "xerror": case_xerror,
          "nodisplay": case_nodisplay, "csrf": case_csrf,
