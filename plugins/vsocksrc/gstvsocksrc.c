@@ -1018,194 +1018,244 @@ gst_vsock_src_check_layout (GstVsockSrc *self, const VmsMsgHeader *hdr,
 static gboolean gst_vsock_src_send_back (GstVsockSrc *self, VmsBackType type,
                                          const gchar *payload);
 
+/* What one step of create() ended with. */
+typedef enum {
+  STEP_NEXT,     /* done: go on with this message (or frame) */
+  STEP_AGAIN,    /* nothing for downstream: read the next message */
+  STEP_FLUSHING, /* unlocked: return FLUSHING */
+  STEP_EOS,      /* the sender's end-of-stream, forwarded */
+  STEP_ERROR,    /* an error was posted: return ERROR */
+} Step;
+
+/* The next message header of the current sender into @hdr, or why not: no
+ * sender yet (waits for one), a new HELLO (a sender restarting on a
+ * transport that hides disconnects), a sender gone or a bad header. */
+static Step
+gst_vsock_src_next_header (GstVsockSrc *self, VmsMsgHeader *hdr)
+{
+  guint8 hdr_buf[VMS_MSG_HEADER_SIZE];
+  GError *err = NULL;
+  ReadResult r;
+
+  if (self->conn_pfd.fd < 0) {
+    r = gst_vsock_src_wait (self);
+    if (r == READ_FLUSHING)
+      return STEP_FLUSHING;
+    if (r == READ_NEW_PEER)
+      gst_vsock_src_switch_sender (self);
+    return STEP_AGAIN;
+  }
+  /* The first bytes tell a message header from a new HELLO; a HELLO may be
+   * shorter than a message header. */
+  r = gst_vsock_src_read (self, hdr_buf, VMS_HELLO_SIZE, &err);
+  if (r == READ_OK && vms_is_hello_magic (hdr_buf, VMS_HELLO_SIZE)) {
+    GST_INFO_OBJECT (self, "sender restarted the stream");
+    return gst_vsock_src_rehello (self, hdr_buf) == READ_FLUSHING
+               ? STEP_FLUSHING
+               : STEP_AGAIN;
+  }
+  if (r == READ_OK)
+    r = gst_vsock_src_read (self, hdr_buf + VMS_HELLO_SIZE,
+                            sizeof (hdr_buf) - VMS_HELLO_SIZE, &err);
+  if (r == READ_FLUSHING)
+    return STEP_FLUSHING;
+  /* an authenticated newcomer took over, also mid-message: the old
+   * connection was one the guest left behind */
+  if (r == READ_NEW_PEER)
+    return STEP_AGAIN;
+  if (r == READ_CLOSED) {
+    GST_INFO_OBJECT (self, "sender gone: %s", err->message);
+    GST_ELEMENT_INFO (self, RESOURCE, READ,
+                      ("The sender (%s) disconnected; waiting for the next "
+                       "one.",
+                       self->peer),
+                      ("%s", err->message));
+    g_clear_error (&err);
+    gst_vsock_src_close_conn (self);
+    return STEP_AGAIN;
+  }
+  if (!vms_msg_header_parse (hdr_buf, sizeof (hdr_buf), self->max_frame_size,
+                             hdr, &err)) {
+    gst_vsock_src_reject (self, "bad message header", err);
+    g_clear_error (&err);
+    return STEP_AGAIN;
+  }
+  return STEP_NEXT;
+}
+
+/* CAPS, PING and EOS messages; STEP_NEXT for a FRAME. */
+static Step
+gst_vsock_src_control (GstVsockSrc *self, const VmsMsgHeader *hdr)
+{
+  if (hdr->type == VMS_MSG_CAPS) {
+    g_autofree guint8 *caps_buf = g_malloc (hdr->size);
+    GError *err = NULL;
+    GstCaps *caps;
+    ReadResult r = gst_vsock_src_read (self, caps_buf, hdr->size, &err);
+
+    if (r == READ_FLUSHING)
+      return STEP_FLUSHING;
+    if (r == READ_NEW_PEER)
+      return STEP_AGAIN;
+    if (r != READ_OK) {
+      gst_vsock_src_reject (self, "truncated CAPS message", err);
+      g_clear_error (&err);
+      return STEP_AGAIN;
+    }
+    caps = vms_caps_parse (caps_buf, hdr->size, &err);
+    if (caps == NULL || !gst_vsock_src_apply_caps (self, caps)) {
+      gst_vsock_src_reject (self, "caps refused", err);
+      g_clear_error (&err);
+    }
+    return STEP_AGAIN;
+  }
+  if (hdr->type == VMS_MSG_PING) {
+    /* keepalive: the sender learns that this link still reaches us */
+    gst_vsock_src_send_back (self, VMS_BACK_PONG, NULL);
+    return STEP_AGAIN;
+  }
+  if (hdr->type == VMS_MSG_EOS) {
+    GST_INFO_OBJECT (self, "sender sent end-of-stream");
+    return self->forward_eos ? STEP_EOS : STEP_AGAIN;
+  }
+  return STEP_NEXT;
+}
+
+/* A FRAME's payload into a pooled buffer *buf. */
+static Step
+gst_vsock_src_read_frame (GstVsockSrc *self, const VmsMsgHeader *hdr,
+                          GstBuffer **buf)
+{
+  GstBufferPool *pool;
+  GError *err = NULL;
+  GstMapInfo map;
+  ReadResult r;
+
+  if (self->caps == NULL) {
+    gst_vsock_src_reject (self, "frame before caps", NULL);
+    return STEP_AGAIN;
+  }
+  if ((hdr->flags & VMS_FRAME_FLAG_VIDEO_META) && self->is_video
+      && !gst_vsock_src_check_layout (self, hdr, &err)) {
+    gst_vsock_src_reject (self, "bad frame layout", err);
+    g_clear_error (&err);
+    return STEP_AGAIN;
+  }
+  if (hdr->size == 0) {
+    *buf = gst_buffer_new ();
+    return STEP_NEXT;
+  }
+  pool = gst_vsock_src_get_pool (self, hdr->size);
+  if (pool == NULL
+      || gst_buffer_pool_acquire_buffer (pool, buf, NULL) != GST_FLOW_OK) {
+    GST_ELEMENT_ERROR (self, RESOURCE, NO_SPACE_LEFT,
+                       ("Cannot allocate a %u-byte frame buffer.", hdr->size),
+                       (NULL));
+    return STEP_ERROR;
+  }
+  gst_buffer_map (*buf, &map, GST_MAP_WRITE);
+  r = gst_vsock_src_read (self, map.data, hdr->size, &err);
+  gst_buffer_unmap (*buf, &map);
+  if (r == READ_OK)
+    return STEP_NEXT;
+  gst_clear_buffer (buf);
+  if (r == READ_FLUSHING)
+    return STEP_FLUSHING;
+  if (r != READ_NEW_PEER)
+    gst_vsock_src_reject (self, "truncated frame", err);
+  g_clear_error (&err);
+  return STEP_AGAIN;
+}
+
+/* Layout, flags, timestamps (host running time at arrival when live, the
+ * guest's capture time as a reference meta) and the stats of a frame. */
+static void
+gst_vsock_src_stamp_frame (GstVsockSrc *self, GstBuffer *buf,
+                           const VmsMsgHeader *hdr)
+{
+  GstClock *clock;
+
+  if (hdr->flags & VMS_FRAME_FLAG_VIDEO_META && self->is_video) {
+    gsize offset[GST_VIDEO_MAX_PLANES] = { 0 };
+    gint stride[GST_VIDEO_MAX_PLANES] = { 0 };
+
+    for (guint i = 0; i < hdr->n_planes; i++) {
+      offset[i] = hdr->offset[i];
+      stride[i] = hdr->stride[i];
+    }
+    gst_buffer_add_video_meta_full (
+        buf, GST_VIDEO_FRAME_FLAG_NONE, GST_VIDEO_INFO_FORMAT (&self->vinfo),
+        GST_VIDEO_INFO_WIDTH (&self->vinfo),
+        GST_VIDEO_INFO_HEIGHT (&self->vinfo), hdr->n_planes, offset, stride);
+  }
+  if (hdr->flags & VMS_FRAME_FLAG_DELTA_UNIT)
+    GST_BUFFER_FLAG_SET (buf, GST_BUFFER_FLAG_DELTA_UNIT);
+  if (hdr->flags & VMS_FRAME_FLAG_HEADER)
+    GST_BUFFER_FLAG_SET (buf, GST_BUFFER_FLAG_HEADER);
+  if ((hdr->flags & VMS_FRAME_FLAG_DISCONT) || self->discont) {
+    GST_BUFFER_FLAG_SET (buf, GST_BUFFER_FLAG_DISCONT);
+    GST_OBJECT_LOCK (self);
+    self->disconts++;
+    GST_OBJECT_UNLOCK (self);
+    self->discont = FALSE;
+  }
+
+  clock = self->is_live ? gst_element_get_clock (GST_ELEMENT (self)) : NULL;
+  if (clock != NULL) {
+    GstClockTime now = gst_clock_get_time (clock);
+    GstClockTime base = gst_element_get_base_time (GST_ELEMENT (self));
+    GST_BUFFER_PTS (buf) = now > base ? now - base : 0;
+    GST_BUFFER_DTS (buf) = GST_CLOCK_TIME_NONE;
+    gst_object_unref (clock);
+  } else {
+    GST_BUFFER_PTS (buf) = hdr->pts;
+    GST_BUFFER_DTS (buf) = hdr->dts;
+  }
+  GST_BUFFER_DURATION (buf) = hdr->duration;
+  GST_BUFFER_OFFSET (buf) = hdr->seq;
+  if (hdr->capture_time != 0 && hdr->capture_time != GST_CLOCK_TIME_NONE)
+    gst_buffer_add_reference_timestamp_meta (
+        buf, vms_capture_time_caps (), hdr->capture_time, GST_CLOCK_TIME_NONE);
+
+  self->last_frame_us = g_get_monotonic_time ();
+  self->warned_timeout = FALSE;
+  GST_OBJECT_LOCK (self);
+  self->frames++;
+  self->bytes += hdr->size + VMS_MSG_HEADER_SIZE;
+  if (hdr->capture_time != 0)
+    self->last_transit_ns
+        = g_get_real_time () * 1000 - (gint64)hdr->capture_time;
+  GST_OBJECT_UNLOCK (self);
+}
+
 static GstFlowReturn
 gst_vsock_src_create (GstPushSrc *psrc, GstBuffer **outbuf)
 {
   GstVsockSrc *self = GST_VSOCK_SRC (psrc);
-  guint8 hdr_buf[VMS_MSG_HEADER_SIZE];
-  VmsMsgHeader hdr;
-  GError *err = NULL;
-  ReadResult r;
 
   for (;;) {
+    VmsMsgHeader hdr;
     GstBuffer *buf = NULL;
-    GstMapInfo map;
-    GstClock *clock;
+    Step step = gst_vsock_src_next_header (self, &hdr);
 
-    if (self->conn_pfd.fd < 0) {
-      r = gst_vsock_src_wait (self);
-      if (r == READ_FLUSHING)
-        return GST_FLOW_FLUSHING;
-      if (r == READ_NEW_PEER)
-        gst_vsock_src_switch_sender (self);
-      continue;
-    }
-
-    /* The first bytes tell a message header from a new HELLO (a sender
-     * restarting on a transport that hides disconnects, virtio-serial);
-     * a HELLO may be shorter than a message header. */
-    r = gst_vsock_src_read (self, hdr_buf, VMS_HELLO_SIZE, &err);
-    if (r == READ_OK && vms_is_hello_magic (hdr_buf, VMS_HELLO_SIZE)) {
-      GST_INFO_OBJECT (self, "sender restarted the stream");
-      if (gst_vsock_src_rehello (self, hdr_buf) == READ_FLUSHING)
-        return GST_FLOW_FLUSHING;
-      continue;
-    }
-    if (r == READ_OK)
-      r = gst_vsock_src_read (self, hdr_buf + VMS_HELLO_SIZE,
-                              sizeof (hdr_buf) - VMS_HELLO_SIZE, &err);
-    if (r == READ_FLUSHING)
-      return GST_FLOW_FLUSHING;
-    if (r == READ_NEW_PEER) {
-      /* an authenticated newcomer took over, also mid-message: the old
-       * connection was one the guest left behind */
-      continue;
-    }
-    if (r == READ_CLOSED) {
-      GST_INFO_OBJECT (self, "sender gone: %s", err->message);
-      GST_ELEMENT_INFO (
-          self, RESOURCE, READ,
-          ("The sender (%s) disconnected; waiting for the next one.",
-           self->peer),
-          ("%s", err->message));
-      g_clear_error (&err);
-      gst_vsock_src_close_conn (self);
-      continue;
-    }
-
-    if (!vms_msg_header_parse (hdr_buf, sizeof (hdr_buf), self->max_frame_size,
-                               &hdr, &err)) {
-      gst_vsock_src_reject (self, "bad message header", err);
-      g_clear_error (&err);
-      continue;
-    }
-
-    if (hdr.type == VMS_MSG_CAPS) {
-      g_autofree guint8 *caps_buf = g_malloc (hdr.size);
-      GstCaps *caps;
-
-      r = gst_vsock_src_read (self, caps_buf, hdr.size, &err);
-      if (r == READ_FLUSHING)
-        return GST_FLOW_FLUSHING;
-      if (r == READ_NEW_PEER)
+    if (step == STEP_NEXT)
+      step = gst_vsock_src_control (self, &hdr);
+    if (step == STEP_NEXT)
+      step = gst_vsock_src_read_frame (self, &hdr, &buf);
+    switch (step) {
+      case STEP_NEXT:
+        gst_vsock_src_stamp_frame (self, buf, &hdr);
+        *outbuf = buf;
+        return GST_FLOW_OK;
+      case STEP_AGAIN:
         continue;
-      if (r != READ_OK) {
-        gst_vsock_src_reject (self, "truncated CAPS message", err);
-        g_clear_error (&err);
-        continue;
-      }
-      caps = vms_caps_parse (caps_buf, hdr.size, &err);
-      if (caps == NULL || !gst_vsock_src_apply_caps (self, caps)) {
-        gst_vsock_src_reject (self, "caps refused", err);
-        g_clear_error (&err);
-      }
-      continue;
-    }
-    if (hdr.type == VMS_MSG_PING) {
-      /* keepalive: the sender learns that this link still reaches us */
-      gst_vsock_src_send_back (self, VMS_BACK_PONG, NULL);
-      continue;
-    }
-    if (hdr.type == VMS_MSG_EOS) {
-      GST_INFO_OBJECT (self, "sender sent end-of-stream");
-      if (self->forward_eos)
+      case STEP_FLUSHING:
+        return GST_FLOW_FLUSHING;
+      case STEP_EOS:
         return GST_FLOW_EOS;
-      continue;
-    }
-
-    /* FRAME */
-    if (self->caps == NULL) {
-      gst_vsock_src_reject (self, "frame before caps", NULL);
-      continue;
-    }
-    if ((hdr.flags & VMS_FRAME_FLAG_VIDEO_META) && self->is_video
-        && !gst_vsock_src_check_layout (self, &hdr, &err)) {
-      gst_vsock_src_reject (self, "bad frame layout", err);
-      g_clear_error (&err);
-      continue;
-    }
-    if (hdr.size == 0) {
-      buf = gst_buffer_new ();
-    } else {
-      GstBufferPool *pool = gst_vsock_src_get_pool (self, hdr.size);
-      if (pool == NULL
-          || gst_buffer_pool_acquire_buffer (pool, &buf, NULL) != GST_FLOW_OK) {
-        GST_ELEMENT_ERROR (
-            self, RESOURCE, NO_SPACE_LEFT,
-            ("Cannot allocate a %u-byte frame buffer.", hdr.size), (NULL));
+      case STEP_ERROR:
         return GST_FLOW_ERROR;
-      }
-      gst_buffer_map (buf, &map, GST_MAP_WRITE);
-      r = gst_vsock_src_read (self, map.data, hdr.size, &err);
-      gst_buffer_unmap (buf, &map);
-      if (r != READ_OK) {
-        gst_buffer_unref (buf);
-        if (r == READ_FLUSHING)
-          return GST_FLOW_FLUSHING;
-        if (r == READ_NEW_PEER)
-          continue;
-        gst_vsock_src_reject (self, "truncated frame", err);
-        g_clear_error (&err);
-        continue;
-      }
     }
-
-    if (hdr.flags & VMS_FRAME_FLAG_VIDEO_META && self->is_video) {
-      gsize offset[GST_VIDEO_MAX_PLANES] = { 0 };
-      gint stride[GST_VIDEO_MAX_PLANES] = { 0 };
-      guint i;
-
-      for (i = 0; i < hdr.n_planes; i++) {
-        offset[i] = hdr.offset[i];
-        stride[i] = hdr.stride[i];
-      }
-      gst_buffer_add_video_meta_full (
-          buf, GST_VIDEO_FRAME_FLAG_NONE, GST_VIDEO_INFO_FORMAT (&self->vinfo),
-          GST_VIDEO_INFO_WIDTH (&self->vinfo),
-          GST_VIDEO_INFO_HEIGHT (&self->vinfo), hdr.n_planes, offset, stride);
-    }
-
-    if (hdr.flags & VMS_FRAME_FLAG_DELTA_UNIT)
-      GST_BUFFER_FLAG_SET (buf, GST_BUFFER_FLAG_DELTA_UNIT);
-    if (hdr.flags & VMS_FRAME_FLAG_HEADER)
-      GST_BUFFER_FLAG_SET (buf, GST_BUFFER_FLAG_HEADER);
-    if ((hdr.flags & VMS_FRAME_FLAG_DISCONT) || self->discont) {
-      GST_BUFFER_FLAG_SET (buf, GST_BUFFER_FLAG_DISCONT);
-      GST_OBJECT_LOCK (self);
-      self->disconts++;
-      GST_OBJECT_UNLOCK (self);
-      self->discont = FALSE;
-    }
-
-    clock = self->is_live ? gst_element_get_clock (GST_ELEMENT (self)) : NULL;
-    if (clock != NULL) {
-      GstClockTime now = gst_clock_get_time (clock);
-      GstClockTime base = gst_element_get_base_time (GST_ELEMENT (self));
-      GST_BUFFER_PTS (buf) = now > base ? now - base : 0;
-      GST_BUFFER_DTS (buf) = GST_CLOCK_TIME_NONE;
-      gst_object_unref (clock);
-    } else {
-      GST_BUFFER_PTS (buf) = hdr.pts;
-      GST_BUFFER_DTS (buf) = hdr.dts;
-    }
-    GST_BUFFER_DURATION (buf) = hdr.duration;
-    GST_BUFFER_OFFSET (buf) = hdr.seq;
-    if (hdr.capture_time != 0 && hdr.capture_time != GST_CLOCK_TIME_NONE)
-      gst_buffer_add_reference_timestamp_meta (
-          buf, vms_capture_time_caps (), hdr.capture_time, GST_CLOCK_TIME_NONE);
-
-    self->last_frame_us = g_get_monotonic_time ();
-    self->warned_timeout = FALSE;
-    GST_OBJECT_LOCK (self);
-    self->frames++;
-    self->bytes += hdr.size + VMS_MSG_HEADER_SIZE;
-    if (hdr.capture_time != 0)
-      self->last_transit_ns
-          = g_get_real_time () * 1000 - (gint64)hdr.capture_time;
-    GST_OBJECT_UNLOCK (self);
-
-    *outbuf = buf;
-    return GST_FLOW_OK;
   }
 }
 
