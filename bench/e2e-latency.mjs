@@ -7,13 +7,8 @@
 //   node bench/e2e-latency.mjs PORT FRAMES WARMUP
 //
 // playwright-core comes from tests/browser/node_modules (npm ci there).
-import { createRequire } from 'node:module';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { launchBrowser } from '../tests/browser/lib.mjs';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const require = createRequire(path.join(here, '..', 'tests', 'browser', 'package.json'));
-const { chromium } = require('playwright-core');
 
 const [port, frames, warmup] = process.argv.slice(2).map(Number);
 if (!port || !frames) {
@@ -83,11 +78,7 @@ function summary(values) {
   };
 }
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  headless: true,
-  args: ['--no-sandbox', '--disable-gpu'],
-});
+const browser = await launchBrowser();
 let result;
 try {
   const page = await browser.newPage();

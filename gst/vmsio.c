@@ -45,6 +45,15 @@ vms_io_wait (GstPoll *poll, GstPollFD *pfd, gboolean read, GstClockTime timeout,
                          "connection error");
     return FALSE;
   }
+  /* Hang-up with nothing to read or write: a virtio-serial port reports
+   * POLLHUP while the host side is not connected (its writes then block and
+   * its reads end); waiting again would return at once, a busy loop. */
+  if (gst_poll_fd_has_closed (poll, pfd) && !gst_poll_fd_can_read (poll, pfd)
+      && !gst_poll_fd_can_write (poll, pfd)) {
+    g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NOT_CONNECTED,
+                         "the other side is not connected (hang-up)");
+    return FALSE;
+  }
   return TRUE;
 }
 

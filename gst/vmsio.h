@@ -9,7 +9,9 @@ G_BEGIN_DECLS
 
 /* Waits until @fd is readable (@read) or writable. Returns TRUE when ready;
  * FALSE with G_IO_ERROR_CANCELLED when flushing, G_IO_ERROR_TIMED_OUT after
- * @timeout (GST_CLOCK_TIME_NONE waits forever). */
+ * @timeout (GST_CLOCK_TIME_NONE waits forever), G_IO_ERROR_NOT_CONNECTED on
+ * a hang-up with nothing to read or write (a virtio-serial port whose host
+ * side is not connected). */
 gboolean vms_io_wait (GstPoll *poll, GstPollFD *pfd, gboolean read,
                       GstClockTime timeout, GError **error);
 

@@ -75,6 +75,56 @@ vms_is_hello_magic (const guint8 *data, gsize len)
          && memcmp (data, VMS_HELLO_MAGIC, VMS_MAGIC_LEN) == 0;
 }
 
+gboolean
+vms_hello_plausible (const guint8 *data, gsize len)
+{
+  guint16 version;
+  guint32 caps_len;
+
+  if (len < VMS_HELLO_SIZE || !vms_is_hello_magic (data, len))
+    return FALSE;
+  version = get_u16 (data + 4);
+  caps_len = get_u32 (data + 8);
+  return version >= 1 && version <= 0xff && caps_len >= 1
+         && caps_len <= VMS_MAX_CAPS_LEN;
+}
+
+gsize
+vms_hello_find (const guint8 *data, gsize len)
+{
+  gsize pos = 0;
+
+  while (pos < len) {
+    const guint8 *v = memchr (data + pos, VMS_HELLO_MAGIC[0], len - pos);
+    gsize left;
+
+    if (v == NULL)
+      return len;
+    pos = v - data;
+    left = len - pos;
+    if (left < VMS_HELLO_SIZE) {
+      /* a cut-off tail: the magic's bytes so far decide */
+      if (memcmp (v, VMS_HELLO_MAGIC, MIN (left, VMS_MAGIC_LEN)) == 0)
+        return pos;
+    } else if (vms_hello_plausible (v, left)) {
+      return pos;
+    }
+    pos++;
+  }
+  return len;
+}
+
+gboolean
+vms_hello_caps_plausible (const guint8 *caps, gsize len)
+{
+  if (len == 0 || len > VMS_MAX_CAPS_LEN || !g_ascii_isalpha (caps[0]))
+    return FALSE;
+  if (memchr (caps, '\0', len) != NULL
+      || !g_utf8_validate ((const gchar *)caps, len, NULL))
+    return FALSE;
+  return vms_nesting_ok ((const gchar *)caps, len);
+}
+
 void
 vms_hello_write (guint8 out[VMS_HELLO_SIZE], const VmsHello *hello)
 {

@@ -78,6 +78,8 @@ typedef enum {
   VMS_STATUS_OK = 0,
   VMS_STATUS_BAD_VERSION = 1,
   VMS_STATUS_BAD_CAPS = 2,
+  /* reserved: no receiver sends it (an authenticated newcomer replaces the
+   * current sender); a sender treats it as a refusal */
   VMS_STATUS_BUSY = 3,
   /* v2: the AUTH answer did not prove the link secret */
   VMS_STATUS_AUTH_FAILED = 4,
@@ -201,6 +203,25 @@ gboolean vms_back_header_parse (const guint8 *data, gsize len,
                                 VmsBackHeader *hdr, GError **error);
 
 gboolean vms_is_hello_magic (const guint8 *data, gsize len);
+
+/* Resynchronisation: a receiver that starts in the middle of an old stream
+ * (say, on virtio-serial after the host restarted) skips to the next HELLO
+ * instead of dropping the link. See docs/protocol.md, "Link lifecycle".
+ *
+ * Whether the VMS_HELLO_SIZE bytes at @data look like a HELLO header: the
+ * magic, a version in 1..255 (newer senders still get WELCOME status 1)
+ * and a caps length in 1..VMS_MAX_CAPS_LEN. FALSE when @len is shorter. */
+gboolean vms_hello_plausible (const guint8 *data, gsize len);
+/* The offset of the first place in @data where a HELLO may start: a
+ * plausible HELLO header, or a tail shorter than VMS_HELLO_SIZE that could
+ * still become one. @len when there is none: every byte before the result
+ * can be dropped. Reads nothing at or past @len; linear in @len. */
+gsize vms_hello_find (const guint8 *data, gsize len);
+/* Whether a candidate HELLO's caps bytes look like a caps string (UTF-8,
+ * no NUL, a media type first, nesting within limits): a cheap filter that
+ * tells a HELLO from "VMS1" inside a frame's payload. Not the caps parser,
+ * which only an authenticated sender's caps reach. */
+gboolean vms_hello_caps_plausible (const guint8 *caps, gsize len);
 
 GstCaps *vms_caps_parse (const guint8 *data, gsize len, GError **error);
 /* Whether a caps or structure string nests (), <>, [], {} and quoted values

@@ -3,7 +3,8 @@
  *   GET    /healthz                     liveness, never needs the token
  *   GET    /metrics                     Prometheus text
  *   GET    /                            HTML list of sessions
- *   GET    /player/{id}                 302 to the session's player page
+ *   GET    /player/{id}/...             the session's player page (relay.c)
+ *   GET    /stream/{id}                 the session's WebSocket (relay.c)
  *   GET    /api/v1/templates            template names
  *   GET    /api/v1/info                 version, TLS on/off, fingerprint
  *   GET    /api/v1/sessions             all sessions
@@ -11,6 +12,10 @@
  *   GET    /api/v1/sessions/{id}        one session
  *   DELETE /api/v1/sessions/{id}        stop (answers once it is gone)
  *   POST   /api/v1/sessions/{id}/input  input events (input contract)
+ *   GET    /api/v1/sessions/{id}/stream the same WebSocket as /stream/{id}
+ *   GET    /api/v1/sessions/{id}/screenshot  the latest frame, PNG or JPEG
+ *                                       (?format=jpeg, ?width=N)
+ *   POST   /api/v1/sessions/{id}/resize {"width":W,"height":H}
  *
  * Who may ask (docs/security.md):
  * - every request: a Host from the allow-list (else 421), an Origin that is
@@ -19,16 +24,17 @@
  *   413, before the body is read); checked when the headers arrive;
  * - every route but /healthz, / and /player/{id} (which hold no secret)
  *   needs the administrator token, "Authorization: Bearer <token>", never
- *   in a URL; /input also takes that session's viewer token. */
+ *   in a URL; /input, /screenshot and /resize also take that session's
+ *   viewer token; the streams (/stream/{id}, .../stream) take the viewer
+ *   token, which the session's wsh264sink checks at the WebSocket
+ *   handshake (a browser cannot set Authorization on a WebSocket). */
 #include "supervisor.h"
 
 #include "apibody.h"
 #include "vmsauth.h"
 #include "vmsinput.h"
 #include "vmsnet.h"
-#include "template.h"
-#include "vmsauth.h"
-#include "vmsnet.h"
+#include "vmstemplate.h"
 
 #include <string.h>
 
@@ -527,6 +533,28 @@ member_name (JsonObject *o, const gchar *name, const gchar *def,
   return TRUE;
 }
 
+static gboolean
+capture_check (const gchar *capture, VmsConfig *cfg, GError **error)
+{
+  if (!vms_capture_is_valid (capture)) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                 "\"capture\" must be \"guest\" (the guest sends its screen) "
+                 "or \"qemu\" (the host reads the VM's display from QEMU), "
+                 "not \"%s\"",
+                 capture);
+    return FALSE;
+  }
+  if (g_str_equal (capture, "qemu") && g_strcmp0 (cfg->vm_backend, "qemu")) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                 "\"capture\": \"qemu\" reads the screen from the QEMU this "
+                 "supervisor starts, and this one runs no VM (VM backend "
+                 "%s; see HELIX_VM_BACKEND)",
+                 cfg->vm_backend);
+    return FALSE;
+  }
+  return TRUE;
+}
+
 /* --- routes ------------------------------------------------------------- */
 
 static void
@@ -552,10 +580,10 @@ sessions_create (SoupServerMessage *msg)
   VmsConfig *cfg = the_sup->cfg;
   g_autoptr (GError) error = NULL;
   g_autoptr (JsonNode) root = parse_body (msg, &error);
-  static const gchar *known[]
-      = { "template", "width", "height", "fps", "encoder", "id", NULL };
+  static const gchar *known[] = { "template", "width",   "height", "fps",
+                                  "encoder",  "capture", "id",     NULL };
   JsonObject *o;
-  const gchar *tmpl, *encoder, *id;
+  const gchar *tmpl, *encoder, *id, *capture;
   gint width, height, fps;
   guint status = SOUP_STATUS_BAD_REQUEST;
   VmsSession *s;
@@ -580,14 +608,20 @@ sessions_create (SoupServerMessage *msg)
       respond_error (
           msg, SOUP_STATUS_BAD_REQUEST,
           "unknown field \"%.64s\" (known: template, width, height, fps, "
-          "encoder, id)",
+          "encoder, capture, id)",
           (const gchar *)l->data);
       g_list_free (members);
       return;
     }
   }
   g_list_free (members);
-  if (!member_name (o, "template", cfg->default_template, &tmpl, &error)
+  if (!member_name (o, "capture", cfg->capture, &capture, &error)
+      || !capture_check (capture, cfg, &error)
+      /* qemu capture reads QEMU's display: its own host template */
+      || !member_name (o, "template",
+                       g_str_equal (capture, "qemu") ? "host-qemu-display"
+                                                     : cfg->default_template,
+                       &tmpl, &error)
       || !member_name (o, "encoder", cfg->encoder, &encoder, &error)
       || !member_name (o, "id", NULL, &id, &error)
       || !member_int (o, "width", 1280, 16, 7680, &width, &error)
@@ -608,7 +642,7 @@ sessions_create (SoupServerMessage *msg)
     return;
   }
   s = vms_session_create (the_sup, id, tmpl, width, height, fps, encoder,
-                          &status, &error);
+                          capture, &status, &error);
   if (s == NULL) {
     respond_error (msg, status, "%s", error->message);
     return;
@@ -722,23 +756,258 @@ info (SoupServerMessage *msg)
   respond_json (msg, SOUP_STATUS_OK, root);
 }
 
+/* Relays the request to session @id's wsh264sink at @sink_path (relay.c),
+ * or answers why not. */
+static void
+relay_to (SoupServerMessage *msg, const gchar *id, const gchar *sink_path,
+          gboolean upgrade)
+{
+  VmsSession *s = g_hash_table_lookup (the_sup->sessions, id);
+  g_autoptr (GError) error = NULL;
+
+  if (s == NULL || s->removed) {
+    respond_error (msg, SOUP_STATUS_NOT_FOUND,
+                   "no session \"%.64s\": it was never created or it was "
+                   "deleted",
+                   id);
+    return;
+  }
+  if (!g_str_equal (soup_server_message_get_method (msg), "GET")
+      && !(g_str_equal (soup_server_message_get_method (msg), "HEAD")
+           && !upgrade)) {
+    method_not_allowed (msg, "GET");
+    return;
+  }
+  if (!vms_relay_start (s, msg, sink_path, upgrade, &error))
+    respond_error (msg, SOUP_STATUS_SERVICE_UNAVAILABLE, "%s", error->message);
+}
+
+/* "/api/v1/sessions/ID/stream" -> ID, else NULL */
+static gchar *
+api_stream_id (const gchar *path)
+{
+  const gchar *id = path + strlen ("/api/v1/sessions/");
+  const gchar *slash;
+
+  if (!g_str_has_prefix (path, "/api/v1/sessions/")
+      || (slash = strchr (id, '/')) == NULL || slash == id
+      || !g_str_equal (slash, "/stream"))
+    return NULL;
+  return g_strndup (id, slash - id);
+}
+
+static void
+handle_stream (SoupServer *server, SoupServerMessage *msg, const char *path,
+               GHashTable *query, gpointer user_data)
+{
+  const gchar *id = path + strlen ("/stream/");
+  g_autofree gchar *sink_path = NULL;
+
+  if (!g_str_has_prefix (path, "/stream/") || *id == '\0' || strchr (id, '/')) {
+    respond_error (msg, SOUP_STATUS_NOT_FOUND,
+                   "no such stream: %.128s (streams are /stream/ID)", path);
+    return;
+  }
+  sink_path = g_strdup_printf ("/stream/%s", id);
+  relay_to (msg, id, sink_path, TRUE);
+}
+
+/* A request passed to the session process (vms_session_request()): the
+ * HTTP message waits, paused, for its answer. */
+typedef struct {
+  SoupServerMessage *msg;
+  gboolean finished; /* the client went away: answer nobody */
+  gchar *session_id;
+  gint width, height; /* resize */
+} Asked;
+
+static void
+asked_finished_cb (SoupServerMessage *msg, gpointer user_data)
+{
+  Asked *a = user_data;
+  a->finished = TRUE;
+}
+
+static Asked *
+asked_new (SoupServerMessage *msg, VmsSession *s)
+{
+  Asked *a = g_new0 (Asked, 1);
+  a->msg = g_object_ref (msg);
+  a->session_id = g_strdup (s->id);
+  g_signal_connect (msg, "finished", G_CALLBACK (asked_finished_cb), a);
+  return a;
+}
+
+static void
+asked_free (Asked *a)
+{
+  g_signal_handlers_disconnect_by_data (a->msg, a);
+  g_object_unref (a->msg);
+  g_free (a->session_id);
+  g_free (a);
+}
+
+/* FALSE (and answered) when the session could not be asked. */
+static gboolean
+ask (SoupServerMessage *msg, VmsSession *s, VmsRequest *req, VmsAnswerFunc cb,
+     Asked *a)
+{
+  g_autoptr (GError) error = NULL;
+
+  if (!vms_session_request (s, req, cb, a, &error)) {
+    respond_error (msg, SOUP_STATUS_SERVICE_UNAVAILABLE, "%s", error->message);
+    asked_free (a);
+    return FALSE;
+  }
+  soup_server_message_pause (msg);
+  return TRUE;
+}
+
+static void
+screenshot_answered (guint status, const gchar *type, GBytes *body,
+                     const gchar *message, gpointer user_data)
+{
+  Asked *a = user_data;
+
+  if (!a->finished) {
+    if (status == SOUP_STATUS_OK && body && type) {
+      soup_message_headers_replace (
+          soup_server_message_get_response_headers (a->msg), "Cache-Control",
+          "no-store");
+      soup_server_message_set_status (a->msg, SOUP_STATUS_OK, NULL);
+      soup_server_message_set_response (a->msg, type, SOUP_MEMORY_COPY,
+                                        g_bytes_get_data (body, NULL),
+                                        g_bytes_get_size (body));
+    } else {
+      respond_error (a->msg, status == SOUP_STATUS_OK ? 502 : status,
+                     "session \"%s\": %s", a->session_id,
+                     message ? message : "no picture in the answer");
+    }
+    soup_server_message_unpause (a->msg);
+  }
+  asked_free (a);
+}
+
+static void
+screenshot (SoupServerMessage *msg, VmsSession *s, GHashTable *query)
+{
+  g_autoptr (GError) error = NULL;
+  VmsRequest req;
+
+  if (!g_str_equal (soup_server_message_get_method (msg), "GET")) {
+    method_not_allowed (msg, "GET");
+    return;
+  }
+  /* common/vmssession: the limits the session applies too */
+  if (!vms_screenshot_query_parse (
+          query ? g_hash_table_lookup (query, "format") : NULL,
+          query ? g_hash_table_lookup (query, "width") : NULL, &req, &error)) {
+    respond_error (msg, SOUP_STATUS_BAD_REQUEST, "%s", error->message);
+    return;
+  }
+  ask (msg, s, &req, screenshot_answered, asked_new (msg, s));
+}
+
+static void
+resize_answered (guint status, const gchar *type, GBytes *body,
+                 const gchar *message, gpointer user_data)
+{
+  Asked *a = user_data;
+
+  /* the session's size line, before this answer, set the new size */
+  if (!a->finished) {
+    if (status == SOUP_STATUS_OK) {
+      g_autoptr (JsonBuilder) b = json_builder_new ();
+      g_autoptr (JsonNode) res = NULL;
+      json_builder_begin_object (b);
+      json_builder_set_member_name (b, "width");
+      json_builder_add_int_value (b, a->width);
+      json_builder_set_member_name (b, "height");
+      json_builder_add_int_value (b, a->height);
+      json_builder_end_object (b);
+      res = json_builder_get_root (b);
+      respond_json (a->msg, SOUP_STATUS_OK, res);
+    } else {
+      respond_error (a->msg, status, "session \"%s\": %s", a->session_id,
+                     message ? message : "not resized");
+    }
+    soup_server_message_unpause (a->msg);
+  }
+  asked_free (a);
+}
+
+static void
+resize (SoupServerMessage *msg, VmsSession *s)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (JsonNode) root = NULL;
+  VmsRequest req = { .kind = VMS_REQUEST_RESIZE };
+  JsonObject *o;
+  GList *members;
+  Asked *a;
+
+  if (!g_str_equal (soup_server_message_get_method (msg), "POST")) {
+    method_not_allowed (msg, "POST");
+    return;
+  }
+  root = parse_body (msg, &error);
+  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root)) {
+    respond_error (msg, SOUP_STATUS_BAD_REQUEST, "%s",
+                   error ? error->message
+                         : "the body must be a JSON object such as "
+                           "{\"width\": 1280, \"height\": 720}");
+    return;
+  }
+  o = json_node_get_object (root);
+  members = json_object_get_members (o);
+  for (GList *l = members; l; l = l->next) {
+    if (!g_str_equal (l->data, "width") && !g_str_equal (l->data, "height")) {
+      respond_error (msg, SOUP_STATUS_BAD_REQUEST,
+                     "unknown field \"%.64s\" (known: width, height)",
+                     (const gchar *)l->data);
+      g_list_free (members);
+      return;
+    }
+  }
+  g_list_free (members);
+  if (!member_int (o, "width", -1, G_MININT, G_MAXINT, &req.width, &error)
+      || !member_int (o, "height", -1, G_MININT, G_MAXINT, &req.height, &error)
+      || !vms_request_check (&req, &error)) {
+    respond_error (msg, SOUP_STATUS_BAD_REQUEST, "%s", error->message);
+    return;
+  }
+  a = asked_new (msg, s);
+  a->width = req.width;
+  a->height = req.height;
+  ask (msg, s, &req, resize_answered, a);
+}
+
 static void
 handle_api (SoupServer *server, SoupServerMessage *msg, const char *path,
             GHashTable *query, gpointer user_data)
 {
   const gchar *method = soup_server_message_get_method (msg);
   g_auto (GStrv) parts = NULL;
+  g_autofree gchar *stream_id = api_stream_id (path);
   guint n;
   VmsSession *s, *viewer_of;
 
+  if (stream_id) {
+    g_autofree gchar *sink_path = g_strdup_printf ("/stream/%s", stream_id);
+    relay_to (msg, stream_id, sink_path, TRUE);
+    return;
+  }
   if (!identify (msg, &viewer_of)) {
-    /* a viewer token: POST .../sessions/{its session}/input, nothing
-     * else (the input route's own checks follow below) */
+    /* a viewer token: .../sessions/{its session}/input, /screenshot or
+     * /resize, nothing else (each route's own checks follow below) */
     g_autofree gchar *mine
-        = viewer_of
-              ? g_strdup_printf ("/api/v1/sessions/%s/input", viewer_of->id)
-              : NULL;
-    if (mine == NULL || !g_str_equal (path, mine)) {
+        = viewer_of ? g_strdup_printf ("/api/v1/sessions/%s/", viewer_of->id)
+                    : NULL;
+    const gchar *rest
+        = mine && g_str_has_prefix (path, mine) ? path + strlen (mine) : NULL;
+    if (rest == NULL
+        || !(g_str_equal (rest, "input") || g_str_equal (rest, "screenshot")
+             || g_str_equal (rest, "resize"))) {
       deny (msg, viewer_of);
       return;
     }
@@ -796,7 +1065,9 @@ handle_api (SoupServer *server, SoupServerMessage *msg, const char *path,
     return;
   }
   if (parts[0][0] != '\0' || n > 3
-      || (n == 3 && !g_str_equal (parts[2], "input"))) {
+      || (n == 3 && !g_str_equal (parts[2], "input")
+          && !g_str_equal (parts[2], "screenshot")
+          && !g_str_equal (parts[2], "resize"))) {
     respond_error (msg, SOUP_STATUS_NOT_FOUND, "no such API route: %.128s",
                    path);
     return;
@@ -818,6 +1089,14 @@ handle_api (SoupServer *server, SoupServerMessage *msg, const char *path,
     } else {
       method_not_allowed (msg, "GET, DELETE");
     }
+    return;
+  }
+  if (g_str_equal (parts[2], "screenshot")) {
+    screenshot (msg, s, query);
+    return;
+  }
+  if (g_str_equal (parts[2], "resize")) {
+    resize (msg, s);
     return;
   }
   /* input */
@@ -895,33 +1174,46 @@ handle_metrics (SoupServer *server, SoupServerMessage *msg, const char *path,
   metrics (msg);
 }
 
+/* /player/ID/REST: the session's player page, served by its wsh264sink
+ * through the relay (REST "" is its index.html; player.js and config.json
+ * follow relative to it). /player/ID itself redirects to /player/ID/ so
+ * relative URLs resolve there; the browser keeps a viewer link's #token=
+ * fragment across the redirect. No token here: the page holds no secret
+ * and its WebSocket needs the viewer token. */
 static void
 handle_player (SoupServer *server, SoupServerMessage *msg, const char *path,
                GHashTable *query, gpointer user_data)
 {
   const gchar *id = path + strlen ("/player/");
-  VmsSession *s;
-  g_autofree gchar *host = NULL;
-  g_autofree gchar *url = NULL;
-  g_autofree gchar *hb = NULL;
+  const gchar *slash;
+  g_autofree gchar *sid = NULL;
+  g_autofree gchar *sink_path = NULL;
 
-  /* No token here: the answer holds none (a viewer link's #token=
-   * fragment stays in the browser, which keeps it across the redirect),
-   * and the page it leads to needs the viewer token. */
-  if (!g_str_has_prefix (path, "/player/")
-      || (s = g_hash_table_lookup (the_sup->sessions, id)) == NULL) {
-    respond_error (msg, SOUP_STATUS_NOT_FOUND, "no session \"%.64s\"",
-                   g_str_has_prefix (path, "/player/") ? id : path);
-    return;
-  }
-  /* The player page and the WebSocket are served by the session's own
-   * wsh264sink: send the browser there (same host name it used here). */
-  host = request_host (msg);
-  hb = strchr (host, ':') ? g_strdup_printf ("[%s]", host) : g_strdup (host);
-  url = g_strdup_printf ("http://%s:%u/", hb, s->ws_port);
-  soup_server_message_set_redirect (msg, SOUP_STATUS_FOUND, url);
   soup_message_headers_replace (soup_server_message_get_response_headers (msg),
                                 "Referrer-Policy", "no-referrer");
+  if (!g_str_has_prefix (path, "/player/") || *id == '\0') {
+    respond_error (msg, SOUP_STATUS_NOT_FOUND,
+                   "no such page: %.128s (players are /player/ID)", path);
+    return;
+  }
+  slash = strchr (id, '/');
+  if (slash == NULL) {
+    g_autofree gchar *to = g_strdup_printf ("%s/", path);
+    if (g_hash_table_lookup (the_sup->sessions, id) == NULL) {
+      relay_to (msg, id, "/", FALSE); /* answers 404 */
+      return;
+    }
+    /* a relative Location: soup_server_message_set_redirect() would make
+     * it absolute with our own scheme, http://, which is wrong behind a
+     * TLS proxy (docs/operations.md) */
+    soup_server_message_set_status (msg, SOUP_STATUS_FOUND, NULL);
+    soup_message_headers_replace (
+        soup_server_message_get_response_headers (msg), "Location", to);
+    return;
+  }
+  sid = g_strndup (id, slash - id);
+  sink_path = g_strdup (slash); /* "/", "/player.js", "/config.json" */
+  relay_to (msg, sid, sink_path, FALSE);
 }
 
 /* The index page holds no session data and needs no token: its script
@@ -1011,6 +1303,7 @@ vms_api_start (VmsSupervisor *sup, GError **error)
   soup_server_add_handler (sup->server, "/healthz", handle_healthz, NULL, NULL);
   soup_server_add_handler (sup->server, "/metrics", handle_metrics, NULL, NULL);
   soup_server_add_handler (sup->server, "/player", handle_player, NULL, NULL);
+  soup_server_add_handler (sup->server, "/stream", handle_stream, NULL, NULL);
   soup_server_add_handler (sup->server, "/api", handle_api, NULL, NULL);
   sa = g_inet_socket_address_new (ia, cfg->listen_port);
   if (!soup_server_listen (sup->server, sa,

@@ -161,6 +161,18 @@ x_scale (VmsInjector *inj, gdouble x, gdouble y, gint vw, gint vh, gint *sx,
 {
   gint scr = DefaultScreen (inj->dpy);
   gint w = DisplayWidth (inj->dpy, scr), h = DisplayHeight (inj->dpy, scr);
+  Window root;
+  gint rx, ry;
+  guint rw, rh, border, depth;
+
+  /* the screen's size now: Xlib's DisplayWidth() keeps the size at
+   * connection time, and a resize (RandR) changes it */
+  if (XGetGeometry (inj->dpy, RootWindow (inj->dpy, scr), &root, &rx, &ry, &rw,
+                    &rh, &border, &depth)
+      && rw > 0 && rh > 0) {
+    w = (gint)rw;
+    h = (gint)rh;
+  }
 
   if (vw > 0 && vh > 0) {
     x = x * w / vw;

@@ -5,7 +5,10 @@
  * command; replies ({"return"}/{"error"}) and asynchronous events follow. */
 #include "qmp.h"
 
+#include "vmsnest.h"
+
 #include <gio/gunixsocketaddress.h>
+#include <json-glib/json-glib.h>
 #include <string.h>
 
 struct _VmsQmp {
@@ -16,25 +19,67 @@ struct _VmsQmp {
   gboolean connected;
 };
 
-static gboolean
-qmp_read_reply (VmsQmp *qmp, const gchar *want_key, GError **error)
+typedef enum {
+  QMP_LINE_OTHER, /* an event, or a line that is not a QMP message */
+  QMP_LINE_GREETING,
+  QMP_LINE_RETURN,
+  QMP_LINE_ERROR,
+} QmpLine;
+
+/* What a QMP line is, parsed with json-glib (behind the nesting guard: QEMU
+ * relays strings the guest chose in some events). For an error, @desc gets
+ * QEMU's own sentence ("error": {"class", "desc"}). */
+static QmpLine
+qmp_classify (const gchar *line, gchar **desc)
 {
-  /* Skip asynchronous events until a line with @want_key arrives. */
+  g_autoptr (JsonParser) parser = json_parser_new_immutable ();
+  JsonObject *o;
+
+  if (!vms_json_nesting_check (line, strlen (line), 32, NULL)
+      || !json_parser_load_from_data (parser, line, -1, NULL)
+      || !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
+    return QMP_LINE_OTHER;
+  o = json_node_get_object (json_parser_get_root (parser));
+  if (json_object_has_member (o, "QMP"))
+    return QMP_LINE_GREETING;
+  if (json_object_has_member (o, "return"))
+    return QMP_LINE_RETURN;
+  if (json_object_has_member (o, "error")) {
+    JsonNode *e = json_object_get_member (o, "error");
+    const gchar *d = NULL;
+    if (JSON_NODE_HOLDS_OBJECT (e))
+      d = json_object_get_string_member_with_default (json_node_get_object (e),
+                                                      "desc", NULL);
+    if (desc)
+      *desc = g_strdup (d ? d : line);
+    return QMP_LINE_ERROR;
+  }
+  return QMP_LINE_OTHER;
+}
+
+static gboolean
+qmp_read_reply (VmsQmp *qmp, QmpLine want, GError **error)
+{
+  /* Skip asynchronous events until the line we wait for arrives. */
   for (gint i = 0; i < 64; i++) {
     gsize len = 0;
     g_autofree gchar *line
         = g_data_input_stream_read_line (qmp->in, &len, NULL, error);
+    g_autofree gchar *desc = NULL;
+    QmpLine kind;
+
     if (line == NULL) {
       if (error && *error == NULL)
         g_set_error (error, G_IO_ERROR, G_IO_ERROR_CLOSED,
                      "QEMU closed the QMP connection during the handshake");
       return FALSE;
     }
-    if (strstr (line, want_key) != NULL)
+    kind = qmp_classify (line, &desc);
+    if (kind == want)
       return TRUE;
-    if (strstr (line, "\"error\"") != NULL) {
+    if (kind == QMP_LINE_ERROR) {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED,
-                   "QEMU refused the QMP handshake: %s", line);
+                   "QEMU refused a QMP command: %s", desc);
       return FALSE;
     }
   }
@@ -51,14 +96,15 @@ qmp_drain_cb (GObject *source, GAsyncResult *res, gpointer user_data)
   gsize len = 0;
   g_autofree gchar *line = g_data_input_stream_read_line_finish (
       G_DATA_INPUT_STREAM (source), res, &len, &error);
+  g_autofree gchar *desc = NULL;
 
   if (line == NULL) {
     if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
       qmp->connected = FALSE;
     return;
   }
-  if (strstr (line, "\"error\"") != NULL)
-    g_warning ("QMP command failed: %s", line);
+  if (qmp_classify (line, &desc) == QMP_LINE_ERROR)
+    g_warning ("QMP command failed: %s", desc);
   g_data_input_stream_read_line_async (qmp->in, G_PRIORITY_DEFAULT, qmp->cancel,
                                        qmp_drain_cb, qmp);
 }
@@ -82,7 +128,7 @@ gboolean
 vms_qmp_execute_sync (VmsQmp *qmp, const gchar *command, GError **error)
 {
   return vms_qmp_execute (qmp, command, NULL, error)
-         && qmp_read_reply (qmp, "\"return\"", error);
+         && qmp_read_reply (qmp, QMP_LINE_RETURN, error);
 }
 
 static VmsQmp *
@@ -93,7 +139,6 @@ qmp_connect (const gchar *socket_path, guint timeout_s, gboolean drain,
   g_autoptr (GSocketAddress) addr = g_unix_socket_address_new (socket_path);
   GSocketConnection *conn;
   VmsQmp *qmp;
-  const gchar *caps = "{\"execute\":\"qmp_capabilities\"}\n";
 
   g_socket_client_set_timeout (client, timeout_s);
   conn = g_socket_client_connect (client, G_SOCKET_CONNECTABLE (addr), NULL,
@@ -110,20 +155,18 @@ qmp_connect (const gchar *socket_path, guint timeout_s, gboolean drain,
                                         G_DATA_STREAM_NEWLINE_TYPE_ANY);
   qmp->out = g_io_stream_get_output_stream (G_IO_STREAM (conn));
   qmp->cancel = g_cancellable_new ();
+  qmp->connected = TRUE; /* for the handshake's own command */
 
-  if (!qmp_read_reply (qmp, "\"QMP\"", error)
-      || !g_output_stream_write_all (qmp->out, caps, strlen (caps), NULL, NULL,
-                                     error)
-      || !qmp_read_reply (qmp, "\"return\"", error)) {
+  if (!qmp_read_reply (qmp, QMP_LINE_GREETING, error)
+      || !vms_qmp_execute (qmp, "qmp_capabilities", NULL, error)
+      || !qmp_read_reply (qmp, QMP_LINE_RETURN, error)) {
     vms_qmp_free (qmp);
     return NULL;
   }
-  qmp->connected = TRUE;
   if (!drain)
     return qmp;
   /* From here on, never block on reads: drain asynchronously. */
   g_socket_set_timeout (g_socket_connection_get_socket (conn), 0);
-  qmp->connected = TRUE;
   g_data_input_stream_read_line_async (qmp->in, G_PRIORITY_DEFAULT, qmp->cancel,
                                        qmp_drain_cb, qmp);
   return qmp;
@@ -133,6 +176,9 @@ gboolean
 vms_qmp_execute (VmsQmp *qmp, const gchar *command, const gchar *arguments_json,
                  GError **error)
 {
+  g_autoptr (JsonBuilder) b = json_builder_new_immutable ();
+  g_autoptr (JsonNode) root = NULL;
+  g_autofree gchar *text = NULL;
   g_autofree gchar *line = NULL;
 
   if (!qmp->connected) {
@@ -140,11 +186,24 @@ vms_qmp_execute (VmsQmp *qmp, const gchar *command, const gchar *arguments_json,
                  "the QMP connection is closed");
     return FALSE;
   }
-  if (arguments_json)
-    line = g_strdup_printf ("{\"execute\":\"%s\",\"arguments\":%s}\n", command,
-                            arguments_json);
-  else
-    line = g_strdup_printf ("{\"execute\":\"%s\"}\n", command);
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "execute");
+  json_builder_add_string_value (b, command);
+  if (arguments_json) {
+    g_autoptr (JsonNode) args = json_from_string (arguments_json, error);
+    if (args == NULL || !JSON_NODE_HOLDS_OBJECT (args)) {
+      if (args)
+        g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                     "QMP arguments must be a JSON object");
+      return FALSE;
+    }
+    json_builder_set_member_name (b, "arguments");
+    json_builder_add_value (b, g_steal_pointer (&args));
+  }
+  json_builder_end_object (b);
+  root = json_builder_get_root (b);
+  text = json_to_string (root, FALSE);
+  line = g_strconcat (text, "\n", NULL);
   if (!g_output_stream_write_all (qmp->out, line, strlen (line), NULL, NULL,
                                   error)) {
     qmp->connected = FALSE;

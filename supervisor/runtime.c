@@ -23,13 +23,15 @@
 #define RTSP_DEFAULT_USER "vmstream"
 #define RTSP_PASSWORD_BYTES 16
 
-static const gchar *
-env_first (const gchar *a, const gchar *b)
+const gchar *
+vms_setting_env (const gchar *name)
 {
-  const gchar *v = g_getenv (a);
+  g_autofree gchar *vmstream = g_strconcat ("VMSTREAM_", name, NULL);
+  g_autofree gchar *helix = g_strconcat ("HELIX_", name, NULL);
+  const gchar *v = g_getenv (vmstream);
 
   if (v == NULL || *v == '\0')
-    v = g_getenv (b);
+    v = g_getenv (helix);
   return v && *v ? v : NULL;
 }
 
@@ -56,9 +58,8 @@ private_dir (const gchar *what, const gchar *path, const gchar *how,
 static gboolean
 rtsp_credentials (VmsConfig *cfg, GError **error)
 {
-  const gchar *user = env_first ("VMSTREAM_RTSP_USER", "HELIX_RTSP_USER");
-  const gchar *password
-      = env_first ("VMSTREAM_RTSP_PASSWORD", "HELIX_RTSP_PASSWORD");
+  const gchar *user = vms_setting_env ("RTSP_USER");
+  const gchar *password = vms_setting_env ("RTSP_PASSWORD");
   g_autofree gchar *generated = NULL;
   g_autofree gchar *file = NULL;
 

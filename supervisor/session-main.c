@@ -13,6 +13,8 @@
  * The status lines and the exit codes are common/vmssession.h (documented in
  * docs/operations.md). */
 #include "inject.h"
+#include "resize.h"
+#include "snapshot.h"
 #include "vmssession.h"
 #include "vmsinput-gst.h"
 
@@ -45,6 +47,9 @@ typedef struct {
   GDataInputStream *in;
   GCancellable *cancel;
   guint injected;
+  VmsShot *shot;        /* NULL: the pipeline has no encoder to watch */
+  const gchar *display; /* X display (input, resize) or NULL */
+  guint shots_running;  /* encodes in threads; main loop waits for them */
 } Session;
 
 /* One status line of common/vmssession.h on stdout. */
@@ -63,6 +68,144 @@ quit (Session *s, gint code)
   if (s->exit_code == VMS_SESSION_EXIT_OK)
     s->exit_code = code;
   g_main_loop_quit (s->loop);
+}
+
+/* An answer line of common/vmssession.h, then @body's bytes. */
+static void
+answer (guint id, guint status, const gchar *type, GBytes *body,
+        const gchar *message)
+{
+  gsize n = body ? g_bytes_get_size (body) : 0;
+  gchar *line = vms_status_line_answer (id, status, type, n, message);
+
+  fputs (line, stdout);
+  fputc ('\n', stdout);
+  if (n)
+    fwrite (g_bytes_get_data (body, NULL), 1, n, stdout);
+  fflush (stdout);
+  g_free (line);
+}
+
+/* --- requests (screenshot, resize) -------------------------------------- */
+
+/* screenshots encoded at once (more are answered 503) */
+#define MAX_SHOTS_RUNNING 4
+
+typedef struct {
+  Session *s;
+  VmsRequest req;
+  GstSample *sample;
+} ShotJob;
+
+static void
+shot_job_free (ShotJob *j)
+{
+  gst_sample_unref (j->sample);
+  g_free (j);
+}
+
+static void
+shot_thread (GTask *task, gpointer source, gpointer data, GCancellable *c)
+{
+  ShotJob *j = data;
+  GError *error = NULL;
+  GBytes *b = vms_shot_encode (j->sample, j->req.format, j->req.width, &error);
+
+  if (b)
+    g_task_return_pointer (task, b, (GDestroyNotify)g_bytes_unref);
+  else
+    g_task_return_error (task, error);
+}
+
+static void
+shot_done (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  ShotJob *j = g_task_get_task_data (G_TASK (res));
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GBytes) b = g_task_propagate_pointer (G_TASK (res), &error);
+
+  j->s->shots_running--;
+  if (b)
+    answer (j->req.id, 200, vms_image_format_type (j->req.format), b, NULL);
+  else
+    answer (j->req.id, 500, NULL, NULL, error->message);
+}
+
+static void
+screenshot (Session *s, const VmsRequest *req)
+{
+  GstSample *sample = s->shot ? vms_shot_latest (s->shot) : NULL;
+  ShotJob *j;
+  GTask *task;
+
+  if (s->shot == NULL) {
+    answer (req->id, 409, NULL, NULL,
+            "this session's pipeline has no video encoder to take "
+            "screenshots from");
+    return;
+  }
+  if (sample == NULL) {
+    answer (req->id, 503, NULL, NULL,
+            "no frame has reached the encoder yet: try again once the "
+            "stream runs");
+    return;
+  }
+  if (s->shots_running >= MAX_SHOTS_RUNNING) {
+    /* each holds a converted frame (6 MB at 1080p): bounded */
+    gst_sample_unref (sample);
+    answer (req->id, 503, NULL, NULL,
+            "this session is busy with other screenshots: try again");
+    return;
+  }
+  j = g_new0 (ShotJob, 1);
+  j->s = s;
+  j->req = *req;
+  j->sample = sample;
+  /* the conversion and the PNG take tens of ms at 1080p: not on the main
+   * loop, which injects input */
+  task = g_task_new (NULL, NULL, shot_done, NULL);
+  g_task_set_task_data (task, j, (GDestroyNotify)shot_job_free);
+  s->shots_running++;
+  g_task_run_in_thread (task, shot_thread);
+  g_object_unref (task);
+}
+
+/* A resize, from the API (@id > 0) or a player (the bus): the desktop and
+ * the stream change, and the supervisor hears the new size. */
+static void
+resize (Session *s, const VmsRequest *req)
+{
+  g_autoptr (GError) error = NULL;
+  guint status = 409;
+
+  if (vms_resize (s->pipeline, s->display, req->width, req->height, &status,
+                  &error)) {
+    GST_INFO ("resized to %dx%d", req->width, req->height);
+    emit (vms_status_line_size (req->width, req->height));
+    if (req->id)
+      answer (req->id, 200, NULL, NULL, NULL);
+  } else if (req->id) {
+    answer (req->id, status, NULL, NULL, error->message);
+  } else {
+    g_printerr ("vmstream-session: a player's resize to %dx%d: %s\n",
+                req->width, req->height, error->message);
+  }
+}
+
+static void
+handle_request (Session *s, const gchar *line, gsize len)
+{
+  g_autoptr (GError) error = NULL;
+  VmsRequest req;
+
+  if (!vms_request_parse (line, (gssize)len, &req, &error)) {
+    g_printerr ("vmstream-session: ignoring a request: %s\n", error->message);
+    return;
+  }
+  if (req.kind == VMS_REQUEST_SCREENSHOT)
+    screenshot (s, &req);
+  else
+    resize (s, &req);
 }
 
 /* --- input -------------------------------------------------------------- */
@@ -92,6 +235,7 @@ inject (Session *s, const VmsInputEvent *ev, GstElement *from)
 {
   gint w, h;
   video_size_of (s, from ? from : s->stats_elem, &w, &h);
+  GST_LOG ("input for a %dx%d stream", w, h);
   if (vms_injector_handle (s->injector, ev, w, h))
     s->injected++;
 }
@@ -112,7 +256,9 @@ stdin_line_cb (GObject *src, GAsyncResult *res, gpointer user_data)
     quit (s, VMS_SESSION_EXIT_OK);
     return;
   }
-  if (len > 0) {
+  if (len > 0 && vms_line_is_request (line, len)) {
+    handle_request (s, line, len);
+  } else if (len > 0) {
     /* the input contract (common/vmsinput.h), as the API applied it */
     g_autoptr (GArray) events
         = vms_input_line_parse (line, (gssize)len, &error);
@@ -174,8 +320,17 @@ bus_cb (GstBus *bus, GstMessage *msg, gpointer user_data)
       }
       break;
     case GST_MESSAGE_ELEMENT:
-      if (gst_navigation_message_get_type (msg)
-          == GST_NAVIGATION_MESSAGE_EVENT) {
+      if (gst_message_has_name (msg, VMS_RESIZE_MESSAGE)) {
+        /* a player asks for its window's size (wsh264sink); the same
+         * limits as the API's */
+        const GstStructure *st = gst_message_get_structure (msg);
+        VmsRequest req = { .kind = VMS_REQUEST_RESIZE };
+        if (gst_structure_get_int (st, "width", &req.width)
+            && gst_structure_get_int (st, "height", &req.height)
+            && vms_request_check (&req, NULL))
+          resize (s, &req);
+      } else if (gst_navigation_message_get_type (msg)
+                 == GST_NAVIGATION_MESSAGE_EVENT) {
         GstEvent *ev = NULL;
         if (gst_navigation_message_parse_event (msg, &ev) && ev) {
           /* any element may post these: the contract applies here too */
@@ -415,6 +570,8 @@ main (int argc, char **argv)
   s.loop = g_main_loop_new (NULL, FALSE);
   s.injector = vms_injector_new (display, qmp);
   find_stats_elements (&s);
+  s.shot = vms_shot_new (s.pipeline);
+  s.display = qmp ? NULL : display;
 
   bus = gst_element_get_bus (s.pipeline);
   bus_id = gst_bus_add_watch (bus, bus_cb, &s);
@@ -448,8 +605,11 @@ main (int argc, char **argv)
 
   gst_element_set_state (s.pipeline, GST_STATE_NULL);
   g_cancellable_cancel (s.cancel);
+  while (s.shots_running > 0) /* their results come back to this loop */
+    g_main_context_iteration (NULL, TRUE);
   while (g_main_context_iteration (NULL, FALSE))
     ;
+  vms_shot_free (s.shot);
   if (stats_id)
     g_source_remove (stats_id);
   g_source_remove (sig1);

@@ -16,7 +16,7 @@
  * ends, watcher included. */
 #include "supervisor.h"
 
-#include "template.h"
+#include "vmstemplate.h"
 #include "vmsauth.h"
 
 #include <errno.h>
@@ -88,6 +88,7 @@ vms_session_unref (VmsSession *s)
     memset (s->link_secret, 0, strlen (s->link_secret));
   g_free (s->link_secret);
   g_queue_clear_full (&s->input_queue, (GDestroyNotify)g_bytes_unref);
+  g_hash_table_destroy (s->requests); /* empty: failed when the run ended */
   g_free (s->id);
   g_free (s->template_name);
   g_free (s->encoder);
@@ -96,7 +97,17 @@ vms_session_unref (VmsSession *s)
   g_free (s->last_error);
   g_free (s->run_dir);
   g_free (s->qmp_path);
+  g_free (s->capture);
   g_free (s);
+}
+
+/* The capture modes (docs/architecture.md "Capture modes"): guest = the
+ * guest's own sender streams its screen; qemu = the host reads the VM's
+ * display from QEMU (VNC on RUN_DIR/vnc.sock), no guest software. */
+gboolean
+vms_capture_is_valid (const gchar *capture)
+{
+  return g_strcmp0 (capture, "guest") == 0 || g_strcmp0 (capture, "qemu") == 0;
 }
 
 static void
@@ -175,7 +186,7 @@ port_used_by_session (VmsSupervisor *sup, guint port)
   g_hash_table_iter_init (&it, sup->sessions);
   while (g_hash_table_iter_next (&it, NULL, &v)) {
     VmsSession *o = v;
-    if (o->ws_port == port || o->rtsp_port == port || o->vsock_port == port)
+    if (o->rtsp_port == port || o->vsock_port == port)
       return TRUE;
   }
   return FALSE;
@@ -187,11 +198,6 @@ allocate_ports (VmsSession *s, GError **error)
   VmsSupervisor *sup = s->sup;
   const gchar *host = sup->cfg->listen_host;
 
-  for (gint i = 0; i < 100 && s->ws_port == 0; i++) {
-    guint p = 0;
-    if (port_is_free (host, 0, &p) && p && !port_used_by_session (sup, p))
-      s->ws_port = p;
-  }
   for (guint p = sup->cfg->rtsp_port; p < (guint)sup->cfg->rtsp_port + 1000;
        p++) {
     if (!port_used_by_session (sup, p) && port_is_free (host, p, NULL)) {
@@ -206,9 +212,9 @@ allocate_ports (VmsSession *s, GError **error)
       break;
     }
   }
-  if (!s->ws_port || !s->rtsp_port || !s->vsock_port) {
+  if (!s->rtsp_port || !s->vsock_port) {
     g_set_error (error, G_IO_ERROR, G_IO_ERROR_ADDRESS_IN_USE,
-                 "no free TCP port for the session's WebSocket or RTSP server");
+                 "no free TCP port for the session's RTSP server");
     return FALSE;
   }
   return TRUE;
@@ -230,14 +236,27 @@ session_vars (VmsSession *s)
   g_hash_table_insert (v, "FRAMERATE", g_strdup_printf ("%d", s->fps));
   g_hash_table_insert (v, "ENCODER", g_strdup (s->encoder));
   g_hash_table_insert (v, "ENCODER_MODE", g_strdup (cfg->encoder_mode));
-  g_hash_table_insert (v, "WS_PORT", g_strdup_printf ("%u", s->ws_port));
-  g_hash_table_insert (v, "WS_ADDRESS", g_strdup (cfg->listen_host));
+  /* no TCP port for viewers: the sink serves the supervisor's relay on a
+   * Unix socket in the session's private folder (relay.c) */
+  g_hash_table_insert (v, "WS_SOCKET",
+                       s->run_dir
+                           ? g_build_filename (s->run_dir, VMS_WS_SOCKET, NULL)
+                           : g_strdup (""));
+  g_hash_table_insert (v, "CAPTURE", g_strdup (s->capture));
+  /* qemu capture: QEMU serves the display on a socket in the session's
+   * private runtime folder (vmstream-vm runs QEMU with umask 177, so it is
+   * 0600); host-qemu-display.txt reads ${VNC_SOCKET}, the default QEMU
+   * command gets ${CAPTURE_ARGS}. Input keeps going through QMP. */
+  if (g_str_equal (s->capture, "qemu") && s->run_dir) {
+    g_autofree gchar *vnc = g_build_filename (s->run_dir, "vnc.sock", NULL);
+    g_hash_table_insert (v, "CAPTURE_ARGS",
+                         g_strdup_printf ("--vnc-socket %s", vnc));
+    g_hash_table_insert (v, "VNC_SOCKET", g_steal_pointer (&vnc));
+  } else {
+    g_hash_table_insert (v, "CAPTURE_ARGS", g_strdup (""));
+  }
   g_hash_table_insert (v, "RTSP_PORT", g_strdup_printf ("%u", s->rtsp_port));
   g_hash_table_insert (v, "RTSP_ADDRESS", g_strdup (cfg->listen_host));
-  /* the supervisor's public names are the players' too (redirects) */
-  g_hash_table_insert (
-      v, "WS_PUBLIC_NAMES",
-      g_strdup (cfg->public_names_list ? cfg->public_names_list : ""));
   g_hash_table_insert (v, "RTSP_USER",
                        g_strdup (cfg->rtsp_user ? cfg->rtsp_user : ""));
   g_hash_table_insert (
@@ -296,7 +315,18 @@ typedef struct {
   GCancellable *cancel;
   guint eof_timer;
   gboolean exited, eof;
+  /* the raw bytes of an answer being read (after its line) */
+  guint answer_id;
+  guint answer_status;
+  gchar *answer_type;
+  guint8 *answer_body;
+  gsize answer_len;
 } Run;
+
+static void requests_fail (VmsSession *s, guint status, const gchar *message);
+static void request_answered (VmsSession *s, guint id, guint status,
+                              const gchar *type, GBytes *body,
+                              const gchar *message);
 
 static void
 session_update (VmsSession *s)
@@ -304,15 +334,72 @@ session_update (VmsSession *s)
   vms_api_session_changed (s);
 }
 
+static void read_line_cb (GObject *src, GAsyncResult *res, gpointer user_data);
+
 static void
-handle_status_line (VmsSession *s, const gchar *line, gsize len)
+body_read_cb (GObject *src, GAsyncResult *res, gpointer user_data)
 {
+  Run *r = user_data;
+  gsize got = 0;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GBytes) body = NULL;
+
+  if (!g_input_stream_read_all_finish (G_INPUT_STREAM (src), res, &got, &error)
+      || got != r->answer_len) {
+    /* the process ended mid-answer: read_line_cb ends the run */
+    g_clear_pointer (&r->answer_body, g_free);
+    g_clear_pointer (&r->answer_type, g_free);
+    request_answered (r->s, r->answer_id, 502, NULL, NULL,
+                      "the session process ended while sending its answer");
+  } else {
+    body = g_bytes_new_take (g_steal_pointer (&r->answer_body), got);
+    request_answered (r->s, r->answer_id, r->answer_status, r->answer_type,
+                      body, NULL);
+    g_clear_pointer (&r->answer_type, g_free);
+  }
+  g_data_input_stream_read_line_async (r->out, G_PRIORITY_DEFAULT, r->cancel,
+                                       read_line_cb, r);
+}
+
+/* TRUE when the answer's bytes are being read: the next line comes after. */
+static gboolean
+handle_answer (Run *r, VmsStatus *st)
+{
+  if (st->bytes == 0) {
+    request_answered (r->s, st->id, st->status, st->type, NULL, st->text);
+    return FALSE;
+  }
+  r->answer_id = st->id;
+  r->answer_status = st->status;
+  r->answer_type = g_strdup (st->type);
+  r->answer_len = (gsize)st->bytes; /* at most VMS_ANSWER_MAX_BYTES */
+  r->answer_body = g_malloc (r->answer_len);
+  g_input_stream_read_all_async (G_INPUT_STREAM (r->out), r->answer_body,
+                                 r->answer_len, G_PRIORITY_DEFAULT, r->cancel,
+                                 body_read_cb, r);
+  return TRUE;
+}
+
+/* TRUE when the line was an answer whose bytes are now being read. */
+static gboolean
+handle_status_line (Run *r, const gchar *line, gsize len)
+{
+  VmsSession *s = r->s;
   g_auto (VmsStatus) st = { 0 };
 
   /* common/vmssession.h: the lines vmstream-session writes */
   if (!vms_status_parse (line, (gssize)len, &st, NULL))
-    return;
+    return FALSE;
   switch (st.kind) {
+    case VMS_STATUS_ANSWER:
+      return handle_answer (r, &st);
+    case VMS_STATUS_SIZE:
+      /* a resize (the API's or a player's): restarts keep it */
+      if (st.width != s->width || st.height != s->height) {
+        g_message ("session %s: now %dx%d", s->id, st.width, st.height);
+        vms_session_set_size (s, st.width, st.height);
+      }
+      break;
     case VMS_STATUS_STATE:
       if (strcmp (st.text, "playing") == 0 && s->state == VMS_STATE_STARTING) {
         s->state = VMS_STATE_RUNNING;
@@ -337,6 +424,7 @@ handle_status_line (VmsSession *s, const gchar *line, gsize len)
     default:
       break;
   }
+  return FALSE;
 }
 
 static gboolean
@@ -374,7 +462,12 @@ run_ended (Run *r)
   g_object_unref (r->out);
   g_object_unref (r->proc);
   g_object_unref (r->cancel);
+  g_free (r->answer_type);
+  g_free (r->answer_body);
   g_free (r);
+  if (s->proc == NULL) /* not restarted yet: nobody left to answer */
+    requests_fail (s, SOUP_STATUS_SERVICE_UNAVAILABLE,
+                   "the session process ended before it answered");
 
   if (s->removed) {
     g_message ("session %s: process ended (%s %d)", s->id,
@@ -424,7 +517,8 @@ read_line_cb (GObject *src, GAsyncResult *res, gpointer user_data)
       run_ended (r);
     return;
   }
-  handle_status_line (r->s, line, len);
+  if (handle_status_line (r, line, len))
+    return; /* body_read_cb goes on */
   g_data_input_stream_read_line_async (r->out, G_PRIORITY_DEFAULT, r->cancel,
                                        read_line_cb, r);
 }
@@ -598,6 +692,13 @@ qemu_start (VmsSession *s, GError **error)
   }
   if (cmd == NULL)
     return FALSE;
+  if (g_str_equal (s->capture, "qemu")
+      && strstr (cmd, (const gchar *)g_hash_table_lookup (vars, "VNC_SOCKET"))
+             == NULL)
+    g_message ("session %s: capture mode qemu, but the QEMU command does not "
+               "serve ${VNC_SOCKET} (add ${CAPTURE_ARGS} to "
+               "HELIX_QEMU_COMMAND): the stream will stay black",
+               s->id);
   if (!g_shell_parse_argv (cmd, NULL, &argv, error))
     return FALSE;
   l = launcher_new (G_SUBPROCESS_FLAGS_STDIN_INHERIT);
@@ -690,8 +791,8 @@ qemu_stop (VmsSession *s)
 VmsSession *
 vms_session_create (VmsSupervisor *sup, const gchar *id,
                     const gchar *template_name, gint width, gint height,
-                    gint fps, const gchar *encoder, guint *http_status,
-                    GError **error)
+                    gint fps, const gchar *encoder, const gchar *capture,
+                    guint *http_status, GError **error)
 {
   VmsConfig *cfg = sup->cfg;
   g_autoptr (GError) err = NULL;
@@ -760,11 +861,13 @@ vms_session_create (VmsSupervisor *sup, const gchar *id,
   s->viewer_token = g_steal_pointer (&viewer_token);
   s->template_name = g_strdup (template_name);
   s->encoder = g_strdup (encoder);
+  s->capture = g_strdup (capture);
   s->width = width;
   s->height = height;
   s->fps = fps;
   s->clients = -1;
   s->last_exit = G_MININT;
+  s->requests = g_hash_table_new (NULL, NULL);
   if (!allocate_ports (s, error)) {
     *http_status = SOUP_STATUS_SERVICE_UNAVAILABLE;
     vms_template_free (text);
@@ -857,6 +960,7 @@ vms_session_stop (VmsSession *s)
 #define MAX_INPUT_QUEUE (1024 * 1024)
 
 static void input_kick (VmsSession *s);
+static gboolean queue_line (VmsSession *s, gchar *text, GError **error);
 
 static void
 input_written_cb (GObject *src, GAsyncResult *res, gpointer user_data)
@@ -900,13 +1004,100 @@ gboolean
 vms_session_send_input (VmsSession *s, const VmsInputEvent *events, guint n,
                         GError **error)
 {
-  gchar *text;
+  /* the canonical line of the validated events (common/vmsinput.h), which
+   * the session parses with the same contract */
+  if (!queue_line (s, vms_input_line_build (events, n), error))
+    return FALSE;
+  s->input_events += n;
+  return TRUE;
+}
+
+/* --- requests to the session process (screenshot, resize) -------------- */
+
+void
+vms_session_set_size (VmsSession *s, gint width, gint height)
+{
+  VmsConfig *cfg = s->sup->cfg;
+  g_autoptr (GError) err = NULL;
+  VmsTemplate *text;
+  gchar *pipeline = NULL;
+
+  s->width = width;
+  s->height = height;
+  /* a restarted process comes back at the new size */
+  text = vms_template_load (cfg->templates_dir, s->template_name, &err);
+  if (text) {
+    g_autoptr (GHashTable) vars = session_vars (s);
+    GHashTable *layers[] = { vars, cfg->extra_vars, text->defaults, NULL };
+    pipeline = vms_template_expand (text->body, layers, &err);
+    vms_template_free (text);
+  }
+  if (pipeline == NULL) {
+    g_message ("session %s: a restart will come back at the old size: %s",
+               s->id, err ? err->message : "no template");
+    return;
+  }
+  g_free (s->pipeline);
+  s->pipeline = pipeline;
+}
+
+#define REQUEST_TIMEOUT_S 10
+
+typedef struct {
+  VmsSession *s;
+  guint id;
+  VmsAnswerFunc cb;
+  gpointer user_data;
+  guint timeout_id;
+} VmsPending;
+
+static void
+request_answered (VmsSession *s, guint id, guint status, const gchar *type,
+                  GBytes *body, const gchar *message)
+{
+  VmsPending *p = g_hash_table_lookup (s->requests, GUINT_TO_POINTER (id));
+
+  if (p == NULL)
+    return; /* timed out already, or not ours */
+  g_hash_table_remove (s->requests, GUINT_TO_POINTER (id));
+  if (p->timeout_id)
+    g_source_remove (p->timeout_id);
+  p->cb (status, type, body, message, p->user_data);
+  g_free (p);
+}
+
+static gboolean
+request_timeout_cb (gpointer user_data)
+{
+  VmsPending *p = user_data;
+  p->timeout_id = 0;
+  request_answered (p->s, p->id, SOUP_STATUS_GATEWAY_TIMEOUT, NULL, NULL,
+                    "the session process did not answer within " G_STRINGIFY (
+                        REQUEST_TIMEOUT_S) " s");
+  return G_SOURCE_REMOVE;
+}
+
+static void
+requests_fail (VmsSession *s, guint status, const gchar *message)
+{
+  GList *ids = g_hash_table_get_keys (s->requests);
+  for (GList *l = ids; l; l = l->next)
+    request_answered (s, GPOINTER_TO_UINT (l->data), status, NULL, NULL,
+                      message);
+  g_list_free (ids);
+}
+
+static gboolean
+queue_line (VmsSession *s, gchar *text, GError **error)
+{
   gsize len;
 
   if (s->proc_in == NULL || s->state != VMS_STATE_RUNNING) {
     g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_CONNECTED,
-                 "session \"%s\" is %s: it takes input only when running",
+                 "session \"%s\" is %s: it takes input and requests only "
+                 "when running",
                  s->id, vms_state_name (s->state));
+    g_free (text);
     return FALSE;
   }
   if (s->input_queued > MAX_INPUT_QUEUE) {
@@ -914,18 +1105,37 @@ vms_session_send_input (VmsSession *s, const VmsInputEvent *events, guint n,
                  "session \"%s\" is not taking input (%" G_GSIZE_FORMAT
                  " bytes waiting)",
                  s->id, s->input_queued);
+    g_free (text);
     return FALSE;
   }
-  /* the canonical line of the validated events (common/vmsinput.h), which
-   * the session parses with the same contract */
-  text = vms_input_line_build (events, n);
   len = strlen (text);
   text = g_realloc (text, len + 1);
   text[len] = '\n';
   g_queue_push_tail (&s->input_queue, g_bytes_new_take (text, len + 1));
   s->input_queued += len + 1;
   input_kick (s);
-  s->input_events += n;
+  return TRUE;
+}
+
+gboolean
+vms_session_request (VmsSession *s, VmsRequest *req, VmsAnswerFunc cb,
+                     gpointer user_data, GError **error)
+{
+  VmsPending *p;
+
+  if (++s->next_request == 0)
+    s->next_request = 1;
+  req->id = s->next_request;
+  if (!queue_line (s, vms_request_line (req), error))
+    return FALSE;
+  p = g_new0 (VmsPending, 1);
+  p->s = s;
+  p->id = req->id;
+  p->cb = cb;
+  p->user_data = user_data;
+  p->timeout_id
+      = g_timeout_add_seconds (REQUEST_TIMEOUT_S, request_timeout_cb, p);
+  g_hash_table_insert (s->requests, GUINT_TO_POINTER (p->id), p);
   return TRUE;
 }
 
@@ -952,6 +1162,7 @@ vms_session_to_json (VmsSession *s, const gchar *host)
   INT ("height", s->height);
   INT ("fps", s->fps);
   STR ("encoder", s->encoder);
+  STR ("capture", s->capture);
   json_builder_set_member_name (b, "pid");
   if (s->proc)
     json_builder_add_int_value (b, s->pid);
@@ -971,7 +1182,6 @@ vms_session_to_json (VmsSession *s, const gchar *host)
     json_builder_add_string_value (b, s->last_error);
   else
     json_builder_add_null_value (b);
-  INT ("ws_port", s->ws_port);
   INT ("rtsp_port", s->rtsp_port);
   INT ("vsock_port", s->vsock_port);
   {
@@ -979,7 +1189,8 @@ vms_session_to_json (VmsSession *s, const gchar *host)
         = g_strdup_printf ("%s://%s:%u/player/%s", vms_url_scheme (cfg, FALSE),
                            hb, cfg->listen_port, s->id);
     g_autofree gchar *ws
-        = g_strdup_printf ("ws://%s:%u/stream/%s", hb, s->ws_port, s->id);
+        = g_strdup_printf ("%s://%s:%u/stream/%s", vms_url_scheme (cfg, TRUE),
+                           hb, cfg->listen_port, s->id);
     g_autofree gchar *rtsp
         = g_strdup_printf ("rtsp://%s:%u/%s", hb, s->rtsp_port, s->id);
     g_autofree gchar *viewer

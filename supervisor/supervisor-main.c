@@ -35,28 +35,23 @@
   "--qmp ${QMP_SOCKET} --stream-socket ${RUN_DIR}/stream.sock "                \
   "--port ${VSOCK_PORT} --pipeline ${GUEST_PIPELINE} "                         \
   "--plugins ${GUEST_PLUGINS} --set WIDTH=${WIDTH} --set HEIGHT=${HEIGHT} "    \
-  "--set FRAMERATE=${FPS}"
+  "--set FRAMERATE=${FPS} ${CAPTURE_ARGS}"
 
+/* Settings from the environment: each NAME is read as VMSTREAM_NAME, else
+ * HELIX_NAME (vms_setting_env); callers name it by its HELIX_ form, the one
+ * docs and the Helix control plane use. */
 static const gchar *
-env_or (const gchar *name, const gchar *def)
+env_or (const gchar *helix_name, const gchar *def)
 {
-  const gchar *v = g_getenv (name);
-  return v && *v ? v : def;
+  const gchar *v = vms_setting_env (helix_name + strlen ("HELIX_"));
+  return v ? v : def;
 }
 
 static gint
-env_int_or (const gchar *name, gint def)
+env_int_or (const gchar *helix_name, gint def)
 {
-  const gchar *v = g_getenv (name);
-  return v && *v ? atoi (v) : def;
-}
-
-/* Settings with a VMSTREAM_ name and the HELIX_ one beside it: the
- * VMSTREAM_ one wins when both are set. */
-static const gchar *
-env2_or (const gchar *name, const gchar *alias, const gchar *def)
-{
-  return env_or (name, env_or (alias, def));
+  const gchar *v = env_or (helix_name, NULL);
+  return v ? atoi (v) : def;
 }
 
 /* The administrator token when none is configured: a new one at each
@@ -143,6 +138,7 @@ config_clear (VmsConfig *cfg)
   g_free (cfg->templates_dir);
   g_free (cfg->vm_backend);
   g_free (cfg->encoder_mode);
+  g_free (cfg->capture);
   g_free (cfg->encoder);
   g_free (cfg->vsock_uri);
   g_free (cfg->vm_memory);
@@ -204,6 +200,13 @@ main (int argc, char **argv)
     { "encoder-mode", 'm', 0, G_OPTION_ARG_STRING, &cfg.encoder_mode,
       "native (encode on the host) or vm (the guest sends H.264) "
       "[HELIX_ENCODER_MODE, default native]",
+      "MODE" },
+    { "capture", 'c', 0, G_OPTION_ARG_STRING, &cfg.capture,
+      "default capture mode of sessions: guest (the guest's own sender "
+      "streams its screen, host-native) or qemu (the host reads the VM's "
+      "display from QEMU's VNC server on RUN_DIR/vnc.sock, no guest "
+      "software, host-qemu-display; needs --vm-backend qemu); a POST may "
+      "choose per session with \"capture\" [HELIX_CAPTURE, default guest]",
       "MODE" },
     { "encoder", 'e', 0, G_OPTION_ARG_STRING, &cfg.encoder,
       "default encoder for ${ENCODER}: auto, x264, openh264, vaapi, "
@@ -279,7 +282,8 @@ main (int argc, char **argv)
       "DISPLAY" },
     { "default-template", 0, 0, G_OPTION_ARG_STRING, &cfg.default_template,
       "template used when a request names none [HELIX_TEMPLATE, default "
-      "demo-local, or host-native / host-vm-encoded with a VM]",
+      "demo-local, or host-native / host-vm-encoded with a VM; a session "
+      "in capture mode qemu uses host-qemu-display]",
       "NAME" },
     { "session-bin", 0, 0, G_OPTION_ARG_FILENAME, &cfg.session_bin,
       "vmstream-session executable [HELIX_SESSION_BIN]", "PATH" },
@@ -306,7 +310,7 @@ main (int argc, char **argv)
     { "var", 0, 0, G_OPTION_ARG_STRING_ARRAY, &var_args,
       "template variable for every session, e.g. --var "
       "'SOURCE=ximagesrc ! videoconvert' (repeatable) [HELIX_VAR_NAME=VALUE]; "
-      "session variables (SESSION_ID, WS_PORT...) cannot be overridden",
+      "session variables (SESSION_ID, WS_SOCKET...) cannot be overridden",
       "NAME=VALUE" },
     { "print-config", 0, 0, G_OPTION_ARG_NONE, &print_config,
       "print the effective configuration and exit", NULL },
@@ -329,6 +333,8 @@ main (int argc, char **argv)
       "Runs one vmstream-session process per streaming session from the "
       "pipeline templates, restarts dead ones with exponential backoff, and "
       "serves the HTTP API (JSON) and the player links.\n"
+      "Every HELIX_NAME setting can also be given as VMSTREAM_NAME, "
+      "which wins when both are set.\n"
       "Every option has an environment variable (in brackets); the option "
       "wins.");
   g_option_context_set_description (
@@ -337,15 +343,19 @@ main (int argc, char **argv)
       "are Content-Type: application/json):\n"
       "  POST   /api/v1/sessions             "
       "{\"template\",\"width\",\"height\","
-      "\"fps\",\"encoder\",\"id\"}\n"
+      "\"fps\",\"encoder\",\"capture\",\"id\"}\n"
       "  GET    /api/v1/sessions[/ID]        state, URLs, stats\n"
       "  DELETE /api/v1/sessions/ID          stop it\n"
       "  POST   /api/v1/sessions/ID/input    {\"type\":\"key\",...} or an "
       "array\n"
       "  GET    /api/v1/templates, /api/v1/info (version, TLS, "
-      "fingerprint), /healthz, /metrics (Prometheus), /player/ID\n"
+      "fingerprint), /healthz, /metrics (Prometheus)\n"
+      "Viewers (viewer token, on the same port): /player/ID (the player "
+      "page), /stream/ID (its WebSocket, also "
+      "/api/v1/sessions/ID/stream)\n"
       "Template variables: SESSION_ID WIDTH HEIGHT FPS FRAMERATE ENCODER "
-      "ENCODER_MODE WS_PORT WS_ADDRESS RTSP_PORT RTSP_ADDRESS VSOCK_PORT "
+      "ENCODER_MODE CAPTURE VNC_SOCKET CAPTURE_ARGS WS_SOCKET RTSP_PORT "
+      "RTSP_ADDRESS VSOCK_PORT "
       "VSOCK_URI DISPLAY TOKEN WS_TOKEN RUN_DIR VM_DIR VM_CPUS VM_MEMORY "
       "QMP_SOCKET, GUEST_PIPELINE and GUEST_PLUGINS (QEMU command), plus "
       "--var ones and the template's #:NAME= defaults.\n"
@@ -368,8 +378,9 @@ main (int argc, char **argv)
   STR_DEFAULT (vm_backend, "HELIX_VM_BACKEND", "none");
   STR_DEFAULT (encoder_mode, "HELIX_ENCODER_MODE", "native");
   STR_DEFAULT (encoder, "HELIX_ENCODER", "auto");
-  if (cfg.vsock_uri == NULL && g_getenv ("HELIX_VSOCK_URI"))
-    cfg.vsock_uri = g_strdup (g_getenv ("HELIX_VSOCK_URI"));
+  STR_DEFAULT (capture, "HELIX_CAPTURE", "guest");
+  if (cfg.vsock_uri == NULL && env_or ("HELIX_VSOCK_URI", NULL))
+    cfg.vsock_uri = g_strdup (env_or ("HELIX_VSOCK_URI", NULL));
   STR_DEFAULT (vm_memory, "HELIX_VM_MEMORY", "2048");
   STR_DEFAULT (vm_dir, "HELIX_VM_DIR", VMS_VM_DIR);
   STR_DEFAULT (qemu_command, "HELIX_QEMU_COMMAND", DEFAULT_QEMU_COMMAND);
@@ -389,23 +400,20 @@ main (int argc, char **argv)
   INT_DEFAULT (stop_timeout, "HELIX_STOP_TIMEOUT", 5);
   INT_DEFAULT (start_timeout, "HELIX_START_TIMEOUT", 10);
   if (cfg.max_sessions < 0)
-    cfg.max_sessions
-        = atoi (env2_or ("VMSTREAM_MAX_SESSIONS", "HELIX_MAX_SESSIONS", "16"));
-  STR_DEFAULT (public_names_list, "VMSTREAM_PUBLIC_NAMES",
-               env_or ("HELIX_PUBLIC_NAMES", ""));
-  STR_DEFAULT (allowed_origins_list, "VMSTREAM_ALLOWED_ORIGINS",
-               env_or ("HELIX_ALLOWED_ORIGINS", ""));
+    cfg.max_sessions = env_int_or ("HELIX_MAX_SESSIONS", 16);
+  STR_DEFAULT (public_names_list, "HELIX_PUBLIC_NAMES", "");
+  STR_DEFAULT (allowed_origins_list, "HELIX_ALLOWED_ORIGINS", "");
   cfg.public_names = vms_split_list (cfg.public_names_list);
   cfg.allowed_origins = vms_split_list (cfg.allowed_origins_list);
 #undef STR_DEFAULT
 #undef INT_DEFAULT
   if (cfg.session_bin == NULL) {
-    const gchar *e = g_getenv ("HELIX_SESSION_BIN");
+    const gchar *e = env_or ("HELIX_SESSION_BIN", NULL);
     cfg.session_bin = e && *e ? g_strdup (e)
                               : default_sibling (argv[0], "vmstream-session");
   }
   if (cfg.runtime_dir == NULL) {
-    const gchar *e = g_getenv ("HELIX_RUNTIME_DIR");
+    const gchar *e = env_or ("HELIX_RUNTIME_DIR", NULL);
     const gchar *x = g_getenv ("XDG_RUNTIME_DIR");
     const gchar *sd = g_getenv ("RUNTIME_DIRECTORY"); /* systemd's */
     if (e && *e)
@@ -418,7 +426,7 @@ main (int argc, char **argv)
       cfg.runtime_dir = g_strdup_printf ("/tmp/vmstream-%u", getuid ());
   }
   if (cfg.default_template == NULL) {
-    const gchar *e = g_getenv ("HELIX_TEMPLATE");
+    const gchar *e = env_or ("HELIX_TEMPLATE", NULL);
     if (e && *e)
       cfg.default_template = g_strdup (e);
     else if (g_str_equal (cfg.vm_backend, "none"))
@@ -431,19 +439,25 @@ main (int argc, char **argv)
   /* The guest reaches the host over the serial stream socket of
    * vm/vmstream-vm, or over real vsock with the linux-kvm profile. */
   if (cfg.vsock_uri == NULL && g_str_equal (cfg.vm_backend, "qemu"))
-    cfg.vsock_uri
-        = g_strdup (g_strcmp0 (g_getenv ("HELIX_VM_PROFILE"), "linux-kvm") == 0
-                        ? "vsock://any:${VSOCK_PORT}"
-                        : "unix://${RUN_DIR}/stream.sock");
+    cfg.vsock_uri = g_strdup (
+        g_strcmp0 (env_or ("HELIX_VM_PROFILE", NULL), "linux-kvm") == 0
+            ? "vsock://any:${VSOCK_PORT}"
+            : "unix://${RUN_DIR}/stream.sock");
   cfg.extra_vars
       = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   {
     g_auto (GStrv) env = g_get_environ ();
-    for (gchar **e = env; *e; e++) {
-      const gchar *eq = strchr (*e, '=');
-      if (g_str_has_prefix (*e, "HELIX_VAR_") && eq && eq > *e + 10)
-        g_hash_table_replace (cfg.extra_vars, g_strndup (*e + 10, eq - *e - 10),
-                              g_strdup (eq + 1));
+    /* HELIX_VAR_NAME, then VMSTREAM_VAR_NAME (which wins), then --var */
+    const gchar *prefixes[] = { "HELIX_VAR_", "VMSTREAM_VAR_" };
+    for (guint p = 0; p < G_N_ELEMENTS (prefixes); p++) {
+      gsize plen = strlen (prefixes[p]);
+      for (gchar **e = env; *e; e++) {
+        const gchar *eq = strchr (*e, '=');
+        if (g_str_has_prefix (*e, prefixes[p]) && eq && eq > *e + plen)
+          g_hash_table_replace (cfg.extra_vars,
+                                g_strndup (*e + plen, eq - *e - plen),
+                                g_strdup (eq + 1));
+      }
     }
     for (gchar **a = var_args; a && *a; a++) {
       const gchar *eq = strchr (*a, '=');
@@ -488,6 +502,24 @@ main (int argc, char **argv)
       return 2;
     }
   }
+  if (!vms_capture_is_valid (cfg.capture)) {
+    g_printerr ("vmstream-supervisor: HELIX_CAPTURE (--capture) must be guest "
+                "(the guest sends its screen) or qemu (read from QEMU's "
+                "display), not \"%s\"\n",
+                cfg.capture);
+    config_clear (&cfg);
+    return 2;
+  }
+  if (g_str_equal (cfg.capture, "qemu")
+      && !g_str_equal (cfg.vm_backend, "qemu")) {
+    g_printerr (
+        "vmstream-supervisor: HELIX_CAPTURE=qemu reads the screen from "
+        "the QEMU this supervisor starts: it needs HELIX_VM_BACKEND=qemu "
+        "(--vm-backend qemu), not %s\n",
+        cfg.vm_backend);
+    config_clear (&cfg);
+    return 2;
+  }
   if (cfg.backoff_initial_ms < 1 || cfg.backoff_max_ms < cfg.backoff_initial_ms
       || cfg.vsock_port < 1 || cfg.rtsp_port < 1 || cfg.rtsp_port > 65535
       || cfg.vm_cpus < 1 || cfg.stop_timeout < 1 || cfg.start_timeout < 1
@@ -517,23 +549,32 @@ main (int argc, char **argv)
     }
   }
   if (print_config) {
-    g_print (
-        "templates=%s\nvm-backend=%s\nencoder-mode=%s\nencoder=%s\n"
-        "vsock-port=%d\nvsock-uri=%s\nvm-cpus=%d\nvm-memory=%s\n"
-        "vm-dir=%s\nqemu-command=%s\nlisten=%s\ntoken=%s\nrtsp-port=%d\n"
-        "display=%s\ndefault-template=%s\nsession-bin=%s\n"
-        "runtime-dir=%s\nmax-sessions=%d\npublic-names=%s\n"
-        "allowed-origins=%s\ntls-cert=%s\ntls-key=%s\n",
-        cfg.templates_dir, cfg.vm_backend, cfg.encoder_mode, cfg.encoder,
-        cfg.vsock_port, cfg.vsock_uri ? cfg.vsock_uri : "(template default)",
-        cfg.vm_cpus, cfg.vm_memory, cfg.vm_dir, cfg.qemu_command, cfg.listen,
-        *cfg.token ? "(set)" : "(generated at start)", cfg.rtsp_port,
-        cfg.display, cfg.default_template, cfg.session_bin, cfg.runtime_dir,
-        cfg.max_sessions, cfg.public_names_list, cfg.allowed_origins_list,
-        *cfg.tls_cert_file    ? cfg.tls_cert_file
-        : cfg.listen_loopback ? "(none: plain HTTP on loopback)"
-                              : "(self-signed, made at start)",
-        cfg.tls_key_file);
+    g_print ("templates=%s\nvm-backend=%s\nencoder-mode=%s\ncapture=%s\n"
+             "encoder=%s\n"
+             "vsock-port=%d\nvsock-uri=%s\nvm-cpus=%d\nvm-memory=%s\n"
+             "vm-dir=%s\nqemu-command=%s\nlisten=%s\ntoken=%s\nrtsp-port=%d\n"
+             "display=%s\ndefault-template=%s\nsession-bin=%s\n"
+             "runtime-dir=%s\nmax-sessions=%d\npublic-names=%s\n"
+             "allowed-origins=%s\ntls-cert=%s\ntls-key=%s\n",
+             cfg.templates_dir, cfg.vm_backend, cfg.encoder_mode, cfg.capture,
+             cfg.encoder, cfg.vsock_port,
+             cfg.vsock_uri ? cfg.vsock_uri : "(template default)", cfg.vm_cpus,
+             cfg.vm_memory, cfg.vm_dir, cfg.qemu_command, cfg.listen,
+             *cfg.token ? "(set)" : "(generated at start)", cfg.rtsp_port,
+             cfg.display, cfg.default_template, cfg.session_bin,
+             cfg.runtime_dir, cfg.max_sessions, cfg.public_names_list,
+             cfg.allowed_origins_list,
+             *cfg.tls_cert_file    ? cfg.tls_cert_file
+             : cfg.listen_loopback ? "(none: plain HTTP on loopback)"
+                                   : "(self-signed, made at start)",
+             cfg.tls_key_file);
+    {
+      g_autoptr (GList) names = g_hash_table_get_keys (cfg.extra_vars);
+      names = g_list_sort (names, (GCompareFunc)strcmp);
+      for (GList *l = names; l; l = l->next)
+        g_print ("var.%s=%s\n", (const gchar *)l->data,
+                 (const gchar *)g_hash_table_lookup (cfg.extra_vars, l->data));
+    }
     config_clear (&cfg);
     return 0;
   }

@@ -6,6 +6,7 @@
 #include <libsoup/soup.h>
 
 #include "vmsinput.h"
+#include "vmssession.h"
 
 #ifndef VMS_PLUGINS_DIR
 #define VMS_PLUGINS_DIR "/usr/local/lib/gstreamer-1.0"
@@ -17,6 +18,7 @@ typedef struct {
   gchar *templates_dir;
   gchar *vm_backend;   /* qemu | utm | none */
   gchar *encoder_mode; /* native | vm */
+  gchar *capture;      /* guest | qemu: sessions' default capture mode */
   gchar *encoder;      /* auto | x264 | openh264 | ... */
   gint vsock_port;
   gint vm_cpus;
@@ -74,8 +76,9 @@ struct _VmsSession {
   gchar *id;
   gchar *template_name;
   gchar *encoder;
+  gchar *capture; /* guest | qemu (VmsConfig.capture unless the POST says) */
   gint width, height, fps;
-  guint ws_port, rtsp_port, vsock_port;
+  guint rtsp_port, vsock_port;
   gchar *pipeline;
   gchar *viewer_token; /* watch and send input to this session only */
   VmsState state;
@@ -115,7 +118,17 @@ struct _VmsSession {
   gint qemu_stop_stage;
 
   GList *waiters; /* SoupServerMessage paused until started/stopped */
+
+  /* requests sent to the session process (screenshot, resize): id ->
+   * VmsPending, answered by its answer line or failed when it ends */
+  GHashTable *requests;
+  guint next_request;
 };
+
+/* The session's answer to a request: @status is an HTTP status; @body
+ * (screenshots) and @type may be NULL, @message is a sentence for errors. */
+typedef void (*VmsAnswerFunc) (guint status, const gchar *type, GBytes *body,
+                               const gchar *message, gpointer user_data);
 
 struct _VmsSupervisor {
   VmsConfig *cfg;
@@ -131,18 +144,31 @@ struct _VmsSupervisor {
 VmsSession *vms_session_create (VmsSupervisor *sup, const gchar *id,
                                 const gchar *template_name, gint width,
                                 gint height, gint fps, const gchar *encoder,
-                                guint *http_status, GError **error);
+                                const gchar *capture, guint *http_status,
+                                GError **error);
+gboolean vms_capture_is_valid (const gchar *capture);
 void vms_session_stop (VmsSession *s);
 gboolean vms_session_send_input (VmsSession *s, const VmsInputEvent *events,
                                  guint n, GError **error);
+/* Sends @req (its id is set here) to the running session process; @cb is
+ * called exactly once, later, from the main loop: with the answer, 503 when
+ * the process ends first, 504 after a timeout. FALSE with @error (and no
+ * call) when the session is not running or not reading its stdin. */
+gboolean vms_session_request (VmsSession *s, VmsRequest *req, VmsAnswerFunc cb,
+                              gpointer user_data, GError **error);
+/* After a resize: the size the session reports and restarts with. */
+void vms_session_set_size (VmsSession *s, gint width, gint height);
 const gchar *vms_state_name (VmsState st);
-void vms_session_add_waiter (VmsSession *s, SoupServerMessage *msg);
 JsonNode *vms_session_to_json (VmsSession *s, const gchar *host);
 void vms_supervisor_shutdown (VmsSupervisor *sup);
 void vms_session_ref (VmsSession *s);
 void vms_session_unref (VmsSession *s);
 
-/* runtime.c: private runtime/state folders, RTSP credentials */
+/* runtime.c: settings, private runtime/state folders, RTSP credentials */
+/* The environment's value of setting @name ("LISTEN"): VMSTREAM_NAME, else
+ * HELIX_NAME (the name the Helix control plane, which starts us, uses);
+ * NULL when neither is set or both are empty. */
+const gchar *vms_setting_env (const gchar *name);
 gboolean vms_runtime_prepare (VmsConfig *cfg, GError **error);
 
 /* tls.c: loads the operator's certificate, or makes/reuses a self-signed
@@ -150,6 +176,12 @@ gboolean vms_runtime_prepare (VmsConfig *cfg, GError **error);
 gboolean vms_tls_prepare (VmsConfig *cfg, GError **error);
 /* "https"/"wss" with TLS, else "http"/"ws" */
 const gchar *vms_url_scheme (const VmsConfig *cfg, gboolean websocket);
+/* relay.c: the front door's relay to a session's wsh264sink, which
+ * listens on RUN_DIR/VMS_WS_SOCKET (WS_SOCKET in templates) */
+#define VMS_WS_SOCKET "ws.sock"
+gboolean vms_relay_start (VmsSession *s, SoupServerMessage *msg,
+                          const gchar *sink_path, gboolean upgrade,
+                          GError **error);
 
 /* api.c */
 gboolean vms_api_start (VmsSupervisor *sup, GError **error);

@@ -1,3 +1,7 @@
+/* vsocksink: guest-side sink that sends frames out of a VM.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
 /**
  * SECTION:element-vsocksink
  * @title: vsocksink
@@ -8,7 +12,12 @@
  *
  * The sink connects; the host's vsocksrc listens. When the host is away or
  * restarts, the sink keeps the pipeline running, drops frames (counted in
- * #GstVsockSink:stats) and reconnects with exponential backoff. When the host
+ * #GstVsockSink:stats) and reconnects with exponential backoff. On a
+ * virtio-serial port (serial://) the guest kernel reports the host side's
+ * state: while QEMU's chardev is not connected (the host receiver restarts)
+ * the port hangs up, the sink drops frames without blocking and reopens it
+ * every #GstVsockSink:reconnect-interval, and says HELLO again as soon as
+ * the host side is back. When the host
  * is slow, a frame that cannot start to be sent within
  * #GstVsockSink:max-send-wait is dropped whole: memory never grows. Frames
  * are written with one vectored write straight from the mapped buffer
@@ -93,14 +102,23 @@ gst_vsock_sink_schedule_retry (GstVsockSink *self, GError *err)
 {
   g_autofree gchar *uri = vms_address_to_string (self->addr);
   guint interval = self->backoff_ms;
+  /* The host side of a virtio-serial port is away (POLLHUP): asking again
+   * costs an open and a poll, and the host is back the moment it is, so
+   * the first interval repeats instead of growing. */
+  gboolean host_away
+      = self->addr->kind == VMS_TRANSPORT_SERIAL && err != NULL
+        && g_error_matches (err, G_IO_ERROR, G_IO_ERROR_NOT_CONNECTED);
 
+  GST_OBJECT_LOCK (self);
+  if (host_away)
+    interval = self->backoff_ms = self->reconnect_interval_ms;
+  else
+    self->backoff_ms = MIN (
+        MAX (self->backoff_ms * 2, 1),
+        MAX (self->max_reconnect_interval_ms, self->reconnect_interval_ms));
+  GST_OBJECT_UNLOCK (self);
   self->next_attempt
       = g_get_monotonic_time () * GST_USECOND + interval * GST_MSECOND;
-  GST_OBJECT_LOCK (self);
-  self->backoff_ms = MIN (
-      MAX (self->backoff_ms * 2, 1),
-      MAX (self->max_reconnect_interval_ms, self->reconnect_interval_ms));
-  GST_OBJECT_UNLOCK (self);
 
   if (!self->warned_unreachable) {
     GST_ELEMENT_WARNING (
@@ -400,9 +418,14 @@ gst_vsock_sink_poll_back (GstVsockSink *self, GError **error)
       continue;
     }
     if (n == 0) {
-      /* A serial port has no end of stream; a socket does. */
-      if (!self->is_socket)
-        return TRUE;
+      /* A virtio-serial port reads end-of-file only while its host side is
+       * not connected (the host restarts): the link is lost either way. */
+      if (!self->is_socket) {
+        g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NOT_CONNECTED,
+                             "the host side of the serial port is not "
+                             "connected");
+        return FALSE;
+      }
       g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED,
                            "the host closed the connection");
       return FALSE;
@@ -524,58 +547,48 @@ gst_vsock_sink_maybe_ping (GstVsockSink *self, GError **error)
   return TRUE;
 }
 
-static GstFlowReturn
-gst_vsock_sink_render (GstBaseSink *bsink, GstBuffer *buf)
+/* Connects when the sink is not connected and a retry is due. TRUE: go on
+ * sending @buf; FALSE: *ret says what render() returns (@buf dropped, or
+ * flushing, or the host's refusal as an error). */
+static gboolean
+gst_vsock_sink_ensure_connected (GstVsockSink *self, GstBuffer *buf,
+                                 GstFlowReturn *ret)
 {
-  GstVsockSink *self = GST_VSOCK_SINK (bsink);
-  guint8 hdr_buf[VMS_MSG_HEADER_SIZE];
-  VmsMsgHeader hdr = { 0 };
-  GstMapInfo maps[16];
-  struct iovec iov[17];
-  guint n_mem, i;
-  gsize size;
+  gboolean fatal = FALSE;
   GError *err = NULL;
-  gboolean ok;
 
-  if (!self->connected) {
-    gboolean fatal = FALSE;
-
-    if ((GstClockTime)g_get_monotonic_time () * GST_USECOND
-        < self->next_attempt) {
-      gst_vsock_sink_drop (self, buf, "not connected");
-      return GST_FLOW_OK;
-    }
-    if (!gst_vsock_sink_connect (self, &fatal, &err)) {
-      if (g_error_matches (err, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
-        g_clear_error (&err);
-        return GST_FLOW_FLUSHING;
-      }
-      if (fatal) {
-        GST_ELEMENT_ERROR (self, RESOURCE, OPEN_WRITE,
-                           ("The host refused this stream: %s.", err->message),
-                           (NULL));
-        g_clear_error (&err);
-        return GST_FLOW_ERROR;
-      }
-      gst_vsock_sink_schedule_retry (self, err);
-      g_clear_error (&err);
-      gst_vsock_sink_drop (self, buf, "connect failed");
-      return GST_FLOW_OK;
-    }
+  *ret = GST_FLOW_OK;
+  if (self->connected)
+    return TRUE;
+  if ((GstClockTime)g_get_monotonic_time () * GST_USECOND
+      < self->next_attempt) {
+    gst_vsock_sink_drop (self, buf, "not connected");
+    return FALSE;
   }
-
-  if (self->caps_pending) {
-    if (!gst_vsock_sink_send_simple (self, VMS_MSG_CAPS, self->caps_str, &err))
-      goto io_error;
-    self->caps_pending = FALSE;
+  if (gst_vsock_sink_connect (self, &fatal, &err))
+    return TRUE;
+  if (g_error_matches (err, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
+    *ret = GST_FLOW_FLUSHING;
+  } else if (fatal) {
+    GST_ELEMENT_ERROR (self, RESOURCE, OPEN_WRITE,
+                       ("The host refused this stream: %s.", err->message),
+                       (NULL));
+    *ret = GST_FLOW_ERROR;
+  } else {
+    gst_vsock_sink_schedule_retry (self, err);
+    gst_vsock_sink_drop (self, buf, "connect failed");
   }
+  g_clear_error (&err);
+  return FALSE;
+}
 
-  if (!gst_vsock_sink_poll_back (self, &err))
-    goto io_error;
-  if (!gst_vsock_sink_pong_in_time (self, &err))
-    goto io_error;
+/* FALSE (and @buf dropped) when the host cannot take @buf: larger than it
+ * accepts, or a delta unit of an encoded stream after a gap. */
+static gboolean
+gst_vsock_sink_admit (GstVsockSink *self, GstBuffer *buf)
+{
+  gsize size = gst_buffer_get_size (buf);
 
-  size = gst_buffer_get_size (buf);
   if (size > self->peer_max_frame) {
     if (!self->warned_oversize) {
       GST_ELEMENT_WARNING (self, STREAM, TOO_LAZY,
@@ -588,16 +601,111 @@ gst_vsock_sink_render (GstBaseSink *bsink, GstBuffer *buf)
       self->warned_oversize = TRUE;
     }
     gst_vsock_sink_drop (self, buf, "too large for the host");
-    return GST_FLOW_OK;
+    return FALSE;
   }
-
   /* Encoded streams cannot resume on a delta unit after a gap. */
   if (!self->is_video && self->discont_pending
       && GST_BUFFER_FLAG_IS_SET (buf, GST_BUFFER_FLAG_DELTA_UNIT)) {
     gst_vsock_sink_drop (self, buf, "waiting for a key unit after a gap");
     gst_vsock_sink_request_keyframe (self);
-    return GST_FLOW_OK;
+    return FALSE;
   }
+  return TRUE;
+}
+
+#define VMS_SINK_MAX_MEMORIES 16
+
+/* Writes @buf as one FRAME message: the header, then its memories mapped
+ * and written with one writev (no copy). GStreamer 1.22 buffers hold at
+ * most 16 memories (gst_buffer_get_max_memory()); one of more, should a
+ * later GStreamer allow it, is merged into one first. Sets *dropped when @buf cannot be
+ * described (too many planes); FALSE with @error on an I/O error, or with
+ * *mapped_failed when a memory cannot be read. */
+static gboolean
+gst_vsock_sink_send_frame (GstVsockSink *self, GstBuffer *buf,
+                           gboolean *dropped, gboolean *map_failed,
+                           GError **error)
+{
+  guint8 hdr_buf[VMS_MSG_HEADER_SIZE];
+  VmsMsgHeader hdr = { 0 };
+  GstMapInfo maps[VMS_SINK_MAX_MEMORIES];
+  struct iovec iov[VMS_SINK_MAX_MEMORIES + 1];
+  GstBuffer *merged = NULL;
+  guint n_mem, i;
+  gboolean ok;
+
+  *dropped = *map_failed = FALSE;
+  if (gst_buffer_n_memory (buf) > VMS_SINK_MAX_MEMORIES) {
+    merged = gst_buffer_new ();
+    gst_buffer_append_memory (merged, gst_buffer_get_all_memory (buf));
+    gst_buffer_copy_into (merged, buf, GST_BUFFER_COPY_METADATA, 0, -1);
+    buf = merged;
+  }
+  n_mem = gst_buffer_n_memory (buf);
+
+  hdr.type = VMS_MSG_FRAME;
+  hdr.pts = GST_BUFFER_PTS (buf);
+  hdr.dts = GST_BUFFER_DTS (buf);
+  hdr.duration = GST_BUFFER_DURATION (buf);
+  hdr.capture_time = gst_vsock_sink_capture_time (self, buf);
+  hdr.size = gst_buffer_get_size (buf);
+  if (GST_BUFFER_FLAG_IS_SET (buf, GST_BUFFER_FLAG_DELTA_UNIT))
+    hdr.flags |= VMS_FRAME_FLAG_DELTA_UNIT;
+  if (GST_BUFFER_FLAG_IS_SET (buf, GST_BUFFER_FLAG_HEADER))
+    hdr.flags |= VMS_FRAME_FLAG_HEADER;
+  if (GST_BUFFER_FLAG_IS_SET (buf, GST_BUFFER_FLAG_DISCONT)
+      || self->discont_pending)
+    hdr.flags |= VMS_FRAME_FLAG_DISCONT;
+  if (!gst_vsock_sink_fill_layout (self, buf, &hdr)) {
+    *dropped = TRUE;
+    gst_clear_buffer (&merged);
+    return TRUE;
+  }
+  hdr.seq = self->seq++;
+  vms_msg_header_write (hdr_buf, &hdr);
+
+  iov[0].iov_base = hdr_buf;
+  iov[0].iov_len = sizeof (hdr_buf);
+  for (i = 0; i < n_mem; i++) {
+    GstMemory *mem = gst_buffer_peek_memory (buf, i);
+    if (!gst_memory_map (mem, &maps[i], GST_MAP_READ)) {
+      while (i-- > 0)
+        gst_memory_unmap (maps[i].memory, &maps[i]);
+      *map_failed = TRUE;
+      gst_clear_buffer (&merged);
+      return FALSE;
+    }
+    iov[i + 1].iov_base = maps[i].data;
+    iov[i + 1].iov_len = maps[i].size;
+  }
+  ok = gst_vsock_sink_write (self, iov, n_mem + 1, error);
+  for (i = 0; i < n_mem; i++)
+    gst_memory_unmap (maps[i].memory, &maps[i]);
+  gst_clear_buffer (&merged);
+  return ok;
+}
+
+static GstFlowReturn
+gst_vsock_sink_render (GstBaseSink *bsink, GstBuffer *buf)
+{
+  GstVsockSink *self = GST_VSOCK_SINK (bsink);
+  GstFlowReturn ret;
+  GError *err = NULL;
+  gboolean dropped, map_failed;
+  gsize size = gst_buffer_get_size (buf);
+
+  if (!gst_vsock_sink_ensure_connected (self, buf, &ret))
+    return ret;
+  if (self->caps_pending) {
+    if (!gst_vsock_sink_send_simple (self, VMS_MSG_CAPS, self->caps_str, &err))
+      goto io_error;
+    self->caps_pending = FALSE;
+  }
+  if (!gst_vsock_sink_poll_back (self, &err)
+      || !gst_vsock_sink_pong_in_time (self, &err))
+    goto io_error;
+  if (!gst_vsock_sink_admit (self, buf))
+    return GST_FLOW_OK;
 
   if (self->max_send_wait_ms >= 0
       && !vms_io_wait (self->poll, &self->pfd, FALSE,
@@ -616,59 +724,18 @@ gst_vsock_sink_render (GstBaseSink *bsink, GstBuffer *buf)
   if (!gst_vsock_sink_maybe_ping (self, &err))
     goto io_error;
 
-  n_mem = gst_buffer_n_memory (buf);
-  if (n_mem > G_N_ELEMENTS (maps)) {
-    /* Rare: merge into one memory rather than grow the iovec. */
-    GstMemory *merged = gst_buffer_get_all_memory (buf);
-    GstBuffer *tmp = gst_buffer_new ();
-    GstFlowReturn ret;
-
-    gst_buffer_append_memory (tmp, merged);
-    gst_buffer_copy_into (tmp, buf, GST_BUFFER_COPY_METADATA, 0, -1);
-    ret = gst_vsock_sink_render (bsink, tmp);
-    gst_buffer_unref (tmp);
-    return ret;
-  }
-
-  hdr.type = VMS_MSG_FRAME;
-  hdr.pts = GST_BUFFER_PTS (buf);
-  hdr.dts = GST_BUFFER_DTS (buf);
-  hdr.duration = GST_BUFFER_DURATION (buf);
-  hdr.capture_time = gst_vsock_sink_capture_time (self, buf);
-  hdr.seq = self->seq++;
-  hdr.size = size;
-  if (GST_BUFFER_FLAG_IS_SET (buf, GST_BUFFER_FLAG_DELTA_UNIT))
-    hdr.flags |= VMS_FRAME_FLAG_DELTA_UNIT;
-  if (GST_BUFFER_FLAG_IS_SET (buf, GST_BUFFER_FLAG_HEADER))
-    hdr.flags |= VMS_FRAME_FLAG_HEADER;
-  if (GST_BUFFER_FLAG_IS_SET (buf, GST_BUFFER_FLAG_DISCONT)
-      || self->discont_pending)
-    hdr.flags |= VMS_FRAME_FLAG_DISCONT;
-  if (!gst_vsock_sink_fill_layout (self, buf, &hdr)) {
-    gst_vsock_sink_drop (self, buf, "more planes than the protocol carries");
-    return GST_FLOW_OK;
-  }
-  vms_msg_header_write (hdr_buf, &hdr);
-
-  iov[0].iov_base = hdr_buf;
-  iov[0].iov_len = sizeof (hdr_buf);
-  for (i = 0; i < n_mem; i++) {
-    GstMemory *mem = gst_buffer_peek_memory (buf, i);
-    if (!gst_memory_map (mem, &maps[i], GST_MAP_READ)) {
-      while (i-- > 0)
-        gst_memory_unmap (maps[i].memory, &maps[i]);
+  if (!gst_vsock_sink_send_frame (self, buf, &dropped, &map_failed, &err)) {
+    if (map_failed) {
       GST_ELEMENT_ERROR (self, RESOURCE, READ, ("Cannot read a buffer."),
                          (NULL));
       return GST_FLOW_ERROR;
     }
-    iov[i + 1].iov_base = maps[i].data;
-    iov[i + 1].iov_len = maps[i].size;
-  }
-  ok = gst_vsock_sink_write (self, iov, n_mem + 1, &err);
-  for (i = 0; i < n_mem; i++)
-    gst_memory_unmap (maps[i].memory, &maps[i]);
-  if (!ok)
     goto io_error;
+  }
+  if (dropped) {
+    gst_vsock_sink_drop (self, buf, "more planes than the protocol carries");
+    return GST_FLOW_OK;
+  }
 
   self->discont_pending = FALSE;
   GST_OBJECT_LOCK (self);
@@ -963,7 +1030,8 @@ gst_vsock_sink_class_init (GstVsockSinkClass *klass)
           "reconnect-interval", "Reconnect interval",
           "First wait in milliseconds before reconnecting after the host "
           "went away or could not be reached; doubles on each failure up to "
-          "max-reconnect-interval",
+          "max-reconnect-interval (a virtio-serial port whose host side is "
+          "not connected is asked again at this interval, not backed off)",
           1, G_MAXUINT, DEFAULT_RECONNECT_INTERVAL,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS));
   g_object_class_install_property (

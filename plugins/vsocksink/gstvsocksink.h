@@ -1,3 +1,7 @@
+/* vsocksink: guest-side sink that sends frames out of a VM.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
 #pragma once
 
 #include <gst/gst.h>

@@ -1,3 +1,7 @@
+/* vsocksrc: host-side live source of the frames a vsocksink sends.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
 /**
  * SECTION:element-vsocksrc
  * @title: vsocksrc
@@ -24,6 +28,12 @@
  * (a rebooted guest's old connection may linger half-open). A peer that
  * fails, sends bytes which are not the vmstream protocol, or says nothing
  * never disturbs the stream; failures are warned about on the bus.
+ *
+ * A newcomer's bytes before its HELLO are skipped: a source that restarted
+ * behind virtio-serial first sees the middle of the old stream. At most
+ * #GstVsockSrc:max-frame-size plus one message header and one HELLO are
+ * skipped, within #GstVsockSrc:handshake-timeout; counted in
+ * #GstVsockSrc:stats as resyncs and bytes-skipped.
  *
  * Buffers are timestamped with the pipeline's running time at arrival (when
  * is-live) and carry the sender's capture time (CLOCK_REALTIME) as a
@@ -363,6 +373,120 @@ gst_vsock_src_apply_caps (GstVsockSrc *self, GstCaps *caps)
   return TRUE;
 }
 
+typedef enum {
+  SCAN_OK,
+  SCAN_QUIET, /* the peer left without a byte */
+  SCAN_NONE,  /* no HELLO within the byte bound or in time (err set) */
+  SCAN_IO,    /* closed, timed out, flushing (err set) */
+} ScanResult;
+
+/* A newcomer's HELLO and caps, at the first plausible HELLO of its byte
+ * stream: a receiver that restarted behind virtio-serial sees the middle of
+ * the old stream first. At most max-frame-size plus one message header and
+ * one HELLO are skipped (the rest of one old message), within @deadline.
+ * A candidate followed at once by more bytes (a real sender waits for our
+ * answer), or whose caps bytes are not caps text, was part of the old
+ * stream: the scan goes on after its magic. No size read from skipped bytes
+ * is trusted beyond the 64 KiB caps bound, and the thread sleeps in poll
+ * while no bytes come. */
+static ScanResult
+gst_vsock_src_scan_hello (GstVsockSrc *self, GstPoll *poll, GstPollFD *pfd,
+                          const gchar *peer, gint64 deadline,
+                          guint8 hello_out[VMS_HELLO_SIZE], guint8 **caps_out,
+                          GError **error)
+{
+  const gsize cap = VMS_HELLO_SIZE + VMS_MAX_CAPS_LEN;
+  g_autofree guint8 *buf = g_malloc (cap);
+  gsize have = 0, skipped = 0, got_total = 0, limit;
+
+  GST_OBJECT_LOCK (self);
+  limit = (gsize)self->max_frame_size + VMS_MSG_HEADER_SIZE + cap;
+  GST_OBJECT_UNLOCK (self);
+
+  for (;;) {
+    gsize pos = vms_hello_find (buf, have);
+    gint64 left;
+    ssize_t n;
+
+    if (have >= VMS_HELLO_SIZE && pos == 0) {
+      gsize need = VMS_HELLO_SIZE + GST_READ_UINT32_LE (buf + 8);
+      if (have == need
+          && vms_hello_caps_plausible (buf + VMS_HELLO_SIZE,
+                                       need - VMS_HELLO_SIZE)) {
+        memcpy (hello_out, buf, VMS_HELLO_SIZE);
+        *caps_out = g_memdup2 (buf + VMS_HELLO_SIZE, need - VMS_HELLO_SIZE);
+        if (skipped > 0) {
+          GST_INFO_OBJECT (self,
+                           "%s: HELLO after %" G_GSIZE_FORMAT " skipped bytes",
+                           peer, skipped);
+          GST_OBJECT_LOCK (self);
+          self->resyncs++;
+          self->bytes_skipped += skipped;
+          GST_OBJECT_UNLOCK (self);
+        }
+        return SCAN_OK;
+      }
+      if (have >= need) /* not a HELLO; "VMS1" cannot overlap itself */
+        pos = VMS_MAGIC_LEN;
+    }
+    if (pos > 0) {
+      skipped += pos;
+      have -= pos;
+      memmove (buf, buf + pos, have);
+      continue;
+    }
+    if (skipped > limit) {
+      g_set_error (error, VMS_PROTOCOL_ERROR, VMS_PROTOCOL_ERROR_BAD_MAGIC,
+                   "no HELLO magic (\"VMS1\") in the first %" G_GSIZE_FORMAT
+                   " bytes: the peer does not speak the vmstream protocol",
+                   skipped);
+      return SCAN_NONE;
+    }
+    left = deadline - g_get_monotonic_time ();
+    if (left <= 0 && skipped == 0 && have > 0) {
+      /* the start of a HELLO, and then nothing */
+      g_set_error (
+          error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
+          "the peer sent %" G_GSIZE_FORMAT " bytes of its HELLO in time", have);
+      return SCAN_IO;
+    }
+    if (left <= 0) {
+      g_set_error (error, VMS_PROTOCOL_ERROR, VMS_PROTOCOL_ERROR_BAD_MAGIC,
+                   "no HELLO magic (\"VMS1\") in the %" G_GSIZE_FORMAT
+                   " bytes received in time: the peer does not speak the "
+                   "vmstream protocol",
+                   got_total);
+      return SCAN_NONE;
+    }
+    n = read (pfd->fd, buf + have, cap - have);
+    if (n > 0) {
+      have += n;
+      got_total += n;
+      continue;
+    }
+    if (n == 0) {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED,
+                   "the peer closed the connection after %" G_GSIZE_FORMAT
+                   " bytes without a HELLO",
+                   got_total);
+      return got_total == 0 ? SCAN_QUIET : SCAN_IO;
+    }
+    if (errno == EINTR)
+      continue;
+    if (errno == EAGAIN) {
+      if (!vms_io_wait (poll, pfd, TRUE, left * GST_USECOND, error)) {
+        if (!g_error_matches (*error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT))
+          return SCAN_IO;
+        g_clear_error (error); /* the deadline check above tells */
+      }
+      continue;
+    }
+    g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errno),
+                 "read failed: %s", g_strerror (errno));
+    return SCAN_IO;
+  }
+}
+
 /* HELLO, and with version 2 CHALLENGE and AUTH, on @pfd within
  * handshake-timeout. On HS_OK *caps and *flags are the sender's; the caller
  * negotiates the caps and answers WELCOME. On failure the peer got the
@@ -385,7 +509,6 @@ gst_vsock_src_run_handshake (GstVsockSrc *self, GstPoll *poll, GstPollFD *pfd,
   GstCaps *caps;
   guint timeout_ms;
   gint64 deadline;
-  gsize got = 0;
   const gchar *what;
 
   GST_OBJECT_LOCK (self);
@@ -408,27 +531,35 @@ gst_vsock_src_run_handshake (GstVsockSrc *self, GstPoll *poll, GstPollFD *pfd,
       g_clear_error (&err);
       return HS_QUIET;
     }
-    if (!vms_io_read_deadline (poll, pfd, buf, sizeof (buf), deadline, &got,
-                               &err)) {
-      if (got == 0
-          && g_error_matches (err, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED)) {
+    switch (gst_vsock_src_scan_hello (self, poll, pfd, peer, deadline, buf,
+                                      &caps_buf, &err)) {
+      case SCAN_OK:
+        break;
+      case SCAN_QUIET:
         GST_INFO_OBJECT (self, "%s left without a word", peer);
         g_clear_error (&err);
         return HS_QUIET;
-      }
-      goto io_failed;
+      case SCAN_NONE:
+        what = "no HELLO";
+        goto refused;
+      default:
+        goto io_failed;
+    }
+    if (!vms_hello_parse (buf, sizeof (buf), &hello, &err)) {
+      what = "bad HELLO";
+      goto refused;
     }
   } else {
     memcpy (buf, hello_buf, sizeof (buf));
+    if (!vms_hello_parse (buf, sizeof (buf), &hello, &err)) {
+      what = "bad HELLO";
+      goto refused;
+    }
+    caps_buf = g_malloc (hello.caps_len);
+    if (!vms_io_read_deadline (poll, pfd, caps_buf, hello.caps_len, deadline,
+                               NULL, &err))
+      goto io_failed;
   }
-  if (!vms_hello_parse (buf, sizeof (buf), &hello, &err)) {
-    what = "bad HELLO";
-    goto refused;
-  }
-  caps_buf = g_malloc (hello.caps_len);
-  if (!vms_io_read_deadline (poll, pfd, caps_buf, hello.caps_len, deadline,
-                             NULL, &err))
-    goto io_failed;
 
   if (hello.version < VMS_PROTOCOL_VERSION_MIN
       || hello.version > VMS_PROTOCOL_VERSION) {
@@ -887,194 +1018,244 @@ gst_vsock_src_check_layout (GstVsockSrc *self, const VmsMsgHeader *hdr,
 static gboolean gst_vsock_src_send_back (GstVsockSrc *self, VmsBackType type,
                                          const gchar *payload);
 
+/* What one step of create() ended with. */
+typedef enum {
+  STEP_NEXT,     /* done: go on with this message (or frame) */
+  STEP_AGAIN,    /* nothing for downstream: read the next message */
+  STEP_FLUSHING, /* unlocked: return FLUSHING */
+  STEP_EOS,      /* the sender's end-of-stream, forwarded */
+  STEP_ERROR,    /* an error was posted: return ERROR */
+} Step;
+
+/* The next message header of the current sender into @hdr, or why not: no
+ * sender yet (waits for one), a new HELLO (a sender restarting on a
+ * transport that hides disconnects), a sender gone or a bad header. */
+static Step
+gst_vsock_src_next_header (GstVsockSrc *self, VmsMsgHeader *hdr)
+{
+  guint8 hdr_buf[VMS_MSG_HEADER_SIZE];
+  GError *err = NULL;
+  ReadResult r;
+
+  if (self->conn_pfd.fd < 0) {
+    r = gst_vsock_src_wait (self);
+    if (r == READ_FLUSHING)
+      return STEP_FLUSHING;
+    if (r == READ_NEW_PEER)
+      gst_vsock_src_switch_sender (self);
+    return STEP_AGAIN;
+  }
+  /* The first bytes tell a message header from a new HELLO; a HELLO may be
+   * shorter than a message header. */
+  r = gst_vsock_src_read (self, hdr_buf, VMS_HELLO_SIZE, &err);
+  if (r == READ_OK && vms_is_hello_magic (hdr_buf, VMS_HELLO_SIZE)) {
+    GST_INFO_OBJECT (self, "sender restarted the stream");
+    return gst_vsock_src_rehello (self, hdr_buf) == READ_FLUSHING
+               ? STEP_FLUSHING
+               : STEP_AGAIN;
+  }
+  if (r == READ_OK)
+    r = gst_vsock_src_read (self, hdr_buf + VMS_HELLO_SIZE,
+                            sizeof (hdr_buf) - VMS_HELLO_SIZE, &err);
+  if (r == READ_FLUSHING)
+    return STEP_FLUSHING;
+  /* an authenticated newcomer took over, also mid-message: the old
+   * connection was one the guest left behind */
+  if (r == READ_NEW_PEER)
+    return STEP_AGAIN;
+  if (r == READ_CLOSED) {
+    GST_INFO_OBJECT (self, "sender gone: %s", err->message);
+    GST_ELEMENT_INFO (self, RESOURCE, READ,
+                      ("The sender (%s) disconnected; waiting for the next "
+                       "one.",
+                       self->peer),
+                      ("%s", err->message));
+    g_clear_error (&err);
+    gst_vsock_src_close_conn (self);
+    return STEP_AGAIN;
+  }
+  if (!vms_msg_header_parse (hdr_buf, sizeof (hdr_buf), self->max_frame_size,
+                             hdr, &err)) {
+    gst_vsock_src_reject (self, "bad message header", err);
+    g_clear_error (&err);
+    return STEP_AGAIN;
+  }
+  return STEP_NEXT;
+}
+
+/* CAPS, PING and EOS messages; STEP_NEXT for a FRAME. */
+static Step
+gst_vsock_src_control (GstVsockSrc *self, const VmsMsgHeader *hdr)
+{
+  if (hdr->type == VMS_MSG_CAPS) {
+    g_autofree guint8 *caps_buf = g_malloc (hdr->size);
+    GError *err = NULL;
+    GstCaps *caps;
+    ReadResult r = gst_vsock_src_read (self, caps_buf, hdr->size, &err);
+
+    if (r == READ_FLUSHING)
+      return STEP_FLUSHING;
+    if (r == READ_NEW_PEER)
+      return STEP_AGAIN;
+    if (r != READ_OK) {
+      gst_vsock_src_reject (self, "truncated CAPS message", err);
+      g_clear_error (&err);
+      return STEP_AGAIN;
+    }
+    caps = vms_caps_parse (caps_buf, hdr->size, &err);
+    if (caps == NULL || !gst_vsock_src_apply_caps (self, caps)) {
+      gst_vsock_src_reject (self, "caps refused", err);
+      g_clear_error (&err);
+    }
+    return STEP_AGAIN;
+  }
+  if (hdr->type == VMS_MSG_PING) {
+    /* keepalive: the sender learns that this link still reaches us */
+    gst_vsock_src_send_back (self, VMS_BACK_PONG, NULL);
+    return STEP_AGAIN;
+  }
+  if (hdr->type == VMS_MSG_EOS) {
+    GST_INFO_OBJECT (self, "sender sent end-of-stream");
+    return self->forward_eos ? STEP_EOS : STEP_AGAIN;
+  }
+  return STEP_NEXT;
+}
+
+/* A FRAME's payload into a pooled buffer *buf. */
+static Step
+gst_vsock_src_read_frame (GstVsockSrc *self, const VmsMsgHeader *hdr,
+                          GstBuffer **buf)
+{
+  GstBufferPool *pool;
+  GError *err = NULL;
+  GstMapInfo map;
+  ReadResult r;
+
+  if (self->caps == NULL) {
+    gst_vsock_src_reject (self, "frame before caps", NULL);
+    return STEP_AGAIN;
+  }
+  if ((hdr->flags & VMS_FRAME_FLAG_VIDEO_META) && self->is_video
+      && !gst_vsock_src_check_layout (self, hdr, &err)) {
+    gst_vsock_src_reject (self, "bad frame layout", err);
+    g_clear_error (&err);
+    return STEP_AGAIN;
+  }
+  if (hdr->size == 0) {
+    *buf = gst_buffer_new ();
+    return STEP_NEXT;
+  }
+  pool = gst_vsock_src_get_pool (self, hdr->size);
+  if (pool == NULL
+      || gst_buffer_pool_acquire_buffer (pool, buf, NULL) != GST_FLOW_OK) {
+    GST_ELEMENT_ERROR (self, RESOURCE, NO_SPACE_LEFT,
+                       ("Cannot allocate a %u-byte frame buffer.", hdr->size),
+                       (NULL));
+    return STEP_ERROR;
+  }
+  gst_buffer_map (*buf, &map, GST_MAP_WRITE);
+  r = gst_vsock_src_read (self, map.data, hdr->size, &err);
+  gst_buffer_unmap (*buf, &map);
+  if (r == READ_OK)
+    return STEP_NEXT;
+  gst_clear_buffer (buf);
+  if (r == READ_FLUSHING)
+    return STEP_FLUSHING;
+  if (r != READ_NEW_PEER)
+    gst_vsock_src_reject (self, "truncated frame", err);
+  g_clear_error (&err);
+  return STEP_AGAIN;
+}
+
+/* Layout, flags, timestamps (host running time at arrival when live, the
+ * guest's capture time as a reference meta) and the stats of a frame. */
+static void
+gst_vsock_src_stamp_frame (GstVsockSrc *self, GstBuffer *buf,
+                           const VmsMsgHeader *hdr)
+{
+  GstClock *clock;
+
+  if (hdr->flags & VMS_FRAME_FLAG_VIDEO_META && self->is_video) {
+    gsize offset[GST_VIDEO_MAX_PLANES] = { 0 };
+    gint stride[GST_VIDEO_MAX_PLANES] = { 0 };
+
+    for (guint i = 0; i < hdr->n_planes; i++) {
+      offset[i] = hdr->offset[i];
+      stride[i] = hdr->stride[i];
+    }
+    gst_buffer_add_video_meta_full (
+        buf, GST_VIDEO_FRAME_FLAG_NONE, GST_VIDEO_INFO_FORMAT (&self->vinfo),
+        GST_VIDEO_INFO_WIDTH (&self->vinfo),
+        GST_VIDEO_INFO_HEIGHT (&self->vinfo), hdr->n_planes, offset, stride);
+  }
+  if (hdr->flags & VMS_FRAME_FLAG_DELTA_UNIT)
+    GST_BUFFER_FLAG_SET (buf, GST_BUFFER_FLAG_DELTA_UNIT);
+  if (hdr->flags & VMS_FRAME_FLAG_HEADER)
+    GST_BUFFER_FLAG_SET (buf, GST_BUFFER_FLAG_HEADER);
+  if ((hdr->flags & VMS_FRAME_FLAG_DISCONT) || self->discont) {
+    GST_BUFFER_FLAG_SET (buf, GST_BUFFER_FLAG_DISCONT);
+    GST_OBJECT_LOCK (self);
+    self->disconts++;
+    GST_OBJECT_UNLOCK (self);
+    self->discont = FALSE;
+  }
+
+  clock = self->is_live ? gst_element_get_clock (GST_ELEMENT (self)) : NULL;
+  if (clock != NULL) {
+    GstClockTime now = gst_clock_get_time (clock);
+    GstClockTime base = gst_element_get_base_time (GST_ELEMENT (self));
+    GST_BUFFER_PTS (buf) = now > base ? now - base : 0;
+    GST_BUFFER_DTS (buf) = GST_CLOCK_TIME_NONE;
+    gst_object_unref (clock);
+  } else {
+    GST_BUFFER_PTS (buf) = hdr->pts;
+    GST_BUFFER_DTS (buf) = hdr->dts;
+  }
+  GST_BUFFER_DURATION (buf) = hdr->duration;
+  GST_BUFFER_OFFSET (buf) = hdr->seq;
+  if (hdr->capture_time != 0 && hdr->capture_time != GST_CLOCK_TIME_NONE)
+    gst_buffer_add_reference_timestamp_meta (
+        buf, vms_capture_time_caps (), hdr->capture_time, GST_CLOCK_TIME_NONE);
+
+  self->last_frame_us = g_get_monotonic_time ();
+  self->warned_timeout = FALSE;
+  GST_OBJECT_LOCK (self);
+  self->frames++;
+  self->bytes += hdr->size + VMS_MSG_HEADER_SIZE;
+  if (hdr->capture_time != 0)
+    self->last_transit_ns
+        = g_get_real_time () * 1000 - (gint64)hdr->capture_time;
+  GST_OBJECT_UNLOCK (self);
+}
+
 static GstFlowReturn
 gst_vsock_src_create (GstPushSrc *psrc, GstBuffer **outbuf)
 {
   GstVsockSrc *self = GST_VSOCK_SRC (psrc);
-  guint8 hdr_buf[VMS_MSG_HEADER_SIZE];
-  VmsMsgHeader hdr;
-  GError *err = NULL;
-  ReadResult r;
 
   for (;;) {
+    VmsMsgHeader hdr;
     GstBuffer *buf = NULL;
-    GstMapInfo map;
-    GstClock *clock;
+    Step step = gst_vsock_src_next_header (self, &hdr);
 
-    if (self->conn_pfd.fd < 0) {
-      r = gst_vsock_src_wait (self);
-      if (r == READ_FLUSHING)
-        return GST_FLOW_FLUSHING;
-      if (r == READ_NEW_PEER)
-        gst_vsock_src_switch_sender (self);
-      continue;
-    }
-
-    /* The first bytes tell a message header from a new HELLO (a sender
-     * restarting on a transport that hides disconnects, virtio-serial);
-     * a HELLO may be shorter than a message header. */
-    r = gst_vsock_src_read (self, hdr_buf, VMS_HELLO_SIZE, &err);
-    if (r == READ_OK && vms_is_hello_magic (hdr_buf, VMS_HELLO_SIZE)) {
-      GST_INFO_OBJECT (self, "sender restarted the stream");
-      if (gst_vsock_src_rehello (self, hdr_buf) == READ_FLUSHING)
-        return GST_FLOW_FLUSHING;
-      continue;
-    }
-    if (r == READ_OK)
-      r = gst_vsock_src_read (self, hdr_buf + VMS_HELLO_SIZE,
-                              sizeof (hdr_buf) - VMS_HELLO_SIZE, &err);
-    if (r == READ_FLUSHING)
-      return GST_FLOW_FLUSHING;
-    if (r == READ_NEW_PEER) {
-      /* an authenticated newcomer took over, also mid-message: the old
-       * connection was one the guest left behind */
-      continue;
-    }
-    if (r == READ_CLOSED) {
-      GST_INFO_OBJECT (self, "sender gone: %s", err->message);
-      GST_ELEMENT_INFO (
-          self, RESOURCE, READ,
-          ("The sender (%s) disconnected; waiting for the next one.",
-           self->peer),
-          ("%s", err->message));
-      g_clear_error (&err);
-      gst_vsock_src_close_conn (self);
-      continue;
-    }
-
-    if (!vms_msg_header_parse (hdr_buf, sizeof (hdr_buf), self->max_frame_size,
-                               &hdr, &err)) {
-      gst_vsock_src_reject (self, "bad message header", err);
-      g_clear_error (&err);
-      continue;
-    }
-
-    if (hdr.type == VMS_MSG_CAPS) {
-      g_autofree guint8 *caps_buf = g_malloc (hdr.size);
-      GstCaps *caps;
-
-      r = gst_vsock_src_read (self, caps_buf, hdr.size, &err);
-      if (r == READ_FLUSHING)
-        return GST_FLOW_FLUSHING;
-      if (r == READ_NEW_PEER)
+    if (step == STEP_NEXT)
+      step = gst_vsock_src_control (self, &hdr);
+    if (step == STEP_NEXT)
+      step = gst_vsock_src_read_frame (self, &hdr, &buf);
+    switch (step) {
+      case STEP_NEXT:
+        gst_vsock_src_stamp_frame (self, buf, &hdr);
+        *outbuf = buf;
+        return GST_FLOW_OK;
+      case STEP_AGAIN:
         continue;
-      if (r != READ_OK) {
-        gst_vsock_src_reject (self, "truncated CAPS message", err);
-        g_clear_error (&err);
-        continue;
-      }
-      caps = vms_caps_parse (caps_buf, hdr.size, &err);
-      if (caps == NULL || !gst_vsock_src_apply_caps (self, caps)) {
-        gst_vsock_src_reject (self, "caps refused", err);
-        g_clear_error (&err);
-      }
-      continue;
-    }
-    if (hdr.type == VMS_MSG_PING) {
-      /* keepalive: the sender learns that this link still reaches us */
-      gst_vsock_src_send_back (self, VMS_BACK_PONG, NULL);
-      continue;
-    }
-    if (hdr.type == VMS_MSG_EOS) {
-      GST_INFO_OBJECT (self, "sender sent end-of-stream");
-      if (self->forward_eos)
+      case STEP_FLUSHING:
+        return GST_FLOW_FLUSHING;
+      case STEP_EOS:
         return GST_FLOW_EOS;
-      continue;
-    }
-
-    /* FRAME */
-    if (self->caps == NULL) {
-      gst_vsock_src_reject (self, "frame before caps", NULL);
-      continue;
-    }
-    if ((hdr.flags & VMS_FRAME_FLAG_VIDEO_META) && self->is_video
-        && !gst_vsock_src_check_layout (self, &hdr, &err)) {
-      gst_vsock_src_reject (self, "bad frame layout", err);
-      g_clear_error (&err);
-      continue;
-    }
-    if (hdr.size == 0) {
-      buf = gst_buffer_new ();
-    } else {
-      GstBufferPool *pool = gst_vsock_src_get_pool (self, hdr.size);
-      if (pool == NULL
-          || gst_buffer_pool_acquire_buffer (pool, &buf, NULL) != GST_FLOW_OK) {
-        GST_ELEMENT_ERROR (
-            self, RESOURCE, NO_SPACE_LEFT,
-            ("Cannot allocate a %u-byte frame buffer.", hdr.size), (NULL));
+      case STEP_ERROR:
         return GST_FLOW_ERROR;
-      }
-      gst_buffer_map (buf, &map, GST_MAP_WRITE);
-      r = gst_vsock_src_read (self, map.data, hdr.size, &err);
-      gst_buffer_unmap (buf, &map);
-      if (r != READ_OK) {
-        gst_buffer_unref (buf);
-        if (r == READ_FLUSHING)
-          return GST_FLOW_FLUSHING;
-        if (r == READ_NEW_PEER)
-          continue;
-        gst_vsock_src_reject (self, "truncated frame", err);
-        g_clear_error (&err);
-        continue;
-      }
     }
-
-    if (hdr.flags & VMS_FRAME_FLAG_VIDEO_META && self->is_video) {
-      gsize offset[GST_VIDEO_MAX_PLANES] = { 0 };
-      gint stride[GST_VIDEO_MAX_PLANES] = { 0 };
-      guint i;
-
-      for (i = 0; i < hdr.n_planes; i++) {
-        offset[i] = hdr.offset[i];
-        stride[i] = hdr.stride[i];
-      }
-      gst_buffer_add_video_meta_full (
-          buf, GST_VIDEO_FRAME_FLAG_NONE, GST_VIDEO_INFO_FORMAT (&self->vinfo),
-          GST_VIDEO_INFO_WIDTH (&self->vinfo),
-          GST_VIDEO_INFO_HEIGHT (&self->vinfo), hdr.n_planes, offset, stride);
-    }
-
-    if (hdr.flags & VMS_FRAME_FLAG_DELTA_UNIT)
-      GST_BUFFER_FLAG_SET (buf, GST_BUFFER_FLAG_DELTA_UNIT);
-    if (hdr.flags & VMS_FRAME_FLAG_HEADER)
-      GST_BUFFER_FLAG_SET (buf, GST_BUFFER_FLAG_HEADER);
-    if ((hdr.flags & VMS_FRAME_FLAG_DISCONT) || self->discont) {
-      GST_BUFFER_FLAG_SET (buf, GST_BUFFER_FLAG_DISCONT);
-      GST_OBJECT_LOCK (self);
-      self->disconts++;
-      GST_OBJECT_UNLOCK (self);
-      self->discont = FALSE;
-    }
-
-    clock = self->is_live ? gst_element_get_clock (GST_ELEMENT (self)) : NULL;
-    if (clock != NULL) {
-      GstClockTime now = gst_clock_get_time (clock);
-      GstClockTime base = gst_element_get_base_time (GST_ELEMENT (self));
-      GST_BUFFER_PTS (buf) = now > base ? now - base : 0;
-      GST_BUFFER_DTS (buf) = GST_CLOCK_TIME_NONE;
-      gst_object_unref (clock);
-    } else {
-      GST_BUFFER_PTS (buf) = hdr.pts;
-      GST_BUFFER_DTS (buf) = hdr.dts;
-    }
-    GST_BUFFER_DURATION (buf) = hdr.duration;
-    GST_BUFFER_OFFSET (buf) = hdr.seq;
-    if (hdr.capture_time != 0 && hdr.capture_time != GST_CLOCK_TIME_NONE)
-      gst_buffer_add_reference_timestamp_meta (
-          buf, vms_capture_time_caps (), hdr.capture_time, GST_CLOCK_TIME_NONE);
-
-    self->last_frame_us = g_get_monotonic_time ();
-    self->warned_timeout = FALSE;
-    GST_OBJECT_LOCK (self);
-    self->frames++;
-    self->bytes += hdr.size + VMS_MSG_HEADER_SIZE;
-    if (hdr.capture_time != 0)
-      self->last_transit_ns
-          = g_get_real_time () * 1000 - (gint64)hdr.capture_time;
-    GST_OBJECT_UNLOCK (self);
-
-    *outbuf = buf;
-    return GST_FLOW_OK;
   }
 }
 
@@ -1213,6 +1394,7 @@ gst_vsock_src_start (GstBaseSrc *bsrc)
   uri = g_strdup (self->uri);
   self->frames = self->bytes = self->connections = self->disconnects = 0;
   self->rejected = self->disconts = self->caps_changes = 0;
+  self->resyncs = self->bytes_skipped = 0;
   self->last_transit_ns = 0;
   self->check_uid = self->allowed_uid;
   self->check_cid = self->allowed_cid;
@@ -1374,7 +1556,8 @@ gst_vsock_src_get_stats (GstVsockSrc *self)
       self->disconnects, "rejected", G_TYPE_UINT64, self->rejected, "disconts",
       G_TYPE_UINT64, self->disconts, "caps-changes", G_TYPE_UINT64,
       self->caps_changes, "last-transit-ns", G_TYPE_INT64,
-      self->last_transit_ns, NULL);
+      self->last_transit_ns, "resyncs", G_TYPE_UINT64, self->resyncs,
+      "bytes-skipped", G_TYPE_UINT64, self->bytes_skipped, NULL);
   GST_OBJECT_UNLOCK (self);
   return s;
 }
@@ -1589,7 +1772,9 @@ gst_vsock_src_class_init (GstVsockSrcClass *klass)
           "disconnects, rejected (connections refused or dropped: protocol "
           "errors, failed authentication or peer checks), "
           "disconts, caps-changes, last-transit-ns (arrival minus the "
-          "sender's capture time)",
+          "sender's capture time), resyncs (HELLOs found after skipping "
+          "bytes of an old stream, as after a restart behind virtio-serial), "
+          "bytes-skipped",
           GST_TYPE_STRUCTURE, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
 
   g_object_class_install_property (

@@ -1,3 +1,7 @@
+/* vsocksrc: host-side live source of the frames a vsocksink sends.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
 #pragma once
 
 #include <gst/gst.h>
@@ -82,6 +86,8 @@ struct _GstVsockSrc {
   guint64 connections;
   guint64 disconnects;
   guint64 rejected;
+  guint64 resyncs;       /* HELLOs found after skipped bytes */
+  guint64 bytes_skipped; /* bytes skipped before them */
   guint64 disconts;
   guint64 caps_changes;
   gint64 last_transit_ns;

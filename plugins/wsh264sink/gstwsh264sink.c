@@ -7,6 +7,9 @@
  * writable, so libsoup never buffers more than one message per client and
  * a stalled client can only fill its own queue, which the slow-client
  * policy bounds. The client protocol is documented in docs/websocket.md.
+ * A client's resize message ({"type":"resize",...}, the player's #fit=1)
+ * is posted on the bus as the element message "vmstream-resize" (width,
+ * height); the sink changes nothing itself.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -18,8 +21,13 @@
 #include "vmsauth.h"
 #include "vmsnet.h"
 #include "vmstls.h"
+#include "vmstransport.h"
+#include "vmssession.h"
 
+#include <errno.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <sys/socket.h>
 #include <gio/gio.h>
 #include <gst/video/video.h>
@@ -35,6 +43,7 @@ extern GResource *wsh264sink_get_resource (void);
 
 #define DEFAULT_ADDRESS "127.0.0.1"
 #define DEFAULT_PORT 8765
+#define DEFAULT_SOCKET_PATH ""
 #define DEFAULT_PATH "/stream/"
 #define DEFAULT_SESSION_ID ""
 #define DEFAULT_MAX_CLIENTS 16
@@ -52,6 +61,7 @@ enum {
   PROP_0,
   PROP_ADDRESS,
   PROP_PORT,
+  PROP_SOCKET_PATH,
   PROP_PATH,
   PROP_SESSION_ID,
   PROP_TOKEN,
@@ -101,6 +111,7 @@ struct _GstWsH264Sink {
   /* properties, under the object lock */
   gchar *address;
   guint port;
+  gchar *socket_path;
   gchar *path;
   gchar *session_id;
   gchar *token;
@@ -123,6 +134,9 @@ struct _GstWsH264Sink {
   gchar *ws_path;       /* path without trailing slash, fixed while running */
   GTlsCertificate *tls; /* loaded by start(), NULL = plain HTTP; fixed
                          * while running */
+  /* socket-path while running (fixed then), NULL when serving TCP: a Unix
+   * socket serves the supervisor's relay (docs/websocket.md) */
+  gchar *unix_path;
   GMutex start_lock;
   GCond start_cond;
   gboolean start_done;
@@ -223,7 +237,7 @@ client_free (Client *c)
     if (soup_websocket_connection_get_state (c->conn)
         == SOUP_WEBSOCKET_STATE_OPEN)
       soup_websocket_connection_close (c->conn, SOUP_WEBSOCKET_CLOSE_GOING_AWAY,
-                                       NULL);
+                                       "The stream stopped.");
     g_object_unref (c->conn);
   }
   g_free (c->address);
@@ -456,6 +470,7 @@ on_ws_message (SoupWebsocketConnection *conn, gint type, GBytes *message,
   GstEvent *ev;
   gsize size;
   const gchar *data;
+  VmsRequest resize;
 
   if (type != SOUP_WEBSOCKET_DATA_TEXT) {
     GST_DEBUG_OBJECT (sink, "client %u sent a binary message, ignored", c->id);
@@ -468,6 +483,26 @@ on_ws_message (SoupWebsocketConnection *conn, gint type, GBytes *message,
         c->id, size);
     return;
   }
+  if (vms_resize_message_parse (data, (gssize)size, &resize, &err)) {
+    /* the player asks for its window's size: whoever runs the pipeline
+     * decides (vmstream-session resizes the desktop) */
+    GST_INFO_OBJECT (sink, "client %u asks for %dx%d", c->id, resize.width,
+                     resize.height);
+    gst_element_post_message (
+        GST_ELEMENT (sink),
+        gst_message_new_element (GST_OBJECT (sink),
+                                 gst_structure_new (VMS_RESIZE_MESSAGE, "width",
+                                                    G_TYPE_INT, resize.width,
+                                                    "height", G_TYPE_INT,
+                                                    resize.height, NULL)));
+    return;
+  }
+  if (!g_error_matches (err, G_IO_ERROR, G_IO_ERROR_NOT_FOUND)) {
+    GST_DEBUG_OBJECT (sink, "client %u: bad resize message: %s", c->id,
+                      err->message);
+    return;
+  }
+  g_clear_error (&err);
   ev = wsh264_navigation_event_from_json (data, size, &err);
   if (!ev) {
     GST_DEBUG_OBJECT (sink, "client %u: bad input message: %s", c->id,
@@ -479,6 +514,28 @@ on_ws_message (SoupWebsocketConnection *conn, gint type, GBytes *message,
       GST_ELEMENT (sink),
       gst_navigation_message_new_event (GST_OBJECT (sink), ev));
   gst_pad_push_event (GST_BASE_SINK_PAD (sink), ev);
+}
+
+/* Who is watching, for logs and stats. Behind the supervisor's relay (a
+ * Unix socket) the peer is the supervisor: it names the viewer in
+ * X-Forwarded-For, which only a process of this user can set here. */
+static gchar *
+client_address (GstWsH264Sink *sink, SoupServerMessage *msg,
+                GSocketAddress *remote)
+{
+  const gchar *fwd = soup_message_headers_get_one (
+      soup_server_message_get_request_headers (msg), "X-Forwarded-For");
+
+  if (sink->unix_path && fwd && *fwd && strlen (fwd) < 64) {
+    gchar *a = g_strdup (fwd);
+    for (gchar *p = a; *p; p++)
+      if (!g_ascii_isgraph (*p))
+        *p = '?';
+    return a;
+  }
+  if (remote && G_IS_INET_SOCKET_ADDRESS (remote))
+    return g_socket_connectable_to_string (G_SOCKET_CONNECTABLE (remote));
+  return g_strdup (sink->unix_path ? "relay" : "?");
 }
 
 static void
@@ -493,9 +550,7 @@ on_ws_connected (SoupServer *server, SoupServerMessage *msg, const char *path,
 
   c->sink = sink;
   c->conn = g_object_ref (conn);
-  c->address
-      = remote ? g_socket_connectable_to_string (G_SOCKET_CONNECTABLE (remote))
-               : g_strdup ("?");
+  c->address = client_address (sink, msg, remote);
   g_queue_init (&c->queue);
   c->waiting_keyframe = TRUE;
   soup_websocket_connection_set_max_incoming_payload_size (conn,
@@ -565,12 +620,17 @@ request_has_token (SoupServerMessage *msg, GHashTable *query,
  * page cannot watch or control the desktop; with it, only the listed
  * origins. The rules are common/vmsnet.h's. */
 static gboolean
-origin_allowed (SoupServerMessage *msg, const gchar *allowed)
+origin_allowed (GstWsH264Sink *sink, SoupServerMessage *msg,
+                const gchar *allowed)
 {
   SoupMessageHeaders *hdrs = soup_server_message_get_request_headers (msg);
   const gchar *origin = soup_message_headers_get_one (hdrs, "Origin");
   g_auto (GStrv) list = NULL;
 
+  /* On a Unix socket the supervisor's gate checked Origin (with the
+   * operator's allowed origins) before it relayed the request. */
+  if (sink->unix_path)
+    return TRUE;
   if (allowed && *allowed) {
     list = vms_split_list (allowed);
     return vms_origin_allowed (origin, NULL, (const gchar *const *)list);
@@ -600,6 +660,11 @@ refuse_foreign_host (GstWsH264Sink *sink, SoupServerMessage *msg)
   g_autofree gchar *text = NULL;
   g_auto (GStrv) list = NULL;
 
+  /* On a Unix socket (mode 0600) only processes of this user connect: the
+   * supervisor, whose gate checked Host against its own public names before
+   * it relayed the request. The sink does not know those names. */
+  if (sink->unix_path)
+    return FALSE;
   GST_OBJECT_LOCK (sink);
   names = g_strdup (sink->public_names);
   GST_OBJECT_UNLOCK (sink);
@@ -656,7 +721,7 @@ handle_stream_request (SoupServer *server, SoupServerMessage *msg,
         "token.<token>).\n");
     return;
   }
-  if (!origin_allowed (msg, origins)) {
+  if (!origin_allowed (sink, msg, origins)) {
     GST_INFO_OBJECT (
         sink, "rejecting a client from origin %s",
         soup_message_headers_get_one (
@@ -704,12 +769,18 @@ serve_config (GstWsH264Sink *sink, SoupServerMessage *msg)
   g_autoptr (JsonNode) root = NULL;
   g_autofree gchar *json = NULL;
   g_autofree gchar *stream_path = NULL;
-  gboolean need_token;
+  gboolean need_token, token_ok;
+  const gchar *auth = soup_message_headers_get_one (
+      soup_server_message_get_request_headers (msg), "Authorization");
+  const gchar *presented
+      = auth && g_ascii_strncasecmp (auth, "Bearer ", 7) == 0 ? auth + 7 : NULL;
 
   GST_OBJECT_LOCK (sink);
   stream_path = g_strdup_printf ("%s/%s", sink->ws_path,
                                  sink->session_id ? sink->session_id : "");
   need_token = sink->token && *sink->token;
+  token_ok
+      = need_token && presented && vms_token_equal (sink->token, presented);
   GST_OBJECT_UNLOCK (sink);
 
   json_builder_begin_object (b);
@@ -719,6 +790,13 @@ serve_config (GstWsH264Sink *sink, SoupServerMessage *msg)
   json_builder_add_string_value (b, WS_SUBPROTOCOL);
   json_builder_set_member_name (b, "token_required");
   json_builder_add_boolean_value (b, need_token);
+  if (presented) {
+    /* the player asks why its WebSocket was refused: a browser sees no
+     * HTTP status of a failed handshake (the handshake itself answers 401
+     * to the same token, so this tells nobody more) */
+    json_builder_set_member_name (b, "token_ok");
+    json_builder_add_boolean_value (b, !need_token || token_ok);
+  }
   json_builder_end_object (b);
   root = json_builder_get_root (b);
   json_generator_set_root (gen, root);
@@ -761,6 +839,40 @@ handle_default_request (SoupServer *server, SoupServerMessage *msg,
 /* ------------------------------------------------------------------ */
 /* server thread                                                       */
 
+/* Listens on the Unix socket @path, mode 0600 (a stale socket file that
+ * nobody listens on is replaced; gst/vmstransport.c's rule). */
+static gboolean
+listen_unix (SoupServer *server, const gchar *path, GError **error)
+{
+  VmsAddress addr = { .kind = VMS_TRANSPORT_UNIX, .path = (gchar *)path };
+  g_autoptr (GSocket) sock = NULL;
+  gint fd;
+
+  fd = vms_transport_listen (&addr, error);
+  if (fd < 0)
+    return FALSE;
+  /* every viewer is a connection of the relay: a burst of joins must not
+   * find the backlog full (a non-blocking connect would fail) */
+  if (listen (fd, SOMAXCONN) != 0 || chmod (path, 0600) != 0) {
+    g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errno),
+                 "cannot set up %s: %s", path, g_strerror (errno));
+    close (fd);
+    unlink (path);
+    return FALSE;
+  }
+  sock = g_socket_new_from_fd (fd, error);
+  if (sock == NULL) {
+    close (fd);
+    unlink (path);
+    return FALSE;
+  }
+  if (!soup_server_listen_socket (server, sock, 0, error)) {
+    unlink (path);
+    return FALSE;
+  }
+  return TRUE;
+}
+
 static gpointer
 server_thread (gpointer user_data)
 {
@@ -791,8 +903,9 @@ server_thread (gpointer user_data)
                                      (char **)protocols, on_ws_connected, sink,
                                      NULL);
 
-  inet = g_inet_address_new_from_string (address);
-  if (!inet) {
+  if (sink->unix_path) {
+    listen_unix (server, sink->unix_path, &err);
+  } else if (!(inet = g_inet_address_new_from_string (address))) {
     g_set_error (&err, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
                  "\"%s\" is not an IP address", address);
   } else {
@@ -890,6 +1003,9 @@ gst_ws_h264_sink_start (GstBaseSink *bsink)
   GST_OBJECT_LOCK (sink);
   address = g_strdup (sink->address);
   has_token = sink->token && *sink->token;
+  sink->unix_path = sink->socket_path && *sink->socket_path
+                        ? g_strdup (sink->socket_path)
+                        : NULL;
   sink->ws_path = g_strdup (sink->path && *sink->path ? sink->path : "/");
   if (sink->ws_path[0] != '/') {
     gchar *p = g_strconcat ("/", sink->ws_path, NULL);
@@ -928,10 +1044,16 @@ gst_ws_h264_sink_start (GstBaseSink *bsink)
   g_mutex_unlock (&sink->start_lock);
 
   if (err) {
-    GST_ELEMENT_ERROR (
-        sink, RESOURCE, OPEN_READ_WRITE,
-        ("Could not listen for browsers on %s port %u.", address, sink->port),
-        ("%s", err->message));
+    if (sink->unix_path)
+      GST_ELEMENT_ERROR (
+          sink, RESOURCE, OPEN_READ_WRITE,
+          ("Could not listen for the relay on %s.", sink->unix_path),
+          ("%s", err->message));
+    else
+      GST_ELEMENT_ERROR (
+          sink, RESOURCE, OPEN_READ_WRITE,
+          ("Could not listen for browsers on %s port %u.", address, sink->port),
+          ("%s", err->message));
     g_error_free (err);
     g_thread_join (sink->thread);
     sink->thread = NULL;
@@ -939,7 +1061,20 @@ gst_ws_h264_sink_start (GstBaseSink *bsink)
     g_clear_pointer (&sink->context, g_main_context_unref);
     g_clear_pointer (&sink->nalparser, gst_h264_nal_parser_free);
     g_clear_object (&sink->tls);
+    g_clear_pointer (&sink->unix_path, g_free);
     return FALSE;
+  }
+
+  if (sink->unix_path) {
+    url = g_strdup_printf ("unix://%s", sink->unix_path);
+    GST_INFO_OBJECT (sink, "serving the relay at %s", url);
+    gst_element_post_message (
+        GST_ELEMENT (sink),
+        gst_message_new_element (
+            GST_OBJECT (sink),
+            gst_structure_new ("wsh264sink-listening", "port", G_TYPE_UINT, 0,
+                               "url", G_TYPE_STRING, url, NULL)));
+    return TRUE;
   }
 
   GST_OBJECT_LOCK (sink);
@@ -1004,6 +1139,10 @@ gst_ws_h264_sink_stop (GstBaseSink *bsink)
   g_clear_pointer (&sink->nalparser, gst_h264_nal_parser_free);
   g_clear_pointer (&sink->ws_path, g_free);
   g_clear_object (&sink->tls);
+  if (sink->unix_path) {
+    unlink (sink->unix_path);
+    g_clear_pointer (&sink->unix_path, g_free);
+  }
   GST_OBJECT_LOCK (sink);
   sink->bound_port = 0;
   GST_OBJECT_UNLOCK (sink);
@@ -1390,6 +1529,10 @@ gst_ws_h264_sink_set_property (GObject *object, guint prop_id,
     case PROP_PORT:
       sink->port = g_value_get_uint (value);
       break;
+    case PROP_SOCKET_PATH:
+      g_free (sink->socket_path);
+      sink->socket_path = g_value_dup_string (value);
+      break;
     case PROP_PATH:
       g_free (sink->path);
       sink->path = g_value_dup_string (value);
@@ -1463,6 +1606,9 @@ gst_ws_h264_sink_get_property (GObject *object, guint prop_id, GValue *value,
       g_value_set_uint (value,
                         sink->bound_port ? sink->bound_port : sink->port);
       break;
+    case PROP_SOCKET_PATH:
+      g_value_set_string (value, sink->socket_path);
+      break;
     case PROP_PATH:
       g_value_set_string (value, sink->path);
       break;
@@ -1515,6 +1661,7 @@ gst_ws_h264_sink_finalize (GObject *object)
   GstWsH264Sink *sink = GST_WS_H264_SINK (object);
 
   g_free (sink->address);
+  g_free (sink->socket_path);
   g_free (sink->path);
   g_free (sink->session_id);
   g_free (sink->token);
@@ -1533,6 +1680,7 @@ gst_ws_h264_sink_init (GstWsH264Sink *sink)
 {
   sink->address = g_strdup (DEFAULT_ADDRESS);
   sink->port = DEFAULT_PORT;
+  sink->socket_path = g_strdup (DEFAULT_SOCKET_PATH);
   sink->path = g_strdup (DEFAULT_PATH);
   sink->session_id = g_strdup (DEFAULT_SESSION_ID);
   sink->max_clients = DEFAULT_MAX_CLIENTS;
@@ -1579,6 +1727,17 @@ gst_ws_h264_sink_class_init (GstWsH264SinkClass *klass)
           "free port, and reading the property after start gives the port "
           "in use",
           0, 65535, DEFAULT_PORT, rw_ready));
+  g_object_class_install_property (
+      gobject_class, PROP_SOCKET_PATH,
+      g_param_spec_string (
+          "socket-path", "Socket path",
+          "Serve on this Unix socket (created mode 0600; put it in a folder "
+          "only this user can open) instead of TCP address:port: the "
+          "supervisor relays its one port's /player/ID and /stream/ID here. "
+          "On the socket the sink leaves Host and Origin to the relay, which "
+          "checked them; token, session-id and max-clients still apply. "
+          "Empty = TCP",
+          DEFAULT_SOCKET_PATH, rw_ready));
   g_object_class_install_property (
       gobject_class, PROP_PATH,
       g_param_spec_string (
@@ -1628,7 +1787,8 @@ gst_ws_h264_sink_class_init (GstWsH264SinkClass *klass)
           "WSS only. Browsers decode WebCodecs only in a secure context, "
           "which a page reached by a name other than localhost/127.0.0.1 is "
           "only over HTTPS. A missing or unreadable file, or a key that is not "
-          "this certificate's, is an error at start. Empty = plain HTTP",
+          "this certificate's, is an error at start. Not used with "
+          "socket-path (the supervisor's port does TLS). Empty = plain HTTP",
           NULL, rw_ready));
   g_object_class_install_property (
       gobject_class, PROP_TLS_KEY,

@@ -13,11 +13,18 @@ export function fail(msg) {
 
 // Starts gst-launch-1.0 -v -m with the given pipeline description and
 // resolves with { proc, port, output() } once wsh264sink reports its port.
-export function startPipeline(description, { timeoutMs = 20000, env: extraEnv = {} } = {}) {
+// With { navprint: true } the pipeline runs in gst-navprint (built by meson,
+// $GST_NAVPRINT), which prints each navigation message's event as a line
+// "navigation: <structure>" on stdout: the bus's real contents.
+export function startPipeline(description,
+  { timeoutMs = 20000, env: extraEnv = {}, navprint = false } = {}) {
   const env = { ...process.env, ...extraEnv };
   if (env.VMSTREAM_ASAN_PRELOAD) env.LD_PRELOAD = env.VMSTREAM_ASAN_PRELOAD;
-  const args = ['-v', '-m', '-e', ...description.split(/\s+/).filter(Boolean)];
-  const proc = spawn('gst-launch-1.0', args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const words = description.split(/\s+/).filter(Boolean);
+  if (navprint && !env.GST_NAVPRINT) throw new Error('GST_NAVPRINT is not set (meson test sets it)');
+  const proc = navprint
+    ? spawn(env.GST_NAVPRINT, words, { env, stdio: ['ignore', 'pipe', 'pipe'] })
+    : spawn('gst-launch-1.0', ['-v', '-m', '-e', ...words], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   proc.stdout.on('data', (d) => { out += d; });
@@ -52,12 +59,13 @@ export async function stopPipeline(p) {
   clearTimeout(t);
 }
 
-// @extraArgs: more Chromium switches (e.g. --host-resolver-rules).
-export async function launchBrowser(extraArgs = []) {
+// The one Chromium launcher of the tests; @args are added to the defaults
+// (e.g. --host-resolver-rules, --ignore-certificate-errors-spki-list).
+export async function launchBrowser({ args = [] } = {}) {
   return chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
-    args: ['--no-sandbox', '--disable-gpu', ...extraArgs],
+    args: ['--no-sandbox', '--disable-gpu', ...args],
   });
 }
 

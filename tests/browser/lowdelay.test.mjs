@@ -5,6 +5,15 @@
 // through wsh264sink with low-delay-sps=false and =true, and read how many
 // frames the decoder had decoded but not yet output at each output.
 // Findings are in docs/websocket.md ("SPS/VUI rewrite").
+//
+// What it can catch: a rewritten SPS that Chromium cannot decode, frames held
+// with the rewrite on (the rewrite's promise broken) or off (Chromium changed:
+// the low-delay-sps default must be revisited), and, through the B-frame
+// control, a metric that cannot see held frames at all. That the rewrite
+// writes max_num_reorder_frames=0 is checked on the bits by the wsh264sink
+// unit test (mutant wsh-lowdelay-reorder-kept in tools/mutants.txt): this
+// Chromium outputs every frame at once either way, so the browser cannot
+// show the rewrite's benefit, only that it does no harm.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';

@@ -1,6 +1,7 @@
 /* libFuzzer target: a byte stream as a vsocksrc would read it from a
  * sender (HELLO, caps, with version 2 an AUTH, then messages), through the
- * same parsers. */
+ * same parsers, and through the resync scanner a newcomer's bytes go
+ * through first (the middle of an old stream, "VMS1" inside payloads). */
 #include <gst/gst.h>
 #include <string.h>
 
@@ -84,6 +85,23 @@ LLVMFuzzerTestOneInput (const guint8 *data, size_t size)
   VmsBackHeader back;
   GError *err = NULL;
   gsize pos = 0;
+
+  /* the resync scanner: a receiver that starts in the middle of a stream
+   * skips to the first plausible HELLO, never past the input, and a
+   * candidate's caps bytes are checked without the caps parser */
+  {
+    gsize at = vms_hello_find (data, size);
+    g_assert (at <= size);
+    if (size - at >= VMS_HELLO_SIZE) {
+      VmsHello hello;
+      g_assert (vms_hello_plausible (data + at, size - at));
+      g_assert (vms_hello_parse (data + at, size - at, &hello, NULL));
+      if (size - at - VMS_HELLO_SIZE >= hello.caps_len)
+        vms_hello_caps_plausible (data + at + VMS_HELLO_SIZE, hello.caps_len);
+    } else if (at < size) {
+      g_assert (data[at] == 'V');
+    }
+  }
 
   /* the other fixed-size parsers on the raw input */
   vms_welcome_parse (data, size, &welcome, NULL);

@@ -19,6 +19,7 @@
 
 #include "smallstack.h"
 #include "vmsinput-gst.h"
+#include "vmssession.h"
 
 int LLVMFuzzerTestOneInput (const guint8 *data, size_t size);
 int LLVMFuzzerInitialize (int *argc, char ***argv);
@@ -139,6 +140,22 @@ parse_thread (gpointer data)
   }
   if (line)
     g_array_unref (line);
+  /* the player's resize message: within the limits, never also input */
+  {
+    VmsRequest r;
+    if (vms_resize_message_parse (in->text, (gssize)in->len, &r, &err)) {
+      g_assert (!ok);
+      g_assert_cmpint (r.kind, ==, VMS_REQUEST_RESIZE);
+      g_assert (r.width >= VMS_RESIZE_MIN_WIDTH
+                && r.width <= VMS_RESIZE_MAX_WIDTH && r.width % 2 == 0);
+      g_assert (r.height >= VMS_RESIZE_MIN_HEIGHT
+                && r.height <= VMS_RESIZE_MAX_HEIGHT && r.height % 2 == 0);
+      g_assert_true (vms_request_check (&r, NULL));
+    } else {
+      g_assert_nonnull (err);
+      g_clear_error (&err);
+    }
+  }
 }
 
 int

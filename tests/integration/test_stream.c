@@ -184,6 +184,21 @@ reference_hashes (void)
   return ref;
 }
 
+/* Where a sender connects: @listen_uri, or for tcp://HOST:0 the port the
+ * receiver @r bound (known once set_state() returned: the source listens
+ * from READY up). */
+static gchar *
+sender_uri (Receiver *r, const gchar *listen_uri, gboolean tcp)
+{
+  guint port;
+
+  if (!tcp)
+    return g_strdup (listen_uri);
+  g_object_get (r->src, "bound-port", &port, NULL);
+  fail_unless (port > 0);
+  return g_strdup_printf ("tcp://127.0.0.1:%u", port);
+}
+
 static void
 check_300_frames (const gchar *listen_uri, gboolean tcp)
 {
@@ -194,15 +209,7 @@ check_300_frames (const gchar *listen_uri, gboolean tcp)
   guint i, distinct = 0;
   guint64 prev = 0;
 
-  if (tcp) {
-    guint port;
-    /* known once set_state() returned: the source listens from READY up */
-    g_object_get (r->src, "bound-port", &port, NULL);
-    fail_unless (port > 0);
-    uri = g_strdup_printf ("tcp://127.0.0.1:%u", port);
-  } else {
-    uri = g_strdup (listen_uri);
-  }
+  uri = sender_uri (r, listen_uri, tcp);
   desc = g_strdup_printf (
       "videotestsrc pattern=ball num-buffers=%d ! " BALL_CAPS (
           1920, 1080) " ! vsocksink uri=%s max-send-wait=-1",
@@ -403,32 +410,46 @@ GST_START_TEST (test_garbage_client)
 
 GST_END_TEST;
 
-GST_START_TEST (test_host_restarts_guest_keeps_going)
+/* The host receiver goes away and comes back at the same address; the
+ * guest's sender sees its connection close, drops frames meanwhile and
+ * reconnects, on any socket transport. @listen_uri is where the receiver
+ * listens; with @tcp the guest connects to the port the first receiver
+ * bound (tcp://127.0.0.1:0) and the second listens there again. */
+static void
+check_host_restart (const gchar *listen_uri, gboolean tcp)
 {
-  gchar *path = g_strdup_printf ("%s/guest.sock", tmpdir);
-  gchar *uri = g_strdup_printf ("unix://%s", path);
-  gchar *desc = g_strdup_printf (
+  /* tcp: the first receiver picks the port; unix: the guest comes first */
+  Receiver *r = tcp ? receiver_new (listen_uri) : NULL;
+  gchar *uri, *desc;
+  GstElement *guest, *sink;
+  GstBus *gbus;
+  GstState state;
+
+  uri = sender_uri (r, listen_uri, tcp);
+  desc = g_strdup_printf (
       "videotestsrc is-live=true ! " BALL_CAPS (
           320, 240) " ! vsocksink name=sink uri=%s "
                     "reconnect-interval=20 max-reconnect-interval=100",
       uri);
-  GstElement *guest = gst_parse_launch (desc, NULL);
-  GstElement *sink = gst_bin_get_by_name (GST_BIN (guest), "sink");
-  GstBus *gbus = gst_element_get_bus (guest);
-  Receiver *r;
-  GstMessage *msg;
-  GstState state;
+  guest = gst_parse_launch (desc, NULL);
+  sink = gst_bin_get_by_name (GST_BIN (guest), "sink");
+  gbus = gst_element_get_bus (guest);
 
-  /* the guest starts first: no host yet */
-  gst_element_set_state (guest, GST_STATE_PLAYING);
-  msg = gst_bus_timed_pop_filtered (gbus, 10 * GST_SECOND, GST_MESSAGE_WARNING);
-  fail_unless (msg != NULL);
-  gst_message_unref (msg);
-
-  r = receiver_new (uri);
+  if (!tcp) {
+    /* the guest starts first: no host yet */
+    GstMessage *msg;
+    gst_element_set_state (guest, GST_STATE_PLAYING);
+    msg = gst_bus_timed_pop_filtered (gbus, 10 * GST_SECOND,
+                                      GST_MESSAGE_WARNING);
+    fail_unless (msg != NULL);
+    gst_message_unref (msg);
+    r = receiver_new (uri);
+  } else {
+    gst_element_set_state (guest, GST_STATE_PLAYING);
+  }
   wait_frames (r, 5, 320);
   receiver_free (r);      /* host goes away */
-  r = receiver_new (uri); /* and comes back */
+  r = receiver_new (uri); /* and comes back at the same address */
   wait_frames (r, 5, 320);
   receiver_free (r);
 
@@ -443,7 +464,21 @@ GST_START_TEST (test_host_restarts_guest_keeps_going)
   gst_object_unref (guest);
   g_free (desc);
   g_free (uri);
-  g_free (path);
+}
+
+GST_START_TEST (test_host_restarts_guest_keeps_going)
+{
+  gchar *uri = g_strdup_printf ("unix://%s/guest.sock", tmpdir);
+
+  check_host_restart (uri, FALSE);
+  g_free (uri);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_host_restarts_guest_keeps_going_tcp)
+{
+  check_host_restart ("tcp://127.0.0.1:0", TRUE);
 }
 
 GST_END_TEST;
@@ -463,6 +498,7 @@ stream_suite (void)
   tcase_add_test (tc, test_caps_change_mid_stream);
   tcase_add_test (tc, test_garbage_client);
   tcase_add_test (tc, test_host_restarts_guest_keeps_going);
+  tcase_add_test (tc, test_host_restarts_guest_keeps_going_tcp);
   return s;
 }
 

@@ -1,16 +1,19 @@
 /* Runs the host templates for real: the pipelines/ files expanded by
  * tools/vmstream-expand, started in this process, fed by a sender process
- * over tcp:// (vsocksink, standing in for the guest), watched by a real RTSP
- * client (rtspsrc in a separate process).
+ * over tcp:// (vsocksink, standing in for the guest, or the guest templates
+ * themselves on a private Xvfb), watched by a real RTSP client (rtspsrc in a
+ * separate process).
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
-#include "client-status.h"
+#include "../vmstest.h"
 #include <gst/check/gstcheck.h>
 #include <gio/gio.h>
 #include <glib/gstdio.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static gchar *
 expand (const gchar *template_name, const gchar *const *vars)
@@ -24,7 +27,6 @@ expand (const gchar *template_name, const gchar *const *vars)
   gint status = 0;
   GError *err = NULL;
 
-  g_ptr_array_add (args, (gpointer) "python3");
   g_ptr_array_add (args, tool);
   g_ptr_array_add (args, (gpointer) "--raw");
   g_ptr_array_add (args, (gpointer) "--no-env");
@@ -97,39 +99,112 @@ spawn_sender (const gchar *desc)
   return p;
 }
 
-/* rtspsrc in a plain process (system plugins only); exit status. */
-static gint
-rtsp_client (const gchar *url, guint frames, gchar **out)
+/* rtspsrc in a plain process (system plugins only) that decodes @frames
+ * pictures (avdec_h264, corrupt ones dropped) and writes them as GRAY8
+ * files into a fresh folder, returned in *dir. What counts is what was
+ * decoded, not the client's exit status: on its way down rtspsrc's PAUSE and
+ * TEARDOWN can race the server's close and exit 1 after every frame came. */
+static guint
+rtsp_client (const gchar *url, guint frames, gchar **out, gchar **dir)
 {
   GSubprocessLauncher *l = g_subprocess_launcher_new (
       G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_MERGE);
   gchar *reg = g_build_filename (g_getenv ("VMSTREAM_BUILD_ROOT"), "tests",
                                  "rtsp-client-registry.bin", NULL);
   gchar *loc = g_strdup_printf ("location=%s", url);
-  gchar *eos = g_strdup_printf ("eos-after=%u", frames);
-  const gchar *argv[]
-      = { "timeout", "-k",        "5",         "40",       "gst-launch-1.0",
-          "rtspsrc", loc,         "latency=0", "!",        "rtph264depay",
-          "!",       "h264parse", "!",         "identity", eos,
-          "!",       "fakesink",  NULL };
+  /* identity sends EOS at buffer eos-after, which may or may not be
+   * written: one more, and at least @frames count */
+  gchar *eos = g_strdup_printf ("eos-after=%u", frames + 1);
+  gchar *files;
+  const gchar *argv[] = { "timeout",
+                          "-k",
+                          "5",
+                          "40",
+                          "gst-launch-1.0",
+                          "rtspsrc",
+                          loc,
+                          "latency=0",
+                          "!",
+                          "rtph264depay",
+                          "!",
+                          "avdec_h264",
+                          "output-corrupt=false",
+                          "!",
+                          "videoconvert",
+                          "!",
+                          "video/x-raw,format=GRAY8",
+                          "!",
+                          "identity",
+                          eos,
+                          "!",
+                          "multifilesink",
+                          NULL,
+                          NULL };
   GError *err = NULL;
   GSubprocess *p;
-  gint status;
+  GDir *d;
+  guint n = 0;
 
+  *dir = g_dir_make_tmp ("pipeline-run-frames-XXXXXX", NULL);
+  fail_unless (*dir != NULL);
+  files = g_strdup_printf ("location=%s/f%%05d.gray", *dir);
+  argv[G_N_ELEMENTS (argv) - 2] = files;
   g_subprocess_launcher_unsetenv (l, "GST_PLUGIN_PATH_1_0");
   g_subprocess_launcher_unsetenv (l, "LD_PRELOAD");
   g_subprocess_launcher_setenv (l, "GST_REGISTRY_1_0", reg, TRUE);
   p = g_subprocess_launcher_spawnv (l, argv, &err);
   fail_unless (p != NULL, "%s", err ? err->message : "");
   fail_unless (g_subprocess_communicate_utf8 (p, NULL, NULL, out, NULL, NULL));
-  status
-      = g_subprocess_get_if_exited (p) ? g_subprocess_get_exit_status (p) : -1;
   g_object_unref (p);
   g_object_unref (l);
+  d = g_dir_open (*dir, 0, NULL);
+  while (d && g_dir_read_name (d))
+    n++;
+  if (d)
+    g_dir_close (d);
   g_free (reg);
   g_free (loc);
   g_free (eos);
-  return rtsp_client_status (status, *out);
+  g_free (files);
+  return n;
+}
+
+/* The last decoded picture is @w x @h and shows something: dark and light
+ * pixels both (every source here draws light shapes or text on black). */
+static void
+check_picture (const gchar *dir, guint frames, gint w, gint h)
+{
+  gchar *name = g_strdup_printf ("f%05u.gray", frames - 1);
+  gchar *path = g_build_filename (dir, name, NULL);
+  gchar *pixels = NULL;
+  gsize len = 0;
+  guint8 lo = 255, hi = 0;
+
+  fail_unless (g_file_get_contents (path, &pixels, &len, NULL),
+               "no decoded picture %s", path);
+  if (w > 0)
+    fail_unless (len == (gsize)w * h,
+                 "decoded %" G_GSIZE_FORMAT " pixels, not %dx%d", len, w, h);
+  for (gsize i = 0; i < len; i++) {
+    lo = MIN (lo, (guint8)pixels[i]);
+    hi = MAX (hi, (guint8)pixels[i]);
+  }
+  fail_unless (lo < 40 && hi > lo + 100, "decoded picture is flat (%u..%u)", lo,
+               hi);
+  g_free (pixels);
+  g_free (path);
+  g_free (name);
+}
+
+static void
+remove_dir (gchar *dir)
+{
+  gchar *cmd = g_strdup_printf ("rm -rf '%s'", dir);
+
+  if (system (cmd) != 0)
+    g_printerr ("could not remove %s\n", dir);
+  g_free (cmd);
+  g_free (dir);
 }
 
 static void
@@ -152,6 +227,8 @@ assert_no_error (GstElement *pipeline)
  * that an RTSP client gets 60 frames. */
 /* one more NAME=value for the next run_template, or NULL */
 static const gchar *extra_var;
+/* the size the RTSP client must decode (0: any, e.g. QEMU's own screen) */
+static gint picture_w = 640, picture_h = 360;
 
 static void
 run_template (const gchar *template_name, const gchar *sender_fmt)
@@ -169,8 +246,8 @@ run_template (const gchar *template_name, const gchar *sender_fmt)
   GstElement *pipeline = gst_parse_launch (desc, &err);
   GstElement *rtsp, *src;
   GSubprocess *sender = NULL;
-  gchar *url = NULL, *out = NULL;
-  gint status;
+  gchar *url = NULL, *out = NULL, *frames_dir = NULL;
+  guint decoded;
 
   fail_unless (pipeline != NULL, "%s: %s", desc, err ? err->message : "");
   fail_if (gst_element_set_state (pipeline, GST_STATE_PLAYING)
@@ -194,9 +271,11 @@ run_template (const gchar *template_name, const gchar *sender_fmt)
     g_free (sdesc);
   }
 
-  status = rtsp_client (url, 60, &out);
-  fail_unless (status == 0, "%s: RTSP client failed (%d): %s", template_name,
-               status, out);
+  decoded = rtsp_client (url, 60, &out, &frames_dir);
+  fail_unless (decoded >= 60, "%s: the RTSP client decoded %u of 60 frames: %s",
+               template_name, decoded, out);
+  check_picture (frames_dir, 60, picture_w, picture_h);
+  remove_dir (frames_dir);
   assert_no_error (pipeline);
 
   if (sender) {
@@ -213,16 +292,6 @@ run_template (const gchar *template_name, const gchar *sender_fmt)
   g_free (desc);
 }
 
-static gboolean
-have (const gchar *factory)
-{
-  GstElementFactory *f = gst_element_factory_find (factory);
-
-  if (f)
-    gst_object_unref (f);
-  return f != NULL;
-}
-
 GST_START_TEST (test_demo_local_runs)
 {
   run_template ("demo-local.txt", NULL);
@@ -232,8 +301,8 @@ GST_END_TEST;
 
 GST_START_TEST (test_host_native_runs)
 {
-  if (!have ("vsocksrc") || !have ("vsocksink"))
-    return;
+  VMS_REQUIRE_ELEMENT ("vsocksrc");
+  VMS_REQUIRE_ELEMENT ("vsocksink");
   run_template ("host-native.txt",
                 "videotestsrc is-live=true pattern=ball ! "
                 "video/x-raw,format=NV12,width=640,height=360,framerate=30/1 ! "
@@ -244,8 +313,9 @@ GST_END_TEST;
 
 GST_START_TEST (test_host_vm_encoded_runs)
 {
-  if (!have ("vsocksrc") || !have ("vsocksink") || !have ("x264enc"))
-    return;
+  VMS_REQUIRE_ELEMENT ("vsocksrc");
+  VMS_REQUIRE_ELEMENT ("vsocksink");
+  VMS_REQUIRE_ELEMENT ("x264enc");
   /* the guest encodes (encode-in-VM mode) */
   run_template (
       "host-vm-encoded.txt",
@@ -269,10 +339,8 @@ GST_START_TEST (test_host_qemu_display_runs)
   GSubprocess *p;
   GError *err = NULL;
 
-  if (qemu == NULL || !have ("qemudisplaysrc")) {
-    g_free (qemu);
-    return;
-  }
+  VMS_REQUIRE_PROGRAM ("qemu-system-x86_64");
+  VMS_REQUIRE_ELEMENT ("qemudisplaysrc");
   dir = g_dir_make_tmp ("pipeline-run-XXXXXX", NULL);
   sock = g_build_filename (dir, "vnc.sock", NULL);
   vnc = g_strdup_printf ("unix:%s", sock);
@@ -285,7 +353,10 @@ GST_START_TEST (test_host_qemu_display_runs)
   fail_unless (p != NULL, "%s", err ? err->message : "");
   var = g_strdup_printf ("VNC_SOCKET=%s", sock);
   extra_var = var;
+  picture_w = picture_h = 0; /* whatever mode SeaBIOS set */
   run_template ("host-qemu-display.txt", NULL);
+  picture_w = 640;
+  picture_h = 360;
   extra_var = NULL;
   g_subprocess_force_exit (p);
   g_subprocess_wait (p, NULL, NULL);
@@ -302,6 +373,85 @@ GST_START_TEST (test_host_qemu_display_runs)
 
 GST_END_TEST;
 
+/* A private Xvfb for the guest capture templates (ximagesrc). Returns its
+ * display name; the process is in *proc. */
+static gchar *
+start_xvfb (GSubprocess **proc)
+{
+  GError *err = NULL;
+
+  for (gint n = 90 + getpid () % 50; n < 190; n++) {
+    gchar *lock = g_strdup_printf ("/tmp/.X%d-lock", n);
+    gchar *sock = g_strdup_printf ("/tmp/.X11-unix/X%d", n);
+    gchar *name = g_strdup_printf (":%d", n);
+    gboolean taken = g_file_test (lock, G_FILE_TEST_EXISTS);
+    g_free (lock);
+    if (!taken) {
+      *proc = g_subprocess_new (G_SUBPROCESS_FLAGS_STDERR_SILENCE, &err, "Xvfb",
+                                name, "-screen", "0", "640x360x24", "-nolisten",
+                                "tcp", NULL);
+      fail_unless (*proc != NULL, "Xvfb: %s", err ? err->message : "");
+      /* Xvfb has no readiness signal but its socket: poll for it */
+      for (gint i = 0; i < 200 && !g_file_test (sock, G_FILE_TEST_EXISTS); i++)
+        g_usleep (20 * 1000);
+      if (g_file_test (sock, G_FILE_TEST_EXISTS)) {
+        g_free (sock);
+        return name;
+      }
+      g_subprocess_force_exit (*proc);
+      g_clear_object (proc);
+    }
+    g_free (sock);
+    g_free (name);
+  }
+  fail ("no Xvfb display could be started");
+  return NULL;
+}
+
+/* The guest template @guest_template, run on a private Xvfb as the guest
+ * would run it, feeds the host template @host_template (whose vsocksrc port
+ * it gets as HOST_URI). */
+static void
+run_guest_into_host (const gchar *guest_template, const gchar *host_template)
+{
+  GSubprocess *xvfb = NULL;
+  gchar *display = start_xvfb (&xvfb);
+  gchar *dvar = g_strdup_printf ("DISPLAY=%s", display);
+  const gchar *vars[]
+      = { "HOST_URI=tcp://127.0.0.1:%u", dvar, "FRAMERATE=30", NULL };
+  gchar *sender = expand (guest_template, vars);
+
+  run_template (host_template, sender);
+  g_subprocess_force_exit (xvfb);
+  g_subprocess_wait (xvfb, NULL, NULL);
+  g_object_unref (xvfb);
+  g_free (sender);
+  g_free (dvar);
+  g_free (display);
+}
+
+/* The guest templates themselves, not stand-ins, send: X11 capture of raw
+ * NV12 into host-native, and the encode-in-VM template into
+ * host-vm-encoded. */
+GST_START_TEST (test_guest_x11_into_host_native_runs)
+{
+  VMS_REQUIRE_ELEMENT ("ximagesrc");
+  VMS_REQUIRE_PROGRAM ("Xvfb");
+  run_guest_into_host ("guest-x11.txt", "host-native.txt");
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_guest_encoded_into_host_vm_encoded_runs)
+{
+  VMS_REQUIRE_ELEMENT ("ximagesrc");
+  VMS_REQUIRE_ELEMENT ("x264enc");
+  VMS_REQUIRE_PROGRAM ("Xvfb");
+  run_guest_into_host ("guest-encoded.txt", "host-vm-encoded.txt");
+}
+
+GST_END_TEST;
+
 static Suite *
 pipeline_run_suite (void)
 {
@@ -314,6 +464,8 @@ pipeline_run_suite (void)
   tcase_add_test (tc, test_host_native_runs);
   tcase_add_test (tc, test_host_vm_encoded_runs);
   tcase_add_test (tc, test_host_qemu_display_runs);
+  tcase_add_test (tc, test_guest_x11_into_host_native_runs);
+  tcase_add_test (tc, test_guest_encoded_into_host_vm_encoded_runs);
   return s;
 }
 

@@ -11,7 +11,7 @@ trap 'rm -rf "$tmp"' EXIT
 # the lines after the first pipeline line (the source element)
 after_source () { sed -n '/^[a-z]/,$p' "$1" | tail -n +2; }
 defaults () {
-  grep -E '^#:(SESSION_ID|ENCODER|BITRATE|KEY_INT_MAX|ENCODER_SETTINGS|WS_ADDRESS|WS_PORT|WS_TOKEN|RTSP_ADDRESS|RTSP_PORT)=' "$1" || true
+  grep -E '^#:(SESSION_ID|ENCODER|BITRATE|KEY_INT_MAX|ENCODER_SETTINGS|WS_ADDRESS|WS_PORT|WS_SOCKET|WS_TOKEN|RTSP_ADDRESS|RTSP_PORT)=' "$1" || true
 }
 after_source "$a" >"$tmp/a"
 after_source "$b" >"$tmp/b"

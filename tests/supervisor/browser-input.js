@@ -1,18 +1,15 @@
-// browser-input.js URL: the supervisor tests' browser client. Opens the
+// browser-input.js URL [CHROMIUM_ARG...]: the supervisor tests' browser client. Opens the
 // player (URL may redirect), waits for decoded frames, clicks the middle of
 // the video and presses the Z key, then prints the player's state as JSON;
 // then waits for the page to reconnect and decode again (the test kills the
 // session process in between) and prints a second line.
-// Needs tests/browser/node_modules (playwright-core) and /usr/bin/chromium.
-const path = require('path');
-const { chromium } = require(path.join(__dirname, '..', 'browser', 'node_modules', 'playwright-core'));
+// Needs tests/browser/node_modules (playwright-core) and /usr/bin/chromium;
+// Chromium comes from tests/browser/lib.mjs, the tests' one launcher.
 
 (async () => {
-  const url = process.argv[2];
-  const browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium', headless: true,
-    args: ['--no-sandbox', '--disable-gpu'],
-  });
+  const [url, ...args] = process.argv.slice(2);
+  const { launchBrowser } = await import('../browser/lib.mjs');
+  const browser = await launchBrowser({ args });
   try {
     const page = await browser.newPage({ viewport: { width: 1000, height: 800 } });
     await page.goto(url);
@@ -24,7 +21,8 @@ const { chromium } = require(path.join(__dirname, '..', 'browser', 'node_modules
     await page.keyboard.press('KeyZ');
     await page.waitForFunction(() => window.vmstreamPlayer.inputsSent >= 4, null, { timeout: 10000 });
     const state = await page.evaluate(() => window.vmstreamPlayer);
-    console.log(JSON.stringify({ url: page.url(), state }));
+    const secure = await page.evaluate(() => window.isSecureContext);
+    console.log(JSON.stringify({ url: page.url(), secure, state }));
     // The test now kills the session process; the supervisor restarts it on
     // the same port and the open page must reconnect and decode again.
     const before = state.decodedFrames;

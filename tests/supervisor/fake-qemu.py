@@ -1,5 +1,7 @@
 #!/usr/bin/env python3
-"""Stand-in for QEMU in the supervisor tests: serves QMP on a Unix socket.
+"""Stand-in for QEMU in one supervisor test, a guest that obeys the power
+button (the other QEMU tests run the real qemu-system-x86_64): serves QMP on
+a Unix socket.
 
   fake-qemu.py --qmp PATH --log FILE [--ignore-powerdown]
 

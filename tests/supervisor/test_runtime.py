@@ -7,7 +7,7 @@ CASE:
   runtime-dir  the runtime folder: another user's, a symbolic link or a
                group/world-writable folder is refused with a sentence; a
                0755 folder of ours is made 0700; session folders are 0700 and
-               the QMP socket (made by a fake QEMU, our child) is 0600
+               the QMP socket (made by QEMU, our child) is 0600
   rtsp-auth    listening off loopback without RTSP credentials: a password
                is generated into a 0600 file, the log says where, RTSP
                answers 401 without it and 200 with it; configured
@@ -77,16 +77,14 @@ def case_runtime_dir():
     run = os.path.join(TMP, "run")
     os.mkdir(run)
     os.chmod(run, 0o755)
-    log = os.path.join(TMP, "qmp.log")
-    cmd = "env -u LD_PRELOAD %s %s --qmp ${QMP_SOCKET} --log %s" % (
-        sys.executable, ts.FAKE_QEMU, log)
+    cmd = ts.real_qemu(os.path.join(TMP, "qemu-trace.log"))
     sup = ts.Supervisor(args=["--vm-backend", "qemu", "--qemu-command", cmd,
                               "--powerdown-timeout", "1",
                               "--default-template", "test"])
     check(mode(run) == 0o700, "a 0755 runtime folder of ours is made 0700 (%o)" % mode(run))
     check("made it mode 0700" in sup.log(), "and the log says so")
     st, s = sup.http("POST", "/api/v1/sessions", {"width": 320, "height": 240})
-    check(st == 201, "a session with the (fake) QEMU starts (%s)" % st)
+    check(st == 201, "a session with QEMU starts (%s)" % st)
     sdir = os.path.join(run, s.get("id", "?"))
     qmp = os.path.join(sdir, "qmp.sock")
     ts.wait_for(lambda: os.path.exists(qmp), 10)
@@ -195,15 +193,14 @@ def case_rtsp_auth():
 
 WS_TEMPLATE = (
     "videotestsrc is-live=true ! video/x-raw,width=${WIDTH},height=${HEIGHT},"
-    "framerate=${FPS}/1 ! vmstreamenc ! wsh264sink address=${WS_ADDRESS} "
-    "port=${WS_PORT} path=/stream/ session-id=${SESSION_ID} token=\"${WS_TOKEN}\" "
-    "public-names=\"${WS_PUBLIC_NAMES}\"\n")
+    "framerate=${FPS}/1 ! vmstreamenc ! wsh264sink socket-path=\"${WS_SOCKET}\" "
+    "path=/stream/ session-id=${SESSION_ID} token=\"${WS_TOKEN}\"\n")
 
 
-def http_status(port, host):
+def http_status(port, host, path="/"):
     with socket.create_connection(("127.0.0.1", port), timeout=10) as c:
-        c.sendall(("GET / HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n"
-                   % host).encode())
+        c.sendall(("GET %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n"
+                   % (path, host)).encode())
         data = b""
         while b"\r\n" not in data:
             chunk = c.recv(4096)
@@ -221,10 +218,11 @@ def case_public_names():
     st, s = sup.http("POST", "/api/v1/sessions",
                      {"template": "ws", "width": 320, "height": 240, "fps": 30})
     check(st == 201, "a WebSocket session starts (%s %s)" % (st, s))
-    port = s.get("ws_port", 0)
-    r = http_status(port, "vm.example.org:%d" % port)
+    # the player is on the supervisor's port: its gate applies the names
+    port, page = sup.port, "/player/%s/" % s.get("id")
+    r = http_status(port, "vm.example.org:%d" % port, page)
     check(r.startswith("HTTP/1.1 200"), "the player under a public name: %s" % r)
-    r = http_status(port, "rebind.example:%d" % port)
+    r = http_status(port, "rebind.example:%d" % port, page)
     check(r.startswith("HTTP/1.1 421"), "the player under another name: %s" % r)
     check(sup.stop() == 0, "supervisor exits 0")
 

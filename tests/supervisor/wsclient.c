@@ -9,10 +9,13 @@
  *   first-frame <ms>
  *   sent <n>
  *   frames <n>
+ *   closed <code> <reason>   (the close frame, as the server sent it)
+ *   gaps <n>   frames whose sequence number did not follow the previous one
  * Exit 0 when --frames binary messages arrived, 1 on timeout/error. */
 #include <libsoup/soup.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 typedef struct {
   GMainLoop *loop;
@@ -22,6 +25,9 @@ typedef struct {
   gchar **send;
   gint want_frames;
   gint frames;
+  gint gaps; /* frames whose sequence number did not follow the last one */
+  gboolean have_seq;
+  guint32 last_seq;
   gint64 t0;
   gint64 deadline;
   gint exit_code;
@@ -49,6 +55,15 @@ on_message (SoupWebsocketConnection *ws, gint type, GBytes *message,
     fflush (stdout);
     return;
   }
+  if (len >= 8) {
+    guint32 seq;
+    memcpy (&seq, data + 4, 4);
+    seq = GUINT32_FROM_LE (seq);
+    if (c->have_seq && seq != c->last_seq + 1)
+      c->gaps++;
+    c->have_seq = TRUE;
+    c->last_seq = seq;
+  }
   if (++c->frames == 1) {
     printf ("first-frame %.1f\n", ms_since_t0 (c));
     fflush (stdout);
@@ -71,6 +86,11 @@ static void
 on_closed (SoupWebsocketConnection *ws, gpointer user_data)
 {
   Client *c = user_data;
+  const gchar *reason = soup_websocket_connection_get_close_data (ws);
+
+  printf ("closed %u %s\n", soup_websocket_connection_get_close_code (ws),
+          reason ? reason : "");
+  fflush (stdout);
   g_main_loop_quit (c->loop);
 }
 
@@ -174,6 +194,7 @@ main (int argc, char **argv)
   connect_now (&c);
   g_main_loop_run (c.loop);
   printf ("frames %d\n", c.frames);
+  printf ("gaps %d\n", c.gaps);
   g_clear_object (&c.ws);
   g_object_unref (c.session);
   g_main_loop_unref (c.loop);

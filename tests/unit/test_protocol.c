@@ -61,6 +61,50 @@ GST_START_TEST (test_hello_rejects)
 
 GST_END_TEST;
 
+GST_START_TEST (test_hello_find)
+{
+  guint8 buf[256];
+  VmsHello h = { 2, 1, 11 };
+  gsize i;
+
+  /* no 'V' at all: everything can go */
+  memset (buf, 0xaa, sizeof (buf));
+  fail_unless_equals_uint64 (vms_hello_find (buf, sizeof (buf)), sizeof (buf));
+  fail_unless_equals_uint64 (vms_hello_find (buf, 0), 0);
+
+  /* a HELLO at 100, behind bytes of an old frame and a magic without a
+   * plausible header (version 0, caps length 0 and > 64 KiB) */
+  vms_hello_write (buf + 100, &h);
+  memcpy (buf + 10, "VMS1\0\0\0\0\0\0\0\0", 12);
+  memcpy (buf + 30, "VMS1\2\0\0\0\0\0\0\0", 12);
+  memcpy (buf + 50, "VMS1\2\0\0\0\1\0\1\0", 12);
+  buf[70] = 'V';
+  fail_unless_equals_uint64 (vms_hello_find (buf, sizeof (buf)), 100);
+  fail_unless (vms_hello_plausible (buf + 100, 12));
+  fail_if (vms_hello_plausible (buf + 100, 11));
+  fail_if (vms_hello_plausible (buf + 30, 12));
+  /* a future version is still a HELLO (it gets WELCOME status 1) */
+  h.version = 9;
+  vms_hello_write (buf + 100, &h);
+  fail_unless (vms_hello_plausible (buf + 100, 12));
+
+  /* a cut-off tail that may still become a HELLO is kept ... */
+  for (i = 1; i < VMS_HELLO_SIZE; i++)
+    fail_unless_equals_uint64 (vms_hello_find (buf, 100 + i), 100);
+  /* ... one that cannot is not */
+  buf[102] = 'X';
+  fail_unless_equals_uint64 (vms_hello_find (buf, 104), 104);
+
+  /* caps text, not payload bytes */
+  fail_unless (vms_hello_caps_plausible ((const guint8 *)"video/x-raw", 11));
+  fail_if (vms_hello_caps_plausible ((const guint8 *)"video\0x", 7));
+  fail_if (vms_hello_caps_plausible ((const guint8 *)"\xff\xfe", 2));
+  fail_if (vms_hello_caps_plausible ((const guint8 *)"1video", 6));
+  fail_if (vms_hello_caps_plausible ((const guint8 *)"", 0));
+}
+
+GST_END_TEST;
+
 GST_START_TEST (test_welcome)
 {
   guint8 buf[VMS_WELCOME_SIZE];
@@ -452,6 +496,7 @@ protocol_suite (void)
   tcase_add_test (tc, test_caps_parse);
   tcase_add_test (tc, test_challenge_auth);
   tcase_add_test (tc, test_secret_check);
+  tcase_add_test (tc, test_hello_find);
   return s;
 }
 

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "vmsprotocol.h"
@@ -412,11 +413,10 @@ expect_closed (gint fd)
 }
 
 static void
-expect_frame_flows (GstHarness *h, const gchar *path)
+expect_first_frame (GstHarness *h, gint fd)
 {
   VmsMsgHeader hdr = frame_header (W * H * 3 / 2, 0, W);
   guint8 *payload = pattern (hdr.size, 3);
-  gint fd = guest_connect (path, NV12_CAPS);
   GstBuffer *buf;
   GstMapInfo map;
 
@@ -428,8 +428,16 @@ expect_frame_flows (GstHarness *h, const gchar *path)
   gst_buffer_unmap (buf, &map);
   fail_unless (GST_BUFFER_FLAG_IS_SET (buf, GST_BUFFER_FLAG_DISCONT));
   gst_buffer_unref (buf);
-  close (fd);
   g_free (payload);
+}
+
+static void
+expect_frame_flows (GstHarness *h, const gchar *path)
+{
+  gint fd = guest_connect (path, NV12_CAPS);
+
+  expect_first_frame (h, fd);
+  close (fd);
 }
 
 GST_START_TEST (test_src_rejects_bad_peers)
@@ -511,6 +519,158 @@ GST_START_TEST (test_src_rejects_bad_peers)
 
   gst_harness_teardown (h);
   gst_object_unref (bus);
+  g_free (path);
+}
+
+GST_END_TEST;
+
+static guint64
+src_stat (GstHarness *h, const gchar *name)
+{
+  GstStructure *stats;
+  guint64 v = 0;
+
+  g_object_get (h->element, "stats", &stats, NULL);
+  gst_structure_get_uint64 (stats, name, &v);
+  gst_structure_free (stats);
+  return v;
+}
+
+/* The current sender's next frame arrives in order, not DISCONT: what a
+ * newcomer did meanwhile left it alone. */
+static void
+expect_sender_undisturbed (GstHarness *h, gint fd, guint64 seq)
+{
+  VmsMsgHeader hdr = frame_header (W * H * 3 / 2, seq, W);
+  guint8 *payload = pattern (hdr.size, 5);
+  GstBuffer *buf;
+
+  send_frame (fd, &hdr, payload);
+  buf = gst_harness_pull (h);
+  fail_unless (buf != NULL);
+  fail_unless_equals_uint64 (GST_BUFFER_OFFSET (buf), seq);
+  fail_if (GST_BUFFER_FLAG_IS_SET (buf, GST_BUFFER_FLAG_DISCONT));
+  gst_buffer_unref (buf);
+  g_free (payload);
+}
+
+/* A receiver that restarted behind virtio-serial: QEMU's new connection
+ * first carries the rest of an old frame (with "VMS1" and a plausible HELLO
+ * header inside its payload), a whole old message, then the guest's new
+ * HELLO. The source skips to that HELLO and the stream goes on. */
+GST_START_TEST (test_src_resync_mid_stream)
+{
+  gchar *path = sock_path ("midstream.sock");
+  GstBus *bus;
+  GstHarness *h = src_harness (path, &bus);
+  VmsMsgHeader hdr = frame_header (W * H * 3 / 2, 7, W);
+  guint8 *old = pattern (hdr.size, 1);
+  guint8 stream[4096], fake[VMS_HELLO_SIZE];
+  VmsHello fh = { VMS_PROTOCOL_VERSION, 0, 11 };
+  gsize n = 0, tail = 1000;
+  gint fd;
+
+  /* the tail of an old frame, with a HELLO look-alike in its payload */
+  memcpy (stream, old + hdr.size - tail, tail);
+  vms_hello_write (fake, &fh);
+  memcpy (stream + 100, fake, sizeof (fake));
+  memcpy (stream + 100 + sizeof (fake), "video/x-raw", 11);
+  n = tail;
+  /* a whole old message: header and a payload shorter than the frame */
+  hdr.size = 2000;
+  vms_msg_header_write (stream + n, &hdr);
+  n += VMS_MSG_HEADER_SIZE;
+  memcpy (stream + n, old, hdr.size);
+  n += hdr.size;
+
+  fd = unix_connect (path);
+  write_all (fd, stream, n); /* one write: the source sees it all at once */
+  fail_unless_equals_int (handshake (fd, NV12_CAPS, NULL), VMS_STATUS_OK);
+  expect_first_frame (h, fd);
+  fail_unless_equals_uint64 (src_stat (h, "resyncs"), 1);
+  fail_unless_equals_uint64 (src_stat (h, "bytes-skipped"), n);
+  fail_unless_equals_uint64 (src_stat (h, "rejected"), 0);
+  fail_unless (gst_bus_pop_filtered (bus, GST_MESSAGE_WARNING) == NULL);
+
+  close (fd);
+  g_free (old);
+  gst_harness_teardown (h);
+  gst_object_unref (bus);
+  g_free (path);
+}
+
+GST_END_TEST;
+
+/* A newcomer that streams bytes with no HELLO in them is dropped after at
+ * most max-frame-size + one message + one HELLO of them; one that trickles
+ * them is dropped at handshake-timeout, and its handshake thread sleeps
+ * meanwhile (CPU time, not a busy loop). Neither disturbs the current
+ * sender. */
+GST_START_TEST (test_src_resync_garbage_bounded)
+{
+  gchar *path = sock_path ("garbage.sock");
+  GstBus *bus = gst_bus_new ();
+  GstHarness *h = gst_harness_new_with_padnames ("vsocksrc", NULL, "src");
+  gchar *uri = g_strdup_printf ("unix://%s", path);
+  const gsize max_frame = 8192;
+  const gsize bound
+      = max_frame + VMS_MSG_HEADER_SIZE + VMS_HELLO_SIZE + VMS_MAX_CAPS_LEN;
+  guint8 junk[4096];
+  gsize sent = 0;
+  struct timespec c0, c1;
+  gint64 t0;
+  gint cur, fd, i;
+
+  g_object_set (h->element, "uri", uri, "handshake-timeout", 1000,
+                "max-frame-size", (guint)max_frame, "buffer-size", 0, NULL);
+  gst_element_set_bus (h->element, bus);
+  gst_harness_play (h);
+  cur = guest_connect (path, NV12_CAPS);
+  expect_first_frame (h, cur);
+
+  /* bytes that hold no 'V', as fast as the source takes them */
+  for (i = 0; i < (gint)sizeof (junk); i++)
+    junk[i] = (guint8)(g_random_int () | 0x80);
+  fd = unix_connect (path);
+  for (;;) {
+    ssize_t n = send (fd, junk, sizeof (junk), MSG_NOSIGNAL);
+    if (n <= 0) {
+      fail_unless (n < 0 && (errno == EPIPE || errno == ECONNRESET), "send: %s",
+                   g_strerror (errno));
+      break;
+    }
+    sent += n;
+    /* kernel buffers on both sides hold a few hundred KiB more */
+    fail_unless (sent < bound + 4 * 1024 * 1024, "not dropped after %zu bytes",
+                 sent);
+  }
+  expect_warning (bus, "no HELLO magic");
+  close (fd);
+  expect_sender_undisturbed (h, cur, 1);
+
+  /* a trickle: one byte every 20 ms */
+  fd = unix_connect (path);
+  clock_gettime (CLOCK_PROCESS_CPUTIME_ID, &c0);
+  t0 = g_get_monotonic_time ();
+  while (send (fd, junk, 1, MSG_NOSIGNAL) == 1
+         && g_get_monotonic_time () - t0 < 5 * G_USEC_PER_SEC)
+    g_usleep (20 * 1000);
+  clock_gettime (CLOCK_PROCESS_CPUTIME_ID, &c1);
+  fail_unless (g_get_monotonic_time () - t0 < 3 * G_USEC_PER_SEC,
+               "a trickling peer was not dropped at handshake-timeout");
+  fail_unless ((c1.tv_sec - c0.tv_sec) * 1000.0
+                       + (c1.tv_nsec - c0.tv_nsec) / 1e6
+                   < 300.0,
+               "the scan burnt CPU while waiting for bytes");
+  expect_warning (bus, "in time");
+  close (fd);
+  expect_sender_undisturbed (h, cur, 2);
+  fail_unless_equals_uint64 (src_stat (h, "rejected"), 2);
+
+  close (cur);
+  gst_harness_teardown (h);
+  gst_object_unref (bus);
+  g_free (uri);
   g_free (path);
 }
 
@@ -1247,6 +1407,48 @@ GST_START_TEST (test_sink_sends_frames)
 
 GST_END_TEST;
 
+/* A buffer of as many memories as GStreamer lets a buffer hold (16): one
+ * writev of 17 pieces, bytes and sequence intact. */
+GST_START_TEST (test_sink_many_memories)
+{
+  FakeHost *fh = fake_host_new ("many.sock", 2, VMS_STATUS_OK);
+  GThread *t = g_thread_new ("host", fake_host_thread, fh);
+  GstBus *bus;
+  GstHarness *h = sink_harness (fh->path, &bus);
+  GstBuffer *whole = nv12_buffer (W, 7, 0);
+  GstBuffer *split = gst_buffer_new ();
+  GstMapInfo map;
+  guint n = gst_buffer_get_max_memory ();
+  gsize size = gst_buffer_get_size (whole), step = size / n, off = 0;
+
+  gst_buffer_map (whole, &map, GST_MAP_READ);
+  for (guint i = 0; i < n; i++) {
+    gsize len = i == n - 1 ? size - off : step;
+    gst_buffer_append_memory (
+        split, gst_memory_new_wrapped (0, g_memdup2 (map.data + off, len), len,
+                                       0, len, NULL, NULL));
+    off += len;
+  }
+  fail_unless_equals_int (gst_buffer_n_memory (split), n);
+  GST_BUFFER_PTS (split) = 0;
+  fail_unless_equals_int (gst_harness_push (h, split), GST_FLOW_OK);
+  fail_unless_equals_int (gst_harness_push (h, nv12_buffer (W, 8, 1)),
+                          GST_FLOW_OK);
+  g_thread_join (t);
+  fail_unless_equals_uint64 (fh->hdr[0].size, size);
+  fail_unless (memcmp (fh->payload[0], map.data, size) == 0,
+               "the %u-memory frame arrived changed", n);
+  fail_unless_equals_uint64 (fh->hdr[0].seq, 0);
+  fail_unless_equals_uint64 (fh->hdr[1].seq, 1);
+  gst_buffer_unmap (whole, &map);
+  gst_buffer_unref (whole);
+  gst_harness_teardown (h);
+  gst_object_unref (bus);
+  fake_host_free (fh);
+}
+
+GST_END_TEST;
+
 /* A host that reads every message and answers PING with PONG, or not. */
 typedef struct {
   gint listen_fd;
@@ -1626,6 +1828,8 @@ vsockelements_suite (void)
   tcase_add_test (tc, test_src_new_peer_replaces_old);
   tcase_add_test (tc, test_src_stray_client_does_not_cut_stream);
   tcase_add_test (tc, test_src_hello_resync);
+  tcase_add_test (tc, test_src_resync_mid_stream);
+  tcase_add_test (tc, test_src_resync_garbage_bounded);
   tcase_add_test (tc, test_src_back_channel);
   tcase_add_test (tc, test_src_refuses_caps_downstream_rejects);
   tcase_add_test (tc, test_src_bad_uri);
@@ -1637,6 +1841,7 @@ vsockelements_suite (void)
   tcase_add_test (tc, test_src_refused_newcomer_mid_frame);
   tcase_add_test (tc, test_src_silent_flood);
   tcase_add_test (tc, test_sink_sends_frames);
+  tcase_add_test (tc, test_sink_many_memories);
   tcase_add_test (tc, test_sink_host_absent_drops);
   tcase_add_test (tc, test_sink_refused);
   tcase_add_test (tc, test_sink_secret);

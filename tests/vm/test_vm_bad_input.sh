@@ -51,7 +51,7 @@ expect "image not built" 3 "has not been built.*build-image" -- \
   env VMSTREAM_VM_CACHE="$TMP/emptycache" "$VMV" image
 expect "unknown profile" 2 "unknown profile 'vmware': choose one of .*linux-kvm.*macos-hvf.*tcg" -- \
   "$VMV" run "${common[@]}" --profile vmware
-expect "unset template variable" 2 'cannot expand the guest pipeline: .*DISPLAY_NAME has no value' -- \
+expect "unset template variable" 2 'cannot expand the guest pipeline: .*DISPLAY_NAME.*has no value' -- \
   "$VMV" run "${common[@]}" --pipeline <(echo 'ximagesrc display-name=${DISPLAY_NAME} ! fakesink')
 expect "bad CPU count" 2 "HELIX_VM_CPUS must be a positive number" -- \
   env HELIX_VM_CPUS=lots "$VMV" run "${common[@]}"

@@ -8,6 +8,9 @@
 #include <gst/video/video.h>
 #include <gst/video/navigation.h>
 #include <libsoup/soup.h>
+#include <gio/gunixsocketaddress.h>
+#include <glib/gstdio.h>
+#include <sys/stat.h>
 #include <json-glib/json-glib.h>
 
 #include "wsh264proto.h"
@@ -1203,9 +1206,22 @@ GST_END_TEST;
 /* One HTTP request over a raw connection (so Host is exactly what a
  * browser on a rebound name would send); returns the reply up to the end
  * of its headers plus whatever body came with them. */
+static gchar *raw_http_to (GSocketConnectable *to, const gchar *host,
+                           const gchar *path, const gchar *origin,
+                           gboolean websocket);
+
 static gchar *
 raw_http (guint port, const gchar *host, const gchar *path, const gchar *origin,
           gboolean websocket)
+{
+  g_autoptr (GSocketConnectable) to = g_network_address_new ("127.0.0.1", port);
+  return raw_http_to (to, host, path, origin, websocket);
+}
+
+/* raw_http() to any address (a Unix socket's too) */
+static gchar *
+raw_http_to (GSocketConnectable *to, const gchar *host, const gchar *path,
+             const gchar *origin, gboolean websocket)
 {
   GSocketClient *sc = g_socket_client_new ();
   GSocketConnection *conn;
@@ -1216,7 +1232,7 @@ raw_http (guint port, const gchar *host, const gchar *path, const gchar *origin,
 
   g_socket_client_set_enable_proxy (sc, FALSE);
   g_socket_client_set_timeout (sc, 10);
-  conn = g_socket_client_connect_to_host (sc, "127.0.0.1", port, NULL, NULL);
+  conn = g_socket_client_connect (sc, to, NULL, NULL);
   fail_unless (conn != NULL);
   req = g_strdup_printf (
       "GET %s HTTP/1.1\r\nHost: %s\r\n%s%s%s%s\r\n", path, host,
@@ -1257,6 +1273,62 @@ assert_status (const gchar *reply, const gchar *status, const gchar *what)
 {
   fail_unless (g_str_has_prefix (reply, status), "%s: %s", what, reply);
 }
+
+/* socket-path: the sink serves a Unix socket (the supervisor's relay), mode
+ * 0600, replacing a stale socket file; there Host is the relay's business
+ * (a foreign name is served) while the token still applies; the file is
+ * gone after stop. */
+GST_START_TEST (test_socket_path)
+{
+  g_autofree gchar *dir = g_dir_make_tmp ("wsh264sink-XXXXXX", NULL);
+  g_autofree gchar *path = g_build_filename (dir, "ws.sock", NULL);
+  g_autoptr (GSocketAddress) addr = g_unix_socket_address_new (path);
+  GstElement *sink = gst_element_factory_make ("wsh264sink", NULL);
+  GSocket *stale;
+  GstHarness *h;
+  GStatBuf st;
+  gchar *r;
+
+  fail_unless (dir != NULL && sink != NULL);
+  /* a socket file nobody listens on, as a killed session leaves it */
+  stale = g_socket_new (G_SOCKET_FAMILY_UNIX, G_SOCKET_TYPE_STREAM,
+                        G_SOCKET_PROTOCOL_DEFAULT, NULL);
+  fail_unless (g_socket_bind (stale, addr, FALSE, NULL));
+  g_object_unref (stale);
+  fail_unless (g_file_test (path, G_FILE_TEST_EXISTS));
+
+  g_object_set (sink, "socket-path", path, "session-id", "s1", "token", "t0ken",
+                NULL);
+  h = gst_harness_new_empty ();
+  gst_harness_add_element_full (h, sink, &h264_src, "sink", NULL, NULL);
+  gst_object_unref (sink);
+  gst_harness_set_src_caps_str (
+      h, "video/x-h264,stream-format=byte-stream,"
+         "alignment=au,width=320,height=240,framerate=30/1");
+  fail_unless (g_stat (path, &st) == 0);
+  fail_unless (S_ISSOCK (st.st_mode), "not a socket: %o", st.st_mode);
+  fail_unless_equals_int (st.st_mode & 0777, 0600);
+
+  r = raw_http_to (G_SOCKET_CONNECTABLE (addr), "rebind.example",
+                   "/config.json", "http://elsewhere.example", FALSE);
+  assert_status (r, "HTTP/1.1 200", "a foreign Host on the socket");
+  fail_unless (strstr (r, "/stream/s1") != NULL, "config: %s", r);
+  g_free (r);
+  r = raw_http_to (G_SOCKET_CONNECTABLE (addr), "rebind.example", "/stream/s1",
+                   "http://elsewhere.example", TRUE);
+  assert_status (r, "HTTP/1.1 401", "no token on the socket");
+  g_free (r);
+  r = raw_http_to (G_SOCKET_CONNECTABLE (addr), "rebind.example",
+                   "/stream/s1?token=t0ken", "http://elsewhere.example", TRUE);
+  assert_status (r, "HTTP/1.1 101", "the token on the socket");
+  g_free (r);
+
+  gst_harness_teardown (h);
+  fail_if (g_file_test (path, G_FILE_TEST_EXISTS), "%s left behind", path);
+  g_rmdir (dir);
+}
+
+GST_END_TEST;
 
 /* DNS rebinding: a page on http://rebind.example:PORT whose name now
  * resolves to 127.0.0.1 sends Host and Origin with its own name, equal to
@@ -1469,6 +1541,7 @@ wsh264sink_suite (void)
   tcase_add_test (tc, test_origin);
   tcase_add_test (tc, test_host_allow_list);
   tcase_add_test (tc, test_tls);
+  tcase_add_test (tc, test_socket_path);
   tcase_add_test (tc, test_max_clients);
   tcase_add_test (tc, test_non_loopback_warning);
   tcase_add_test (tc, test_input_to_navigation);

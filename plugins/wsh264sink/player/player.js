@@ -16,6 +16,7 @@
   const ctx = canvas.getContext('2d');
   const overlay = document.getElementById('overlay');
   const statusEl = document.getElementById('status');
+  const messageEl = document.getElementById('message');
 
   // State exposed for tests and curious users (window.vmstreamPlayer).
   const state = {
@@ -40,6 +41,13 @@
     maxHeldFrames: 0,
     lastError: null,
     inputsSent: 0,
+    // What the page tells the viewer instead of a black picture: kind is
+    // 'connecting', 'waiting' (connected, no picture yet), 'insecure',
+    // 'no-webcodecs', 'token', 'gone', 'reconnecting', or '' while the
+    // picture plays.
+    messageKind: 'connecting',
+    message: 'Connecting…',
+    resizeRequests: 0, // {"type":"resize"} messages sent (#fit=1)
   };
   window.vmstreamPlayer = state;
 
@@ -53,6 +61,13 @@
 
   function setStatus(text) {
     statusEl.textContent = text;
+  }
+
+  function tell(kind, text) {
+    state.messageKind = kind;
+    state.message = text;
+    messageEl.textContent = text;
+    messageEl.hidden = kind === '';
   }
 
   function closeDecoder() {
@@ -75,6 +90,7 @@
     }
     ctx.drawImage(frame, 0, 0, canvas.width, canvas.height);
     state.decodedFrames++;
+    if (state.messageKind !== '') tell('', '');
     state.decodedWidth = frame.displayWidth;
     state.decodedHeight = frame.displayHeight;
     state.heldFrames = Math.max(0,
@@ -171,9 +187,11 @@
     }
   }
 
-  function scheduleReconnect() {
+  function scheduleReconnect(why) {
     if (reconnectTimer) return;
     setStatus(`disconnected, retrying in ${(backoffMs / 1000).toFixed(1)} s`);
+    tell('reconnecting', `${why || 'The connection to the stream was lost.'} ` +
+         `Reconnecting in ${(backoffMs / 1000).toFixed(1)} s…`);
     reconnectTimer = setTimeout(() => {
       reconnectTimer = null;
       connect();
@@ -181,13 +199,40 @@
     backoffMs = Math.min(backoffMs * 2, 8000);
   }
 
+  // A browser shows no reason for a refused WebSocket handshake, so the
+  // page asks config.json first: 404 is a session that is gone (the
+  // supervisor's answer), token_ok says whether the token is right.
   async function connect() {
     let cfg = { stream_path: '/stream/', subprotocol: 'vmstream' };
     try {
-      const r = await fetch('config.json', { cache: 'no-store' });
-      if (r.ok) cfg = await r.json();
+      const headers = viewerToken ? { Authorization: `Bearer ${viewerToken}` } : {};
+      const r = await fetch('config.json', { cache: 'no-store', headers });
+      if (r.status === 404) {
+        let why = '';
+        try { why = (await r.json()).error || ''; } catch (e) { /* text */ }
+        tell('gone', 'This session is gone: it was stopped or deleted' +
+             (why ? ` (${why}).` : '.') + ' Ask for a new viewer link.');
+        setStatus('session gone');
+        return;
+      }
+      if (!r.ok) {
+        let why = `The server answered ${r.status}.`;
+        try { why = (await r.json()).error || why; } catch (e) { /* text */ }
+        scheduleReconnect(why);
+        return;
+      }
+      cfg = await r.json();
     } catch (e) {
-      scheduleReconnect();
+      scheduleReconnect('The server cannot be reached.');
+      return;
+    }
+    if (cfg.token_required && (!viewerToken || cfg.token_ok === false)) {
+      tell('token', viewerToken
+          ? 'The viewer token in this link is not valid for this session. ' +
+            'Ask for a new viewer link.'
+          : 'This stream needs a viewer token: open the viewer link ' +
+            '(it ends in #token=…).');
+      setStatus('no valid token');
       return;
     }
     let path = params.get('stream') || cfg.stream_path;
@@ -206,6 +251,8 @@
       state.connects++;
       backoffMs = 250;
       setStatus(`connected to ${path}`);
+      tell('waiting', 'Connected: waiting for the first picture…');
+      if (fit) { fitSent = ''; scheduleFit(); }
     };
     ws.onmessage = (ev) => {
       if (typeof ev.data === 'string') {
@@ -216,14 +263,42 @@
         onBinary(ev.data);
       }
     };
-    ws.onclose = () => {
+    ws.onclose = (ev) => {
       state.connected = false;
+      state.closeCode = ev.code;
+      state.closeReason = ev.reason;
       ws = null;
       closeDecoder();
-      scheduleReconnect();
+      scheduleReconnect(ev.reason ? `${ev.reason}` : undefined);
     };
     ws.onerror = () => { /* onclose follows */ };
   }
+
+  // ---- fit: with #fit=1 in the URL the player asks the desktop to take
+  // its window's size, 500 ms after the last change (and on connect); the
+  // session resizes the desktop and every viewer gets a new init. Rounded
+  // down to even sizes within 320x200..4096x2160 (docs/websocket.md).
+  const fit = fragment.get('fit') === '1';
+  let fitTimer = null;
+  let fitSent = '';
+
+  function requestFit() {
+    fitTimer = null;
+    const even = (v, lo, hi) => Math.max(lo, Math.min(hi, Math.floor(v / 2) * 2));
+    const w = even(window.innerWidth, 320, 4096);
+    const h = even(window.innerHeight, 200, 2160);
+    const key = `${w}x${h}`;
+    if (key === fitSent || !ws || ws.readyState !== WebSocket.OPEN) return;
+    fitSent = key;
+    ws.send(JSON.stringify({ type: 'resize', width: w, height: h }));
+    state.resizeRequests++;
+  }
+
+  function scheduleFit() {
+    if (fitTimer) clearTimeout(fitTimer);
+    fitTimer = setTimeout(requestFit, 500);
+  }
+  if (fit) window.addEventListener('resize', scheduleFit);
 
   // ---- input: keyboard and mouse on the canvas go back as JSON ----
   function send(obj) {
@@ -302,15 +377,17 @@
   }, 1000);
 
   if (!window.isSecureContext) {
-    // WebCodecs exists only in secure contexts: https://, or http:// from
-    // this machine (127.0.0.1, localhost). Say so instead of a blank page.
-    setStatus('Not a secure context: this page was opened over http:// ' +
-              `under the name ${location.hostname}, and browsers decode ` +
-              'video only on https:// pages (wsh264sink tls-certificate and ' +
-              'tls-key) or on http://127.0.0.1 / http://localhost.');
+    tell('insecure', `This page is not a secure context (${location.origin}): ` +
+         'browsers decode video with WebCodecs only on https:// pages or on ' +
+         'localhost / 127.0.0.1. Open it over https (the supervisor\'s TLS) ' +
+         'or through localhost.');
+    setStatus('not a secure context');
     state.lastError = 'not a secure context';
   } else if (typeof VideoDecoder === 'undefined') {
-    setStatus('This browser has no WebCodecs VideoDecoder.');
+    tell('no-webcodecs', 'This browser has no WebCodecs VideoDecoder, which ' +
+         'the player needs: use a current Chromium, Chrome, Edge, Safari or ' +
+         'Firefox.');
+    setStatus('no WebCodecs');
     state.lastError = 'no VideoDecoder';
   } else {
     connect();

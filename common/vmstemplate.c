@@ -1,6 +1,6 @@
-/* vmstream: pipeline template loading and ${VARIABLE} expansion, compatible
- * with tools/vmstream-expand. */
-#include "template.h"
+/* vmstream: pipeline templates (pipelines/NAME.txt) with ${VARIABLES}: the
+ * one implementation, used by the supervisor and by tools/vmstream-expand. */
+#include "vmstemplate.h"
 
 #include <string.h>
 
@@ -37,30 +37,20 @@ vms_template_free (VmsTemplate *t)
     return;
   g_free (t->body);
   g_hash_table_unref (t->defaults);
+  g_ptr_array_unref (t->order);
   g_free (t);
 }
 
 VmsTemplate *
-vms_template_load (const gchar *dir, const gchar *name, GError **error)
+vms_template_parse (const gchar *contents, const gchar *where, GError **error)
 {
-  g_autofree gchar *file = NULL;
-  g_autofree gchar *path = NULL;
-  g_autofree gchar *contents = NULL;
   g_auto (GStrv) lines = NULL;
   GString *out;
   VmsTemplate *t;
 
-  if (!vms_template_name_is_valid (name)) {
-    g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_NOENT,
-                 "\"%s\" is not a valid template name", name);
-    return NULL;
-  }
-  file = g_strconcat (name, ".txt", NULL);
-  path = g_build_filename (dir, file, NULL);
-  if (!g_file_get_contents (path, &contents, NULL, error))
-    return NULL;
   t = g_new0 (VmsTemplate, 1);
   t->defaults = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  t->order = g_ptr_array_new_with_free_func (g_free);
   lines = g_strsplit (contents, "\n", -1);
   out = g_string_new (NULL);
   for (gchar **l = lines; *l; l++) {
@@ -72,12 +62,14 @@ vms_template_load (const gchar *dir, const gchar *name, GError **error)
           || !var_name_is_valid (
               (n = g_strstrip (g_strndup (s + 2, eq - s - 2))))) {
         g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
-                     "%s: bad default line \"%s\" (want #:NAME=value)", path,
+                     "%s: bad default line \"%s\" (want #:NAME=value)", where,
                      s);
         g_string_free (out, TRUE);
         vms_template_free (t);
         return NULL;
       }
+      if (!g_hash_table_contains (t->defaults, n))
+        g_ptr_array_add (t->order, g_strdup (n));
       g_hash_table_replace (t->defaults, g_steal_pointer (&n),
                             g_strstrip (g_strdup (eq + 1)));
       continue;
@@ -90,6 +82,32 @@ vms_template_load (const gchar *dir, const gchar *name, GError **error)
   }
   t->body = g_string_free (out, FALSE);
   return t;
+}
+
+VmsTemplate *
+vms_template_load_file (const gchar *path, GError **error)
+{
+  g_autofree gchar *contents = NULL;
+
+  if (!g_file_get_contents (path, &contents, NULL, error))
+    return NULL;
+  return vms_template_parse (contents, path, error);
+}
+
+VmsTemplate *
+vms_template_load (const gchar *dir, const gchar *name, GError **error)
+{
+  g_autofree gchar *file = NULL;
+  g_autofree gchar *path = NULL;
+
+  if (!vms_template_name_is_valid (name)) {
+    g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_NOENT,
+                 "\"%s\" is not a valid template name", name);
+    return NULL;
+  }
+  file = g_strconcat (name, ".txt", NULL);
+  path = g_build_filename (dir, file, NULL);
+  return vms_template_load_file (path, error);
 }
 
 static const gchar *
@@ -127,10 +145,10 @@ expand_into (GString *out, const gchar *text, GHashTable **layers, gint depth,
       value = lookup (layers, name);
       if (value == NULL) {
         g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
-                     "the template uses ${%s}, which has no value (neither the "
-                     "supervisor, --var/HELIX_VAR_%s nor a #:%s= default line "
-                     "defines it)",
-                     name, name, name);
+                     "the template uses ${%s}, which has no value: give "
+                     "%s=... (to the supervisor: --var or HELIX_VAR_%s), or "
+                     "add a #:%s= default line",
+                     name, name, name, name);
         return FALSE;
       }
       if (!expand_into (out, value, layers, depth + 1, error))
@@ -180,4 +198,67 @@ vms_template_list (const gchar *dir)
   }
   g_ptr_array_sort (names, cmp_str);
   return names;
+}
+
+/* Appends the names of the variables @text uses, in order, to @names
+ * (unless already there). */
+static void
+add_used_names (GPtrArray *names, const gchar *text)
+{
+  for (const gchar *p = text; (p = strstr (p, "${")) != NULL;) {
+    const gchar *end = strchr (p + 2, '}');
+    g_autofree gchar *name = NULL;
+    if (end == NULL)
+      return;
+    name = g_strndup (p + 2, end - (p + 2));
+    p = end + 1;
+    if (!var_name_is_valid (name))
+      continue;
+    if (!g_ptr_array_find_with_equal_func (names, name, g_str_equal, NULL))
+      g_ptr_array_add (names, g_steal_pointer (&name));
+  }
+}
+
+GPtrArray *
+vms_template_variables (const VmsTemplate *t)
+{
+  GPtrArray *names = g_ptr_array_new_with_free_func (g_free);
+
+  for (guint i = 0; i < t->order->len; i++)
+    g_ptr_array_add (names, g_strdup (g_ptr_array_index (t->order, i)));
+  add_used_names (names, t->body);
+  return names;
+}
+
+gchar **
+vms_template_split_words (const gchar *line)
+{
+  GPtrArray *words = g_ptr_array_new ();
+  const gchar *p = line;
+
+  while (*p) {
+    const gchar *start;
+    while (g_ascii_isspace (*p))
+      p++;
+    if (*p == '\0')
+      break;
+    start = p;
+    while (*p && !g_ascii_isspace (*p)) {
+      if (*p == '"') {
+        /* a quoted string, backslash escapes included, is part of the word;
+         * an unterminated one runs to the end of the line */
+        for (p++; *p && *p != '"'; p++) {
+          if (*p == '\\' && p[1])
+            p++;
+        }
+        if (*p == '"')
+          p++;
+      } else {
+        p++;
+      }
+    }
+    g_ptr_array_add (words, g_strndup (start, p - start));
+  }
+  g_ptr_array_add (words, NULL);
+  return (gchar **)g_ptr_array_free (words, FALSE);
 }

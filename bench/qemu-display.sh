@@ -1,0 +1,212 @@
+#!/usr/bin/env bash
+# QEMU-display capture side by side, one boot: a test-image guest under TCG
+# (vm/vmstream-vm --fast-init, virtio-vga, no vmstream software in it: a
+# guest script loads the virtio-gpu driver, so the screen is its 1280x800
+# framebuffer console) exporting its display at once on QEMU's VNC server
+# (unix socket) and QEMU's D-Bus display (p2p, QMP socket). Each export is
+# watched in headless Chromium for SECONDS, one after the other:
+#   vnc    qemudisplaysrc backend=vnc  ! vmstreamenc (x264) ! wsh264sink, our player
+#   dbus   qemudisplaysrc backend=dbus ! vmstreamenc (x264) ! wsh264sink, our player
+#   novnc  the peer: websockify --unix-target=vnc.sock + noVNC's vnc.html
+#          (Debian's novnc 1.3), QEMU's VNC straight into the page
+# idle (the console still) and then busy (the guest prints the time to its
+# console as fast as it can, so the screen scrolls). Per case
+# (bench/qemu-display.mjs): distinct pictures painted per second in the
+# page (the same measure for both players), WebSocket kbit/s, for ours the
+# frames decoded per second and capture (QEMU's update complete at the
+# host) -> decoded latency p50/p99 of new pictures, and host CPU: QEMU +
+# the server side (gst-launch pipeline or websockify; not Chromium), % of
+# one core and ms per painted picture. Prints ratios against noVNC.
+#
+#   bench/qemu-display.sh [BUILD_DIR] [SECONDS]
+#
+# Needs the test guest image (vm/vmstream-vm build-image), qemu-system-x86,
+# novnc (websockify), chromium, node and tests/browser/node_modules. The
+# in-guest path (vsocksink in the guest) is not in this run: the test image
+# has no screen grabber for its console and the desktop image is built
+# separately (vm/vmstream-vm build-image --variant desktop).
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+src=$(cd "$here/.." && pwd)
+build=$(cd "${1:-$src/build}" && pwd)
+secs=${2:-10}
+work=$(mktemp -d /tmp/vmstream-qdbench.XXXXXX)
+pids=()
+qemu_pid=
+
+stop_pids() {
+  local p
+  for p in ${pids[@]+"${pids[@]}"}; do kill -TERM "$p" 2>/dev/null || true; done
+  for p in ${pids[@]+"${pids[@]}"}; do wait "$p" 2>/dev/null || true; done
+  pids=()
+}
+cleanup() {
+  stop_pids
+  [ -z "$qemu_pid" ] || { kill -TERM "$qemu_pid" 2>/dev/null || true; wait "$qemu_pid" 2>/dev/null || true; }
+  rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+"$src/vm/vmstream-vm" image >/dev/null || exit 1
+command -v websockify >/dev/null && [ -r /usr/share/novnc/vnc.html ] || { echo "needs novnc (apt-get install novnc)"; exit 1; }
+[ -d "$src/tests/browser/node_modules/playwright-core" ] || { echo "needs tests/browser/node_modules (npm ci there)"; exit 1; }
+export GST_PLUGIN_PATH_1_0="$build/plugins" GST_REGISTRY_1_0="$work/registry.bin" GST_DEBUG="${GST_DEBUG:-*:1}"
+gst-inspect-1.0 qemudisplaysrc >/dev/null
+
+rt=$work/rt
+mkdir -p "$work/np"
+cat >"$work/guest.sh" <<'GUEST'
+exec 2>&1
+for p in /proc/[0-9]*; do
+  case "$(tr '\0' ' ' <$p/cmdline 2>/dev/null)" in
+  *vmstream-keylog* | evtest*) kill ${p#/proc/} ;;
+  esac
+done 2>/dev/null
+modprobe virtio_gpu
+for ev in /sys/class/input/event*; do
+  case "$(cat $ev/device/name)" in
+  *[Kk]eyboard*) evtest /dev/input/${ev##*/} | { grep -q -m1 'KEY_B), value 1' && touch /tmp/busy; } & ;;
+  esac
+done
+sleep 3
+echo "guest-script: ready"
+while [ ! -e /tmp/busy ]; do sleep 0.2; done
+echo "guest-script: busy"
+while :; do date '+%T.%N  the quick brown fox jumps over the lazy dog'; done >/dev/tty1
+GUEST
+t0=$(date +%s)
+VMSTREAM_GUEST_PLUGINS=$work/np "$src/vm/vmstream-vm" run --name qdbench --runtime-dir "$rt" \
+  --qmp "$rt/qmp.sock" --vnc-socket "$rt/vnc.sock" --display-qmp "$rt/dqmp.sock" \
+  --guest-script "$work/guest.sh" --fast-init >"$work/qemu.log" 2>&1 &
+qemu_pid=$!
+for _ in $(seq 300); do
+  grep -q "guest-script: ready" "$rt/console.log" 2>/dev/null && break
+  kill -0 "$qemu_pid" 2>/dev/null || { echo "QEMU ended:"; cat "$work/qemu.log"; exit 1; }
+  sleep 0.5
+done
+grep -q "guest-script: ready" "$rt/console.log" || { echo "the guest did not come up"; tail "$rt/console.log"; exit 1; }
+echo "guest up in $(( $(date +%s) - t0 )) s (TCG, $(nproc) host cores)"
+
+hz=$(getconf CLK_TCK)
+# utime+stime of the processes and their children (websockify serves each
+# connection in a forked child)
+ticks() {
+  local p t=0
+  for p in $(for q in "$@"; do echo "$q"; pgrep -P "$q" || true; done); do
+    t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0)))
+  done
+  echo $t
+}
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# measure NAME MODE: one export for $secs, JSON line appended to results
+measure() {
+  local name=$1 mode=$2 port url kind c0 c1 t0 t1
+  port=$(free_port)
+  case $name in
+  vnc | dbus)
+    local sock=$rt/vnc.sock
+    [ "$name" = dbus ] && sock=$rt/dqmp.sock
+    gst-launch-1.0 -q qemudisplaysrc backend="$name" socket="$sock" framerate=30/1 \
+      ! queue max-size-buffers=2 max-size-bytes=0 max-size-time=0 leaky=downstream \
+      ! vmstreamenc encoder=x264 encoder-settings=speed-preset=ultrafast \
+      ! wsh264sink address=127.0.0.1 port="$port" >"$work/$name.log" 2>&1 &
+    pids+=($!)
+    url="http://127.0.0.1:$port/"
+    kind=ours
+    ;;
+  novnc)
+    websockify --web /usr/share/novnc "127.0.0.1:$port" --unix-target="$rt/vnc.sock" \
+      >"$work/novnc.log" 2>&1 &
+    pids+=($!)
+    url="http://127.0.0.1:$port/vnc.html?autoconnect=true&path=websockify&resize=off&reconnect=false"
+    kind=novnc
+    ;;
+  esac
+  for _ in $(seq 100); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+    sleep 0.1
+  done
+  # CPU over the browser's measuring window only: sampled from its output
+  node "$here/qemu-display.mjs" "$url" "$kind" "$secs" >"$work/r.json" 2>"$work/node.err" &
+  local node_pid=$!
+  sleep 2.5  # the page's connect + warm-up (qemu-display.mjs waits 2 s after the first paint)
+  c0=$(ticks "$qemu_pid" "${pids[@]}"); s0=$(ticks "${pids[@]}"); t0=$(date +%s.%N)
+  sleep "$secs"
+  c1=$(ticks "$qemu_pid" "${pids[@]}"); s1=$(ticks "${pids[@]}"); t1=$(date +%s.%N)
+  wait "$node_pid" || { echo "browser run failed ($name $mode):"; tail -5 "$work/node.err"; tail -5 "$work/$name.log"; exit 1; }
+  stop_pids
+  python3 - "$work/r.json" "$name" "$mode" "$c0" "$c1" "$t0" "$t1" "$hz" "$s0" "$s1" >>"$work/results" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+name, mode = sys.argv[2], sys.argv[3]
+c0, c1, t0, t1, hz, s0, s1 = (float(x) for x in sys.argv[4:11])
+r.update(name=name, mode=mode, cpu_pct=(c1 - c0) / hz / (t1 - t0) * 100,
+         server_cpu_pct=(s1 - s0) / hz / (t1 - t0) * 100)
+print(json.dumps(r))
+PY
+  tail -n 1 "$work/results"
+}
+
+qmp_key() {
+  printf '%s\n' '{"execute":"qmp_capabilities"}' \
+    "{\"execute\":\"input-send-event\",\"arguments\":{\"events\":[{\"type\":\"key\",\"data\":{\"down\":true,\"key\":{\"type\":\"qcode\",\"data\":\"$1\"}}},{\"type\":\"key\",\"data\":{\"down\":false,\"key\":{\"type\":\"qcode\",\"data\":\"$1\"}}}]}}" |
+    socat -t 1 - "UNIX-CONNECT:$rt/qmp.sock" >/dev/null
+}
+
+# interleaved, twice: the 2 cores are shared by the TCG guest, the server
+# side and Chromium, and the guest's drawing rate drifts
+for n in vnc dbus novnc vnc dbus novnc; do measure "$n" idle; done
+qmp_key b
+for _ in $(seq 60); do grep -q "guest-script: busy" "$rt/console.log" && break; sleep 0.5; done
+sleep 2
+for n in vnc dbus novnc vnc dbus novnc; do measure "$n" busy; done
+
+python3 - "$work/results" <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+for r in rows:
+    # pictures reaching the page: ours = new pictures decoded (a capture time
+    # not seen before; the canvas also changes while x264 refines a repeated
+    # picture), noVNC = distinct pictures painted
+    r["new_per_s"] = (r["new_pictures"] / r["seconds"] if r["kind"] == "ours"
+                      else r["pictures_per_s"])
+    r["cpu_ms_per_picture"] = (r["cpu_pct"] * 10 / r["new_per_s"] if r["new_per_s"] else None)
+    r["server_ms_per_picture"] = (r["server_cpu_pct"] * 10 / r["new_per_s"]
+                                  if r["new_per_s"] else None)
+f = lambda v, fmt="%.1f": "-" if v is None else fmt % v
+print("\n%-5s %-5s %-9s %6s %7s %6s %7s %7s %6s %7s %7s %7s %7s" % ("mode", "path", "size",
+      "new/s", "paint/s", "dec/s", "lat50", "lat99", "cpu%", "server%", "ms/pic", "srv ms", "kbit/s"))
+for r in rows:
+    print("%-5s %-5s %-9s %6s %7s %6s %7s %7s %6s %7s %7s %7s %7s" % (
+        r["mode"], r["name"], r["size"], f(r["new_per_s"]), f(r["pictures_per_s"]),
+        f(r["decoded_per_s"]), f(r["lat_p50"], "%.0f"), f(r["lat_p99"], "%.0f"),
+        f(r["cpu_pct"], "%.0f"), f(r["server_cpu_pct"], "%.0f"), f(r["cpu_ms_per_picture"], "%.0f"),
+        f(r["server_ms_per_picture"], "%.0f"), f(r["kbit_per_s"], "%.0f")))
+print("(new/s: new pictures reaching the page; paint/s: distinct canvas contents; lat: capture at"
+      " the host -> decoded, ms, ours only; cpu%: QEMU incl. the TCG guest + server side;"
+      " server%: pipeline or websockify alone; ms/pic, srv ms: cpu per new picture)")
+# means over the repeated runs of each case
+agg = {}
+for r in rows:
+    agg.setdefault((r["mode"], r["name"]), []).append(r)
+by = {k: {key: (sum(x[key] for x in v) / len(v) if all(x.get(key) is not None for x in v) else None)
+          for key in ("new_per_s", "cpu_pct", "server_cpu_pct", "cpu_ms_per_picture",
+                      "server_ms_per_picture", "kbit_per_s")} for k, v in agg.items()}
+print("\nratios against noVNC (means of the runs of each case; same guest, same run):")
+for mode in ("idle", "busy"):
+    peer = by.get((mode, "novnc"))
+    for n in ("vnc", "dbus"):
+        r = by.get((mode, n))
+        if not (r and peer):
+            continue
+        def ratio(k):
+            a, b = r.get(k), peer.get(k)
+            return "-" if not a or not b else "%.2f" % (a / b)
+        print("  %-4s %-4s/novnc: new pictures/s x%s, cpu %% x%s, server cpu x%s, cpu per picture x%s, "
+              "server cpu per picture x%s, bandwidth x%s" % (
+                  mode, n, ratio("new_per_s"), ratio("cpu_pct"), ratio("server_cpu_pct"),
+                  ratio("cpu_ms_per_picture"), ratio("server_ms_per_picture"), ratio("kbit_per_s")))
+PY
