@@ -142,8 +142,10 @@ def case_tls():
     st, s = sup.http("POST", "/api/v1/sessions", {"template": "test"})
     check(st == 201 and s.get("player_url", "").startswith("https://127.0.0.1:%d/"
                                                            % sup.port)
-          and s.get("viewer_url", "").startswith("https://"),
-          "the API hands out https URLs (%s %s)" % (st, s.get("player_url")))
+          and s.get("viewer_url", "").startswith("https://")
+          and s.get("stream_url", "").startswith("wss://127.0.0.1:%d/" % sup.port),
+          "the API hands out https and wss URLs (%s %s %s)"
+          % (st, s.get("player_url"), s.get("stream_url")))
     check(sup.stop() == 0, "supervisor exits 0")
 
     # the same by environment
