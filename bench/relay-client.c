@@ -10,7 +10,11 @@
  * --dump FILE writes "seq arrival_us" per frame of the first viewer, so
  * that the script can pair the same frame's arrival on both paths.
  *
- *   relay-client [--unix PATH] [-n N] [-s SECONDS] [-w WARMUP] [--dump F] URL
+ * A wss:// URL is verified against --cafile (e.g. the supervisor's
+ * HELIX_TLS_CERT) instead of the system's CAs.
+ *
+ *   relay-client [--unix PATH] [--cafile PEM] [-n N] [-s SECONDS] [-w WARMUP]
+ *                [--dump F] URL
  */
 #include <gio/gunixsocketaddress.h>
 #include <libsoup/soup.h>
@@ -92,7 +96,10 @@ main (int argc, char **argv)
   gchar *unix_path = NULL;
   gint n = 1, secs = 8, warmup = 2;
   gchar *dump = NULL;
+  gchar *cafile = NULL;
   GOptionEntry entries[] = {
+    { "cafile", 0, 0, G_OPTION_ARG_FILENAME, &cafile,
+      "trust (only) the certificates in this PEM file for wss://", "PEM" },
     { "unix", 0, 0, G_OPTION_ARG_FILENAME, &unix_path,
       "connect to this Unix socket (the sink's own) instead of the "
       "URL's host",
@@ -127,6 +134,14 @@ main (int argc, char **argv)
   } else {
     session = soup_session_new ();
   }
+  if (cafile) {
+    g_autoptr (GTlsDatabase) db = g_tls_file_database_new (cafile, &error);
+    if (db == NULL) {
+      fprintf (stderr, "relay-client: %s\n", error->message);
+      return 2;
+    }
+    g_object_set (session, "tls-database", db, NULL);
+  }
   st.lat = g_array_new (FALSE, FALSE, sizeof (gint64));
   if (dump && (st.dump = fopen (dump, "w")) == NULL) {
     fprintf (stderr, "relay-client: cannot write %s\n", dump);
@@ -160,5 +175,6 @@ main (int argc, char **argv)
     fclose (st.dump);
   g_free (dump);
   g_free (unix_path);
+  g_free (cafile);
   return st.connected == (guint)n ? 0 : 1;
 }

@@ -6,9 +6,11 @@
 #     one straight to the session's Unix socket (RUN_DIR/ws.sock) at the
 #     same time; per frame the time from the sink's send_time (frame header)
 #     to arrival; prints p50/p99 of each and the relay's added p50/p99;
-#  2. CPU: 20 viewers straight to the socket, then 20 through the relay;
-#     prints the supervisor's and the session's CPU (% of one core) for
-#     each and the relay's cost.
+#  2. CPU: 20 viewers straight to the socket, then 20 through the relay,
+#     then 20 through a second supervisor of the same run that serves its
+#     port over TLS (HELIX_TLS_CERT, wss://); prints the supervisor's and
+#     the session's CPU (% of one core) for each, the relay's cost and what
+#     TLS adds to it.
 #
 #   bench/relay.sh [BUILD_DIR] [SECONDS]
 #
@@ -19,12 +21,14 @@ here=$(cd "$(dirname "$0")" && pwd)
 build=$(cd "${1:-$here/../build}" && pwd)
 secs=${2:-10}
 work=$(mktemp -d /tmp/vmstream-relay.XXXXXX)
-sup_pid=
+sup_pid= tsup_pid=
 cleanup() {
-  if [ -n "$sup_pid" ] && kill -0 "$sup_pid" 2>/dev/null; then
-    kill "$sup_pid" 2>/dev/null || true
-    wait "$sup_pid" 2>/dev/null || true
-  fi
+  for p in $sup_pid $tsup_pid; do
+    if kill -0 "$p" 2>/dev/null; then
+      kill "$p" 2>/dev/null || true
+      wait "$p" 2>/dev/null || true
+    fi
+  done
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -66,21 +70,41 @@ for _ in $(seq 100); do
 done
 [ -n "$port" ] || { echo "the supervisor did not start"; cat "$work/sup.log"; exit 1; }
 
+# the same supervisor serving its port over TLS, with a certificate of ours
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+  -days 2 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 \
+  -keyout "$work/key.pem" -out "$work/cert.pem" 2>/dev/null
+HELIX_TEMPLATES_DIR="$work/templates" HELIX_RUNTIME_DIR="$work/trun" \
+  HELIX_TOKEN=bench HELIX_SESSION_BIN="$build/supervisor/vmstream-session" \
+  HELIX_TLS_CERT="$work/cert.pem" HELIX_TLS_KEY="$work/key.pem" \
+  "$build/supervisor/vmstream-supervisor" --listen 127.0.0.1:0 \
+  >"$work/tsup.out" 2>"$work/tsup.log" &
+tsup_pid=$!
+for _ in $(seq 100); do
+  tport=$(awk '/^READY/ {print $2}' "$work/tsup.out")
+  [ -n "$tport" ] && break
+  sleep 0.05
+done
+[ -n "$tport" ] || { echo "the TLS supervisor did not start"; cat "$work/tsup.log"; exit 1; }
+# the supervisor the API calls and CPU readings below are about
+base="http://127.0.0.1:$port" cur_sup=$sup_pid
+
 api() {
-  curl -sf -H "Authorization: Bearer bench" -H "Content-Type: application/json" "$@"
+  curl -sf --cacert "$work/cert.pem" -H "Authorization: Bearer bench" \
+    -H "Content-Type: application/json" "$@"
 }
 
 # start ID -> sets pid, token
 start() {
   local j
   j=$(api -d "{\"template\":\"clip\",\"id\":\"$1\",\"width\":1920,\"height\":1080,\"fps\":30}" \
-    "http://127.0.0.1:$port/api/v1/sessions")
+    "$base/api/v1/sessions")
   pid=$(python3 -c 'import json,sys;print(json.load(sys.stdin)["pid"])' <<<"$j")
   token=$(python3 -c 'import json,sys;print(json.load(sys.stdin)["viewer_token"])' <<<"$j")
 }
 
 stop() {
-  api -X DELETE "http://127.0.0.1:$port/api/v1/sessions/$1" >/dev/null
+  api -X DELETE "$base/api/v1/sessions/$1" >/dev/null
 }
 
 cpu_ticks() {
@@ -135,9 +159,9 @@ measure() {
   "$build/bench/relay-client" -n 20 -s "$secs" -w 2 "$@" "$url" >"$work/cpu.txt" &
   local c=$!
   sleep 2.5 # the clients' warm-up: connected, keyframe seen
-  s0=$(cpu_ticks $sup_pid) p0=$(cpu_ticks $pid) t0=$(date +%s.%N)
+  s0=$(cpu_ticks $cur_sup) p0=$(cpu_ticks $pid) t0=$(date +%s.%N)
   sleep $((secs - 1))
-  s1=$(cpu_ticks $sup_pid) p1=$(cpu_ticks $pid) t1=$(date +%s.%N)
+  s1=$(cpu_ticks $cur_sup) p1=$(cpu_ticks $pid) t1=$(date +%s.%N)
   wait $c
   out=$(cat "$work/cpu.txt")
   stop "$id"
@@ -155,3 +179,9 @@ printf '  %-28s supervisor %5s%%  session %5s%%  %s frames/s per viewer\n' \
 printf '  %-28s supervisor %5s%%  session %5s%%  %s frames/s per viewer\n' \
   "relay (supervisor's port)" "$sup_cpu" "$ses_cpu" "$fps"
 python3 -c "print('  relay costs the supervisor %.1f%% of one core (goal < 5%%); session CPU ratio relay/direct %.2f' % ($sup_cpu - $d_sup, $ses_cpu / max($d_ses, 0.1)))"
+r_sup=$sup_cpu r_ses=$ses_cpu
+base="https://127.0.0.1:$tport" cur_sup=$tsup_pid
+measure cput "wss://127.0.0.1:$tport/stream/cput?token=TOKEN" --cafile "$work/cert.pem"
+printf '  %-28s supervisor %5s%%  session %5s%%  %s frames/s per viewer\n' \
+  "relay over TLS (wss://)" "$sup_cpu" "$ses_cpu" "$fps"
+python3 -c "print('  TLS adds %.1f%% of one core to the relaying supervisor; supervisor CPU ratio wss/ws %.2f' % ($sup_cpu - $r_sup, $sup_cpu / max($r_sup, 0.1)))"
