@@ -32,6 +32,7 @@
 #include "qmp.h"
 #include "vmssession.h"
 #include "vmsfs.h"
+#include "vmsrtsp.h"
 
 #define STABLE_RUN_US (30 * G_USEC_PER_SEC)
 
@@ -79,9 +80,12 @@ vms_session_unref (VmsSession *s)
   if (s->run_dir) {
     g_autofree gchar *secret_file
         = g_build_filename (s->run_dir, "link-secret", NULL);
+    g_autofree gchar *rtsp_socket
+        = g_build_filename (s->run_dir, VMS_RTSP_HANDOFF_NAME, NULL);
     if (s->qmp_path)
       g_unlink (s->qmp_path);
     g_unlink (secret_file);
+    g_unlink (rtsp_socket); /* left by a session process that was killed */
     g_rmdir (s->run_dir);
   }
   if (s->link_secret)
@@ -175,7 +179,7 @@ port_used_by_session (VmsSupervisor *sup, guint port)
   g_hash_table_iter_init (&it, sup->sessions);
   while (g_hash_table_iter_next (&it, NULL, &v)) {
     VmsSession *o = v;
-    if (o->ws_port == port || o->rtsp_port == port || o->vsock_port == port)
+    if (o->ws_port == port || o->vsock_port == port)
       return TRUE;
   }
   return FALSE;
@@ -192,13 +196,6 @@ allocate_ports (VmsSession *s, GError **error)
     if (port_is_free (host, 0, &p) && p && !port_used_by_session (sup, p))
       s->ws_port = p;
   }
-  for (guint p = sup->cfg->rtsp_port; p < (guint)sup->cfg->rtsp_port + 1000;
-       p++) {
-    if (!port_used_by_session (sup, p) && port_is_free (host, p, NULL)) {
-      s->rtsp_port = p;
-      break;
-    }
-  }
   for (guint p = sup->cfg->vsock_port; p < (guint)sup->cfg->vsock_port + 1000;
        p++) {
     if (!port_used_by_session (sup, p)) {
@@ -206,9 +203,9 @@ allocate_ports (VmsSession *s, GError **error)
       break;
     }
   }
-  if (!s->ws_port || !s->rtsp_port || !s->vsock_port) {
+  if (!s->ws_port || !s->vsock_port) {
     g_set_error (error, G_IO_ERROR, G_IO_ERROR_ADDRESS_IN_USE,
-                 "no free TCP port for the session's WebSocket or RTSP server");
+                 "no free port for the session's WebSocket server or link");
     return FALSE;
   }
   return TRUE;
@@ -232,8 +229,15 @@ session_vars (VmsSession *s)
   g_hash_table_insert (v, "ENCODER_MODE", g_strdup (cfg->encoder_mode));
   g_hash_table_insert (v, "WS_PORT", g_strdup_printf ("%u", s->ws_port));
   g_hash_table_insert (v, "WS_ADDRESS", g_strdup (cfg->listen_host));
-  g_hash_table_insert (v, "RTSP_PORT", g_strdup_printf ("%u", s->rtsp_port));
+  /* RTSP: the supervisor's one port (rtspdoor.c) hands clients over to
+   * the session's rtsph264sink through RTSP_HANDOFF_SOCKET */
+  g_hash_table_insert (v, "RTSP_PORT",
+                       g_strdup_printf ("%u", s->sup->rtsp_port));
   g_hash_table_insert (v, "RTSP_ADDRESS", g_strdup (cfg->listen_host));
+  g_hash_table_insert (
+      v, "RTSP_HANDOFF_SOCKET",
+      s->run_dir ? g_build_filename (s->run_dir, VMS_RTSP_HANDOFF_NAME, NULL)
+                 : g_strdup (""));
   /* the supervisor's public names are the players' too (redirects) */
   g_hash_table_insert (
       v, "WS_PUBLIC_NAMES",
@@ -972,7 +976,7 @@ vms_session_to_json (VmsSession *s, const gchar *host)
   else
     json_builder_add_null_value (b);
   INT ("ws_port", s->ws_port);
-  INT ("rtsp_port", s->rtsp_port);
+  INT ("rtsp_port", s->sup->rtsp_port);
   INT ("vsock_port", s->vsock_port);
   {
     g_autofree gchar *player = g_strdup_printf ("http://%s:%u/player/%s", hb,
@@ -980,7 +984,7 @@ vms_session_to_json (VmsSession *s, const gchar *host)
     g_autofree gchar *ws
         = g_strdup_printf ("ws://%s:%u/stream/%s", hb, s->ws_port, s->id);
     g_autofree gchar *rtsp
-        = g_strdup_printf ("rtsp://%s:%u/%s", hb, s->rtsp_port, s->id);
+        = g_strdup_printf ("rtsp://%s:%u/%s", hb, s->sup->rtsp_port, s->id);
     g_autofree gchar *viewer
         = g_strdup_printf ("%s#token=%s", player, s->viewer_token);
     STR ("player_url", player);

@@ -70,7 +70,7 @@ struct _VmsSession {
   gchar *template_name;
   gchar *encoder;
   gint width, height, fps;
-  guint ws_port, rtsp_port, vsock_port;
+  guint ws_port, vsock_port; /* RTSP: the supervisor's port, rtspdoor.c */
   gchar *pipeline;
   gchar *viewer_token; /* watch and send input to this session only */
   VmsState state;
@@ -120,6 +120,10 @@ struct _VmsSupervisor {
   guint next_id;
   gboolean shutting_down;
   gint64 started_at;
+  /* rtspdoor.c: the one RTSP port, clients whose request is being read */
+  GSocketService *rtsp_door;
+  GList *rtsp_doors;
+  guint rtsp_port; /* bound (cfg->rtsp_port 0 = any free port) */
 };
 
 /* sessions.c */
@@ -139,6 +143,10 @@ void vms_session_unref (VmsSession *s);
 
 /* runtime.c: private runtime/state folders, RTSP credentials */
 gboolean vms_runtime_prepare (VmsConfig *cfg, GError **error);
+
+/* rtspdoor.c: the RTSP port of every session (handoff to the session) */
+gboolean vms_rtsp_door_start (VmsSupervisor *sup, GError **error);
+void vms_rtsp_door_stop (VmsSupervisor *sup);
 
 /* api.c */
 gboolean vms_api_start (VmsSupervisor *sup, GError **error);

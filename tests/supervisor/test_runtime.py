@@ -127,7 +127,8 @@ def describe(port, url, user_pass=None):
 RTSP_TEMPLATE = (
     "videotestsrc is-live=true ! video/x-raw,width=${WIDTH},height=${HEIGHT},"
     "framerate=${FPS}/1 ! vmstreamenc ! rtsph264sink address=${RTSP_ADDRESS} "
-    "port=${RTSP_PORT} mount=/${SESSION_ID} user=\"${RTSP_USER}\" "
+    "port=${RTSP_PORT} mount=/${SESSION_ID} handoff-socket=\"${RTSP_HANDOFF_SOCKET}\" "
+    "user=\"${RTSP_USER}\" "
     "password-file=\"${RTSP_PASSWORD_FILE}\"\n")
 
 
@@ -136,7 +137,7 @@ def rtsp_session(env):
     with open(os.path.join(templates, "rtsp.txt"), "w") as f:
         f.write(RTSP_TEMPLATE)
     env = dict(env, HELIX_TOKEN="tok")
-    sup = ts.Supervisor(args=["--listen", "0.0.0.0:0", "--rtsp-port", "19554"],
+    sup = ts.Supervisor(args=["--listen", "0.0.0.0:0"],
                         env=env, templates=templates)
     st, s = sup.http("POST", "/api/v1/sessions",
                      {"template": "rtsp", "width": 320, "height": 240, "fps": 30})
@@ -268,23 +269,4 @@ CASES = {"runtime-dir": case_runtime_dir, "rtsp-auth": case_rtsp_auth,
          "public-names": case_public_names, "systemd": case_systemd}
 
 if __name__ == "__main__":
-    try:
-        CASES[ts.CASE]()
-    except Exception as exc:
-        import traceback
-        traceback.print_exc()
-        ts.failures.append(repr(exc))
-    finally:
-        if ts.failures:
-            for sup in ts.supervisors:
-                print("--- supervisor log (exit %s):\n%s" % (sup.p.poll(), sup.log()[-4000:]))
-        for c in reversed(ts.cleanups):
-            try:
-                c()
-            except Exception:
-                pass
-        shutil.rmtree(TMP, ignore_errors=True)
-    if ts.failures:
-        print("%d check(s) failed" % len(ts.failures))
-        sys.exit(1)
-    sys.exit(0)
+    ts.run_cases(CASES)

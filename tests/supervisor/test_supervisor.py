@@ -140,7 +140,9 @@ class Supervisor:
             e["LD_PRELOAD"] = ASAN
         self.errpath = os.path.join(TMP, "supervisor-%d.log" % time.monotonic_ns())
         self.err = open(self.errpath, "w")
-        self.p = subprocess.Popen([SUP, "--listen", "127.0.0.1:0"] + list(args),
+        # a free RTSP port, not 8554 (other tests, a demo): args may override
+        self.p = subprocess.Popen([SUP, "--listen", "127.0.0.1:0", "--rtsp-port", "0"]
+                                  + list(args),
                                   env=e, stdout=subprocess.PIPE,
                                   stderr=self.err, text=True)
         cleanups.append(self.kill)
@@ -327,8 +329,9 @@ def case_api():
     check(st == 201 and s2["id"] == "named" and s2["width"] == 1280, "POST with an id and defaults")
     st, e = sup.http("POST", "/api/v1/sessions", {"template": "test", "id": "named"})
     check(st == 409 and "already exists" in e["error"], "duplicate id is 409")
-    check(s2["ws_port"] != s["ws_port"] and s2["rtsp_port"] != s["rtsp_port"],
-          "each session gets its own WebSocket and RTSP port")
+    check(s2["ws_port"] != s["ws_port"] and s2["rtsp_port"] == s["rtsp_port"]
+          and s2["rtsp_url"].endswith(":%d/named" % s["rtsp_port"]),
+          "each session gets its own WebSocket port; RTSP is the supervisor's one port")
 
     bad = [
         (b"{not json", 400, "not valid JSON"),
@@ -1382,9 +1385,11 @@ CASES = {"api": case_api, "auth": case_auth, "restart": case_restart,
          "nodisplay": case_nodisplay, "csrf": case_csrf,
          "bodylimit": case_bodylimit, "ids": case_ids, "tokens": case_tokens}
 
-if __name__ == "__main__":
+def run_cases(cases):
+    """Runs the case named on the command line from @cases and exits: 0
+    when every check passed (supervisor logs printed on a failure)."""
     try:
-        CASES[CASE]()
+        cases[CASE]()
     except Exception as exc:  # a crash is a failure with its reason
         import traceback
         traceback.print_exc()
@@ -1403,3 +1408,7 @@ if __name__ == "__main__":
         print("%d check(s) failed" % len(failures))
         sys.exit(1)
     sys.exit(0)
+
+
+if __name__ == "__main__":
+    run_cases(CASES)

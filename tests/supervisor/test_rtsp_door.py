@@ -1,0 +1,229 @@
+#!/usr/bin/env python3
+"""The supervisor's one RTSP port for every session (meson suite 'supervisor').
+
+  test_rtsp_door.py BUILD_ROOT SOURCE_ROOT CASE
+
+CASE:
+  rtsp-door    two sessions (320x240, 640x360) behind one free RTSP port,
+               each handed to its own session process: ffprobe on both at
+               once reports each its own size; ffmpeg decodes frames over
+               UDP and over TCP-interleaved; a client that connected and sent
+               nothing blocks nobody; no or wrong credentials: 401, right
+               ones: 200; unknown session: 404 with the client's CSeq; junk,
+               a NUL byte and a head over 4 KiB: 400; past 256 clients that
+               have not sent a whole request, a new one is closed at once;
+               the handoff socket is 0600; a deleted session's mount is gone
+               (404) and its client is disconnected.
+
+Uses the helpers of test_supervisor.py (same arguments)."""
+import base64
+import os
+import socket
+import stat
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import test_supervisor as ts  # noqa: E402  (reads sys.argv like we do)
+
+check, TMP = ts.check, ts.TMP
+
+TEMPLATE = (
+    "videotestsrc is-live=true ! video/x-raw,width=${WIDTH},height=${HEIGHT},"
+    "framerate=${FPS}/1 ! vmstreamenc ! rtsph264sink address=${RTSP_ADDRESS} "
+    "port=${RTSP_PORT} mount=/${SESSION_ID} handoff-socket=\"${RTSP_HANDOFF_SOCKET}\" "
+    "user=\"${RTSP_USER}\" password-file=\"${RTSP_PASSWORD_FILE}\"\n")
+USER, PASSWORD = "alice", "door-pa55"
+
+
+def answer(port, data, timeout=10):
+    """Sends @data as it is; returns what the server sent (until it closed,
+    a whole answer or @timeout)."""
+    return ts.read_answer(ts.raw_request(port, data), timeout)[1]
+
+
+def describe(port, url, user_pass=None, cseq=7):
+    """The whole answer to one DESCRIBE of @url."""
+    auth = ""
+    if user_pass:
+        auth = "Authorization: Basic %s\r\n" % base64.b64encode(user_pass.encode()).decode()
+    req = "DESCRIBE %s RTSP/1.0\r\nCSeq: %d\r\nAccept: application/sdp\r\n%s\r\n" % (url, cseq, auth)
+    return answer(port, req.encode())
+
+
+def status(text):
+    return text.split("\r\n", 1)[0]
+
+
+def ffprobe(url):
+    return subprocess.Popen(["ffprobe", "-v", "error", "-rtsp_transport", "tcp",
+                             "-show_entries", "stream=width,height", "-of", "csv=p=0", url],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def ffmpeg(url, transport, frames):
+    args = ["ffmpeg", "-nostdin", "-v", "error", "-stats", "-rtsp_transport", transport,
+            "-i", url]
+    if frames:
+        args += ["-frames:v", str(frames)]
+    return subprocess.Popen(args + ["-f", "null", "-"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def decoded_frames(stats):
+    """The last "frame=N" of ffmpeg's -stats output."""
+    n = 0
+    for part in stats.replace("\r", "\n").split("frame=")[1:]:
+        try:
+            n = int(part.split()[0])
+        except (ValueError, IndexError):
+            pass
+    return n
+
+
+def case_rtsp_door():
+    templates = ts.make_templates()
+    with open(os.path.join(templates, "rtsp.txt"), "w") as f:
+        f.write(TEMPLATE)
+    sup = ts.Supervisor(env={"HELIX_TOKEN": "tok", "VMSTREAM_RTSP_USER": USER,
+                             "VMSTREAM_RTSP_PASSWORD": PASSWORD}, templates=templates)
+    sessions = {}
+    for sid, w, h in (("small", 320, 240), ("big", 640, 360)):
+        st, s = sup.http("POST", "/api/v1/sessions",
+                         {"template": "rtsp", "id": sid, "width": w, "height": h, "fps": 30})
+        check(st == 201 and s.get("state") == "running", "session %s runs (%s %s)" % (sid, st, s))
+        sessions[sid] = s
+    port = sessions["small"].get("rtsp_port", 0)
+    check(port not in (0, 8554) and sessions["big"].get("rtsp_port") == port,
+          "both sessions are on the supervisor's one RTSP port (%d)" % port)
+    check(sessions["small"].get("rtsp_url") == "rtsp://127.0.0.1:%d/small" % port,
+          "rtsp_url is rtsp://host:port/{id}: %s" % sessions["small"].get("rtsp_url"))
+    sock = os.path.join(TMP, "run", "small", "rtsp.sock")
+    check(os.path.exists(sock) and stat.S_ISSOCK(os.lstat(sock).st_mode)
+          and stat.S_IMODE(os.lstat(sock).st_mode) == 0o600,
+          "the session's handoff socket is there, mode 0600")
+
+    # clients that say nothing, or half a request line, held open while the
+    # others are served
+    silent = socket.create_connection(("127.0.0.1", port))
+    partial = socket.create_connection(("127.0.0.1", port))
+    partial.sendall(b"DESCRIBE rtsp://127.0.0.1/sma")
+    silent_since = time.monotonic()
+
+    def url(sid, login=True):
+        cred = "%s:%s@" % (USER, PASSWORD) if login else ""
+        return "rtsp://%s127.0.0.1:%d/%s" % (cred, port, sid)
+
+    probes = {sid: ffprobe(url(sid)) for sid in sessions}
+    for sid, want in (("small", "320,240"), ("big", "640,360")):
+        try:
+            out, err = probes[sid].communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            probes[sid].kill()
+            out, err = probes[sid].communicate()
+        check(probes[sid].returncode == 0 and out.strip() == want,
+              "ffprobe on /%s (both at once) sees its own %s: %r %s"
+              % (sid, want, out.strip(), err.strip()[-200:]))
+
+    runs = {"udp": ffmpeg(url("small"), "udp", 30), "tcp": ffmpeg(url("big"), "tcp", 30)}
+    for transport, p in runs.items():
+        try:
+            _, err = p.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            _, err = p.communicate()
+        n = decoded_frames(err)
+        check(p.returncode == 0 and n >= 30,
+              "ffmpeg decodes %d frames over %s through the handed-over connection%s"
+              % (n, transport, "" if p.returncode == 0 else ": " + err.strip()[-300:]))
+
+    # authentication stays the session's: exactly 401 without or with a wrong login
+    u = "rtsp://127.0.0.1:%d/small" % port
+    check(status(describe(port, u)) == "RTSP/1.0 401 Unauthorized", "no login: 401")
+    check(status(describe(port, u, USER + ":wrong")) == "RTSP/1.0 401 Unauthorized",
+          "a wrong password: 401")
+    check(status(describe(port, u, USER + ":" + PASSWORD)) == "RTSP/1.0 200 OK",
+          "the right login: 200")
+
+    # the door's own answers
+    a = describe(port, "rtsp://127.0.0.1:%d/nosuch" % port, cseq=42)
+    check(status(a) == "RTSP/1.0 404 Not Found" and "CSeq: 42\r\n" in a,
+          "an unknown session: 404 with the request's CSeq: %r" % a)
+    a = describe(port, "rtsp://127.0.0.1:%d/" % port)
+    check(status(a) == "RTSP/1.0 404 Not Found", "no session in the URL: 404")
+    check(status(answer(port, b"hello there\r\n\r\n")) == "RTSP/1.0 400 Bad Request",
+          "junk: 400")
+    check(status(answer(port, b"OPTIONS rtsp://x/small RTSP/1.0\r\nCSeq: 1\r\nX: \0\r\n\r\n"))
+          == "RTSP/1.0 400 Bad Request", "a NUL byte in the head: 400")
+    big = b"OPTIONS rtsp://x/small RTSP/1.0\r\nX: " + b"a" * 5000
+    check(status(answer(port, big)) == "RTSP/1.0 400 Bad Request", "a head over 4 KiB: 400")
+
+    # the silent clients held nothing up: they are still waiting, or (on a
+    # machine so slow that all this took the door's 10 s) got exactly 408
+    waited = time.monotonic() - silent_since
+    for c, what in ((silent, "nothing"), (partial, "half a request line")):
+        c.setblocking(False)
+        try:
+            got = c.recv(4096).decode(errors="replace")
+        except BlockingIOError:
+            got = None
+        check(got is None if waited < 9 else
+              got is None or status(got) == "RTSP/1.0 408 Request Timeout",
+              "a client that sent %s is still waiting (or got 408 after %.0f s): %r"
+              % (what, waited, got))
+        c.close()
+
+    # a bounded number of clients may be half-way through their request
+    before = fd_count(sup.p.pid)
+    held = [socket.create_connection(("127.0.0.1", port)) for _ in range(256)]
+    check(ts.wait_for(lambda: fd_count(sup.p.pid) >= before + 256, 20, 0.05),
+          "the supervisor took 256 silent clients")
+    extra = socket.create_connection(("127.0.0.1", port), timeout=10)
+    try:
+        closed = extra.recv(1) == b""
+    except (socket.timeout, ConnectionResetError):
+        closed = False
+    extra.close()
+    check(closed, "past 256 clients without a whole request, the next one is closed")
+    for c in held:
+        c.close()
+    check(ts.wait_for(lambda: status(describe(port, u, USER + ":" + PASSWORD))
+                      == "RTSP/1.0 200 OK", 10, 0.1),
+          "once they are gone a client is served again")
+
+    # deleting a session: its client is disconnected, its mount is gone
+    watcher = ffmpeg(url("big"), "tcp", 0)
+    ts.wait_for(lambda: sessions_clients(sup, "big") > 0, 20, 0.1)
+    st, _ = sup.http("DELETE", "/api/v1/sessions/big")
+    check(st in (200, 202, 204), "DELETE the session (%s)" % st)
+    try:
+        watcher.communicate(timeout=20)
+        ended = True
+    except subprocess.TimeoutExpired:
+        watcher.kill()
+        watcher.communicate()
+        ended = False
+    check(ended, "the deleted session's RTSP client was disconnected")
+    check(ts.wait_for(lambda: status(describe(port, "rtsp://127.0.0.1:%d/big" % port))
+                      == "RTSP/1.0 404 Not Found", 10, 0.1),
+          "the deleted session's mount is gone: 404")
+    check(status(describe(port, u, USER + ":" + PASSWORD)) == "RTSP/1.0 200 OK",
+          "the other session still plays")
+    ts.no_asan_reports(sup)
+    check(sup.stop() == 0, "supervisor exits 0")
+
+
+def fd_count(pid):
+    return len(os.listdir("/proc/%d/fd" % pid))
+
+
+def sessions_clients(sup, sid):
+    st, s = sup.http("GET", "/api/v1/sessions/" + sid)
+    return (s.get("stats", {}).get("clients", 0) or 0) if st == 200 else 0
+
+
+CASES = {"rtsp-door": case_rtsp_door}
+
+if __name__ == "__main__":
+    ts.run_cases(CASES)
