@@ -738,8 +738,13 @@ gst_rtsp_h264_sink_render (GstBaseSink *sink, GstBuffer *buffer)
     self->frames++;
   }
   g_mutex_unlock (&self->feed_lock);
-  if (!appsrc)
+  if (!appsrc) {
+    GST_LOG_OBJECT (self, "%s access unit not handed on",
+                    delta ? "delta" : "key");
     return GST_FLOW_OK;
+  }
+  GST_LOG_OBJECT (self, "%s access unit to the RTSP media",
+                  delta ? "delta" : "key");
 
   /* The media pipeline has a clock and base time of its own: let appsrc
    * stamp arrival times (do-timestamp) instead of ours. Shares the memory. */
