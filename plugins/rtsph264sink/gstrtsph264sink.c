@@ -69,7 +69,7 @@ GST_DEBUG_CATEGORY_STATIC (gst_rtsp_h264_sink_debug);
 #define APPSRC_MAX_BYTES (8 * 1024 * 1024)
 
 #define MEDIA_LAUNCH                                                           \
-  "( appsrc name=" APPSRC_NAME " is-live=true format=time do-timestamp=true "  \
+  "( appsrc name=" APPSRC_NAME " is-live=true format=time do-timestamp=false " \
   "block=false ! rtph264pay name=pay0 pt=96 config-interval=-1 "               \
   "aggregate-mode=zero-latency )"
 
@@ -106,6 +106,7 @@ struct _GstRtspH264Sink {
   GstElement *appsrc;
   GstRTSPMedia *media; /* not reffed: only compared and unprepared */
   gboolean need_keyframe;
+  gboolean asked_keyframe; /* since need_keyframe was set, while playing */
   GstCaps *caps;
 
   gint n_clients; /* atomic */
@@ -186,6 +187,7 @@ media_configure_cb (GstRTSPMediaFactory *factory, GstRTSPMedia *media,
   self->appsrc = appsrc;
   self->media = media;
   self->need_keyframe = TRUE;
+  self->asked_keyframe = FALSE;
   if (self->caps)
     gst_app_src_set_caps (GST_APP_SRC (appsrc), self->caps);
   g_mutex_unlock (&self->feed_lock);
@@ -723,34 +725,95 @@ gst_rtsp_h264_sink_set_caps (GstBaseSink *sink, GstCaps *caps)
   return TRUE;
 }
 
+/* The running time of the media pipeline @appsrc is in, NONE unless it is
+ * PLAYING with its clock and base time. Buffers are stamped with it here
+ * rather than by appsrc (do-timestamp): appsrc stamps clock time minus its
+ * base time even while the base time is not yet set (a live media going to
+ * PLAYING for the first time, or PAUSED between preparing and a client's
+ * PLAY), and a buffer stamped that way is the whole clock time ahead: the
+ * media's sinks wait for it and the client gets nothing (seen about once
+ * in 50 joins). */
+static GstClockTime
+media_running_time (GstElement *appsrc)
+{
+  GstClockTime base, now = GST_CLOCK_TIME_NONE;
+  GstClock *clock = NULL;
+  gboolean playing;
+
+  GST_OBJECT_LOCK (appsrc);
+  playing = GST_STATE (appsrc) == GST_STATE_PLAYING
+            && GST_STATE_PENDING (appsrc) == GST_STATE_VOID_PENDING;
+  base = GST_ELEMENT_CAST (appsrc)->base_time;
+  if (GST_ELEMENT_CLOCK (appsrc))
+    clock = gst_object_ref (GST_ELEMENT_CLOCK (appsrc));
+  GST_OBJECT_UNLOCK (appsrc);
+  if (playing && clock && base != 0) {
+    GstClockTime t = gst_clock_get_time (clock);
+    if (t >= base)
+      now = t - base;
+  }
+  gst_clear_object (&clock);
+  return now;
+}
+
+/* Whether the access unit goes to @appsrc's media now; a media that is not
+ * playing gets nothing and starts again at a keyframe, asked for once. */
+static gboolean
+feed_decide (GstRtspH264Sink *self, GstElement *appsrc, gboolean delta,
+             GstClockTime running)
+{
+  gboolean feed = FALSE, ask = FALSE;
+
+  g_mutex_lock (&self->feed_lock);
+  if (self->appsrc != appsrc) {
+    /* the media changed meanwhile */
+  } else if (!GST_CLOCK_TIME_IS_VALID (running)) {
+    self->need_keyframe = TRUE;
+    self->asked_keyframe = FALSE;
+  } else if (self->need_keyframe && delta) {
+    ask = !self->asked_keyframe;
+    self->asked_keyframe = TRUE;
+  } else {
+    self->need_keyframe = FALSE;
+    self->frames++;
+    feed = TRUE;
+  }
+  g_mutex_unlock (&self->feed_lock);
+  if (ask)
+    request_keyframe (self, "the RTSP media plays and waits for a keyframe");
+  return feed;
+}
+
 static GstFlowReturn
 gst_rtsp_h264_sink_render (GstBaseSink *sink, GstBuffer *buffer)
 {
   GstRtspH264Sink *self = GST_RTSP_H264_SINK (sink);
   gboolean delta = GST_BUFFER_FLAG_IS_SET (buffer, GST_BUFFER_FLAG_DELTA_UNIT);
   GstElement *appsrc = NULL;
+  GstClockTime running;
   GstBuffer *out;
 
   g_mutex_lock (&self->feed_lock);
-  if (self->appsrc && !(self->need_keyframe && delta)) {
+  if (self->appsrc)
     appsrc = gst_object_ref (self->appsrc);
-    self->need_keyframe = FALSE;
-    self->frames++;
-  }
   g_mutex_unlock (&self->feed_lock);
-  if (!appsrc) {
+  if (!appsrc)
+    return GST_FLOW_OK; /* nobody watches */
+  running = media_running_time (appsrc);
+  if (!feed_decide (self, appsrc, delta, running)) {
     GST_LOG_OBJECT (self, "%s access unit not handed on",
                     delta ? "delta" : "key");
+    gst_object_unref (appsrc);
     return GST_FLOW_OK;
   }
-  GST_LOG_OBJECT (self, "%s access unit to the RTSP media",
-                  delta ? "delta" : "key");
+  GST_LOG_OBJECT (self, "%s access unit to the RTSP media at %" GST_TIME_FORMAT,
+                  delta ? "delta" : "key", GST_TIME_ARGS (running));
 
-  /* The media pipeline has a clock and base time of its own: let appsrc
-   * stamp arrival times (do-timestamp) instead of ours. Shares the memory. */
+  /* stamped with the media pipeline's running time (see
+   * media_running_time()); shares the memory */
   out = gst_buffer_copy (buffer);
-  GST_BUFFER_PTS (out) = GST_CLOCK_TIME_NONE;
-  GST_BUFFER_DTS (out) = GST_CLOCK_TIME_NONE;
+  GST_BUFFER_PTS (out) = running;
+  GST_BUFFER_DTS (out) = running;
   if (gst_app_src_push_buffer (GST_APP_SRC (appsrc), out) != GST_FLOW_OK)
     GST_DEBUG_OBJECT (self, "RTSP media is shutting down; buffer dropped");
   gst_object_unref (appsrc);
