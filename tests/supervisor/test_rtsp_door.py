@@ -216,6 +216,41 @@ def case_rtsp_door():
                       == "RTSP/1.0 200 OK", 10, 0.1),
           "once they are gone a client is served again")
 
+    # the session's handoff socket itself: a client handed over there is
+    # served; more than 4 KiB, or no socket, is dropped and the session lives
+    def handed(head, fds=1):
+        with socket.socket() as lst:
+            lst.bind(("127.0.0.1", 0))
+            lst.listen(1)
+            client = socket.create_connection(lst.getsockname())
+            server, _ = lst.accept()
+        with socket.socket(socket.AF_UNIX) as raw:
+            raw.connect(sock)
+            socket.send_fds(raw, [head], [server.fileno()] * fds)
+        server.close()
+        client.settimeout(10)
+        try:
+            got = client.recv(4096).decode(errors="replace")
+        except socket.timeout:
+            got = "(nothing in 10 s)"
+        client.close()
+        return got
+
+    opt = b"OPTIONS rtsp://127.0.0.1/small RTSP/1.0\r\nCSeq: 5\r\n\r\n"
+    got = handed(opt)
+    check(got.startswith("RTSP/1.0 ") and "CSeq: 5" in got,
+          "a client handed to the session's socket directly is answered: %r" % got[:40])
+    got = handed(opt, fds=2)
+    check(got.startswith("RTSP/1.0 ") and "CSeq: 5" in got,
+          "with two descriptors the first is served (the other closed): %r" % got[:40])
+    check(handed(b"OPTIONS rtsp://127.0.0.1/small RTSP/1.0\r\nX: " + b"a" * 5000) == "",
+          "a handoff over 4 KiB is dropped: the client is closed")
+    with socket.socket(socket.AF_UNIX) as raw:
+        raw.connect(sock)
+        raw.sendall(opt)
+    check(status(describe(port, u, USER + ":" + PASSWORD)) == "RTSP/1.0 200 OK",
+          "a handoff without a socket is ignored and the session still serves")
+
     # deleting a session: its client is disconnected, its mount is gone
     st, _ = sup.http("DELETE", "/api/v1/sessions/big")
     check(st == 200, "DELETE the session (%s)" % st)
