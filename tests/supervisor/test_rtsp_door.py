@@ -199,7 +199,9 @@ def case_rtsp_door():
     before, held = fd_count(sup.p.pid), []
     for _ in range(4):
         held += [socket.create_connection(("127.0.0.1", port)) for _ in range(64)]
+        t0 = time.monotonic()
         ts.wait_for(lambda: fd_count(sup.p.pid) >= before + len(held), 5, 0.05)
+        print("batch: %d sockets after %.2f s" % (fd_count(sup.p.pid) - before, time.monotonic() - t0))
     check(fd_count(sup.p.pid) >= before + 256,
           "the supervisor took 256 silent clients (%d sockets, %d before)"
           % (fd_count(sup.p.pid), before))
