@@ -18,6 +18,7 @@
  * DOOR_MAX_PENDING are read at once, more are closed at once. */
 #include "supervisor.h"
 
+#include "vmsnet.h"
 #include "vmsrtsp.h"
 
 #include <gio/gunixsocketaddress.h>
@@ -59,10 +60,16 @@ door_answer (Door *d, guint code, const gchar *reason, const gchar *why)
 {
   GSocket *sock = g_socket_connection_get_socket (d->conn);
   g_autofree gchar *text = vms_rtsp_answer (code, reason, d->cseq);
+  g_autofree gchar *id = vms_printable (d->session_id, 64);
+  g_autoptr (GSocketAddress) peer
+      = g_socket_connection_get_remote_address (d->conn, NULL);
+  g_autofree gchar *from
+      = G_IS_INET_SOCKET_ADDRESS (peer) ? g_inet_address_to_string (
+            g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (peer)))
+                                        : g_strdup ("?");
 
-  g_message ("RTSP: %u %s for a client%s%s: %s", code, reason,
-             d->session_id ? " of session " : "",
-             d->session_id ? d->session_id : "", why);
+  g_message ("RTSP: %u %s to %s%s%s: %s", code, reason, from,
+             d->session_id ? " for session " : "", id, why);
   g_socket_set_blocking (sock, FALSE);
   g_socket_send (sock, text, strlen (text), NULL, NULL);
   door_free (d);

@@ -242,6 +242,18 @@ test_loopback (void)
   g_assert_false (vms_address_is_loopback (NULL));
 }
 
+static void
+test_printable (void)
+{
+  g_autofree gchar *a = vms_printable ("s1\x1b[31m\r\nX", 64);
+  g_autofree gchar *b = vms_printable ("abcdef", 3);
+  g_autofree gchar *c = vms_printable (NULL, 3);
+
+  g_assert_cmpstr (a, ==, "s1?[31m??X");
+  g_assert_cmpstr (b, ==, "abc...");
+  g_assert_cmpstr (c, ==, "");
+}
+
 /* The session a request head names, "" when it names none, NULL when
  * it is refused (400); *@cseq gets the CSeq the door would echo. */
 static gchar *
@@ -331,5 +343,6 @@ main (int argc, char **argv)
   g_test_add_func ("/net/origins", test_origins);
   g_test_add_func ("/net/loopback", test_loopback);
   g_test_add_func ("/rtsp/head", test_rtsp_head);
+  g_test_add_func ("/net/printable", test_printable);
   return g_test_run ();
 }

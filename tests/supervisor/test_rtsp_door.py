@@ -170,6 +170,9 @@ def case_rtsp_door():
     a = describe(port, "rtsp://127.0.0.1:%d/nosuch" % port, cseq=42)
     check(status(a) == "RTSP/1.0 404 Not Found" and "CSeq: 42\r\n" in a,
           "an unknown session: 404 with the request's CSeq: %r" % a)
+    a = describe(port, "rtsp://127.0.0.1:%d/odd\x1b[2Jid" % port)
+    check(status(a) == "RTSP/1.0 404 Not Found" and "session odd?[2Jid: no such" in sup.log()
+          and "session odd\x1b" not in sup.log(), "a client's id is logged as printable text only")
     a = describe(port, "rtsp://127.0.0.1:%d/" % port)
     check(status(a) == "RTSP/1.0 404 Not Found", "no session in the URL: 404")
     check(status(answer(port, b"hello there\r\n\r\n")) == "RTSP/1.0 400 Bad Request",
