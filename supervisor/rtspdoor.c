@@ -15,7 +15,12 @@
  * 503 (the session is not running, or its process did not take the
  * client). Every client is read asynchronously with its own timeout, so a
  * silent or slow one holds nothing but its own connection; at most
- * DOOR_MAX_PENDING are read at once, more are closed at once. */
+ * DOOR_MAX_PENDING are read at once, more are closed at once.
+ *
+ * The listening socket is ours (a GSocket source that accepts until
+ * EAGAIN), not a GSocketService: under load a GSocketService here stopped
+ * accepting after a burst of connections (the listen queue overflowed while
+ * the main loop ran; tests/supervisor/test_rtsp_door.py, 256 clients). */
 #include "supervisor.h"
 
 #include "vmsnet.h"
@@ -177,26 +182,45 @@ door_timeout_cb (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
-static gboolean
-door_incoming_cb (GSocketService *service, GSocketConnection *conn,
-                  GObject *source_object, gpointer user_data)
+/* A new client: read its request head, or close it at once past
+ * DOOR_MAX_PENDING. */
+static void
+door_take (VmsSupervisor *sup, GSocket *sock)
 {
-  VmsSupervisor *sup = user_data;
   Door *d;
 
   if (g_list_length (sup->rtsp_doors) >= DOOR_MAX_PENDING
       || sup->shutting_down) {
-    g_io_stream_close (G_IO_STREAM (conn), NULL, NULL);
-    return TRUE;
+    g_socket_close (sock, NULL);
+    return;
   }
   d = g_new0 (Door, 1);
   sup->rtsp_doors = g_list_prepend (sup->rtsp_doors, d);
   d->sup = sup;
-  d->conn = g_object_ref (conn);
+  d->conn = g_socket_connection_factory_create_connection (sock);
   d->cancel = g_cancellable_new ();
   d->timeout_id = g_timeout_add_seconds (DOOR_TIMEOUT_S, door_timeout_cb, d);
   door_read (d);
-  return TRUE;
+}
+
+/* The listening socket is readable: accept every connection waiting (a
+ * burst of clients never waits for more main loop turns than needed). */
+static gboolean
+door_incoming_cb (GSocket *listener, GIOCondition cond, gpointer user_data)
+{
+  VmsSupervisor *sup = user_data;
+
+  for (;;) {
+    g_autoptr (GError) err = NULL;
+    g_autoptr (GSocket) sock = g_socket_accept (listener, NULL, &err);
+
+    if (sock == NULL) {
+      if (!g_error_matches (err, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+        g_message ("RTSP: cannot accept a client: %s", err->message);
+      return G_SOURCE_CONTINUE;
+    }
+    door_take (sup, sock);
+  }
 }
 
 gboolean
@@ -208,26 +232,34 @@ vms_rtsp_door_start (VmsSupervisor *sup, GError **error)
       cfg->listen_host, (guint)cfg->rtsp_port);
   g_autoptr (GSocketAddress) bound = NULL;
   g_autoptr (GError) err = NULL;
+  GSocket *sock;
 
   g_return_val_if_fail (sa != NULL, FALSE);
-  sup->rtsp_door = g_socket_service_new ();
-  /* a burst of players connecting at once is not refused by the kernel */
-  g_socket_listener_set_backlog (G_SOCKET_LISTENER (sup->rtsp_door), 128);
-  if (!g_socket_listener_add_address (
-          G_SOCKET_LISTENER (sup->rtsp_door), sa, G_SOCKET_TYPE_STREAM,
-          G_SOCKET_PROTOCOL_TCP, NULL, &bound, &err)) {
+  sock = g_socket_new (g_socket_address_get_family (sa), G_SOCKET_TYPE_STREAM,
+                       G_SOCKET_PROTOCOL_TCP, &err);
+  if (sock) {
+    /* a burst of players connecting at once is not refused by the kernel */
+    g_socket_set_listen_backlog (sock, DOOR_MAX_PENDING);
+    g_socket_set_blocking (sock, FALSE);
+  }
+  if (sock == NULL || !g_socket_bind (sock, sa, TRUE, &err)
+      || !g_socket_listen (sock, &err)
+      || !(bound = g_socket_get_local_address (sock, &err))) {
     g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED,
                  "cannot listen for RTSP on %s port %d (HELIX_RTSP_PORT, "
                  "--rtsp-port): %s",
                  cfg->listen_host, cfg->rtsp_port, err->message);
-    g_clear_object (&sup->rtsp_door);
+    g_clear_object (&sock);
     return FALSE;
   }
+  sup->rtsp_listener = sock;
   sup->rtsp_port
       = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
-  g_signal_connect (sup->rtsp_door, "incoming", G_CALLBACK (door_incoming_cb),
-                    sup);
-  g_socket_service_start (sup->rtsp_door);
+  sup->rtsp_source = g_socket_create_source (sock, G_IO_IN, NULL);
+  g_source_set_callback (sup->rtsp_source,
+                         (GSourceFunc)(void (*) (void))door_incoming_cb, sup,
+                         NULL);
+  g_source_attach (sup->rtsp_source, NULL);
   g_message ("RTSP for every session on rtsp://%s%s%s:%u/{id}",
              strchr (cfg->listen_host, ':') ? "[" : "", cfg->listen_host,
              strchr (cfg->listen_host, ':') ? "]" : "", sup->rtsp_port);
@@ -237,11 +269,12 @@ vms_rtsp_door_start (VmsSupervisor *sup, GError **error)
 void
 vms_rtsp_door_stop (VmsSupervisor *sup)
 {
-  if (sup->rtsp_door == NULL)
+  if (sup->rtsp_listener == NULL)
     return;
-  g_socket_service_stop (sup->rtsp_door);
-  g_socket_listener_close (G_SOCKET_LISTENER (sup->rtsp_door));
-  g_clear_object (&sup->rtsp_door);
+  g_source_destroy (sup->rtsp_source);
+  g_clear_pointer (&sup->rtsp_source, g_source_unref);
+  g_socket_close (sup->rtsp_listener, NULL);
+  g_clear_object (&sup->rtsp_listener);
   /* clients still being read: their reads and connects end cancelled */
   for (GList *l = sup->rtsp_doors; l; l = l->next)
     g_cancellable_cancel (((Door *)l->data)->cancel);

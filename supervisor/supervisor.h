@@ -121,7 +121,8 @@ struct _VmsSupervisor {
   gboolean shutting_down;
   gint64 started_at;
   /* rtspdoor.c: the one RTSP port, clients whose request is being read */
-  GSocketService *rtsp_door;
+  GSocket *rtsp_listener;
+  GSource *rtsp_source;
   GList *rtsp_doors;
   guint rtsp_port; /* bound (cfg->rtsp_port 0 = any free port) */
 };
