@@ -118,3 +118,18 @@ vms_split_list (const gchar *list)
   g_ptr_array_add (out, NULL);
   return (gchar **)g_ptr_array_free (out, FALSE);
 }
+
+gchar *
+vms_printable (const gchar *text, gsize max)
+{
+  GString *out = g_string_new (NULL);
+  const gchar *p;
+
+  if (text == NULL)
+    return g_string_free (out, FALSE);
+  for (p = text; *p && out->len < max; p++)
+    g_string_append_c (out, g_ascii_isprint (*p) ? *p : '?');
+  if (*p)
+    g_string_append (out, "...");
+  return g_string_free (out, FALSE);
+}

@@ -39,4 +39,8 @@ gboolean vms_origin_allowed (const gchar *origin, const gchar *host_header,
 /* Splits a comma-separated list, trims, drops empty entries. */
 gchar **vms_split_list (const gchar *list);
 
+/* Text from a client fit for one log line or error message: printable
+ * ASCII (anything else becomes '?'), at most @max bytes then "...". */
+gchar *vms_printable (const gchar *text, gsize max);
+
 G_END_DECLS

@@ -115,29 +115,13 @@ request_host (SoupServerMessage *msg)
 
 /* --- refusals ------------------------------------------------------------ */
 
-/* Text from a client fit for one log line or error message. */
-static gchar *
-printable (const gchar *text, gsize max)
-{
-  GString *out = g_string_new (NULL);
-  const gchar *p;
-
-  if (text == NULL)
-    return g_string_free (out, FALSE);
-  for (p = text; *p && out->len < max; p++)
-    g_string_append_c (out, g_ascii_isprint (*p) ? *p : '?');
-  if (*p)
-    g_string_append (out, "...");
-  return g_string_free (out, FALSE);
-}
-
 /* One line per refused request, with who sent it. */
 static void
 log_refusal (SoupServerMessage *msg, guint status, const gchar *text)
 {
   const gchar *peer = soup_server_message_get_remote_host (msg);
   g_autofree gchar *path
-      = printable (g_uri_get_path (soup_server_message_get_uri (msg)), 128);
+      = vms_printable (g_uri_get_path (soup_server_message_get_uri (msg)), 128);
 
   g_message ("refused %s %s from %s: %u %s",
              soup_server_message_get_method (msg), path,
@@ -266,7 +250,7 @@ gate_got_headers (SoupServerMessage *msg, gpointer user_data)
     return; /* libsoup refused it already */
 
   if (!vms_host_allowed (host, (const gchar *const *)cfg->public_names)) {
-    g_autofree gchar *p = printable (host, 128);
+    g_autofree gchar *p = vms_printable (host, 128);
     refuse (msg, SOUP_STATUS_MISDIRECTED_REQUEST,
             "this server does not serve the host name \"%s\": use its IP "
             "address or localhost, or add the name to VMSTREAM_PUBLIC_NAMES "
@@ -276,7 +260,7 @@ gate_got_headers (SoupServerMessage *msg, gpointer user_data)
   }
   if (!vms_origin_allowed (origin, host,
                            (const gchar *const *)cfg->allowed_origins)) {
-    g_autofree gchar *p = printable (origin, 128);
+    g_autofree gchar *p = vms_printable (origin, 128);
     refuse (msg, SOUP_STATUS_FORBIDDEN,
             "requests from pages of %s are not accepted: only the "
             "supervisor's own origin and those in VMSTREAM_ALLOWED_ORIGINS "
@@ -287,7 +271,7 @@ gate_got_headers (SoupServerMessage *msg, gpointer user_data)
   if (g_str_equal (soup_server_message_get_method (msg), "POST")
       && !is_json (h)) {
     g_autofree gchar *p
-        = printable (soup_message_headers_get_one (h, "Content-Type"), 64);
+        = vms_printable (soup_message_headers_get_one (h, "Content-Type"), 64);
     refuse (msg, SOUP_STATUS_UNSUPPORTED_MEDIA_TYPE,
             "a POST must carry \"Content-Type: application/json\" (this one "
             "has %s%s%s)",

@@ -32,6 +32,7 @@
 #include "qmp.h"
 #include "vmssession.h"
 #include "vmsfs.h"
+#include "vmsrtsp.h"
 
 #define STABLE_RUN_US (30 * G_USEC_PER_SEC)
 
@@ -79,9 +80,12 @@ vms_session_unref (VmsSession *s)
   if (s->run_dir) {
     g_autofree gchar *secret_file
         = g_build_filename (s->run_dir, "link-secret", NULL);
+    g_autofree gchar *rtsp_socket
+        = g_build_filename (s->run_dir, VMS_RTSP_HANDOFF_NAME, NULL);
     if (s->qmp_path)
       g_unlink (s->qmp_path);
     g_unlink (secret_file);
+    g_unlink (rtsp_socket); /* left by a session process that was killed */
     g_rmdir (s->run_dir);
   }
   if (s->link_secret)
@@ -154,31 +158,6 @@ launcher_new (GSubprocessFlags flags)
 /* --- ports -------------------------------------------------------------- */
 
 static gboolean
-port_is_free (const gchar *host, guint port, guint *bound_port)
-{
-  g_autoptr (GSocket) sock = NULL;
-  g_autoptr (GInetAddress) ia = g_inet_address_new_from_string (host);
-  g_autoptr (GSocketAddress) sa = NULL;
-
-  if (ia == NULL)
-    ia = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
-  sock = g_socket_new (g_inet_address_get_family (ia), G_SOCKET_TYPE_STREAM,
-                       G_SOCKET_PROTOCOL_TCP, NULL);
-  if (sock == NULL)
-    return FALSE;
-  sa = g_inet_socket_address_new (ia, port);
-  if (!g_socket_bind (sock, sa, FALSE, NULL))
-    return FALSE;
-  if (bound_port) {
-    g_autoptr (GSocketAddress) local = g_socket_get_local_address (sock, NULL);
-    *bound_port
-        = local ? g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (local))
-                : 0;
-  }
-  return TRUE;
-}
-
-static gboolean
 port_used_by_session (VmsSupervisor *sup, guint port)
 {
   GHashTableIter it;
@@ -186,25 +165,19 @@ port_used_by_session (VmsSupervisor *sup, guint port)
   g_hash_table_iter_init (&it, sup->sessions);
   while (g_hash_table_iter_next (&it, NULL, &v)) {
     VmsSession *o = v;
-    if (o->rtsp_port == port || o->vsock_port == port)
+    if (o->vsock_port == port)
       return TRUE;
   }
   return FALSE;
 }
 
+/* The session's guest-link port; viewers reach it through the supervisor's
+ * own ports (relay.c, rtspdoor.c), so it has no TCP port of its own. */
 static gboolean
 allocate_ports (VmsSession *s, GError **error)
 {
   VmsSupervisor *sup = s->sup;
-  const gchar *host = sup->cfg->listen_host;
 
-  for (guint p = sup->cfg->rtsp_port; p < (guint)sup->cfg->rtsp_port + 1000;
-       p++) {
-    if (!port_used_by_session (sup, p) && port_is_free (host, p, NULL)) {
-      s->rtsp_port = p;
-      break;
-    }
-  }
   for (guint p = sup->cfg->vsock_port; p < (guint)sup->cfg->vsock_port + 1000;
        p++) {
     if (!port_used_by_session (sup, p)) {
@@ -212,9 +185,9 @@ allocate_ports (VmsSession *s, GError **error)
       break;
     }
   }
-  if (!s->rtsp_port || !s->vsock_port) {
+  if (!s->vsock_port) {
     g_set_error (error, G_IO_ERROR, G_IO_ERROR_ADDRESS_IN_USE,
-                 "no free TCP port for the session's RTSP server");
+                 "no free port for the session's guest link");
     return FALSE;
   }
   return TRUE;
@@ -255,8 +228,15 @@ session_vars (VmsSession *s)
   } else {
     g_hash_table_insert (v, "CAPTURE_ARGS", g_strdup (""));
   }
-  g_hash_table_insert (v, "RTSP_PORT", g_strdup_printf ("%u", s->rtsp_port));
+  /* RTSP: the supervisor's one port (rtspdoor.c) hands clients over to
+   * the session's rtsph264sink through RTSP_HANDOFF_SOCKET */
+  g_hash_table_insert (v, "RTSP_PORT",
+                       g_strdup_printf ("%u", s->sup->rtsp_port));
   g_hash_table_insert (v, "RTSP_ADDRESS", g_strdup (cfg->listen_host));
+  g_hash_table_insert (
+      v, "RTSP_HANDOFF_SOCKET",
+      s->run_dir ? g_build_filename (s->run_dir, VMS_RTSP_HANDOFF_NAME, NULL)
+                 : g_strdup (""));
   g_hash_table_insert (v, "RTSP_USER",
                        g_strdup (cfg->rtsp_user ? cfg->rtsp_user : ""));
   g_hash_table_insert (
@@ -1182,7 +1162,7 @@ vms_session_to_json (VmsSession *s, const gchar *host)
     json_builder_add_string_value (b, s->last_error);
   else
     json_builder_add_null_value (b);
-  INT ("rtsp_port", s->rtsp_port);
+  INT ("rtsp_port", s->sup->rtsp_port);
   INT ("vsock_port", s->vsock_port);
   {
     g_autofree gchar *player
@@ -1192,7 +1172,7 @@ vms_session_to_json (VmsSession *s, const gchar *host)
         = g_strdup_printf ("%s://%s:%u/stream/%s", vms_url_scheme (cfg, TRUE),
                            hb, cfg->listen_port, s->id);
     g_autofree gchar *rtsp
-        = g_strdup_printf ("rtsp://%s:%u/%s", hb, s->rtsp_port, s->id);
+        = g_strdup_printf ("rtsp://%s:%u/%s", hb, s->sup->rtsp_port, s->id);
     g_autofree gchar *viewer
         = g_strdup_printf ("%s#token=%s", player, s->viewer_token);
     STR ("player_url", player);

@@ -269,8 +269,10 @@ main (int argc, char **argv)
       "[HELIX_MAX_SESSIONS or VMSTREAM_MAX_SESSIONS, default 16]",
       "N" },
     { "rtsp-port", 0, 0, G_OPTION_ARG_INT, &cfg.rtsp_port,
-      "first RTSP port; each session gets the next free one "
-      "[HELIX_RTSP_PORT, default 8554]. RTSP login: VMSTREAM_RTSP_USER and "
+      "the RTSP port of every session, rtsp://HOST:PORT/ID, on the listen "
+      "address; 0 picks a free one [HELIX_RTSP_PORT, default 8554]. Each "
+      "client is handed to its session's process (RTSP_HANDOFF_SOCKET in "
+      "templates). RTSP login: VMSTREAM_RTSP_USER and "
       "VMSTREAM_RTSP_PASSWORD (or HELIX_RTSP_*); off loopback without them "
       "user vmstream and a generated password (RTSP_USER, "
       "RTSP_PASSWORD_FILE in templates)",
@@ -355,7 +357,8 @@ main (int argc, char **argv)
       "/api/v1/sessions/ID/stream)\n"
       "Template variables: SESSION_ID WIDTH HEIGHT FPS FRAMERATE ENCODER "
       "ENCODER_MODE CAPTURE VNC_SOCKET CAPTURE_ARGS WS_SOCKET RTSP_PORT "
-      "RTSP_ADDRESS VSOCK_PORT "
+      "RTSP_ADDRESS RTSP_HANDOFF_SOCKET RTSP_USER RTSP_PASSWORD_FILE "
+      "VSOCK_PORT "
       "VSOCK_URI DISPLAY TOKEN WS_TOKEN RUN_DIR VM_DIR VM_CPUS VM_MEMORY "
       "QMP_SOCKET, GUEST_PIPELINE and GUEST_PLUGINS (QEMU command), plus "
       "--var ones and the template's #:NAME= defaults.\n"
@@ -521,7 +524,7 @@ main (int argc, char **argv)
     return 2;
   }
   if (cfg.backoff_initial_ms < 1 || cfg.backoff_max_ms < cfg.backoff_initial_ms
-      || cfg.vsock_port < 1 || cfg.rtsp_port < 1 || cfg.rtsp_port > 65535
+      || cfg.vsock_port < 1 || cfg.rtsp_port < 0 || cfg.rtsp_port > 65535
       || cfg.vm_cpus < 1 || cfg.stop_timeout < 1 || cfg.start_timeout < 1
       || cfg.powerdown_timeout < 0 || cfg.max_sessions < 1) {
     g_printerr ("vmstream-supervisor: a numeric option is out of range "
@@ -603,8 +606,9 @@ main (int argc, char **argv)
   sup.sessions = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
                                         (GDestroyNotify)vms_session_unref);
   sup.started_at = g_get_monotonic_time ();
-  if (!vms_api_start (&sup, &error)) {
+  if (!vms_api_start (&sup, &error) || !vms_rtsp_door_start (&sup, &error)) {
     g_printerr ("vmstream-supervisor: %s\n", error->message);
+    vms_api_stop (&sup);
     g_hash_table_destroy (sup.sessions);
     g_main_loop_unref (sup.loop);
     g_clear_object (&sup.server);
@@ -636,6 +640,7 @@ main (int argc, char **argv)
 
   g_main_loop_run (sup.loop);
 
+  vms_rtsp_door_stop (&sup);
   vms_api_stop (&sup);
   g_source_remove (sig1);
   g_source_remove (sig2);

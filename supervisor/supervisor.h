@@ -78,7 +78,7 @@ struct _VmsSession {
   gchar *encoder;
   gchar *capture; /* guest | qemu (VmsConfig.capture unless the POST says) */
   gint width, height, fps;
-  guint rtsp_port, vsock_port;
+  guint vsock_port; /* viewers: relay.c; RTSP: the supervisor's port, rtspdoor.c */
   gchar *pipeline;
   gchar *viewer_token; /* watch and send input to this session only */
   VmsState state;
@@ -138,6 +138,11 @@ struct _VmsSupervisor {
   guint next_id;
   gboolean shutting_down;
   gint64 started_at;
+  /* rtspdoor.c: the one RTSP port, clients whose request is being read */
+  GSocket *rtsp_listener;
+  GSource *rtsp_source;
+  GList *rtsp_doors;
+  guint rtsp_port; /* bound (cfg->rtsp_port 0 = any free port) */
 };
 
 /* sessions.c */
@@ -182,6 +187,9 @@ const gchar *vms_url_scheme (const VmsConfig *cfg, gboolean websocket);
 gboolean vms_relay_start (VmsSession *s, SoupServerMessage *msg,
                           const gchar *sink_path, gboolean upgrade,
                           GError **error);
+/* rtspdoor.c: the RTSP port of every session (handoff to the session) */
+gboolean vms_rtsp_door_start (VmsSupervisor *sup, GError **error);
+void vms_rtsp_door_stop (VmsSupervisor *sup);
 
 /* api.c */
 gboolean vms_api_start (VmsSupervisor *sup, GError **error);

@@ -15,6 +15,27 @@
  * drops delta frames until that keyframe arrives, so the SDP carries
  * sprop-parameter-sets and every client starts decoding at once. Why appsrc
  * rather than proxysink/proxysrc or intervideo: see docs/encoding.md.
+ *
+ * With "handoff-socket" set the server listens on no TCP port: the
+ * element listens on that Unix socket instead and takes connected RTSP
+ * clients handed over by vmstream-supervisor's one RTSP port (the socket
+ * passed with SCM_RIGHTS, with the bytes the supervisor already read; see
+ * common/vmsrtsp.h), and gives each to the server with
+ * gst_rtsp_server_transfer_connection(). RTP then flows from this process
+ * straight to the client (UDP to its real address, or interleaved on the
+ * handed-over connection).
+ *
+ * SECTION:element-rtsph264sink
+ *
+ * Standalone, on its own TCP port:
+ * |[
+ * gst-launch-1.0 videotestsrc is-live=true ! vmstreamenc ! rtsph264sink
+ * port=8554 mount=/demo
+ * ]|
+ * Behind vmstream-supervisor's RTSP port (what the templates do):
+ * |[
+ * ... ! rtsph264sink mount=/s1 handoff-socket=/run/vmstream/s1/rtsp.sock
+ * ]|
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -23,11 +44,18 @@
 #include "gstrtsph264sink.h"
 
 #include "vmsnet.h"
+#include "vmsrtsp.h"
 
 #include <gst/app/gstappsrc.h>
 #include <gst/rtsp-server/rtsp-server.h>
+#include <gio/gunixfdmessage.h>
+#include <gio/gunixsocketaddress.h>
+#include <glib/gstdio.h>
 #include <gst/video/video.h>
+#include <errno.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 GST_DEBUG_CATEGORY_STATIC (gst_rtsp_h264_sink_debug);
 #define GST_CAT_DEFAULT gst_rtsp_h264_sink_debug
@@ -41,7 +69,7 @@ GST_DEBUG_CATEGORY_STATIC (gst_rtsp_h264_sink_debug);
 #define APPSRC_MAX_BYTES (8 * 1024 * 1024)
 
 #define MEDIA_LAUNCH                                                           \
-  "( appsrc name=" APPSRC_NAME " is-live=true format=time do-timestamp=true "  \
+  "( appsrc name=" APPSRC_NAME " is-live=true format=time do-timestamp=false " \
   "block=false ! rtph264pay name=pay0 pt=96 config-interval=-1 "               \
   "aggregate-mode=zero-latency )"
 
@@ -56,6 +84,7 @@ struct _GstRtspH264Sink {
   gchar *user;
   gchar *password;
   gchar *password_file;
+  gchar *handoff_socket;
 
   /* server, created in start(), freed in stop() */
   GMainContext *context;
@@ -64,12 +93,20 @@ struct _GstRtspH264Sink {
   GstRTSPServer *server;
   GSource *server_source;
   GstRTSPMediaFactory *factory;
+  /* handoff-socket: the listening Unix socket and its source (server
+   * thread), the path to unlink on stop; connections being read are in
+   * handoffs (server thread only) */
+  GSocket *handoff_listener;
+  GSource *handoff_source;
+  gchar *handoff_path;
+  GList *handoffs;
 
   /* the shared media's appsrc, under feed_lock */
   GMutex feed_lock;
   GstElement *appsrc;
   GstRTSPMedia *media; /* not reffed: only compared and unprepared */
   gboolean need_keyframe;
+  gboolean asked_keyframe; /* since need_keyframe was set, while playing */
   GstCaps *caps;
 
   gint n_clients; /* atomic */
@@ -84,6 +121,7 @@ enum {
   PROP_USER,
   PROP_PASSWORD,
   PROP_PASSWORD_FILE,
+  PROP_HANDOFF_SOCKET,
   PROP_URL,
   PROP_CLIENTS,
   PROP_FRAMES,
@@ -149,6 +187,7 @@ media_configure_cb (GstRTSPMediaFactory *factory, GstRTSPMedia *media,
   self->appsrc = appsrc;
   self->media = media;
   self->need_keyframe = TRUE;
+  self->asked_keyframe = FALSE;
   if (self->caps)
     gst_app_src_set_caps (GST_APP_SRC (appsrc), self->caps);
   g_mutex_unlock (&self->feed_lock);
@@ -266,13 +305,215 @@ credentials_resolve (GstRtspH264Sink *self, const gchar *address, gchar **user,
   return TRUE;
 }
 
+/* --- handoff-socket: clients handed over by vmstream-supervisor -------- */
+
+/* One connection on the handoff socket: the head of the client's first
+ * request, and the client's socket as SCM_RIGHTS (common/vmsrtsp.h). All
+ * of it runs in the server thread. */
+typedef struct {
+  GstRtspH264Sink *self;
+  GSocket *sock;
+  GSource *source;
+  gchar buf[VMS_RTSP_HEAD_MAX + 1];
+  gsize len;
+  gint fd; /* the RTSP client's socket, -1 until it came */
+} Handoff;
+
+static void
+handoff_free (Handoff *h)
+{
+  h->self->handoffs = g_list_remove (h->self->handoffs, h);
+  g_source_destroy (h->source);
+  g_source_unref (h->source);
+  g_object_unref (h->sock);
+  if (h->fd >= 0)
+    close (h->fd);
+  g_free (h);
+}
+
+/* Gives the handed-over client to the RTSP server, with the bytes the
+ * supervisor already read from it. */
+static void
+handoff_finish (Handoff *h)
+{
+  GstRtspH264Sink *self = h->self;
+  g_autoptr (GError) err = NULL;
+  g_autoptr (GSocketAddress) remote = NULL;
+  g_autofree gchar *ip = NULL;
+  GSocket *client;
+  guint16 port;
+
+  if (h->fd < 0 || h->len == 0 || memchr (h->buf, '\0', h->len)) {
+    GST_WARNING_OBJECT (self, "a handoff without a socket or a request: "
+                              "ignored");
+    return;
+  }
+  h->buf[h->len] = '\0';
+  client = g_socket_new_from_fd (h->fd, &err);
+  if (client == NULL) {
+    GST_WARNING_OBJECT (self, "the handed-over socket is unusable: %s",
+                        err->message);
+    return;
+  }
+  h->fd = -1; /* the GSocket's now */
+  remote = g_socket_get_remote_address (client, &err);
+  if (!G_IS_INET_SOCKET_ADDRESS (remote)) {
+    GST_WARNING_OBJECT (self, "the handed-over socket is not a connected "
+                              "TCP socket: closed");
+    g_object_unref (client);
+    return;
+  }
+  ip = g_inet_address_to_string (
+      g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (remote)));
+  port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (remote));
+  GST_DEBUG_OBJECT (self, "RTSP client %s:%u handed over", ip, port);
+  /* takes @client, also when it fails */
+  if (!gst_rtsp_server_transfer_connection (self->server, client, ip, port,
+                                            h->buf))
+    GST_WARNING_OBJECT (self, "the RTSP server refused a client from %s", ip);
+}
+
+static gboolean
+handoff_readable (GSocket *sock, GIOCondition cond, gpointer data)
+{
+  Handoff *h = data;
+  GSocketControlMessage **msgs = NULL;
+  gint n_msgs = 0, flags = 0;
+  GInputVector v = { h->buf + h->len, VMS_RTSP_HEAD_MAX + 1 - h->len };
+  g_autoptr (GError) err = NULL;
+  gssize n;
+
+  n = g_socket_receive_message (sock, NULL, &v, 1, &msgs, &n_msgs, &flags, NULL,
+                                &err);
+  for (gint i = 0; i < n_msgs; i++) {
+    if (G_IS_UNIX_FD_MESSAGE (msgs[i])) {
+      gint nfd = 0;
+      gint *fds
+          = g_unix_fd_message_steal_fds (G_UNIX_FD_MESSAGE (msgs[i]), &nfd);
+      for (gint j = 0; j < nfd; j++) {
+        if (h->fd < 0)
+          h->fd = fds[j];
+        else
+          close (fds[j]);
+      }
+      g_free (fds);
+    }
+    g_object_unref (msgs[i]);
+  }
+  g_free (msgs);
+  if (n < 0 && g_error_matches (err, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+    return G_SOURCE_CONTINUE;
+  if (n < 0) {
+    GST_WARNING_OBJECT (h->self, "reading a handoff: %s", err->message);
+  } else if (n > 0) {
+    h->len += (gsize)n;
+    if (h->len <= VMS_RTSP_HEAD_MAX)
+      return G_SOURCE_CONTINUE;
+    GST_WARNING_OBJECT (h->self, "a handoff longer than %d bytes: dropped",
+                        VMS_RTSP_HEAD_MAX);
+  } else {
+    handoff_finish (h); /* EOF: all of it came */
+  }
+  handoff_free (h);
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+handoff_incoming (GSocket *listener, GIOCondition cond, gpointer data)
+{
+  GstRtspH264Sink *self = data;
+  g_autoptr (GError) err = NULL;
+  GSocket *sock = g_socket_accept (listener, NULL, &err);
+  Handoff *h;
+
+  if (sock == NULL) {
+    if (!g_error_matches (err, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+      GST_WARNING_OBJECT (self, "accepting a handoff: %s", err->message);
+    return G_SOURCE_CONTINUE;
+  }
+  g_socket_set_blocking (sock, FALSE);
+  h = g_new0 (Handoff, 1);
+  h->self = self;
+  h->sock = sock;
+  h->fd = -1;
+  h->source
+      = g_socket_create_source (sock, G_IO_IN | G_IO_HUP | G_IO_ERR, NULL);
+  g_source_set_callback (
+      h->source, (GSourceFunc)(void (*) (void))handoff_readable, h, NULL);
+  g_source_attach (h->source, self->context);
+  self->handoffs = g_list_prepend (self->handoffs, h);
+  return G_SOURCE_CONTINUE;
+}
+
+/* Listens on @path (a stale socket of an earlier run is replaced), mode
+ * 0600; the source runs in the server's context. */
+static gboolean
+handoff_listen (GstRtspH264Sink *self, const gchar *path)
+{
+  g_autoptr (GError) err = NULL;
+  g_autoptr (GSocketAddress) addr = g_unix_socket_address_new (path);
+  GSocket *sock;
+  GStatBuf st;
+
+  if (g_lstat (path, &st) == 0 && S_ISSOCK (st.st_mode))
+    g_unlink (path);
+  sock = g_socket_new (G_SOCKET_FAMILY_UNIX, G_SOCKET_TYPE_STREAM,
+                       G_SOCKET_PROTOCOL_DEFAULT, &err);
+  if (sock == NULL || !g_socket_bind (sock, addr, FALSE, &err)
+      || g_chmod (path, 0600) != 0 || !g_socket_listen (sock, &err)) {
+    GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ_WRITE,
+                       ("Could not listen for handed-over RTSP clients on "
+                        "%s: %s",
+                        path, err ? err->message : g_strerror (errno)),
+                       (NULL));
+    g_clear_object (&sock);
+    return FALSE;
+  }
+  g_socket_set_blocking (sock, FALSE);
+  self->handoff_listener = sock;
+  self->handoff_path = g_strdup (path);
+  self->handoff_source = g_socket_create_source (sock, G_IO_IN, NULL);
+  g_source_set_callback (self->handoff_source,
+                         (GSourceFunc)(void (*) (void))handoff_incoming, self,
+                         NULL);
+  g_source_attach (self->handoff_source, self->context);
+  return TRUE;
+}
+
+/* Server thread: no more handoffs (stop). */
+static void
+handoff_close_in_thread (GstRtspH264Sink *self)
+{
+  if (self->handoff_source)
+    g_source_destroy (self->handoff_source);
+  while (self->handoffs)
+    handoff_free (self->handoffs->data);
+}
+
+/* After the server thread ended. */
+static void
+handoff_clear (GstRtspH264Sink *self)
+{
+  if (self->handoff_source) {
+    g_source_destroy (self->handoff_source);
+    g_clear_pointer (&self->handoff_source, g_source_unref);
+  }
+  while (self->handoffs)
+    handoff_free (self->handoffs->data);
+  g_clear_object (&self->handoff_listener);
+  if (self->handoff_path) {
+    g_unlink (self->handoff_path);
+    g_clear_pointer (&self->handoff_path, g_free);
+  }
+}
+
 static gboolean
 gst_rtsp_h264_sink_start (GstBaseSink *sink)
 {
   GstRtspH264Sink *self = GST_RTSP_H264_SINK (sink);
   GstRTSPMountPoints *mounts;
   GError *err = NULL;
-  gchar *address, *mount, *user, *password, *service;
+  gchar *address, *mount, *user, *password, *service, *handoff;
   guint port;
 
   GST_OBJECT_LOCK (self);
@@ -281,6 +522,9 @@ gst_rtsp_h264_sink_start (GstBaseSink *sink)
   mount = g_strdup (self->mount);
   user = g_strdup (self->user);
   password = g_strdup (self->password);
+  handoff = self->handoff_socket && *self->handoff_socket
+                ? g_strdup (self->handoff_socket)
+                : NULL;
   GST_OBJECT_UNLOCK (self);
 
   self->context = g_main_context_new ();
@@ -326,42 +570,51 @@ gst_rtsp_h264_sink_start (GstBaseSink *sink)
                                      g_object_ref (self->factory));
   g_object_unref (mounts);
 
-  self->server_source
-      = gst_rtsp_server_create_source (self->server, NULL, &err);
-  if (!self->server_source) {
+  if (handoff) {
+    /* no TCP port: clients come through the supervisor's RTSP port */
+    if (!handoff_listen (self, handoff))
+      goto failed;
+  } else if (!(self->server_source
+               = gst_rtsp_server_create_source (self->server, NULL, &err))) {
     GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ_WRITE,
                        ("Could not listen for RTSP on %s port %u: %s", address,
                         port, err ? err->message : "unknown error"),
                        (NULL));
     g_clear_error (&err);
     goto failed;
+  } else {
+    g_source_attach (self->server_source, self->context);
+    GST_OBJECT_LOCK (self);
+    self->bound_port = (guint)gst_rtsp_server_get_bound_port (self->server);
+    GST_OBJECT_UNLOCK (self);
   }
-  g_source_attach (self->server_source, self->context);
-
-  GST_OBJECT_LOCK (self);
-  self->bound_port = (guint)gst_rtsp_server_get_bound_port (self->server);
-  GST_OBJECT_UNLOCK (self);
   self->thread = g_thread_new ("rtsph264sink", server_thread_func, self);
 
-  GST_INFO_OBJECT (self, "serving rtsp://%s:%u%s", address, self->bound_port,
-                   mount);
+  GST_INFO_OBJECT (self, "serving rtsp://%s:%u%s%s%s", address,
+                   handoff ? port : self->bound_port, mount,
+                   handoff ? " through the handoff socket " : "",
+                   handoff ? handoff : "");
   gst_element_post_message (
       GST_ELEMENT (self),
       gst_message_new_element (
           GST_OBJECT (self),
           gst_structure_new ("rtsph264sink-listening", "address", G_TYPE_STRING,
-                             address, "port", G_TYPE_UINT, self->bound_port,
-                             "mount", G_TYPE_STRING, mount, NULL)));
-  if (port == 0)
+                             address, "port", G_TYPE_UINT,
+                             handoff ? port : self->bound_port, "mount",
+                             G_TYPE_STRING, mount, "handoff-socket",
+                             G_TYPE_STRING, handoff, NULL)));
+  if (port == 0 && !handoff)
     g_object_notify (G_OBJECT (self), "port");
 
   g_free (address);
   g_free (mount);
   g_free (user);
   g_free (password);
+  g_free (handoff);
   return TRUE;
 
 failed:
+  handoff_clear (self);
   g_clear_object (&self->factory);
   g_clear_object (&self->server);
   g_clear_pointer (&self->loop, g_main_loop_unref);
@@ -370,6 +623,7 @@ failed:
   g_free (mount);
   g_free (user);
   g_free (password);
+  g_free (handoff);
   return FALSE;
 }
 
@@ -399,7 +653,9 @@ shutdown_in_thread (gpointer data)
   mount = g_strdup (self->mount);
   GST_OBJECT_UNLOCK (self);
 
-  g_source_destroy (self->server_source);
+  if (self->server_source)
+    g_source_destroy (self->server_source);
+  handoff_close_in_thread (self);
   gst_rtsp_server_client_filter (self->server, remove_client, NULL);
   pool = gst_rtsp_server_get_session_pool (self->server);
   gst_rtsp_session_pool_filter (pool, remove_session, NULL);
@@ -443,6 +699,7 @@ gst_rtsp_h264_sink_stop (GstBaseSink *sink)
     g_source_unref (self->server_source);
     self->server_source = NULL;
   }
+  handoff_clear (self);
   g_clear_object (&self->factory);
   g_clear_object (&self->server);
   g_clear_pointer (&self->loop, g_main_loop_unref);
@@ -468,29 +725,95 @@ gst_rtsp_h264_sink_set_caps (GstBaseSink *sink, GstCaps *caps)
   return TRUE;
 }
 
+/* The running time of the media pipeline @appsrc is in, NONE unless it is
+ * PLAYING with its clock and base time. Buffers are stamped with it here
+ * rather than by appsrc (do-timestamp): appsrc stamps clock time minus its
+ * base time even while the base time is not yet set (a live media going to
+ * PLAYING for the first time, or PAUSED between preparing and a client's
+ * PLAY), and a buffer stamped that way is the whole clock time ahead: the
+ * media's sinks wait for it and the client gets nothing (seen about once
+ * in 50 joins). */
+static GstClockTime
+media_running_time (GstElement *appsrc)
+{
+  GstClockTime base, now = GST_CLOCK_TIME_NONE;
+  GstClock *clock = NULL;
+  gboolean playing;
+
+  GST_OBJECT_LOCK (appsrc);
+  playing = GST_STATE (appsrc) == GST_STATE_PLAYING
+            && GST_STATE_PENDING (appsrc) == GST_STATE_VOID_PENDING;
+  base = GST_ELEMENT_CAST (appsrc)->base_time;
+  if (GST_ELEMENT_CLOCK (appsrc))
+    clock = gst_object_ref (GST_ELEMENT_CLOCK (appsrc));
+  GST_OBJECT_UNLOCK (appsrc);
+  if (playing && clock && base != 0) {
+    GstClockTime t = gst_clock_get_time (clock);
+    if (t >= base)
+      now = t - base;
+  }
+  gst_clear_object (&clock);
+  return now;
+}
+
+/* Whether the access unit goes to @appsrc's media now; a media that is not
+ * playing gets nothing and starts again at a keyframe, asked for once. */
+static gboolean
+feed_decide (GstRtspH264Sink *self, GstElement *appsrc, gboolean delta,
+             GstClockTime running)
+{
+  gboolean feed = FALSE, ask = FALSE;
+
+  g_mutex_lock (&self->feed_lock);
+  if (self->appsrc != appsrc) {
+    /* the media changed meanwhile */
+  } else if (!GST_CLOCK_TIME_IS_VALID (running)) {
+    self->need_keyframe = TRUE;
+    self->asked_keyframe = FALSE;
+  } else if (self->need_keyframe && delta) {
+    ask = !self->asked_keyframe;
+    self->asked_keyframe = TRUE;
+  } else {
+    self->need_keyframe = FALSE;
+    self->frames++;
+    feed = TRUE;
+  }
+  g_mutex_unlock (&self->feed_lock);
+  if (ask)
+    request_keyframe (self, "the RTSP media plays and waits for a keyframe");
+  return feed;
+}
+
 static GstFlowReturn
 gst_rtsp_h264_sink_render (GstBaseSink *sink, GstBuffer *buffer)
 {
   GstRtspH264Sink *self = GST_RTSP_H264_SINK (sink);
   gboolean delta = GST_BUFFER_FLAG_IS_SET (buffer, GST_BUFFER_FLAG_DELTA_UNIT);
   GstElement *appsrc = NULL;
+  GstClockTime running;
   GstBuffer *out;
 
   g_mutex_lock (&self->feed_lock);
-  if (self->appsrc && !(self->need_keyframe && delta)) {
+  if (self->appsrc)
     appsrc = gst_object_ref (self->appsrc);
-    self->need_keyframe = FALSE;
-    self->frames++;
-  }
   g_mutex_unlock (&self->feed_lock);
   if (!appsrc)
+    return GST_FLOW_OK; /* nobody watches */
+  running = media_running_time (appsrc);
+  if (!feed_decide (self, appsrc, delta, running)) {
+    GST_LOG_OBJECT (self, "%s access unit not handed on",
+                    delta ? "delta" : "key");
+    gst_object_unref (appsrc);
     return GST_FLOW_OK;
+  }
+  GST_LOG_OBJECT (self, "%s access unit to the RTSP media at %" GST_TIME_FORMAT,
+                  delta ? "delta" : "key", GST_TIME_ARGS (running));
 
-  /* The media pipeline has a clock and base time of its own: let appsrc
-   * stamp arrival times (do-timestamp) instead of ours. Shares the memory. */
+  /* stamped with the media pipeline's running time (see
+   * media_running_time()); shares the memory */
   out = gst_buffer_copy (buffer);
-  GST_BUFFER_PTS (out) = GST_CLOCK_TIME_NONE;
-  GST_BUFFER_DTS (out) = GST_CLOCK_TIME_NONE;
+  GST_BUFFER_PTS (out) = running;
+  GST_BUFFER_DTS (out) = running;
   if (gst_app_src_push_buffer (GST_APP_SRC (appsrc), out) != GST_FLOW_OK)
     GST_DEBUG_OBJECT (self, "RTSP media is shutting down; buffer dropped");
   gst_object_unref (appsrc);
@@ -537,6 +860,10 @@ gst_rtsp_h264_sink_set_property (GObject *object, guint prop_id,
       g_free (self->password_file);
       self->password_file = g_value_dup_string (value);
       break;
+    case PROP_HANDOFF_SOCKET:
+      g_free (self->handoff_socket);
+      self->handoff_socket = g_value_dup_string (value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -577,6 +904,11 @@ gst_rtsp_h264_sink_get_property (GObject *object, guint prop_id, GValue *value,
       g_value_set_string (value, self->password_file);
       GST_OBJECT_UNLOCK (self);
       break;
+    case PROP_HANDOFF_SOCKET:
+      GST_OBJECT_LOCK (self);
+      g_value_set_string (value, self->handoff_socket);
+      GST_OBJECT_UNLOCK (self);
+      break;
     case PROP_URL:
       GST_OBJECT_LOCK (self);
       g_value_take_string (
@@ -611,6 +943,7 @@ gst_rtsp_h264_sink_finalize (GObject *object)
   g_free (self->user);
   g_free (self->password);
   g_free (self->password_file);
+  g_free (self->handoff_socket);
   gst_clear_caps (&self->caps);
   g_mutex_clear (&self->feed_lock);
   G_OBJECT_CLASS (gst_rtsp_h264_sink_parent_class)->finalize (object);
@@ -657,7 +990,9 @@ gst_rtsp_h264_sink_class_init (GstRtspH264SinkClass *klass)
       g_param_spec_uint (
           "port", "Port",
           "TCP port of the RTSP server; 0 picks a free port, and while the "
-          "element runs reading this property gives the port in use",
+          "element runs reading this property gives the port in use. With "
+          "handoff-socket nothing listens here: it is the port of the "
+          "supervisor's RTSP server, used in url",
           0, 65535, DEFAULT_PORT,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS
               | GST_PARAM_MUTABLE_READY));
@@ -697,6 +1032,19 @@ gst_rtsp_h264_sink_class_init (GstRtspH264SinkClass *klass)
           "first line; read on start, replaces password). Keep it private "
           "(mode 0600). Basic authentication is not encrypted: off a "
           "trusted network, tunnel RTSP (ssh, VPN)",
+          NULL,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS
+              | GST_PARAM_MUTABLE_READY));
+  g_object_class_install_property (
+      gobject_class, PROP_HANDOFF_SOCKET,
+      g_param_spec_string (
+          "handoff-socket", "Handoff socket",
+          "Path of a Unix socket to take RTSP clients from instead of "
+          "listening on a TCP port: vmstream-supervisor accepts every "
+          "session's clients on its one RTSP port and passes each connected "
+          "socket here (SCM_RIGHTS, with the bytes it already read). The "
+          "socket is made mode 0600 and removed on stop; put it in a private "
+          "folder. Empty (the default): listen on address:port",
           NULL,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS
               | GST_PARAM_MUTABLE_READY));

@@ -7,6 +7,7 @@
 #include "vmsnest.h"
 #include "vmsnet.h"
 #include "vmsprotocol.h"
+#include "vmsrtsp.h"
 
 /* --- JSON --------------------------------------------------------------- */
 
@@ -241,6 +242,90 @@ test_loopback (void)
   g_assert_false (vms_address_is_loopback (NULL));
 }
 
+static void
+test_printable (void)
+{
+  g_autofree gchar *a = vms_printable ("s1\x1b[31m\r\nX", 64);
+  g_autofree gchar *b = vms_printable ("abcdef", 3);
+  g_autofree gchar *c = vms_printable (NULL, 3);
+
+  g_assert_cmpstr (a, ==, "s1?[31m??X");
+  g_assert_cmpstr (b, ==, "abc...");
+  g_assert_cmpstr (c, ==, "");
+}
+
+/* The session a request head names, "" when it names none, NULL when
+ * it is refused (400); *@cseq gets the CSeq the door would echo. */
+static gchar *
+head_session (const gchar *head, gsize len, gchar **cseq)
+{
+  g_autoptr (GError) err = NULL;
+  gchar *id = NULL;
+
+  g_free (*cseq);
+  if (!vms_rtsp_head_parse (head, len, &id, cseq, &err)) {
+    g_assert_nonnull (err);
+    return NULL;
+  }
+  return id ? id : g_strdup ("");
+}
+
+#define HEAD_IS(head, want)                                                    \
+  G_STMT_START                                                                 \
+  {                                                                            \
+    g_autofree gchar *got_ = head_session (head, strlen (head), &cseq);        \
+    g_assert_cmpstr (got_, ==, want);                                          \
+  }                                                                            \
+  G_STMT_END
+
+static void
+test_rtsp_head (void)
+{
+  g_autofree gchar *cseq = NULL;
+  g_autofree gchar *answer = NULL;
+  static const gchar nul[] = "OPTIONS rtsp://h/s1 RTSP/1.0\r\nX: \0\r\n\r\n";
+
+  g_assert_false (vms_rtsp_head_complete ("OPTIONS rtsp://h/s1 RTSP/1.0", 28));
+  g_assert_false (vms_rtsp_head_complete ("OPTIONS x RTSP/1.0\r\n", 20));
+  g_assert_true (vms_rtsp_head_complete ("OPTIONS x RTSP/1.0\r\n\r\n", 22));
+  g_assert_true (vms_rtsp_head_complete ("OPTIONS x RTSP/1.0\n\n", 20));
+
+  HEAD_IS ("DESCRIBE rtsp://127.0.0.1:8554/s1 RTSP/1.0\r\nCSeq: 3\r\n\r\n",
+           "s1");
+  g_assert_cmpstr (cseq, ==, "3");
+  HEAD_IS ("SETUP rtsp://[::1]:8554/desk-2/stream=0 RTSP/1.0\r\n\r\n",
+           "desk-2");
+  g_assert_null (cseq);
+  HEAD_IS ("OPTIONS RTSP://host/abc?x=1 RTSP/1.0\r\n\r\n", "abc");
+  HEAD_IS ("OPTIONS /abc RTSP/1.0\r\ncseq:12\r\n\r\n", "abc");
+  g_assert_cmpstr (cseq, ==, "12");
+  /* no session named: 404 */
+  HEAD_IS ("OPTIONS * RTSP/1.0\r\n\r\n", "");
+  HEAD_IS ("OPTIONS rtsp://host RTSP/1.0\r\n\r\n", "");
+  HEAD_IS ("OPTIONS rtsp://host/ RTSP/1.0\r\n\r\n", "");
+  HEAD_IS ("OPTIONS http://host/s1 RTSP/1.0\r\n\r\n", "");
+  /* not a request: 400 */
+  HEAD_IS ("hello\r\n\r\n", NULL);
+  HEAD_IS ("GET /s1 HTTP/1.1\r\n\r\n", NULL);
+  HEAD_IS ("OPTIONS  /s1 RTSP/1.0\r\n\r\n", NULL);
+  {
+    g_autofree gchar *got = head_session (nul, sizeof nul - 1, &cseq);
+    g_assert_null (got);
+  }
+  /* only a plain number is echoed: nothing else reaches an answer */
+  HEAD_IS ("OPTIONS /s1 RTSP/1.0\r\nCSeq: 1\rX-Evil: 1\r\n\r\n", "s1");
+  g_assert_cmpstr (cseq, ==, "1");
+  HEAD_IS ("OPTIONS /s1 RTSP/1.0\r\nCSeq: 1x\r\n\r\n", "s1");
+  g_assert_null (cseq);
+  HEAD_IS ("OPTIONS /s1 RTSP/1.0\r\nCSeq: 12345678901\r\n\r\n", "s1");
+  g_assert_null (cseq);
+
+  answer = vms_rtsp_answer (404, "Not Found", "7");
+  g_assert_cmpstr (answer, ==,
+                   "RTSP/1.0 404 Not Found\r\nCSeq: 7\r\nContent-Length: "
+                   "0\r\n\r\n");
+}
+
 int
 main (int argc, char **argv)
 {
@@ -257,5 +342,7 @@ main (int argc, char **argv)
   g_test_add_func ("/net/hosts", test_hosts);
   g_test_add_func ("/net/origins", test_origins);
   g_test_add_func ("/net/loopback", test_loopback);
+  g_test_add_func ("/rtsp/head", test_rtsp_head);
+  g_test_add_func ("/net/printable", test_printable);
   return g_test_run ();
 }

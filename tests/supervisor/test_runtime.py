@@ -125,7 +125,8 @@ def describe(port, url, user_pass=None):
 RTSP_TEMPLATE = (
     "videotestsrc is-live=true ! video/x-raw,width=${WIDTH},height=${HEIGHT},"
     "framerate=${FPS}/1 ! vmstreamenc ! rtsph264sink address=${RTSP_ADDRESS} "
-    "port=${RTSP_PORT} mount=/${SESSION_ID} user=\"${RTSP_USER}\" "
+    "port=${RTSP_PORT} mount=/${SESSION_ID} handoff-socket=\"${RTSP_HANDOFF_SOCKET}\" "
+    "user=\"${RTSP_USER}\" "
     "password-file=\"${RTSP_PASSWORD_FILE}\"\n")
 
 
@@ -134,7 +135,7 @@ def rtsp_session(env):
     with open(os.path.join(templates, "rtsp.txt"), "w") as f:
         f.write(RTSP_TEMPLATE)
     env = dict(env, HELIX_TOKEN="tok")
-    sup = ts.Supervisor(args=["--listen", "0.0.0.0:0", "--rtsp-port", "19554"],
+    sup = ts.Supervisor(args=["--listen", "0.0.0.0:0"],
                         env=env, templates=templates)
     st, s = sup.http("POST", "/api/v1/sessions",
                      {"template": "rtsp", "width": 320, "height": 240, "fps": 30})
