@@ -1424,9 +1424,9 @@ GST_START_TEST (test_sink_many_memories)
   gst_buffer_map (whole, &map, GST_MAP_READ);
   for (guint i = 0; i < n; i++) {
     gsize len = i == n - 1 ? size - off : step;
+    gpointer piece = g_memdup2 (map.data + off, len);
     gst_buffer_append_memory (
-        split, gst_memory_new_wrapped (0, g_memdup2 (map.data + off, len), len,
-                                       0, len, NULL, NULL));
+        split, gst_memory_new_wrapped (0, piece, len, 0, len, piece, g_free));
     off += len;
   }
   fail_unless_equals_int (gst_buffer_n_memory (split), n);
