@@ -1,3 +1,7 @@
+/* qemudisplaysrc: host-side live source of a QEMU VM's own display.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
 #pragma once
 
 #include <gio/gio.h>

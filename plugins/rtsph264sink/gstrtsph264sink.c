@@ -24,8 +24,13 @@
  * gst_rtsp_server_transfer_connection(). RTP then flows from this process
  * straight to the client (UDP to its real address, or interleaved on the
  * handed-over connection).
- *
+ */
+/**
  * SECTION:element-rtsph264sink
+ * @title: rtsph264sink
+ *
+ * Serves the H.264 it is fed (byte-stream, access units) to RTSP clients,
+ * one shared media per mount, no second encode.
  *
  * Standalone, on its own TCP port:
  * |[
@@ -133,6 +138,8 @@ static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE (
                      "alignment=(string)au"));
 
 G_DEFINE_TYPE (GstRtspH264Sink, gst_rtsp_h264_sink, GST_TYPE_BASE_SINK);
+GST_ELEMENT_REGISTER_DEFINE (rtsph264sink, "rtsph264sink", GST_RANK_NONE,
+                             GST_TYPE_RTSP_H264_SINK);
 
 static void
 request_keyframe (GstRtspH264Sink *self, const gchar *why)
@@ -1088,8 +1095,7 @@ gst_rtsp_h264_sink_class_init (GstRtspH264SinkClass *klass)
 static gboolean
 plugin_init (GstPlugin *plugin)
 {
-  return gst_element_register (plugin, "rtsph264sink", GST_RANK_NONE,
-                               GST_TYPE_RTSP_H264_SINK);
+  return GST_ELEMENT_REGISTER (rtsph264sink, plugin);
 }
 
 GST_PLUGIN_DEFINE (GST_VERSION_MAJOR, GST_VERSION_MINOR, rtsph264sink,

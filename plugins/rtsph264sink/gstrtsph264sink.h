@@ -2,8 +2,7 @@
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
-#ifndef GST_RTSP_H264_SINK_H
-#define GST_RTSP_H264_SINK_H
+#pragma once
 
 #include <gst/gst.h>
 #include <gst/base/gstbasesink.h>
@@ -13,7 +12,6 @@ G_BEGIN_DECLS
 #define GST_TYPE_RTSP_H264_SINK (gst_rtsp_h264_sink_get_type ())
 G_DECLARE_FINAL_TYPE (GstRtspH264Sink, gst_rtsp_h264_sink, GST, RTSP_H264_SINK,
                       GstBaseSink)
+GST_ELEMENT_REGISTER_DECLARE (rtsph264sink);
 
 G_END_DECLS
-
-#endif /* GST_RTSP_H264_SINK_H */

@@ -1,5 +1,7 @@
 /* wsh264sink: serves H.264 access units to browsers over WebSocket.
  *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
  * The element runs a libsoup 3 server in a thread of its own (its own
  * GMainContext); the streaming thread only parses the access unit, builds
  * one message and appends it to each client's bounded queue. The server
@@ -10,6 +12,28 @@
  * A client's resize message ({"type":"resize",...}, the player's #fit=1)
  * is posted on the bus as the element message "vmstream-resize" (width,
  * height); the sink changes nothing itself.
+ */
+/**
+ * SECTION:element-wsh264sink
+ * @title: wsh264sink
+ *
+ * Serves the H.264 it is fed (byte-stream, access units) to browsers: a
+ * WebSocket at path (one message per access unit, keyframe on join,
+ * per-viewer bounded queues) and a player page (WebCodecs) at /. Viewer
+ * input comes back as navigation messages on the bus.
+ *
+ * Standalone on a TCP port, player at http://127.0.0.1:8765/:
+ * |[
+ * gst-launch-1.0 videotestsrc is-live=true ! vmstreamenc ! wsh264sink
+ * port=8765
+ * ]|
+ * Behind vmstream-supervisor's port (what the templates do), over HTTPS
+ * standalone:
+ * |[
+ * ... ! wsh264sink socket-path=/run/vmstream/s1/ws.sock session-id=s1
+ * ... ! wsh264sink tls-certificate=cert.pem tls-key=key.pem
+ * public-names=vmstream.example.org
+ * ]|
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"

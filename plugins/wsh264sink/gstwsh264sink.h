@@ -1,4 +1,7 @@
-/* wsh264sink: serves H.264 access units to browsers over WebSocket. */
+/* wsh264sink: serves H.264 access units to browsers over WebSocket.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
 #pragma once
 
 #include <gst/gst.h>
