@@ -2,7 +2,8 @@
 // Chromium (tests/browser/lib.mjs launcher, extra arguments such as
 // --host-resolver-rules appended), waits for 5 decoded frames and prints the
 // player's state and the page's message as one JSON line. Exit 1 (with the
-// same line, ok:false) when nothing decodes within 30 s.
+// same line, ok:false) when the page says it will not decode (a final
+// message such as not a secure context) or nothing decodes within 30 s.
 import { launchBrowser } from '../browser/lib.mjs';
 
 const [url, ...args] = process.argv.slice(2);
@@ -12,9 +13,15 @@ try {
   const page = await browser.newPage({ viewport: { width: 800, height: 600 } });
   await page.goto(url);
   try {
-    await page.waitForFunction(() => window.vmstreamPlayer && window.vmstreamPlayer.decodedFrames >= 5,
-      null, { timeout: 30000, polling: 100 });
-    out.ok = true;
+    // 5 decoded frames, or a message that is final (the page will not
+    // decode: not a secure context, no WebCodecs, a wrong token, gone)
+    await page.waitForFunction(() => {
+      const p = window.vmstreamPlayer;
+      return p && (p.decodedFrames >= 5 ||
+        ['insecure', 'no-webcodecs', 'token', 'gone'].includes(p.messageKind));
+    }, null, { timeout: 30000, polling: 100 });
+    out.ok = (await page.evaluate(() => window.vmstreamPlayer.decodedFrames)) >= 5;
+    if (!out.ok) out.error = 'the page says it will not decode';
   } catch (e) {
     out.error = String(e).split('\n')[0];
   }

@@ -99,17 +99,7 @@ def https_get(port, path, cert, token=None):
 
 
 def case_nginx():
-    if ts.ASAN:
-        print("SKIP: the browser half is not run under ASan (Chromium is not ours)")
-        sys.exit(77)
-    for prog in ("nginx", "openssl", "node"):
-        if not shutil.which(prog):
-            print("SKIP: %s is not installed (tools/install-deps.sh)" % prog)
-            sys.exit(77)
-    if not (os.path.exists("/usr/bin/chromium") and os.path.isdir(
-            os.path.join(SOURCE, "tests", "browser", "node_modules", "playwright-core"))):
-        print("SKIP: needs /usr/bin/chromium and tests/browser/node_modules")
-        sys.exit(77)
+    ts.need_browser("nginx", "openssl")
     sup = ts.Supervisor(templates=os.path.join(SOURCE, "pipelines"),
                         args=["--public-names", NAME],
                         env={"HELIX_ENCODER": "x264", "HELIX_TOKEN": "adm1n"})
@@ -162,22 +152,8 @@ def make_cert(d):
     return cert, key
 
 
-def need_browser():
-    if ts.ASAN:
-        print("SKIP: not run under ASan (Chromium is not ours)")
-        sys.exit(77)
-    for prog in ("openssl", "node"):
-        if not shutil.which(prog):
-            print("SKIP: %s is not installed (tools/install-deps.sh)" % prog)
-            sys.exit(77)
-    if not (os.path.exists("/usr/bin/chromium") and os.path.isdir(
-            os.path.join(SOURCE, "tests", "browser", "node_modules", "playwright-core"))):
-        print("SKIP: needs /usr/bin/chromium and tests/browser/node_modules")
-        sys.exit(77)
-
-
 def case_tls():
-    need_browser()
+    ts.need_browser("openssl")
     cert, key = make_cert(os.path.join(TMP, "tls"))
     display = ts.start_xvfb()
     rec = ts.XRecorder(display)

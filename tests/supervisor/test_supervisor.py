@@ -1533,12 +1533,10 @@ def case_frontdoor():
     no_asan_reports(sup)
 
 
-def case_browser_frontdoor():
-    """Chromium on the one port: two sessions, each viewer link decodes its
-    own session; a wrong token, a page that is not a secure context
-    (http://vmstream.test:PORT, a public name) and a session deleted under
-    its viewer each show a sentence on the page, never just a black
-    canvas."""
+def need_browser(*programs):
+    """Skips (77) a case that drives Chromium when it cannot run here: under
+    ASan (Chromium is not ours), or without node, /usr/bin/chromium and
+    tests/browser/node_modules, or without one of @programs."""
     node_modules = os.path.join(SOURCE, "tests", "browser", "node_modules", "playwright-core")
     if ASAN:
         print("SKIP: browser case not run under ASan (Chromium is not ours)")
@@ -1547,6 +1545,19 @@ def case_browser_frontdoor():
             os.path.isdir(node_modules)):
         print("SKIP: needs node, /usr/bin/chromium and tests/browser/node_modules")
         sys.exit(77)
+    for prog in programs:
+        if not shutil.which(prog):
+            print("SKIP: %s is not installed (tools/install-deps.sh)" % prog)
+            sys.exit(77)
+
+
+def case_browser_frontdoor():
+    """Chromium on the one port: two sessions, each viewer link decodes its
+    own session; a wrong token, a page that is not a secure context
+    (http://vmstream.test:PORT, a public name) and a session deleted under
+    its viewer each show a sentence on the page, never just a black
+    canvas."""
+    need_browser()
     sup = Supervisor(templates=os.path.join(SOURCE, "pipelines"),
                      args=["--public-names", "vmstream.test"],
                      env={"HELIX_ENCODER": "x264", "HELIX_TOKEN": "adm1n"})
@@ -1591,14 +1602,7 @@ def case_browser():
     token> (a redirect to the session's player; the fragment stays in the
     browser), decodes frames, and its click and key reach Xvfb. The stream
     needs the viewer token."""
-    node_modules = os.path.join(SOURCE, "tests", "browser", "node_modules", "playwright-core")
-    if ASAN:
-        print("SKIP: browser case not run under ASan (Chromium is not ours)")
-        sys.exit(77)
-    if not (shutil.which("node") and os.path.exists("/usr/bin/chromium") and
-            os.path.isdir(node_modules)):
-        print("SKIP: needs node, /usr/bin/chromium and tests/browser/node_modules")
-        sys.exit(77)
+    need_browser()
     display = start_xvfb()
     rec = XRecorder(display)
     src = ("ximagesrc display-name=${DISPLAY} use-damage=false ! "
@@ -1661,14 +1665,7 @@ def case_browser_resize():
     """The resize API on an X desktop: RandR changes the Xvfb screen,
     ximagesrc and the encoder renegotiate, and an open Chromium player
     decodes the new size without reconnecting; a screenshot shows it too."""
-    node_modules = os.path.join(SOURCE, "tests", "browser", "node_modules", "playwright-core")
-    if ASAN:
-        print("SKIP: browser case not run under ASan (Chromium is not ours)")
-        sys.exit(77)
-    if not (shutil.which("node") and os.path.exists("/usr/bin/chromium") and
-            os.path.isdir(node_modules)):
-        print("SKIP: needs node, /usr/bin/chromium and tests/browser/node_modules")
-        sys.exit(77)
+    need_browser()
     display = start_xvfb("1024x768")
     rec = XRecorder(display)
     src = ("ximagesrc display-name=${DISPLAY} use-damage=false ! "
