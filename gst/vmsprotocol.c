@@ -11,7 +11,16 @@ vms_protocol_error_quark (void)
   return g_quark_from_static_string ("vms-protocol-error-quark");
 }
 
-/* Byte-wise little-endian access: input may sit at any alignment. */
+/* Byte-wise little-endian access: input may sit at any alignment.
+ *
+ * Why not GST_READ_UINT32_LE()/GstByteReader: on x86 GStreamer 1.22 builds
+ * them (GST_HAVE_UNALIGNED_ACCESS) as typed loads through a cast pointer
+ * (gstutils.h __gst_fast_read32), which is undefined behaviour at an odd
+ * address and which UBSan reports; the wire bytes come at any offset (the
+ * fuzz targets split them into arbitrary reads). qemudisplaysrc met the same
+ * in gst_byte_reader_get_uint*_be (docs/performance.md, "Fuzzing"). memcpy
+ * into a local is the portable unaligned load, and compilers make it one
+ * instruction. */
 static inline void
 put_u16 (guint8 *p, guint16 v)
 {
