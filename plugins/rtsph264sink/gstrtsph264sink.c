@@ -122,6 +122,7 @@ enum {
   PROP_0,
   PROP_ADDRESS,
   PROP_PORT,
+  PROP_CURRENT_PORT,
   PROP_MOUNT,
   PROP_USER,
   PROP_PASSWORD,
@@ -891,9 +892,13 @@ gst_rtsp_h264_sink_get_property (GObject *object, guint prop_id, GValue *value,
       GST_OBJECT_UNLOCK (self);
       break;
     case PROP_PORT:
+      g_value_set_uint (value, self->port);
+      break;
+    case PROP_CURRENT_PORT:
       GST_OBJECT_LOCK (self);
-      g_value_set_uint (value,
-                        self->bound_port ? self->bound_port : self->port);
+      g_value_set_uint (value, self->handoff_socket && *self->handoff_socket
+                                   ? 0
+                                   : self->bound_port);
       GST_OBJECT_UNLOCK (self);
       break;
     case PROP_MOUNT:
@@ -996,13 +1001,20 @@ gst_rtsp_h264_sink_class_init (GstRtspH264SinkClass *klass)
       gobject_class, PROP_PORT,
       g_param_spec_uint (
           "port", "Port",
-          "TCP port of the RTSP server; 0 picks a free port, and while the "
-          "element runs reading this property gives the port in use. With "
-          "handoff-socket nothing listens here: it is the port of the "
-          "supervisor's RTSP server, used in url",
+          "TCP port of the RTSP server; 0 picks a free port (current-port "
+          "says which). With handoff-socket nothing listens here: it is the "
+          "port of the supervisor's RTSP server, used in url",
           0, 65535, DEFAULT_PORT,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS
               | GST_PARAM_MUTABLE_READY));
+  g_object_class_install_property (
+      gobject_class, PROP_CURRENT_PORT,
+      g_param_spec_uint (
+          "current-port", "Current port",
+          "The TCP port the RTSP server listens on while it runs (the one "
+          "port=0 picked); 0 when it is stopped or takes its clients from "
+          "handoff-socket",
+          0, 65535, 0, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
   g_object_class_install_property (
       gobject_class, PROP_MOUNT,
       g_param_spec_string (

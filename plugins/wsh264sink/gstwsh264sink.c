@@ -85,6 +85,7 @@ enum {
   PROP_0,
   PROP_ADDRESS,
   PROP_PORT,
+  PROP_CURRENT_PORT,
   PROP_SOCKET_PATH,
   PROP_PATH,
   PROP_SESSION_ID,
@@ -1627,8 +1628,10 @@ gst_ws_h264_sink_get_property (GObject *object, guint prop_id, GValue *value,
       g_value_set_string (value, sink->address);
       break;
     case PROP_PORT:
-      g_value_set_uint (value,
-                        sink->bound_port ? sink->bound_port : sink->port);
+      g_value_set_uint (value, sink->port);
+      break;
+    case PROP_CURRENT_PORT:
+      g_value_set_uint (value, sink->bound_port);
       break;
     case PROP_SOCKET_PATH:
       g_value_set_string (value, sink->socket_path);
@@ -1748,9 +1751,15 @@ gst_ws_h264_sink_class_init (GstWsH264SinkClass *klass)
       g_param_spec_uint (
           "port", "Port",
           "TCP port of the player page and the WebSocket stream; 0 picks a "
-          "free port, and reading the property after start gives the port "
-          "in use",
+          "free port (current-port says which)",
           0, 65535, DEFAULT_PORT, rw_ready));
+  g_object_class_install_property (
+      gobject_class, PROP_CURRENT_PORT,
+      g_param_spec_uint (
+          "current-port", "Current port",
+          "The TCP port the server listens on while it runs (the one port=0 "
+          "picked); 0 when it is stopped or serves socket-path instead",
+          0, 65535, 0, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
   g_object_class_install_property (
       gobject_class, PROP_SOCKET_PATH,
       g_param_spec_string (

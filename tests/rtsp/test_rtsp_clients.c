@@ -92,7 +92,7 @@ server_start (Server *s, gint width, gint height, guint key_int_max,
   fail_unless (s->url && !g_str_has_suffix (s->url, ":0/test"), "url %s",
                s->url);
   if (s->ws)
-    g_object_get (s->ws, "port", &s->ws_port, NULL);
+    g_object_get (s->ws, "current-port", &s->ws_port, NULL);
 }
 
 static void
@@ -447,7 +447,7 @@ GST_START_TEST (test_junk_does_not_hurt)
 
   server_start (&s, 320, 240, 60, FALSE, NULL);
   g_socket_client_set_enable_proxy (sc, FALSE);
-  g_object_get (s.rtsp, "port", &port, NULL);
+  g_object_get (s.rtsp, "current-port", &port, NULL);
   for (gsize i = 0; i < sizeof (junk); i++)
     junk[i] = (guint8)g_random_int ();
   for (guint i = 0; i <= G_N_ELEMENTS (bad_requests); i++) {
@@ -565,7 +565,7 @@ GST_START_TEST (test_basic_auth)
   extra = g_strdup_printf ("address=0.0.0.0 user=viewer password-file=%s",
                            pwfile);
   server_start (&s, 320, 240, 30, FALSE, extra);
-  g_object_get (s.rtsp, "port", &port, NULL);
+  g_object_get (s.rtsp, "current-port", &port, NULL);
   url = g_strdup_printf ("rtsp://127.0.0.1:%u/test", port);
 
   status = describe_status (port, url, NULL);
@@ -694,7 +694,7 @@ GST_START_TEST (test_stalled_tcp_client_does_not_stall_others)
   guint64 before = 0, after = 0;
 
   server_start (&s, 640, 360, 60, FALSE, NULL);
-  g_object_get (s.rtsp, "port", &port, NULL);
+  g_object_get (s.rtsp, "current-port", &port, NULL);
 
   /* a tiny receive buffer fills in well under a second */
   sock = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM,
@@ -770,7 +770,7 @@ GST_START_TEST (test_port_in_use_is_an_error)
   guint port = 0;
 
   server_start (&s, 320, 240, 60, FALSE, NULL);
-  g_object_get (s.rtsp, "port", &port, NULL);
+  g_object_get (s.rtsp, "current-port", &port, NULL);
   desc = g_strdup_printf ("videotestsrc is-live=true ! "
                           "video/x-raw,width=320,height=240 ! vmstreamenc ! "
                           "rtsph264sink port=%u mount=/other",

@@ -127,7 +127,7 @@ class Host:
     def start(self):
         r = self.pipeline.set_state(Gst.State.PLAYING)
         check(r != Gst.StateChangeReturn.FAILURE, "the host pipeline did not start")
-        port = self.pipeline.get_by_name("ws").get_property("port")
+        port = self.pipeline.get_by_name("ws").get_property("current-port")
         check(port > 0, "wsh264sink did not report its port")
         self.connect_ws(port)
 

@@ -589,7 +589,7 @@ sink_harness (const gchar *props, ClientCounter *cc, guint *port)
   gst_harness_set_src_caps_str (
       h, "video/x-h264,stream-format=byte-stream,"
          "alignment=au,width=320,height=240,framerate=30/1");
-  g_object_get (h->element, "port", port, NULL);
+  g_object_get (h->element, "current-port", port, NULL);
   fail_unless (*port > 0);
   return h;
 }

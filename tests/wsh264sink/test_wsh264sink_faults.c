@@ -102,7 +102,7 @@ server_start (const gchar *extra_props)
   fail_unless_equals_int (
       gst_element_get_state (s->pipeline, NULL, NULL, 10 * GST_SECOND),
       GST_STATE_CHANGE_SUCCESS);
-  g_object_get (s->sink, "port", &s->port, NULL);
+  g_object_get (s->sink, "current-port", &s->port, NULL);
   fail_unless (s->port > 0);
   return s;
 }
