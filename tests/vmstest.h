@@ -3,6 +3,8 @@
 #pragma once
 
 #include <gst/gst.h>
+#include <stdio.h>
+#include <unistd.h>
 
 /* TRUE if GStreamer has an element factory @name. */
 static inline gboolean
@@ -34,3 +36,38 @@ vms_test_have_element (const gchar *name)
     g_free (vms_p_);                                                           \
   }                                                                            \
   G_STMT_END
+
+/* Fails the case when an error message waits on @pipeline's bus, naming
+ * the error and its debug text. */
+#define VMS_ASSERT_NO_BUS_ERROR(pipeline)                                      \
+  G_STMT_START                                                                 \
+  {                                                                            \
+    GstBus *vms_b_ = gst_element_get_bus (GST_ELEMENT (pipeline));             \
+    GstMessage *vms_m_ = gst_bus_pop_filtered (vms_b_, GST_MESSAGE_ERROR);     \
+    gst_object_unref (vms_b_);                                                 \
+    if (vms_m_) {                                                              \
+      GError *vms_e_ = NULL;                                                   \
+      gchar *vms_d_ = NULL;                                                    \
+      gst_message_parse_error (vms_m_, &vms_e_, &vms_d_);                      \
+      fail ("error on the bus of %s: %s (%s)", GST_OBJECT_NAME (pipeline),     \
+            vms_e_->message, vms_d_ ? vms_d_ : "");                            \
+    }                                                                          \
+  }                                                                            \
+  G_STMT_END
+
+/* This process's resident memory in bytes (/proc/self/statm), 0 when it
+ * cannot be read. */
+static inline guint64
+vms_test_rss_bytes (void)
+{
+  gchar *statm = NULL;
+  guint64 size = 0, resident = 0;
+
+  if (g_file_get_contents ("/proc/self/statm", &statm, NULL, NULL)
+      && sscanf (statm, "%" G_GUINT64_FORMAT " %" G_GUINT64_FORMAT, &size,
+                 &resident)
+             != 2)
+    resident = 0;
+  g_free (statm);
+  return resident * (guint64)sysconf (_SC_PAGESIZE);
+}

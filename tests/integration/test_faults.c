@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "vmsprotocol.h"
+#include "../vmstest.h"
 
 static GstElement *
 launch (const gchar *desc)
@@ -56,18 +57,11 @@ rss_kib (void)
 static void
 no_errors (GstElement *p)
 {
-  GstBus *bus = gst_element_get_bus (p);
-  GstMessage *msg = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR);
   GstState state;
 
-  if (msg) {
-    GError *err;
-    gst_message_parse_error (msg, &err, NULL);
-    fail ("error on the bus: %s", err->message);
-  }
+  VMS_ASSERT_NO_BUS_ERROR (p);
   gst_element_get_state (p, &state, NULL, 5 * GST_SECOND);
   fail_unless_equals_int (state, GST_STATE_PLAYING);
-  gst_object_unref (bus);
 }
 
 GST_START_TEST (test_100_sender_restarts_memory_flat)

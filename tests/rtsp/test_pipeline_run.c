@@ -207,20 +207,7 @@ remove_dir (gchar *dir)
   g_free (dir);
 }
 
-static void
-assert_no_error (GstElement *pipeline)
-{
-  GstBus *bus = gst_element_get_bus (pipeline);
-  GstMessage *m = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR);
-
-  if (m) {
-    GError *err = NULL;
-    gchar *dbg = NULL;
-    gst_message_parse_error (m, &err, &dbg);
-    fail ("pipeline error: %s (%s)", err->message, dbg);
-  }
-  gst_object_unref (bus);
-}
+#define assert_no_error(p) VMS_ASSERT_NO_BUS_ERROR (p)
 
 /* Starts @template_name with every port picked by the system, feeds it with
  * @sender (a description with %u for the vsocksrc port, or NULL), and checks

@@ -8,6 +8,8 @@
  * they are plain third-party clients. Every child runs under timeout(1).
  */
 #include <gst/check/gstcheck.h>
+
+#include "../vmstest.h"
 #include <gst/gsttracer.h>
 #include <gio/gio.h>
 #include <glib/gstdio.h>
@@ -95,20 +97,7 @@ server_start (Server *s, gint width, gint height, guint key_int_max,
     g_object_get (s->ws, "current-port", &s->ws_port, NULL);
 }
 
-static void
-assert_no_error (Server *s)
-{
-  GstBus *bus = gst_element_get_bus (s->pipeline);
-  GstMessage *m = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR);
-
-  if (m) {
-    GError *err = NULL;
-    gchar *dbg = NULL;
-    gst_message_parse_error (m, &err, &dbg);
-    fail ("server pipeline error: %s (%s)", err->message, dbg);
-  }
-  gst_object_unref (bus);
-}
+#define assert_no_error(s) VMS_ASSERT_NO_BUS_ERROR ((s)->pipeline)
 
 static void
 server_stop (Server *s)

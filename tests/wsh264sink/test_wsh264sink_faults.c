@@ -23,6 +23,7 @@
 #include <libsoup/soup.h>
 
 #include "wsh264proto.h"
+#include "../vmstest.h"
 
 #define WAIT_TIMEOUT_S 20
 #define FPS 30
@@ -227,14 +228,10 @@ iterate_until (gboolean (*cond) (gpointer), gpointer data, guint ms)
 static guint64
 rss_bytes (void)
 {
-  g_autofree gchar *statm = NULL;
-  guint64 size = 0, resident = 0;
+  guint64 rss = vms_test_rss_bytes ();
 
-  fail_unless (g_file_get_contents ("/proc/self/statm", &statm, NULL, NULL));
-  fail_unless (sscanf (statm, "%" G_GUINT64_FORMAT " %" G_GUINT64_FORMAT, &size,
-                       &resident)
-               == 2);
-  return resident * (guint64)sysconf (_SC_PAGESIZE);
+  fail_unless (rss > 0, "cannot read /proc/self/statm");
+  return rss;
 }
 
 /* ------------------------------------------------------------------ */
