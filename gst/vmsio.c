@@ -60,8 +60,13 @@ vms_io_wait (GstPoll *poll, GstPollFD *pfd, gboolean read, GstClockTime timeout,
 gboolean
 vms_io_writev_all (GstPoll *poll, GstPollFD *pfd, gboolean is_socket,
                    struct iovec *iov, gint iovcnt, GstClockTime timeout,
-                   GError **error)
+                   gsize *written, GError **error)
 {
+  gsize dummy;
+
+  if (written == NULL)
+    written = &dummy;
+  *written = 0;
   while (iovcnt > 0) {
     ssize_t n;
 
@@ -92,6 +97,7 @@ vms_io_writev_all (GstPoll *poll, GstPollFD *pfd, gboolean is_socket,
       return FALSE;
     }
     /* Advance past what was written; a short write leaves a partial iov. */
+    *written += n;
     while (n > 0 && iovcnt > 0) {
       if ((size_t)n >= iov->iov_len) {
         n -= iov->iov_len;

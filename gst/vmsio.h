@@ -17,10 +17,13 @@ gboolean vms_io_wait (GstPoll *poll, GstPollFD *pfd, gboolean read,
 
 /* Writes every byte of @iov (modified in place), handling short writes.
  * @timeout bounds how long the peer may accept no byte at all. Sockets are
- * written with MSG_NOSIGNAL so a vanished peer is an error, not SIGPIPE. */
+ * written with MSG_NOSIGNAL so a vanished peer is an error, not SIGPIPE.
+ * *@written (may be NULL) gets the bytes written, also on failure: a caller
+ * can tell a message that never started from a half-written one. */
 gboolean vms_io_writev_all (GstPoll *poll, GstPollFD *pfd, gboolean is_socket,
                             struct iovec *iov, gint iovcnt,
-                            GstClockTime timeout, GError **error);
+                            GstClockTime timeout, gsize *written,
+                            GError **error);
 
 /* Reads exactly @len bytes; EOF before that is G_IO_ERROR_CONNECTION_CLOSED
  * (with *got set to what was read). */

@@ -139,7 +139,7 @@ gst_vsock_sink_write (GstVsockSink *self, struct iovec *iov, gint n,
                       GError **error)
 {
   return vms_io_writev_all (self->poll, &self->pfd, self->is_socket, iov, n,
-                            self->timeout_ms * GST_MSECOND, error);
+                            self->timeout_ms * GST_MSECOND, NULL, error);
 }
 
 /* The link secret from secret-file (preferred) or secret. */
@@ -618,9 +618,9 @@ gst_vsock_sink_admit (GstVsockSink *self, GstBuffer *buf)
 /* Writes @buf as one FRAME message: the header, then its memories mapped
  * and written with one writev (no copy). GStreamer 1.22 buffers hold at
  * most 16 memories (gst_buffer_get_max_memory()); one of more, should a
- * later GStreamer allow it, is merged into one first. Sets *dropped when @buf cannot be
- * described (too many planes); FALSE with @error on an I/O error, or with
- * *mapped_failed when a memory cannot be read. */
+ * later GStreamer allow it, is merged into one first. Sets *dropped when @buf
+ * cannot be described (too many planes); FALSE with @error on an I/O error, or
+ * with *mapped_failed when a memory cannot be read. */
 static gboolean
 gst_vsock_sink_send_frame (GstVsockSink *self, GstBuffer *buf,
                            gboolean *dropped, gboolean *map_failed,

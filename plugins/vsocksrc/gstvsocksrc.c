@@ -55,7 +55,6 @@
 #include <gio/gio.h>
 
 #include <errno.h>
-#include <poll.h>
 #include <string.h>
 #include <glib-unix.h>
 #include <sys/socket.h>
@@ -1259,7 +1258,11 @@ gst_vsock_src_create (GstPushSrc *psrc, GstBuffer **outbuf)
   }
 }
 
-/* Back-channel: small messages to the sender, from any thread. */
+/* Back-channel: small messages to the sender, from any thread. A sender
+ * that takes no byte for this long loses the message (it is not reading
+ * its link); one that took part of it loses the connection. */
+#define BACK_CHANNEL_TIMEOUT (100 * GST_MSECOND)
+
 static gboolean
 gst_vsock_src_send_back (GstVsockSrc *self, VmsBackType type,
                          const gchar *payload)
@@ -1268,48 +1271,36 @@ gst_vsock_src_send_back (GstVsockSrc *self, VmsBackType type,
   VmsBackHeader hdr = { type, payload ? strlen (payload) : 0 };
   struct iovec iov[2];
   gboolean ok = FALSE;
-  gsize total, done = 0;
 
   if (hdr.len > VMS_MAX_BACK_LEN)
     return FALSE;
   vms_back_header_write (hdr_buf, &hdr);
-  total = sizeof (hdr_buf) + hdr.len;
+
+  iov[0].iov_base = hdr_buf;
+  iov[0].iov_len = sizeof (hdr_buf);
+  iov[1].iov_base = (gchar *)payload;
+  iov[1].iov_len = hdr.len;
 
   g_mutex_lock (&self->conn_lock);
-  if (self->conn_pfd.fd >= 0 && self->peer_back_channel) {
-    while (done < total) {
-      struct msghdr msg = { 0 };
-      struct pollfd pfd = { self->conn_pfd.fd, POLLOUT, 0 };
-      ssize_t n;
-      int cnt = 0;
+  if (self->conn_pfd.fd >= 0 && self->peer_back_channel
+      && self->back_poll != NULL) {
+    GstPollFD pfd = GST_POLL_FD_INIT;
+    GError *err = NULL;
+    gsize written = 0;
 
-      if (done < sizeof (hdr_buf)) {
-        iov[cnt].iov_base = hdr_buf + done;
-        iov[cnt++].iov_len = sizeof (hdr_buf) - done;
-      }
-      if (hdr.len > 0) {
-        gsize poff = done > sizeof (hdr_buf) ? done - sizeof (hdr_buf) : 0;
-        iov[cnt].iov_base = (gchar *)payload + poff;
-        iov[cnt++].iov_len = hdr.len - poff;
-      }
-      msg.msg_iov = iov;
-      msg.msg_iovlen = cnt;
-      n = sendmsg (self->conn_pfd.fd, &msg, VMS_MSG_NOSIGNAL | MSG_DONTWAIT);
-      if (n < 0 && errno == ENOTSOCK)
-        n = writev (self->conn_pfd.fd, iov, cnt);
-      if (n > 0) {
-        done += n;
-        continue;
-      }
-      if (n < 0 && (errno == EAGAIN || errno == EINTR)
-          && poll (&pfd, 1, 100) > 0)
-        continue;
-      break;
-    }
-    ok = done == total;
-    if (!ok && done > 0) {
+    /* its own GstPoll: the streaming thread may be waiting on self->poll */
+    pfd.fd = self->conn_pfd.fd;
+    gst_poll_add_fd (self->back_poll, &pfd);
+    ok = vms_io_writev_all (self->back_poll, &pfd, TRUE, iov, 2,
+                            BACK_CHANNEL_TIMEOUT, &written, &err);
+    gst_poll_remove_fd (self->back_poll, &pfd);
+    if (!ok) {
+      GST_DEBUG_OBJECT (self, "back-channel message not sent: %s",
+                        err->message);
       /* A half-sent message would corrupt the back-channel. */
-      shutdown (self->conn_pfd.fd, SHUT_RDWR);
+      if (written > 0)
+        shutdown (self->conn_pfd.fd, SHUT_RDWR);
+      g_clear_error (&err);
     }
   }
   g_mutex_unlock (&self->conn_lock);
@@ -1441,6 +1432,7 @@ gst_vsock_src_start (GstBaseSrc *bsrc)
     goto failed;
   }
   self->poll = gst_poll_new (TRUE);
+  self->back_poll = gst_poll_new (TRUE);
   gst_poll_fd_init (&self->wake_pfd);
   self->wake_pfd.fd = self->wake_fds[0];
   gst_poll_add_fd (self->poll, &self->wake_pfd);
@@ -1510,6 +1502,9 @@ gst_vsock_src_stop (GstBaseSrc *bsrc)
     self->wake_fds[0] = self->wake_fds[1] = -1;
   }
   g_clear_pointer (&self->poll, gst_poll_free);
+  g_mutex_lock (&self->conn_lock);
+  g_clear_pointer (&self->back_poll, gst_poll_free);
+  g_mutex_unlock (&self->conn_lock);
   g_clear_pointer (&self->addr, vms_address_free);
   g_clear_pointer (&self->key, vms_secret_free);
   self->key_len = 0;
@@ -1530,6 +1525,10 @@ gst_vsock_src_unlock (GstBaseSrc *bsrc)
 
   if (self->poll)
     gst_poll_set_flushing (self->poll, TRUE);
+  g_mutex_lock (&self->conn_lock);
+  if (self->back_poll)
+    gst_poll_set_flushing (self->back_poll, TRUE);
+  g_mutex_unlock (&self->conn_lock);
   return TRUE;
 }
 
@@ -1540,6 +1539,10 @@ gst_vsock_src_unlock_stop (GstBaseSrc *bsrc)
 
   if (self->poll)
     gst_poll_set_flushing (self->poll, FALSE);
+  g_mutex_lock (&self->conn_lock);
+  if (self->back_poll)
+    gst_poll_set_flushing (self->back_poll, FALSE);
+  g_mutex_unlock (&self->conn_lock);
   return TRUE;
 }
 

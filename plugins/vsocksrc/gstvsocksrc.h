@@ -69,6 +69,8 @@ struct _GstVsockSrc {
   GstPollFD conn_pfd;
   GMutex conn_lock;
   gboolean peer_back_channel; /* conn_lock */
+  GstPoll *back_poll;         /* send_back()'s own, used under conn_lock;
+                                 created and freed by start()/stop() */
   GstCaps *caps;              /* written by the streaming thread under the
                                  object lock, read by get_caps() */
   gboolean is_video;
