@@ -2,9 +2,17 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include <errno.h>
+#include <gst/check/gstcheck.h>
 #include <gst/gst.h>
+#include <poll.h>
 #include <stdio.h>
+#include <sys/socket.h>
 #include <unistd.h>
+
+#ifndef MSG_NOSIGNAL
+#define MSG_NOSIGNAL 0 /* macOS: no SIGPIPE guard per call */
+#endif
 
 /* TRUE if GStreamer has an element factory @name. */
 static inline gboolean
@@ -70,4 +78,48 @@ vms_test_rss_bytes (void)
     resident = 0;
   g_free (statm);
   return resident * (guint64)sysconf (_SC_PAGESIZE);
+}
+
+/* Writes all of @data to @fd (a socket: MSG_NOSIGNAL, so a gone peer is a
+ * failure, not SIGPIPE; anything else: write()), failing the case on an
+ * error. */
+static inline void
+vms_test_write_all (gint fd, const void *data, gsize len)
+{
+  const guint8 *p = data;
+
+  while (len > 0) {
+    ssize_t n = send (fd, p, len, MSG_NOSIGNAL);
+    if (n < 0 && errno == ENOTSOCK)
+      n = write (fd, p, len);
+    if (n < 0 && errno == EINTR)
+      continue;
+    fail_unless (n > 0, "write: %s", g_strerror (errno));
+    p += n;
+    len -= n;
+  }
+}
+
+/* Reads exactly @len bytes from @fd, each wait at most 10 s (a silent peer
+ * fails the case); FALSE on end of file first. */
+static inline gboolean
+vms_test_read_all (gint fd, void *data, gsize len)
+{
+  guint8 *p = data;
+
+  while (len > 0) {
+    struct pollfd pfd = { fd, POLLIN, 0 };
+    ssize_t n;
+
+    fail_unless (poll (&pfd, 1, 10000) == 1, "peer silent for 10 s");
+    n = read (fd, p, len);
+    if (n == 0)
+      return FALSE;
+    if (n < 0 && errno == EINTR)
+      continue;
+    fail_unless (n > 0, "read: %s", g_strerror (errno));
+    p += n;
+    len -= n;
+  }
+  return TRUE;
 }

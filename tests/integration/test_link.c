@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "vmsprotocol.h"
+#include "../vmstest.h"
 
 #define FPS 15
 #define FRAME_NS (GST_SECOND / FPS)
@@ -123,35 +124,8 @@ raw_connect (const gchar *path)
   return fd;
 }
 
-static void
-write_all (gint fd, const void *data, gsize len)
-{
-  const guint8 *p = data;
-  while (len > 0) {
-    ssize_t n = send (fd, p, len, MSG_NOSIGNAL);
-    fail_unless (n > 0, "write: %s", g_strerror (errno));
-    p += n;
-    len -= n;
-  }
-}
-
-/* Reads exactly @len bytes; FALSE on EOF. */
-static gboolean
-read_all (gint fd, void *data, gsize len)
-{
-  guint8 *p = data;
-  while (len > 0) {
-    struct pollfd pfd = { fd, POLLIN, 0 };
-    ssize_t n;
-    fail_unless (poll (&pfd, 1, 10000) == 1, "source silent for 10 s");
-    n = read (fd, p, len);
-    if (n <= 0)
-      return FALSE;
-    p += n;
-    len -= n;
-  }
-  return TRUE;
-}
+#define write_all vms_test_write_all
+#define read_all vms_test_read_all
 
 static void
 send_hello (gint fd, guint16 version)

@@ -11,6 +11,8 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+
+#include "../vmstest.h"
 #include <time.h>
 #include <unistd.h>
 
@@ -52,36 +54,8 @@ teardown (void)
 
 /* ---- raw socket helpers (blocking) ---- */
 
-static void
-write_all (gint fd, const void *data, gsize len)
-{
-  const guint8 *p = data;
-  while (len > 0) {
-    ssize_t n = write (fd, p, len);
-    fail_unless (n > 0, "write: %s", g_strerror (errno));
-    p += n;
-    len -= n;
-  }
-}
-
-/* Returns FALSE on EOF. */
-static gboolean
-read_all (gint fd, void *data, gsize len)
-{
-  guint8 *p = data;
-  while (len > 0) {
-    struct pollfd pfd = { fd, POLLIN, 0 };
-    ssize_t n;
-    fail_unless (poll (&pfd, 1, 10000) == 1, "peer silent for 10 s");
-    n = read (fd, p, len);
-    if (n == 0)
-      return FALSE;
-    fail_unless (n > 0, "read: %s", g_strerror (errno));
-    p += n;
-    len -= n;
-  }
-  return TRUE;
-}
+#define write_all vms_test_write_all
+#define read_all vms_test_read_all
 
 static gint
 unix_listen (const gchar *path)
