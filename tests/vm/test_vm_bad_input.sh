@@ -110,6 +110,25 @@ if [ "$(uname -s)" != Darwin ]; then
     env VMSTREAM_QEMU=true "$VMV" run "${common[@]}" --profile macos-hvf
 fi
 
+# Variants (issue 14): the desktop guest streams its PipeWire ScreenCast
+# node with guest-pipewire.txt, the test guest its test pattern; a QEMU
+# stand-in prints the guest pipeline vmstream-vm put into the share.
+cat >"$TMP/fake-qemu-guest" <<'FAKE'
+#!/bin/bash
+for a; do case $a in *,path=*/share,*) d=${a#*,path=}; cat "${d%%,*}/guest.txt" ;; esac; done
+FAKE
+chmod +x "$TMP/fake-qemu-guest"
+expect "desktop variant runs guest-pipewire with the ScreenCast node" 0 \
+  "^pipewiresrc path=@PIPEWIRE_NODE@ .*vsocksink uri=serial:" -- \
+  env VMSTREAM_QEMU="$TMP/fake-qemu-guest" \
+  "$VMV" run --name "$NAME-4" --runtime-dir "$TMP/rt4" --image "$TMP/img" --variant desktop
+expect "test variant runs testsrc" 0 "^videotestsrc " -- \
+  env VMSTREAM_QEMU="$TMP/fake-qemu-guest" \
+  "$VMV" run --name "$NAME-4" --runtime-dir "$TMP/rt4" --image "$TMP/img" --variant test
+expect "bad variant" 2 "--variant must be test .* or desktop .*, not 'kde'" -- \
+  "$VMV" command "${common[@]}" --variant kde
+expect "desktop command uses the desktop image" 0 "guest-[a-z0-9]+-desktop-amd64-[0-9a-f]+/disk\.img" -- \
+  env VMSTREAM_VM_CACHE="$TMP/emptycache" "$VMV" command --name "$NAME" --runtime-dir "$TMP/rt" --variant desktop
 # Profiles: what each command line must contain.
 expect "tcg desktop command has a display" 0 "-device virtio-vga" -- \
   "$VMV" command "${common[@]}" --variant desktop
