@@ -1771,7 +1771,7 @@ def tcg_session(env=None):
         print("SKIP: no guest image (the vm suite builds it): " + r.stderr.strip())
         sys.exit(77)
     cmd = ("env -u LD_PRELOAD ${VM_DIR}/vmstream-vm run --name ${SESSION_ID} "
-           "--runtime-dir ${RUN_DIR} --qmp ${QMP_SOCKET} "
+           "--variant ${VM_VARIANT} --runtime-dir ${RUN_DIR} --qmp ${QMP_SOCKET} "
            "--stream-socket ${RUN_DIR}/stream.sock --port ${VSOCK_PORT} "
            "--pipeline ${GUEST_PIPELINE} --plugins ${GUEST_PLUGINS} "
            "--set WIDTH=${WIDTH} --set HEIGHT=${HEIGHT} --set FRAMERATE=${FPS} "
