@@ -582,8 +582,8 @@ main (int argc, char **argv)
     g_print ("templates=%s\nvm-backend=%s\nencoder-mode=%s\ncapture=%s\n"
              "encoder=%s\n"
              "vsock-port=%d\nvsock-uri=%s\nvm-cpus=%d\nvm-memory=%s\n"
-             "vm-dir=%s\nvm-variant=%s\nqemu-command=%s\nlisten=%s\ntoken=%"
-             "s\nrtsp-port=%d\n"
+             "vm-dir=%s\nvm-variant=%s\nqemu-command=%s\n"
+             "listen=%s\ntoken=%s\nrtsp-port=%d\n"
              "display=%s\ndefault-template=%s\nsession-bin=%s\n"
              "runtime-dir=%s\nmax-sessions=%d\npublic-names=%s\n"
              "allowed-origins=%s\ntls-cert=%s\ntls-key=%s\n",
