@@ -27,11 +27,13 @@
 #define VMS_VM_DIR "vm"
 #endif
 
-/* vm/vmstream-vm execs QEMU (so the pid we watch is QEMU's). The guest
- * runs ${GUEST_PIPELINE} (a guest template) with this project's plugins from
+/* vm/vmstream-vm execs QEMU (so the pid we watch is QEMU's), after
+ * building the ${VM_VARIANT} image on first use. The guest runs
+ * ${GUEST_PIPELINE} (a guest template) with this project's plugins from
  * ${GUEST_PLUGINS}, at the session's size and rate. */
 #define DEFAULT_QEMU_COMMAND                                                   \
   "${VM_DIR}/vmstream-vm run --name ${SESSION_ID} --runtime-dir ${RUN_DIR} "   \
+  "--variant ${VM_VARIANT} --build-missing "                                   \
   "--qmp ${QMP_SOCKET} --stream-socket ${RUN_DIR}/stream.sock "                \
   "--port ${VSOCK_PORT} --pipeline ${GUEST_PIPELINE} "                         \
   "--plugins ${GUEST_PLUGINS} --set WIDTH=${WIDTH} --set HEIGHT=${HEIGHT} "    \
@@ -144,6 +146,7 @@ config_clear (VmsConfig *cfg)
   g_free (cfg->vm_memory);
   g_free (cfg->vm_dir);
   g_free (cfg->qemu_command);
+  g_free (cfg->vm_variant);
   g_free (cfg->listen);
   g_free (cfg->listen_host);
   g_free (cfg->token);
@@ -229,6 +232,13 @@ main (int argc, char **argv)
       "guest memory in MiB [HELIX_VM_MEMORY, default 2048]", "MIB" },
     { "vm-dir", 0, 0, G_OPTION_ARG_FILENAME, &cfg.vm_dir,
       "folder holding vmstream-vm [HELIX_VM_DIR]", "DIR" },
+    { "vm-variant", 0, 0, G_OPTION_ARG_STRING, &cfg.vm_variant,
+      "guest of the qemu backend: desktop (Sway, a terminal, PipeWire "
+      "ScreenCast; guest pipeline pipelines/guest-pipewire.txt) or test "
+      "(a test pattern, vm/guest/testsrc.txt); ${VM_VARIANT} in the QEMU "
+      "command; its image is built on first use "
+      "[HELIX_VM_VARIANT, default desktop]",
+      "VARIANT" },
     { "qemu-command", 0, 0, G_OPTION_ARG_STRING, &cfg.qemu_command,
       "command that runs one session's QEMU in the foreground, with "
       "${VARIABLES} [HELIX_QEMU_COMMAND, default: vm/vmstream-vm run ...]",
@@ -359,7 +369,8 @@ main (int argc, char **argv)
       "ENCODER_MODE CAPTURE VNC_SOCKET CAPTURE_ARGS WS_SOCKET RTSP_PORT "
       "RTSP_ADDRESS RTSP_HANDOFF_SOCKET RTSP_USER RTSP_PASSWORD_FILE "
       "VSOCK_PORT "
-      "VSOCK_URI DISPLAY TOKEN WS_TOKEN RUN_DIR VM_DIR VM_CPUS VM_MEMORY "
+      "VSOCK_URI DISPLAY TOKEN WS_TOKEN RUN_DIR VM_DIR VM_VARIANT VM_CPUS "
+      "VM_MEMORY "
       "QMP_SOCKET, GUEST_PIPELINE and GUEST_PLUGINS (QEMU command), plus "
       "--var ones and the template's #:NAME= defaults.\n"
       "SIGTERM/SIGINT stop every session (and QEMU: system_powerdown, then "
@@ -386,6 +397,7 @@ main (int argc, char **argv)
     cfg.vsock_uri = g_strdup (env_or ("HELIX_VSOCK_URI", NULL));
   STR_DEFAULT (vm_memory, "HELIX_VM_MEMORY", "2048");
   STR_DEFAULT (vm_dir, "HELIX_VM_DIR", VMS_VM_DIR);
+  STR_DEFAULT (vm_variant, "HELIX_VM_VARIANT", "desktop");
   STR_DEFAULT (qemu_command, "HELIX_QEMU_COMMAND", DEFAULT_QEMU_COMMAND);
   STR_DEFAULT (listen, "HELIX_LISTEN", "127.0.0.1:8080");
   STR_DEFAULT (token, "HELIX_TOKEN", "");
@@ -477,10 +489,25 @@ main (int argc, char **argv)
                             g_strdup (eq + 1));
     }
   }
+  if (!g_strv_contains ((const gchar *[]){ "desktop", "test", NULL },
+                        cfg.vm_variant)) {
+    g_printerr ("vmstream-supervisor: HELIX_VM_VARIANT (--vm-variant) must "
+                "be desktop (the Sway desktop guest) or test (the test "
+                "pattern guest), not \"%s\"\n",
+                cfg.vm_variant);
+    config_clear (&cfg);
+    return 2;
+  }
+  g_hash_table_insert (cfg.extra_vars, g_strdup ("VM_VARIANT"),
+                       g_strdup (cfg.vm_variant));
+  /* the desktop's screen comes from PipeWire; vm/vmstream-vm adds the
+   * PIPEWIRE_SOURCE_ARGS of its ScreenCast node */
   if (!g_hash_table_contains (cfg.extra_vars, "GUEST_PIPELINE"))
     g_hash_table_insert (
         cfg.extra_vars, g_strdup ("GUEST_PIPELINE"),
-        g_build_filename (cfg.vm_dir, "guest", "testsrc.txt", NULL));
+        g_str_equal (cfg.vm_variant, "desktop")
+            ? g_build_filename (cfg.templates_dir, "guest-pipewire.txt", NULL)
+            : g_build_filename (cfg.vm_dir, "guest", "testsrc.txt", NULL));
   if (!g_hash_table_contains (cfg.extra_vars, "GUEST_PLUGINS"))
     g_hash_table_insert (cfg.extra_vars, g_strdup ("GUEST_PLUGINS"),
                          g_strdup (VMS_PLUGINS_DIR));
@@ -555,16 +582,17 @@ main (int argc, char **argv)
     g_print ("templates=%s\nvm-backend=%s\nencoder-mode=%s\ncapture=%s\n"
              "encoder=%s\n"
              "vsock-port=%d\nvsock-uri=%s\nvm-cpus=%d\nvm-memory=%s\n"
-             "vm-dir=%s\nqemu-command=%s\nlisten=%s\ntoken=%s\nrtsp-port=%d\n"
+             "vm-dir=%s\nvm-variant=%s\nqemu-command=%s\n"
+             "listen=%s\ntoken=%s\nrtsp-port=%d\n"
              "display=%s\ndefault-template=%s\nsession-bin=%s\n"
              "runtime-dir=%s\nmax-sessions=%d\npublic-names=%s\n"
              "allowed-origins=%s\ntls-cert=%s\ntls-key=%s\n",
              cfg.templates_dir, cfg.vm_backend, cfg.encoder_mode, cfg.capture,
              cfg.encoder, cfg.vsock_port,
              cfg.vsock_uri ? cfg.vsock_uri : "(template default)", cfg.vm_cpus,
-             cfg.vm_memory, cfg.vm_dir, cfg.qemu_command, cfg.listen,
-             *cfg.token ? "(set)" : "(generated at start)", cfg.rtsp_port,
-             cfg.display, cfg.default_template, cfg.session_bin,
+             cfg.vm_memory, cfg.vm_dir, cfg.vm_variant, cfg.qemu_command,
+             cfg.listen, *cfg.token ? "(set)" : "(generated at start)",
+             cfg.rtsp_port, cfg.display, cfg.default_template, cfg.session_bin,
              cfg.runtime_dir, cfg.max_sessions, cfg.public_names_list,
              cfg.allowed_origins_list,
              *cfg.tls_cert_file    ? cfg.tls_cert_file

@@ -39,6 +39,7 @@ typedef struct {
   gchar *session_bin;
   gchar *qemu_command;
   gchar *vm_dir;
+  gchar *vm_variant; /* desktop | test: the guest image vm/vmstream-vm boots */
   gchar *vsock_uri;
   gchar *runtime_dir;
   gint powerdown_timeout;
@@ -78,7 +79,8 @@ struct _VmsSession {
   gchar *encoder;
   gchar *capture; /* guest | qemu (VmsConfig.capture unless the POST says) */
   gint width, height, fps;
-  guint vsock_port; /* viewers: relay.c; RTSP: the supervisor's port, rtspdoor.c */
+  guint vsock_port; /* viewers: relay.c; RTSP: the supervisor's port, rtspdoor.c
+                     */
   gchar *pipeline;
   gchar *viewer_token; /* watch and send input to this session only */
   VmsState state;

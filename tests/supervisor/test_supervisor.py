@@ -525,7 +525,7 @@ def case_auth():
         "HELIX_VM_BACKEND", "HELIX_ENCODER_MODE", "HELIX_CAPTURE", "HELIX_ENCODER", "HELIX_VSOCK_PORT",
         "HELIX_VM_CPUS", "HELIX_VM_MEMORY", "HELIX_LISTEN", "HELIX_TOKEN",
         "HELIX_MAX_SESSIONS", "VMSTREAM_PUBLIC_NAMES", "HELIX_PUBLIC_NAMES",
-        "VMSTREAM_ALLOWED_ORIGINS", "HELIX_ALLOWED_ORIGINS")),
+        "VMSTREAM_ALLOWED_ORIGINS", "HELIX_ALLOWED_ORIGINS", "HELIX_VM_VARIANT")),
         "--help documents every HELIX_* variable")
     r = subprocess.run([SUP, "--print-config"], capture_output=True, text=True,
                        env=dict(os.environ, HELIX_VM_BACKEND="qemu", HELIX_VSOCK_PORT="6000"),
@@ -553,6 +553,23 @@ def case_auth():
     check(r.returncode == 2, "--max-sessions 0 is refused")
     r = subprocess.run([SUP, "--vm-backend", "vmware"], capture_output=True, text=True, timeout=20)
     check(r.returncode == 2 and "qemu, utm or none" in r.stderr, "a bad backend is refused")
+    # issue 14: the qemu backend boots the desktop guest unless told otherwise
+    r = subprocess.run([SUP, "--print-config", "--vm-backend", "qemu"], capture_output=True,
+                       text=True, timeout=20, env=dict(os.environ, HELIX_TEMPLATES_DIR="/p"))
+    check(r.returncode == 0 and "vm-variant=desktop" in r.stdout and "var.VM_VARIANT=desktop" in r.stdout
+          and "var.GUEST_PIPELINE=/p/guest-pipewire.txt" in r.stdout
+          and "--variant ${VM_VARIANT} --build-missing" in r.stdout,
+          "default variant desktop: guest-pipewire.txt, --variant in the QEMU command (%r)" % r.stdout[-400:])
+    r = subprocess.run([SUP, "--print-config", "--vm-backend", "qemu"], capture_output=True,
+                       text=True, timeout=20, env=dict(os.environ, VMSTREAM_VM_VARIANT="test",
+                                                       HELIX_VM_DIR="/v"))
+    check(r.returncode == 0 and "vm-variant=test" in r.stdout
+          and "var.GUEST_PIPELINE=/v/guest/testsrc.txt" in r.stdout,
+          "VMSTREAM_VM_VARIANT=test: the test guest's testsrc.txt (%r)" % r.stdout[-400:])
+    r = subprocess.run([SUP, "--print-config", "--vm-variant", "kde"], capture_output=True,
+                       text=True, timeout=20)
+    check(r.returncode == 2 and "must be desktop" in r.stderr and '"kde"' in r.stderr,
+          "a bad variant is refused with a sentence (%s)" % r.stderr.strip())
 
     sup = Supervisor(env={"HELIX_TOKEN": "s3cret"})
     st, _ = sup.http("GET", "/healthz", token="")
@@ -1754,12 +1771,12 @@ def tcg_session(env=None):
         print("SKIP: no guest image (the vm suite builds it): " + r.stderr.strip())
         sys.exit(77)
     cmd = ("env -u LD_PRELOAD ${VM_DIR}/vmstream-vm run --name ${SESSION_ID} "
-           "--runtime-dir ${RUN_DIR} --qmp ${QMP_SOCKET} "
+           "--variant ${VM_VARIANT} --runtime-dir ${RUN_DIR} --qmp ${QMP_SOCKET} "
            "--stream-socket ${RUN_DIR}/stream.sock --port ${VSOCK_PORT} "
            "--pipeline ${GUEST_PIPELINE} --plugins ${GUEST_PLUGINS} "
            "--set WIDTH=${WIDTH} --set HEIGHT=${HEIGHT} --set FRAMERATE=${FPS} "
            "--fast-init")
-    e = {"HELIX_VM_DIR": os.path.join(SOURCE, "vm"),
+    e = {"HELIX_VM_DIR": os.path.join(SOURCE, "vm"), "HELIX_VM_VARIANT": "test",
          "HELIX_VAR_GUEST_PLUGINS": os.path.join(BUILD, "plugins", "vsocksink"),
          "HELIX_ENCODER": "x264"}
     e.update(env or {})
@@ -1945,6 +1962,9 @@ def case_capture():
     with open(argslog) as f:
         last = f.read().splitlines()[-1]
     check("--vnc-socket" not in last, "a guest-capture VM has no VNC socket (%s)" % last)
+    check("--variant desktop --build-missing" in last
+          and "--pipeline %s " % os.path.join(SOURCE, "pipelines", "guest-pipewire.txt") in last,
+          "the default QEMU command boots the desktop image with guest-pipewire.txt (%s)" % last)
     rc = sup.stop()
     check(rc == 0, "supervisor exits 0")
     # a QEMU command of one's own without ${CAPTURE_ARGS}: said in the log

@@ -106,7 +106,7 @@ def main(tmp):
     os.mkdir(noplugins)
     run = os.path.join(tmp, "run")
     cmd = ("env -u LD_PRELOAD VMSTREAM_GUEST_PLUGINS=%s ${VM_DIR}/vmstream-vm run "
-           "--name ${SESSION_ID} --runtime-dir ${RUN_DIR} --qmp ${QMP_SOCKET} "
+           "--variant test --name ${SESSION_ID} --runtime-dir ${RUN_DIR} --qmp ${QMP_SOCKET} "
            "--guest-script %s --fast-init ${CAPTURE_ARGS}" % (noplugins, guest_sh))
     env = dict(os.environ, HELIX_RUNTIME_DIR=run, HELIX_VM_DIR=os.path.join(SRC, "vm"),
                HELIX_TEMPLATES_DIR=os.path.join(SRC, "pipelines"), HELIX_ENCODER="x264",

@@ -110,6 +110,32 @@ if [ "$(uname -s)" != Darwin ]; then
     env VMSTREAM_QEMU=true "$VMV" run "${common[@]}" --profile macos-hvf
 fi
 
+# Variants (issue 14): the desktop guest streams its PipeWire ScreenCast
+# node with guest-pipewire.txt, the test guest its test pattern; a QEMU
+# stand-in prints the guest pipeline vmstream-vm put into the share.
+cat >"$TMP/fake-qemu-guest" <<'FAKE'
+#!/bin/bash
+for a; do case $a in *,path=*/share,*) d=${a#*,path=}; cat "${d%%,*}/guest.txt" ;; esac; done
+FAKE
+chmod +x "$TMP/fake-qemu-guest"
+mkdir -m 700 "$TMP/rt4" && echo secret >"$TMP/rt4/link-secret" && chmod 600 "$TMP/rt4/link-secret"
+expect "desktop variant runs guest-pipewire with the ScreenCast node" 0 \
+  "^pipewiresrc path=@PIPEWIRE_NODE@ .*vsocksink uri=serial:" -- \
+  env VMSTREAM_QEMU="$TMP/fake-qemu-guest" \
+  "$VMV" run --name "$NAME-4" --runtime-dir "$TMP/rt4" --image "$TMP/img" --variant desktop
+# the desktop guest's user (uid 1000) reads the share: others may read it,
+# inside the runtime folder that stays 0700; the test guest's (root) is 0600
+expect "desktop share readable by the guest's desktop user" 0 "^-rw-r--r-- .*-rw-r--r-- .*drwx------ $" -- \
+  bash -c 'stat -c %A "$1/share/guest.txt" "$1/share/link-secret" "$1" | tr "\n" " "' _ "$TMP/rt4"
+expect "test variant runs testsrc" 0 "^videotestsrc " -- \
+  env VMSTREAM_QEMU="$TMP/fake-qemu-guest" \
+  "$VMV" run --name "$NAME-4" --runtime-dir "$TMP/rt4" --image "$TMP/img" --variant test
+expect "test share is the owner's alone" 0 "^-rw------- .*-rw------- $" -- \
+  bash -c 'stat -c %A "$1/share/guest.txt" "$1/share/link-secret" | tr "\n" " "' _ "$TMP/rt4"
+expect "bad variant" 2 "--variant must be test .* or desktop .*, not 'kde'" -- \
+  "$VMV" command "${common[@]}" --variant kde
+expect "desktop command uses the desktop image" 0 "guest-[a-z0-9]+-desktop-amd64-[0-9a-f]+/disk\.img" -- \
+  env VMSTREAM_VM_CACHE="$TMP/emptycache" "$VMV" command --name "$NAME" --runtime-dir "$TMP/rt" --variant desktop
 # Profiles: what each command line must contain.
 expect "tcg desktop command has a display" 0 "-device virtio-vga" -- \
   "$VMV" command "${common[@]}" --variant desktop
