@@ -78,7 +78,8 @@ struct _VmsSession {
   gchar *encoder;
   gchar *capture; /* guest | qemu (VmsConfig.capture unless the POST says) */
   gint width, height, fps;
-  guint vsock_port; /* viewers: relay.c; RTSP: the supervisor's port, rtspdoor.c */
+  guint vsock_port; /* viewers: relay.c; RTSP: the supervisor's port, rtspdoor.c
+                     */
   gchar *pipeline;
   gchar *viewer_token; /* watch and send input to this session only */
   VmsState state;
@@ -144,6 +145,13 @@ struct _VmsSupervisor {
   GList *rtsp_doors;
   guint rtsp_port; /* bound (cfg->rtsp_port 0 = any free port) */
 };
+
+/* config.c: the options and the environment into @cfg (zeroed first),
+ * checked. -1: go on; otherwise the exit status (2 after a sentence on
+ * stderr, 0 after --print-config). The caller clears @cfg in every case. */
+gint vms_config_load (VmsConfig *cfg, int *argc, char ***argv);
+void vms_config_print (const VmsConfig *cfg);
+void vms_config_clear (VmsConfig *cfg);
 
 /* sessions.c */
 VmsSession *vms_session_create (VmsSupervisor *sup, const gchar *id,
