@@ -366,8 +366,10 @@ add_waiter (SoupServerMessage *msg, VmsSession *s, gboolean is_delete)
   soup_server_message_pause (msg);
 }
 
-void
-vms_api_session_changed (VmsSession *s)
+/* sessions.c calls it (VmsSupervisor.session_changed) after every change
+ * of @s: answers the requests waiting for it. */
+static void
+session_changed (VmsSession *s, gpointer user_data)
 {
   gboolean gone;
   GList *l;
@@ -632,7 +634,7 @@ sessions_create (SoupServerMessage *msg)
     return;
   }
   add_waiter (msg, s, FALSE);
-  vms_api_session_changed (s); /* it may already have failed */
+  session_changed (s, NULL); /* it may already have failed */
 }
 
 static void
@@ -1273,6 +1275,8 @@ vms_api_start (VmsSupervisor *sup, GError **error)
   g_autoptr (GSocketAddress) sa = NULL;
 
   the_sup = sup;
+  sup->session_changed = session_changed;
+  sup->session_changed_data = NULL;
   if (ia == NULL) {
     g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
                  "listen address \"%s\" is not an IP address",
@@ -1308,6 +1312,7 @@ vms_api_start (VmsSupervisor *sup, GError **error)
 void
 vms_api_stop (VmsSupervisor *sup)
 {
+  sup->session_changed = NULL;
   while (waiters)
     waiter_respond (waiters->data);
   if (sup->server) {

@@ -144,6 +144,10 @@ struct _VmsSupervisor {
   GSource *rtsp_source;
   GList *rtsp_doors;
   guint rtsp_port; /* bound (cfg->rtsp_port 0 = any free port) */
+  /* sessions.c calls it after every change of a session (state, process
+   * gone); the API registers it (vms_api_start) */
+  void (*session_changed) (VmsSession *s, gpointer user_data);
+  gpointer session_changed_data;
 };
 
 /* config.c: the options and the environment into @cfg (zeroed first),
@@ -172,10 +176,18 @@ gboolean vms_session_request (VmsSession *s, VmsRequest *req, VmsAnswerFunc cb,
 /* After a resize: the size the session reports and restarts with. */
 void vms_session_set_size (VmsSession *s, gint width, gint height);
 const gchar *vms_state_name (VmsState st);
-JsonNode *vms_session_to_json (VmsSession *s, const gchar *host);
 void vms_supervisor_shutdown (VmsSupervisor *sup);
 void vms_session_ref (VmsSession *s);
 void vms_session_unref (VmsSession *s);
+
+/* children.c: every child (session process, QEMU) starts with these */
+/* the environment without the administrator token */
+GSubprocessLauncher *vms_launcher_new (GSubprocessFlags flags);
+/* child setup: dies with the supervisor (Linux), SIGPIPE back to default;
+ * @user_data is the death signal (GINT_TO_POINTER) */
+void vms_child_setup (gpointer user_data);
+/* the pid of @p, 0 once GLib has reaped it */
+gint vms_subprocess_pid (GSubprocess *p);
 
 /* runtime.c: settings, private runtime/state folders, RTSP credentials */
 /* The environment's value of setting @name ("LISTEN"): VMSTREAM_NAME, else
@@ -199,9 +211,11 @@ gboolean vms_relay_start (VmsSession *s, SoupServerMessage *msg,
 gboolean vms_rtsp_door_start (VmsSupervisor *sup, GError **error);
 void vms_rtsp_door_stop (VmsSupervisor *sup);
 
+/* apiview.c: the JSON view of a session; @host: the one the client used */
+JsonNode *vms_session_to_json (VmsSession *s, const gchar *host);
+
 /* api.c */
 gboolean vms_api_start (VmsSupervisor *sup, GError **error);
-void vms_api_session_changed (VmsSession *s);
 void vms_api_stop (VmsSupervisor *sup);
 
 G_END_DECLS
