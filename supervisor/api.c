@@ -968,73 +968,121 @@ resize (SoupServerMessage *msg, VmsSession *s)
   ask (msg, s, &req, resize_answered, a);
 }
 
+/* A viewer token reaches .../sessions/{its session}/input, /screenshot or
+ * /resize, nothing else (each route's own checks follow). */
+static gboolean
+viewer_route (const gchar *path, VmsSession *viewer_of)
+{
+  g_autofree gchar *mine
+      = viewer_of ? g_strdup_printf ("/api/v1/sessions/%s/", viewer_of->id)
+                  : NULL;
+  const gchar *rest
+      = mine && g_str_has_prefix (path, mine) ? path + strlen (mine) : NULL;
+
+  return rest != NULL
+         && (g_str_equal (rest, "input") || g_str_equal (rest, "screenshot")
+             || g_str_equal (rest, "resize"));
+}
+
+/* GET /api/v1/templates */
 static void
-handle_api (SoupServer *server, SoupServerMessage *msg, const char *path,
-            GHashTable *query, gpointer user_data)
+templates_list (SoupServerMessage *msg)
+{
+  g_autoptr (GPtrArray) names = vms_template_list (the_sup->cfg->templates_dir);
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+  g_autoptr (JsonNode) root = NULL;
+
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "templates");
+  json_builder_begin_array (b);
+  for (guint i = 0; i < names->len; i++)
+    json_builder_add_string_value (b, names->pdata[i]);
+  json_builder_end_array (b);
+  json_builder_set_member_name (b, "default");
+  json_builder_add_string_value (b, the_sup->cfg->default_template);
+  json_builder_end_object (b);
+  root = json_builder_get_root (b);
+  respond_json (msg, SOUP_STATUS_OK, root);
+}
+
+/* POST /api/v1/sessions/ID/input */
+static void
+session_input (SoupServerMessage *msg, VmsSession *s)
+{
+  g_autoptr (GError) error = NULL;
+  SoupMessageBody *body = soup_server_message_get_request_body (msg);
+  g_autoptr (GBytes) bytes = soup_message_body_flatten (body);
+  gsize len;
+  const gchar *data = g_bytes_get_data (bytes, &len);
+  g_autoptr (GArray) events = NULL;
+  g_autoptr (JsonBuilder) b = NULL;
+  g_autoptr (JsonNode) res = NULL;
+
+  /* the input contract (common/vmsinput.h): the same rules as the
+   * browser's messages and the session's stdin */
+  events = vms_input_line_parse (data ? data : "", (gssize)len, &error);
+  if (events == NULL) {
+    respond_error (msg, SOUP_STATUS_BAD_REQUEST, "%s", error->message);
+    return;
+  }
+  if (!vms_session_send_input (s, (const VmsInputEvent *)events->data,
+                               events->len, &error)) {
+    respond_error (msg,
+                   g_error_matches (error, G_IO_ERROR, G_IO_ERROR_BUSY)
+                       ? SOUP_STATUS_SERVICE_UNAVAILABLE
+                       : SOUP_STATUS_CONFLICT,
+                   "%s", error->message);
+    return;
+  }
+  b = json_builder_new ();
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "accepted");
+  json_builder_add_int_value (b, events->len);
+  json_builder_end_object (b);
+  res = json_builder_get_root (b);
+  respond_json (msg, SOUP_STATUS_ACCEPTED, res);
+}
+
+/* /api/v1/sessions/ID[/input|/screenshot|/resize]: @what is NULL for the
+ * session itself */
+static void
+session_route (SoupServerMessage *msg, VmsSession *s, const gchar *what,
+               GHashTable *query)
 {
   const gchar *method = soup_server_message_get_method (msg);
-  g_auto (GStrv) parts = NULL;
-  g_autofree gchar *stream_id = api_stream_id (path);
-  guint n;
-  VmsSession *s, *viewer_of;
 
-  if (stream_id) {
-    g_autofree gchar *sink_path = g_strdup_printf ("/stream/%s", stream_id);
-    relay_to (msg, stream_id, sink_path, TRUE);
-    return;
-  }
-  if (!identify (msg, &viewer_of)) {
-    /* a viewer token: .../sessions/{its session}/input, /screenshot or
-     * /resize, nothing else (each route's own checks follow below) */
-    g_autofree gchar *mine
-        = viewer_of ? g_strdup_printf ("/api/v1/sessions/%s/", viewer_of->id)
-                    : NULL;
-    const gchar *rest
-        = mine && g_str_has_prefix (path, mine) ? path + strlen (mine) : NULL;
-    if (rest == NULL
-        || !(g_str_equal (rest, "input") || g_str_equal (rest, "screenshot")
-             || g_str_equal (rest, "resize"))) {
-      deny (msg, viewer_of);
-      return;
+  if (what == NULL) {
+    if (g_str_equal (method, "GET")) {
+      g_autofree gchar *host = request_host (msg);
+      g_autoptr (JsonNode) node = vms_session_to_json (s, host);
+      respond_json (msg, SOUP_STATUS_OK, node);
+    } else if (g_str_equal (method, "DELETE")) {
+      add_waiter (msg, s, TRUE);
+      vms_session_stop (s);
+    } else {
+      method_not_allowed (msg, "GET, DELETE");
     }
+  } else if (g_str_equal (what, "screenshot")) {
+    screenshot (msg, s, query);
+  } else if (g_str_equal (what, "resize")) {
+    resize (msg, s);
+  } else if (!g_str_equal (method, "POST")) { /* input */
+    method_not_allowed (msg, "POST");
+  } else {
+    session_input (msg, s);
   }
-  if (g_str_equal (path, "/api/v1/info")) {
-    if (!g_str_equal (method, "GET"))
-      method_not_allowed (msg, "GET");
-    else
-      info (msg);
-    return;
-  }
-  if (g_str_equal (path, "/api/v1/templates")) {
-    g_autoptr (GPtrArray) names
-        = vms_template_list (the_sup->cfg->templates_dir);
-    g_autoptr (JsonBuilder) b = json_builder_new ();
-    g_autoptr (JsonNode) root = NULL;
-    if (!g_str_equal (method, "GET")) {
-      method_not_allowed (msg, "GET");
-      return;
-    }
-    json_builder_begin_object (b);
-    json_builder_set_member_name (b, "templates");
-    json_builder_begin_array (b);
-    for (guint i = 0; i < names->len; i++)
-      json_builder_add_string_value (b, names->pdata[i]);
-    json_builder_end_array (b);
-    json_builder_set_member_name (b, "default");
-    json_builder_add_string_value (b, the_sup->cfg->default_template);
-    json_builder_end_object (b);
-    root = json_builder_get_root (b);
-    respond_json (msg, SOUP_STATUS_OK, root);
-    return;
-  }
-  if (!g_str_has_prefix (path, "/api/v1/sessions")) {
-    respond_error (msg, SOUP_STATUS_NOT_FOUND, "no such API route: %.128s",
-                   path);
-    return;
-  }
-  /* "/api/v1/sessions[/id[/input]]" */
-  parts = g_strsplit (path + strlen ("/api/v1/sessions"), "/", -1);
-  n = g_strv_length (parts);
+}
+
+/* "/api/v1/sessions[/id[/input|/screenshot|/resize]]" */
+static void
+sessions_route (SoupServerMessage *msg, const char *path, GHashTable *query)
+{
+  const gchar *method = soup_server_message_get_method (msg);
+  g_auto (GStrv) parts
+      = g_strsplit (path + strlen ("/api/v1/sessions"), "/", -1);
+  guint n = g_strv_length (parts);
+  VmsSession *s;
+
   if (n > 0 && parts[n - 1][0] == '\0')
     n--; /* trailing slash */
   if (n <= 1) {
@@ -1064,64 +1112,37 @@ handle_api (SoupServer *server, SoupServerMessage *msg, const char *path,
                    parts[1]);
     return;
   }
-  if (n == 2) {
-    if (g_str_equal (method, "GET")) {
-      g_autofree gchar *host = request_host (msg);
-      g_autoptr (JsonNode) node = vms_session_to_json (s, host);
-      respond_json (msg, SOUP_STATUS_OK, node);
-    } else if (g_str_equal (method, "DELETE")) {
-      add_waiter (msg, s, TRUE);
-      vms_session_stop (s);
-    } else {
-      method_not_allowed (msg, "GET, DELETE");
-    }
-    return;
-  }
-  if (g_str_equal (parts[2], "screenshot")) {
-    screenshot (msg, s, query);
-    return;
-  }
-  if (g_str_equal (parts[2], "resize")) {
-    resize (msg, s);
-    return;
-  }
-  /* input */
-  if (!g_str_equal (method, "POST")) {
-    method_not_allowed (msg, "POST");
-    return;
-  } else {
-    g_autoptr (GError) error = NULL;
-    SoupMessageBody *body = soup_server_message_get_request_body (msg);
-    g_autoptr (GBytes) bytes = soup_message_body_flatten (body);
-    gsize len;
-    const gchar *data = g_bytes_get_data (bytes, &len);
-    g_autoptr (GArray) events = NULL;
-    g_autoptr (JsonBuilder) b = NULL;
-    g_autoptr (JsonNode) res = NULL;
+  session_route (msg, s, n == 3 ? parts[2] : NULL, query);
+}
 
-    /* the input contract (common/vmsinput.h): the same rules as the
-     * browser's messages and the session's stdin */
-    events = vms_input_line_parse (data ? data : "", (gssize)len, &error);
-    if (events == NULL) {
-      respond_error (msg, SOUP_STATUS_BAD_REQUEST, "%s", error->message);
-      return;
-    }
-    if (!vms_session_send_input (s, (const VmsInputEvent *)events->data,
-                                 events->len, &error)) {
-      respond_error (msg,
-                     g_error_matches (error, G_IO_ERROR, G_IO_ERROR_BUSY)
-                         ? SOUP_STATUS_SERVICE_UNAVAILABLE
-                         : SOUP_STATUS_CONFLICT,
-                     "%s", error->message);
-      return;
-    }
-    b = json_builder_new ();
-    json_builder_begin_object (b);
-    json_builder_set_member_name (b, "accepted");
-    json_builder_add_int_value (b, events->len);
-    json_builder_end_object (b);
-    res = json_builder_get_root (b);
-    respond_json (msg, SOUP_STATUS_ACCEPTED, res);
+static void
+handle_api (SoupServer *server, SoupServerMessage *msg, const char *path,
+            GHashTable *query, gpointer user_data)
+{
+  const gchar *method = soup_server_message_get_method (msg);
+  g_autofree gchar *stream_id = api_stream_id (path);
+  VmsSession *viewer_of;
+
+  if (stream_id) {
+    g_autofree gchar *sink_path = g_strdup_printf ("/stream/%s", stream_id);
+    relay_to (msg, stream_id, sink_path, TRUE);
+  } else if (!identify (msg, &viewer_of) && !viewer_route (path, viewer_of)) {
+    deny (msg, viewer_of);
+  } else if (g_str_equal (path, "/api/v1/info")) {
+    if (!g_str_equal (method, "GET"))
+      method_not_allowed (msg, "GET");
+    else
+      info (msg);
+  } else if (g_str_equal (path, "/api/v1/templates")) {
+    if (!g_str_equal (method, "GET"))
+      method_not_allowed (msg, "GET");
+    else
+      templates_list (msg);
+  } else if (!g_str_has_prefix (path, "/api/v1/sessions")) {
+    respond_error (msg, SOUP_STATUS_NOT_FOUND, "no such API route: %.128s",
+                   path);
+  } else {
+    sessions_route (msg, path, query);
   }
 }
 
