@@ -69,6 +69,7 @@ typedef enum {
 
 typedef struct _VmsSupervisor VmsSupervisor;
 typedef struct _VmsSession VmsSession;
+typedef struct _VmsApi VmsApi; /* api.c */
 
 struct _VmsSession {
   VmsSupervisor *sup;
@@ -148,6 +149,7 @@ struct _VmsSupervisor {
    * gone); the API registers it (vms_api_start) */
   void (*session_changed) (VmsSession *s, gpointer user_data);
   gpointer session_changed_data;
+  VmsApi *api; /* api.c's state, between vms_api_start and vms_api_stop */
 };
 
 /* config.c: the options and the environment into @cfg (zeroed first),
