@@ -109,44 +109,6 @@ vms_capture_is_valid (const gchar *capture)
   return g_strcmp0 (capture, "guest") == 0 || g_strcmp0 (capture, "qemu") == 0;
 }
 
-/* --- ports -------------------------------------------------------------- */
-
-static gboolean
-port_used_by_session (VmsSupervisor *sup, guint port)
-{
-  GHashTableIter it;
-  gpointer v;
-  g_hash_table_iter_init (&it, sup->sessions);
-  while (g_hash_table_iter_next (&it, NULL, &v)) {
-    VmsSession *o = v;
-    if (o->vsock_port == port)
-      return TRUE;
-  }
-  return FALSE;
-}
-
-/* The session's guest-link port; viewers reach it through the supervisor's
- * own ports (relay.c, rtspdoor.c), so it has no TCP port of its own. */
-static gboolean
-allocate_ports (VmsSession *s, GError **error)
-{
-  VmsSupervisor *sup = s->sup;
-
-  for (guint p = sup->cfg->vsock_port; p < (guint)sup->cfg->vsock_port + 1000;
-       p++) {
-    if (!port_used_by_session (sup, p)) {
-      s->vsock_port = p;
-      break;
-    }
-  }
-  if (!s->vsock_port) {
-    g_set_error (error, G_IO_ERROR, G_IO_ERROR_ADDRESS_IN_USE,
-                 "no free port for the session's guest link");
-    return FALSE;
-  }
-  return TRUE;
-}
-
 /* --- template variables -------------------------------------------------- */
 
 static GHashTable *
@@ -681,7 +643,7 @@ vms_session_create (VmsSupervisor *sup, const gchar *id,
   s->clients = -1;
   s->last_exit = G_MININT;
   s->requests = g_hash_table_new (NULL, NULL);
-  if (!allocate_ports (s, error)) {
+  if (!vms_ports_allocate (s, error)) {
     *http_status = SOUP_STATUS_SERVICE_UNAVAILABLE;
     vms_template_free (text);
     vms_session_unref (s);

@@ -182,6 +182,10 @@ void vms_supervisor_shutdown (VmsSupervisor *sup);
 void vms_session_ref (VmsSession *s);
 void vms_session_unref (VmsSession *s);
 
+/* ports.c: sets s->vsock_port: the first from cfg->vsock_port that no
+ * session in @s->sup->sessions holds (1000 tried) */
+gboolean vms_ports_allocate (VmsSession *s, GError **error);
+
 /* children.c: every child (session process, QEMU) starts with these */
 /* the environment without the administrator token */
 GSubprocessLauncher *vms_launcher_new (GSubprocessFlags flags);
