@@ -41,6 +41,7 @@
 #define MAX_BODY VMS_API_MAX_BODY
 
 typedef struct {
+  VmsApi *api;
   SoupServerMessage *msg;
   VmsSession *s;
   gboolean is_delete;
@@ -50,8 +51,11 @@ typedef struct {
   gulong finished_id;
 } Waiter;
 
-static GList *waiters;
-static VmsSupervisor *the_sup;
+/* The API's state, the user_data of its handlers (sup->api) */
+struct _VmsApi {
+  VmsSupervisor *sup;
+  GList *waiters; /* Waiter: answers held until a session started/stopped */
+};
 
 /* --- responses ---------------------------------------------------------- */
 
@@ -106,11 +110,11 @@ respond_error (SoupServerMessage *msg, guint status, const gchar *fmt, ...)
 /* Host name the client used (for URLs in answers), without the port. The
  * gate let only allowed Host values through. */
 static gchar *
-request_host (SoupServerMessage *msg)
+request_host (VmsApi *api, SoupServerMessage *msg)
 {
   gchar *name = vms_host_header_name (soup_message_headers_get_one (
       soup_server_message_get_request_headers (msg), "Host"));
-  return name ? name : g_strdup (the_sup->cfg->listen_host);
+  return name ? name : g_strdup (api->sup->cfg->listen_host);
 }
 
 /* --- refusals ------------------------------------------------------------ */
@@ -230,7 +234,8 @@ is_json (SoupMessageHeaders *h)
 static void
 gate_got_headers (SoupServerMessage *msg, gpointer user_data)
 {
-  VmsConfig *cfg = the_sup->cfg;
+  VmsApi *api = user_data;
+  VmsConfig *cfg = api->sup->cfg;
   SoupMessageHeaders *h = soup_server_message_get_request_headers (msg);
   const gchar *host = soup_message_headers_get_one (h, "Host");
   const gchar *origin = soup_message_headers_get_one (h, "Origin");
@@ -284,7 +289,8 @@ static void
 on_request_started (SoupServer *server, SoupServerMessage *msg,
                     gpointer user_data)
 {
-  g_signal_connect (msg, "got-headers", G_CALLBACK (gate_got_headers), NULL);
+  g_signal_connect (msg, "got-headers", G_CALLBACK (gate_got_headers),
+                    user_data);
 }
 
 /* --- waiters (answers that wait for a session to start or stop) --------- */
@@ -308,7 +314,7 @@ waiter_respond (Waiter *w)
   VmsSession *s = w->s;
   gboolean gone = s->removed && s->proc == NULL && s->qemu == NULL;
 
-  waiters = g_list_remove (waiters, w);
+  w->api->waiters = g_list_remove (w->api->waiters, w);
   if (!w->finished) {
     if (w->is_delete) {
       g_autoptr (JsonNode) node = vms_session_to_json (s, w->host);
@@ -349,26 +355,31 @@ waiter_finished_cb (SoupServerMessage *msg, gpointer user_data)
 }
 
 static void
-add_waiter (SoupServerMessage *msg, VmsSession *s, gboolean is_delete)
+add_waiter (VmsApi *api, SoupServerMessage *msg, VmsSession *s,
+            gboolean is_delete)
 {
   Waiter *w = g_new0 (Waiter, 1);
   w->msg = g_object_ref (msg);
   w->s = s;
   vms_session_ref (s);
   w->is_delete = is_delete;
-  w->host = request_host (msg);
+  w->host = request_host (api, msg);
   w->finished_id
       = g_signal_connect (msg, "finished", G_CALLBACK (waiter_finished_cb), w);
   if (!is_delete)
-    w->timeout_id = g_timeout_add_seconds ((guint)the_sup->cfg->start_timeout,
+    w->timeout_id = g_timeout_add_seconds ((guint)api->sup->cfg->start_timeout,
                                            waiter_timeout_cb, w);
-  waiters = g_list_append (waiters, w);
+  w->api = api;
+  api->waiters = g_list_append (api->waiters, w);
   soup_server_message_pause (msg);
 }
 
-void
-vms_api_session_changed (VmsSession *s)
+/* sessions.c calls it (VmsSupervisor.session_changed) after every change
+ * of @s: answers the requests waiting for it. */
+static void
+session_changed (VmsSession *s, gpointer user_data)
 {
+  VmsApi *api = user_data;
   gboolean gone;
   GList *l;
 
@@ -376,7 +387,7 @@ again:
   /* Answering may stop a session, which re-enters here and can free other
    * waiters: rescan from the start after each answer. */
   gone = s->removed && s->proc == NULL && s->qemu == NULL;
-  for (l = waiters; l; l = l->next) {
+  for (l = api->waiters; l; l = l->next) {
     Waiter *w = l->data;
     if (w->s != s)
       continue;
@@ -405,7 +416,7 @@ presented_token (SoupServerMessage *msg)
 /* TRUE for the administrator; else *viewer_of is the session whose viewer
  * token was presented, or NULL. */
 static gboolean
-identify (SoupServerMessage *msg, VmsSession **viewer_of)
+identify (VmsApi *api, SoupServerMessage *msg, VmsSession **viewer_of)
 {
   const gchar *t = presented_token (msg);
   GHashTableIter it;
@@ -414,9 +425,9 @@ identify (SoupServerMessage *msg, VmsSession **viewer_of)
   *viewer_of = NULL;
   if (t == NULL || *t == '\0')
     return FALSE;
-  if (vms_token_equal (the_sup->cfg->token, t))
+  if (vms_token_equal (api->sup->cfg->token, t))
     return TRUE;
-  g_hash_table_iter_init (&it, the_sup->sessions);
+  g_hash_table_iter_init (&it, api->sup->sessions);
   while (g_hash_table_iter_next (&it, NULL, &v)) {
     if (vms_token_equal (((VmsSession *)v)->viewer_token, t)) {
       *viewer_of = v;
@@ -445,11 +456,11 @@ deny (SoupServerMessage *msg, VmsSession *viewer_of)
 }
 
 static gboolean
-check_admin (SoupServerMessage *msg)
+check_admin (VmsApi *api, SoupServerMessage *msg)
 {
   VmsSession *viewer_of;
 
-  if (identify (msg, &viewer_of))
+  if (identify (api, msg, &viewer_of))
     return TRUE;
   deny (msg, viewer_of);
   return FALSE;
@@ -542,13 +553,13 @@ capture_check (const gchar *capture, VmsConfig *cfg, GError **error)
 /* --- routes ------------------------------------------------------------- */
 
 static void
-sessions_list (SoupServerMessage *msg)
+sessions_list (VmsApi *api, SoupServerMessage *msg)
 {
   g_autoptr (JsonNode) root = json_node_new (JSON_NODE_OBJECT);
   JsonObject *o = json_object_new ();
   JsonArray *arr = json_array_new ();
-  g_autofree gchar *host = request_host (msg);
-  GList *vals = g_hash_table_get_values (the_sup->sessions);
+  g_autofree gchar *host = request_host (api, msg);
+  GList *vals = g_hash_table_get_values (api->sup->sessions);
 
   for (GList *l = vals; l; l = l->next)
     json_array_add_element (arr, vms_session_to_json (l->data, host));
@@ -559,9 +570,9 @@ sessions_list (SoupServerMessage *msg)
 }
 
 static void
-sessions_create (SoupServerMessage *msg)
+sessions_create (VmsApi *api, SoupServerMessage *msg)
 {
-  VmsConfig *cfg = the_sup->cfg;
+  VmsConfig *cfg = api->sup->cfg;
   g_autoptr (GError) error = NULL;
   g_autoptr (JsonNode) root = parse_body (msg, &error);
   static const gchar *known[] = { "template", "width",   "height", "fps",
@@ -620,30 +631,30 @@ sessions_create (SoupServerMessage *msg)
                    width, height);
     return;
   }
-  if (the_sup->shutting_down) {
+  if (api->sup->shutting_down) {
     respond_error (msg, SOUP_STATUS_SERVICE_UNAVAILABLE,
                    "the supervisor is shutting down");
     return;
   }
-  s = vms_session_create (the_sup, id, tmpl, width, height, fps, encoder,
+  s = vms_session_create (api->sup, id, tmpl, width, height, fps, encoder,
                           capture, &status, &error);
   if (s == NULL) {
     respond_error (msg, status, "%s", error->message);
     return;
   }
-  add_waiter (msg, s, FALSE);
-  vms_api_session_changed (s); /* it may already have failed */
+  add_waiter (api, msg, s, FALSE);
+  session_changed (s, api); /* it may already have failed */
 }
 
 static void
-metrics (SoupServerMessage *msg)
+metrics (VmsApi *api, SoupServerMessage *msg)
 {
   GString *out = g_string_new (NULL);
   GHashTableIter it;
   gpointer v;
   guint counts[VMS_STATE_STOPPING + 1] = { 0 };
 
-  g_hash_table_iter_init (&it, the_sup->sessions);
+  g_hash_table_iter_init (&it, api->sup->sessions);
   while (g_hash_table_iter_next (&it, NULL, &v))
     counts[((VmsSession *)v)->state]++;
   g_string_append (out, "# HELP vmstream_sessions Sessions by state.\n"
@@ -656,12 +667,12 @@ metrics (SoupServerMessage *msg)
       "# HELP vmstream_uptime_seconds Seconds since the supervisor started.\n"
       "# TYPE vmstream_uptime_seconds gauge\n"
       "vmstream_uptime_seconds %.1f\n",
-      (g_get_monotonic_time () - the_sup->started_at) / 1e6);
+      (g_get_monotonic_time () - api->sup->started_at) / 1e6);
 
 #define FAMILY(name, type, help)                                               \
   g_string_append (out,                                                        \
                    "# HELP " name " " help "\n# TYPE " name " " type "\n");    \
-  g_hash_table_iter_init (&it, the_sup->sessions);                             \
+  g_hash_table_iter_init (&it, api->sup->sessions);                            \
   while (g_hash_table_iter_next (&it, NULL, &v))
 #define LINE(name, fmt, val)                                                   \
   g_string_append_printf (                                                     \
@@ -716,9 +727,9 @@ method_not_allowed (SoupServerMessage *msg, const gchar *allow)
  * and whether the port is HTTPS, with the certificate's SHA-256 fingerprint
  * to compare with (or pin) what its TLS library was shown. */
 static void
-info (SoupServerMessage *msg)
+info (VmsApi *api, SoupServerMessage *msg)
 {
-  VmsConfig *cfg = the_sup->cfg;
+  VmsConfig *cfg = api->sup->cfg;
   g_autoptr (JsonBuilder) b = json_builder_new ();
   g_autoptr (JsonNode) root = NULL;
 
@@ -743,10 +754,10 @@ info (SoupServerMessage *msg)
 /* Relays the request to session @id's wsh264sink at @sink_path (relay.c),
  * or answers why not. */
 static void
-relay_to (SoupServerMessage *msg, const gchar *id, const gchar *sink_path,
-          gboolean upgrade)
+relay_to (VmsApi *api, SoupServerMessage *msg, const gchar *id,
+          const gchar *sink_path, gboolean upgrade)
 {
-  VmsSession *s = g_hash_table_lookup (the_sup->sessions, id);
+  VmsSession *s = g_hash_table_lookup (api->sup->sessions, id);
   g_autoptr (GError) error = NULL;
 
   if (s == NULL || s->removed) {
@@ -784,6 +795,7 @@ static void
 handle_stream (SoupServer *server, SoupServerMessage *msg, const char *path,
                GHashTable *query, gpointer user_data)
 {
+  VmsApi *api = user_data;
   const gchar *id = path + strlen ("/stream/");
   g_autofree gchar *sink_path = NULL;
 
@@ -793,7 +805,7 @@ handle_stream (SoupServer *server, SoupServerMessage *msg, const char *path,
     return;
   }
   sink_path = g_strdup_printf ("/stream/%s", id);
-  relay_to (msg, id, sink_path, TRUE);
+  relay_to (api, msg, id, sink_path, TRUE);
 }
 
 /* A request passed to the session process (vms_session_request()): the
@@ -966,73 +978,123 @@ resize (SoupServerMessage *msg, VmsSession *s)
   ask (msg, s, &req, resize_answered, a);
 }
 
+/* A viewer token reaches .../sessions/{its session}/input, /screenshot or
+ * /resize, nothing else (each route's own checks follow). */
+static gboolean
+viewer_route (const gchar *path, VmsSession *viewer_of)
+{
+  g_autofree gchar *mine
+      = viewer_of ? g_strdup_printf ("/api/v1/sessions/%s/", viewer_of->id)
+                  : NULL;
+  const gchar *rest
+      = mine && g_str_has_prefix (path, mine) ? path + strlen (mine) : NULL;
+
+  return rest != NULL
+         && (g_str_equal (rest, "input") || g_str_equal (rest, "screenshot")
+             || g_str_equal (rest, "resize"));
+}
+
+/* GET /api/v1/templates */
 static void
-handle_api (SoupServer *server, SoupServerMessage *msg, const char *path,
-            GHashTable *query, gpointer user_data)
+templates_list (VmsApi *api, SoupServerMessage *msg)
+{
+  g_autoptr (GPtrArray) names
+      = vms_template_list (api->sup->cfg->templates_dir);
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+  g_autoptr (JsonNode) root = NULL;
+
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "templates");
+  json_builder_begin_array (b);
+  for (guint i = 0; i < names->len; i++)
+    json_builder_add_string_value (b, names->pdata[i]);
+  json_builder_end_array (b);
+  json_builder_set_member_name (b, "default");
+  json_builder_add_string_value (b, api->sup->cfg->default_template);
+  json_builder_end_object (b);
+  root = json_builder_get_root (b);
+  respond_json (msg, SOUP_STATUS_OK, root);
+}
+
+/* POST /api/v1/sessions/ID/input */
+static void
+session_input (VmsApi *api, SoupServerMessage *msg, VmsSession *s)
+{
+  g_autoptr (GError) error = NULL;
+  SoupMessageBody *body = soup_server_message_get_request_body (msg);
+  g_autoptr (GBytes) bytes = soup_message_body_flatten (body);
+  gsize len;
+  const gchar *data = g_bytes_get_data (bytes, &len);
+  g_autoptr (GArray) events = NULL;
+  g_autoptr (JsonBuilder) b = NULL;
+  g_autoptr (JsonNode) res = NULL;
+
+  /* the input contract (common/vmsinput.h): the same rules as the
+   * browser's messages and the session's stdin */
+  events = vms_input_line_parse (data ? data : "", (gssize)len, &error);
+  if (events == NULL) {
+    respond_error (msg, SOUP_STATUS_BAD_REQUEST, "%s", error->message);
+    return;
+  }
+  if (!vms_session_send_input (s, (const VmsInputEvent *)events->data,
+                               events->len, &error)) {
+    respond_error (msg,
+                   g_error_matches (error, G_IO_ERROR, G_IO_ERROR_BUSY)
+                       ? SOUP_STATUS_SERVICE_UNAVAILABLE
+                       : SOUP_STATUS_CONFLICT,
+                   "%s", error->message);
+    return;
+  }
+  b = json_builder_new ();
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "accepted");
+  json_builder_add_int_value (b, events->len);
+  json_builder_end_object (b);
+  res = json_builder_get_root (b);
+  respond_json (msg, SOUP_STATUS_ACCEPTED, res);
+}
+
+/* /api/v1/sessions/ID[/input|/screenshot|/resize]: @what is NULL for the
+ * session itself */
+static void
+session_route (VmsApi *api, SoupServerMessage *msg, VmsSession *s,
+               const gchar *what, GHashTable *query)
 {
   const gchar *method = soup_server_message_get_method (msg);
-  g_auto (GStrv) parts = NULL;
-  g_autofree gchar *stream_id = api_stream_id (path);
-  guint n;
-  VmsSession *s, *viewer_of;
 
-  if (stream_id) {
-    g_autofree gchar *sink_path = g_strdup_printf ("/stream/%s", stream_id);
-    relay_to (msg, stream_id, sink_path, TRUE);
-    return;
-  }
-  if (!identify (msg, &viewer_of)) {
-    /* a viewer token: .../sessions/{its session}/input, /screenshot or
-     * /resize, nothing else (each route's own checks follow below) */
-    g_autofree gchar *mine
-        = viewer_of ? g_strdup_printf ("/api/v1/sessions/%s/", viewer_of->id)
-                    : NULL;
-    const gchar *rest
-        = mine && g_str_has_prefix (path, mine) ? path + strlen (mine) : NULL;
-    if (rest == NULL
-        || !(g_str_equal (rest, "input") || g_str_equal (rest, "screenshot")
-             || g_str_equal (rest, "resize"))) {
-      deny (msg, viewer_of);
-      return;
+  if (what == NULL) {
+    if (g_str_equal (method, "GET")) {
+      g_autofree gchar *host = request_host (api, msg);
+      g_autoptr (JsonNode) node = vms_session_to_json (s, host);
+      respond_json (msg, SOUP_STATUS_OK, node);
+    } else if (g_str_equal (method, "DELETE")) {
+      add_waiter (api, msg, s, TRUE);
+      vms_session_stop (s);
+    } else {
+      method_not_allowed (msg, "GET, DELETE");
     }
+  } else if (g_str_equal (what, "screenshot")) {
+    screenshot (msg, s, query);
+  } else if (g_str_equal (what, "resize")) {
+    resize (msg, s);
+  } else if (!g_str_equal (method, "POST")) { /* input */
+    method_not_allowed (msg, "POST");
+  } else {
+    session_input (api, msg, s);
   }
-  if (g_str_equal (path, "/api/v1/info")) {
-    if (!g_str_equal (method, "GET"))
-      method_not_allowed (msg, "GET");
-    else
-      info (msg);
-    return;
-  }
-  if (g_str_equal (path, "/api/v1/templates")) {
-    g_autoptr (GPtrArray) names
-        = vms_template_list (the_sup->cfg->templates_dir);
-    g_autoptr (JsonBuilder) b = json_builder_new ();
-    g_autoptr (JsonNode) root = NULL;
-    if (!g_str_equal (method, "GET")) {
-      method_not_allowed (msg, "GET");
-      return;
-    }
-    json_builder_begin_object (b);
-    json_builder_set_member_name (b, "templates");
-    json_builder_begin_array (b);
-    for (guint i = 0; i < names->len; i++)
-      json_builder_add_string_value (b, names->pdata[i]);
-    json_builder_end_array (b);
-    json_builder_set_member_name (b, "default");
-    json_builder_add_string_value (b, the_sup->cfg->default_template);
-    json_builder_end_object (b);
-    root = json_builder_get_root (b);
-    respond_json (msg, SOUP_STATUS_OK, root);
-    return;
-  }
-  if (!g_str_has_prefix (path, "/api/v1/sessions")) {
-    respond_error (msg, SOUP_STATUS_NOT_FOUND, "no such API route: %.128s",
-                   path);
-    return;
-  }
-  /* "/api/v1/sessions[/id[/input]]" */
-  parts = g_strsplit (path + strlen ("/api/v1/sessions"), "/", -1);
-  n = g_strv_length (parts);
+}
+
+/* "/api/v1/sessions[/id[/input|/screenshot|/resize]]" */
+static void
+sessions_route (VmsApi *api, SoupServerMessage *msg, const char *path,
+                GHashTable *query)
+{
+  const gchar *method = soup_server_message_get_method (msg);
+  g_auto (GStrv) parts
+      = g_strsplit (path + strlen ("/api/v1/sessions"), "/", -1);
+  guint n = g_strv_length (parts);
+  VmsSession *s;
+
   if (n > 0 && parts[n - 1][0] == '\0')
     n--; /* trailing slash */
   if (n <= 1) {
@@ -1040,9 +1102,9 @@ handle_api (SoupServer *server, SoupServerMessage *msg, const char *path,
       respond_error (msg, SOUP_STATUS_NOT_FOUND, "no such API route: %.128s",
                      path);
     } else if (g_str_equal (method, "GET")) {
-      sessions_list (msg);
+      sessions_list (api, msg);
     } else if (g_str_equal (method, "POST")) {
-      sessions_create (msg);
+      sessions_create (api, msg);
     } else {
       method_not_allowed (msg, "GET, POST");
     }
@@ -1056,70 +1118,45 @@ handle_api (SoupServer *server, SoupServerMessage *msg, const char *path,
                    path);
     return;
   }
-  s = g_hash_table_lookup (the_sup->sessions, parts[1]);
+  s = g_hash_table_lookup (api->sup->sessions, parts[1]);
   if (s == NULL) {
     respond_error (msg, SOUP_STATUS_NOT_FOUND, "no session \"%.64s\"",
                    parts[1]);
     return;
   }
-  if (n == 2) {
-    if (g_str_equal (method, "GET")) {
-      g_autofree gchar *host = request_host (msg);
-      g_autoptr (JsonNode) node = vms_session_to_json (s, host);
-      respond_json (msg, SOUP_STATUS_OK, node);
-    } else if (g_str_equal (method, "DELETE")) {
-      add_waiter (msg, s, TRUE);
-      vms_session_stop (s);
-    } else {
-      method_not_allowed (msg, "GET, DELETE");
-    }
-    return;
-  }
-  if (g_str_equal (parts[2], "screenshot")) {
-    screenshot (msg, s, query);
-    return;
-  }
-  if (g_str_equal (parts[2], "resize")) {
-    resize (msg, s);
-    return;
-  }
-  /* input */
-  if (!g_str_equal (method, "POST")) {
-    method_not_allowed (msg, "POST");
-    return;
-  } else {
-    g_autoptr (GError) error = NULL;
-    SoupMessageBody *body = soup_server_message_get_request_body (msg);
-    g_autoptr (GBytes) bytes = soup_message_body_flatten (body);
-    gsize len;
-    const gchar *data = g_bytes_get_data (bytes, &len);
-    g_autoptr (GArray) events = NULL;
-    g_autoptr (JsonBuilder) b = NULL;
-    g_autoptr (JsonNode) res = NULL;
+  session_route (api, msg, s, n == 3 ? parts[2] : NULL, query);
+}
 
-    /* the input contract (common/vmsinput.h): the same rules as the
-     * browser's messages and the session's stdin */
-    events = vms_input_line_parse (data ? data : "", (gssize)len, &error);
-    if (events == NULL) {
-      respond_error (msg, SOUP_STATUS_BAD_REQUEST, "%s", error->message);
-      return;
-    }
-    if (!vms_session_send_input (s, (const VmsInputEvent *)events->data,
-                                 events->len, &error)) {
-      respond_error (msg,
-                     g_error_matches (error, G_IO_ERROR, G_IO_ERROR_BUSY)
-                         ? SOUP_STATUS_SERVICE_UNAVAILABLE
-                         : SOUP_STATUS_CONFLICT,
-                     "%s", error->message);
-      return;
-    }
-    b = json_builder_new ();
-    json_builder_begin_object (b);
-    json_builder_set_member_name (b, "accepted");
-    json_builder_add_int_value (b, events->len);
-    json_builder_end_object (b);
-    res = json_builder_get_root (b);
-    respond_json (msg, SOUP_STATUS_ACCEPTED, res);
+static void
+handle_api (SoupServer *server, SoupServerMessage *msg, const char *path,
+            GHashTable *query, gpointer user_data)
+{
+  VmsApi *api = user_data;
+  const gchar *method = soup_server_message_get_method (msg);
+  g_autofree gchar *stream_id = api_stream_id (path);
+  VmsSession *viewer_of;
+
+  if (stream_id) {
+    g_autofree gchar *sink_path = g_strdup_printf ("/stream/%s", stream_id);
+    relay_to (api, msg, stream_id, sink_path, TRUE);
+  } else if (!identify (api, msg, &viewer_of)
+             && !viewer_route (path, viewer_of)) {
+    deny (msg, viewer_of);
+  } else if (g_str_equal (path, "/api/v1/info")) {
+    if (!g_str_equal (method, "GET"))
+      method_not_allowed (msg, "GET");
+    else
+      info (api, msg);
+  } else if (g_str_equal (path, "/api/v1/templates")) {
+    if (!g_str_equal (method, "GET"))
+      method_not_allowed (msg, "GET");
+    else
+      templates_list (api, msg);
+  } else if (!g_str_has_prefix (path, "/api/v1/sessions")) {
+    respond_error (msg, SOUP_STATUS_NOT_FOUND, "no such API route: %.128s",
+                   path);
+  } else {
+    sessions_route (api, msg, path, query);
   }
 }
 
@@ -1127,21 +1164,23 @@ static void
 handle_healthz (SoupServer *server, SoupServerMessage *msg, const char *path,
                 GHashTable *query, gpointer user_data)
 {
+  VmsApi *api = user_data;
   g_autoptr (JsonBuilder) b = json_builder_new ();
   g_autoptr (JsonNode) root = NULL;
 
   json_builder_begin_object (b);
   json_builder_set_member_name (b, "status");
-  json_builder_add_string_value (b, the_sup->shutting_down ? "stopping" : "ok");
+  json_builder_add_string_value (b,
+                                 api->sup->shutting_down ? "stopping" : "ok");
   json_builder_set_member_name (b, "sessions");
-  json_builder_add_int_value (b, g_hash_table_size (the_sup->sessions));
+  json_builder_add_int_value (b, g_hash_table_size (api->sup->sessions));
   json_builder_set_member_name (b, "vm_backend");
-  json_builder_add_string_value (b, the_sup->cfg->vm_backend);
+  json_builder_add_string_value (b, api->sup->cfg->vm_backend);
   json_builder_end_object (b);
   root = json_builder_get_root (b);
   respond_json (msg,
-                the_sup->shutting_down ? SOUP_STATUS_SERVICE_UNAVAILABLE
-                                       : SOUP_STATUS_OK,
+                api->sup->shutting_down ? SOUP_STATUS_SERVICE_UNAVAILABLE
+                                        : SOUP_STATUS_OK,
                 root);
 }
 
@@ -1149,13 +1188,14 @@ static void
 handle_metrics (SoupServer *server, SoupServerMessage *msg, const char *path,
                 GHashTable *query, gpointer user_data)
 {
-  if (!check_admin (msg))
+  VmsApi *api = user_data;
+  if (!check_admin (api, msg))
     return;
   if (!g_str_equal (soup_server_message_get_method (msg), "GET")) {
     method_not_allowed (msg, "GET");
     return;
   }
-  metrics (msg);
+  metrics (api, msg);
 }
 
 /* /player/ID/REST: the session's player page, served by its wsh264sink
@@ -1168,6 +1208,7 @@ static void
 handle_player (SoupServer *server, SoupServerMessage *msg, const char *path,
                GHashTable *query, gpointer user_data)
 {
+  VmsApi *api = user_data;
   const gchar *id = path + strlen ("/player/");
   const gchar *slash;
   g_autofree gchar *sid = NULL;
@@ -1183,8 +1224,8 @@ handle_player (SoupServer *server, SoupServerMessage *msg, const char *path,
   slash = strchr (id, '/');
   if (slash == NULL) {
     g_autofree gchar *to = g_strdup_printf ("%s/", path);
-    if (g_hash_table_lookup (the_sup->sessions, id) == NULL) {
-      relay_to (msg, id, "/", FALSE); /* answers 404 */
+    if (g_hash_table_lookup (api->sup->sessions, id) == NULL) {
+      relay_to (api, msg, id, "/", FALSE); /* answers 404 */
       return;
     }
     /* a relative Location: soup_server_message_set_redirect() would make
@@ -1197,7 +1238,7 @@ handle_player (SoupServer *server, SoupServerMessage *msg, const char *path,
   }
   sid = g_strndup (id, slash - id);
   sink_path = g_strdup (slash); /* "/", "/player.js", "/config.json" */
-  relay_to (msg, sid, sink_path, FALSE);
+  relay_to (api, msg, sid, sink_path, FALSE);
 }
 
 /* The index page holds no session data and needs no token: its script
@@ -1271,8 +1312,12 @@ vms_api_start (VmsSupervisor *sup, GError **error)
   g_autoptr (GInetAddress) ia
       = g_inet_address_new_from_string (cfg->listen_host);
   g_autoptr (GSocketAddress) sa = NULL;
+  VmsApi *api = g_new0 (VmsApi, 1);
 
-  the_sup = sup;
+  api->sup = sup;
+  sup->api = api;
+  sup->session_changed = session_changed;
+  sup->session_changed_data = api;
   if (ia == NULL) {
     g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
                  "listen address \"%s\" is not an IP address",
@@ -1282,13 +1327,13 @@ vms_api_start (VmsSupervisor *sup, GError **error)
   sup->server = soup_server_new ("server-header", "vmstream-supervisor ",
                                  "tls-certificate", cfg->tls_certificate, NULL);
   g_signal_connect (sup->server, "request-started",
-                    G_CALLBACK (on_request_started), NULL);
-  soup_server_add_handler (sup->server, NULL, handle_index, NULL, NULL);
-  soup_server_add_handler (sup->server, "/healthz", handle_healthz, NULL, NULL);
-  soup_server_add_handler (sup->server, "/metrics", handle_metrics, NULL, NULL);
-  soup_server_add_handler (sup->server, "/player", handle_player, NULL, NULL);
-  soup_server_add_handler (sup->server, "/stream", handle_stream, NULL, NULL);
-  soup_server_add_handler (sup->server, "/api", handle_api, NULL, NULL);
+                    G_CALLBACK (on_request_started), api);
+  soup_server_add_handler (sup->server, NULL, handle_index, api, NULL);
+  soup_server_add_handler (sup->server, "/healthz", handle_healthz, api, NULL);
+  soup_server_add_handler (sup->server, "/metrics", handle_metrics, api, NULL);
+  soup_server_add_handler (sup->server, "/player", handle_player, api, NULL);
+  soup_server_add_handler (sup->server, "/stream", handle_stream, api, NULL);
+  soup_server_add_handler (sup->server, "/api", handle_api, api, NULL);
   sa = g_inet_socket_address_new (ia, cfg->listen_port);
   if (!soup_server_listen (sup->server, sa,
                            cfg->tls_certificate ? SOUP_SERVER_LISTEN_HTTPS : 0,
@@ -1308,10 +1353,15 @@ vms_api_start (VmsSupervisor *sup, GError **error)
 void
 vms_api_stop (VmsSupervisor *sup)
 {
-  while (waiters)
-    waiter_respond (waiters->data);
+  VmsApi *api = sup->api;
+
+  sup->session_changed = NULL;
+  while (api && api->waiters)
+    waiter_respond (api->waiters->data);
   if (sup->server) {
     soup_server_disconnect (sup->server);
     g_clear_object (&sup->server);
   }
+  /* after the server: its handlers' user_data */
+  g_clear_pointer (&sup->api, g_free);
 }

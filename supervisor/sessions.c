@@ -5,7 +5,7 @@
  * exponential backoff (backoff-initial doubling up to backoff-max); a
  * pipeline that does not parse is not retried (state "failed"). Stopping a
  * session sends SIGTERM (SIGKILL after stop-timeout) to the session process
- * and system_powerdown, then quit, then SIGKILL to QEMU.
+ * and system_powerdown, then quit, then SIGKILL to QEMU (qemu.c).
  *
  * Even a SIGKILLed supervisor leaves no orphan: on Linux children get
  * PR_SET_PDEATHSIG; everywhere a session process exits when its stdin (a
@@ -25,11 +25,8 @@
 #include <signal.h>
 #include <string.h>
 #include <unistd.h>
-#ifdef HAVE_SYS_PRCTL_H
-#include <sys/prctl.h>
-#endif
 
-#include "qmp.h"
+#include "qemu.h"
 #include "vmssession.h"
 #include "vmsfs.h"
 #include "vmsrtsp.h"
@@ -38,8 +35,6 @@
 
 static void session_spawn (VmsSession *s);
 static void session_maybe_gone (VmsSession *s);
-static gboolean qemu_start (VmsSession *s, GError **error);
-static void qemu_stop (VmsSession *s);
 
 const gchar *
 vms_state_name (VmsState st)
@@ -112,85 +107,6 @@ gboolean
 vms_capture_is_valid (const gchar *capture)
 {
   return g_strcmp0 (capture, "guest") == 0 || g_strcmp0 (capture, "qemu") == 0;
-}
-
-static void
-child_setup (gpointer user_data)
-{
-#ifdef HAVE_SYS_PRCTL_H
-  /* Die with the supervisor, whatever kills it. */
-  prctl (PR_SET_PDEATHSIG, GPOINTER_TO_INT (user_data));
-#endif
-  /* The supervisor ignores SIGPIPE; an ignored signal survives exec. */
-  signal (SIGPIPE, SIG_DFL);
-}
-
-static void
-qemu_child_setup (gpointer user_data)
-{
-  child_setup (user_data);
-  /* a group of its own: removed with QEMU (see qemu_wait_cb) */
-  setpgid (0, 0);
-}
-
-/* The read end of the pipe QEMU's launcher watches; the write end stays in
- * this process (close-on-exec) until it exits. -1 when it cannot be made. */
-static gint
-parent_pipe_read_end (void)
-{
-  static gint fds[2] = { -1, -1 };
-
-  if (fds[0] < 0 && !g_unix_open_pipe (fds, FD_CLOEXEC, NULL))
-    fds[0] = fds[1] = -1;
-  return fds[0];
-}
-
-/* Children (sessions, QEMU) inherit the supervisor's environment, but
- * never its administrator token: a session knows its viewer token only. */
-static GSubprocessLauncher *
-launcher_new (GSubprocessFlags flags)
-{
-  GSubprocessLauncher *l = g_subprocess_launcher_new (flags);
-  g_subprocess_launcher_unsetenv (l, "HELIX_TOKEN");
-  return l;
-}
-
-/* --- ports -------------------------------------------------------------- */
-
-static gboolean
-port_used_by_session (VmsSupervisor *sup, guint port)
-{
-  GHashTableIter it;
-  gpointer v;
-  g_hash_table_iter_init (&it, sup->sessions);
-  while (g_hash_table_iter_next (&it, NULL, &v)) {
-    VmsSession *o = v;
-    if (o->vsock_port == port)
-      return TRUE;
-  }
-  return FALSE;
-}
-
-/* The session's guest-link port; viewers reach it through the supervisor's
- * own ports (relay.c, rtspdoor.c), so it has no TCP port of its own. */
-static gboolean
-allocate_ports (VmsSession *s, GError **error)
-{
-  VmsSupervisor *sup = s->sup;
-
-  for (guint p = sup->cfg->vsock_port; p < (guint)sup->cfg->vsock_port + 1000;
-       p++) {
-    if (!port_used_by_session (sup, p)) {
-      s->vsock_port = p;
-      break;
-    }
-  }
-  if (!s->vsock_port) {
-    g_set_error (error, G_IO_ERROR, G_IO_ERROR_ADDRESS_IN_USE,
-                 "no free port for the session's guest link");
-    return FALSE;
-  }
-  return TRUE;
 }
 
 /* --- template variables -------------------------------------------------- */
@@ -308,10 +224,20 @@ static void request_answered (VmsSession *s, guint id, guint status,
                               const gchar *type, GBytes *body,
                               const gchar *message);
 
+/* The API (or whoever registered) hears of every change. */
+static void
+session_changed (VmsSession *s)
+{
+  VmsSupervisor *sup = s->sup;
+
+  if (sup->session_changed)
+    sup->session_changed (s, sup->session_changed_data);
+}
+
 static void
 session_update (VmsSession *s)
 {
-  vms_api_session_changed (s);
+  session_changed (s);
 }
 
 static void read_line_cb (GObject *src, GAsyncResult *res, gpointer user_data);
@@ -452,7 +378,7 @@ run_ended (Run *r)
   if (s->removed) {
     g_message ("session %s: process ended (%s %d)", s->id,
                code < 0 ? "signal" : "exit status", ABS (code));
-    qemu_stop (s); /* now that nobody holds its QMP socket */
+    vms_qemu_stop (s); /* now that nobody holds its QMP socket */
     session_maybe_gone (s);
   } else if (vms_session_exit_is_permanent (code)) {
     g_message ("session %s: the pipeline cannot run (exit %d): not "
@@ -526,13 +452,33 @@ wait_cb (GObject *src, GAsyncResult *res, gpointer user_data)
     r->eof_timer = g_timeout_add_seconds (2, eof_timeout_cb, r);
 }
 
-/* The pid of @p, 0 once GLib has reaped it: a process that ends at once
- * may be gone before we ask (g_subprocess_get_identifier() is NULL then). */
-static gint
-subprocess_pid (GSubprocess *p)
+/* QEMU ended: the end of a stop, or a crash that restarts the session. */
+static void
+qemu_ended (VmsSession *s, GSubprocess *q)
 {
-  const gchar *id = g_subprocess_get_identifier (p);
-  return id ? (gint)g_ascii_strtoll (id, NULL, 10) : 0;
+  if (s->removed) {
+    g_message ("session %s: QEMU stopped", s->id);
+    session_maybe_gone (s);
+  } else {
+    gint st = g_subprocess_get_if_exited (q) ? g_subprocess_get_exit_status (q)
+                                             : -g_subprocess_get_term_sig (q);
+    g_free (s->last_error);
+    s->last_error
+        = g_strdup_printf ("QEMU ended unexpectedly (%s %d); see "
+                           "the supervisor's log for its messages",
+                           st < 0 ? "signal" : "exit status", ABS (st));
+    g_message ("session %s: %s; restarting the session", s->id, s->last_error);
+    /* The restart path starts QEMU again before the session process. */
+    if (s->proc)
+      g_subprocess_send_signal (s->proc, SIGTERM);
+  }
+}
+
+static gboolean
+start_qemu (VmsSession *s, GError **error)
+{
+  g_autoptr (GHashTable) vars = session_vars (s);
+  return vms_qemu_start (s, vars, qemu_ended, error);
 }
 
 static void
@@ -545,7 +491,7 @@ session_spawn (VmsSession *s)
   Run *r;
 
   if (g_strcmp0 (cfg->vm_backend, "qemu") == 0 && s->qemu == NULL
-      && !qemu_start (s, &error)) {
+      && !start_qemu (s, &error)) {
     g_message ("session %s: %s", s->id, error->message);
     g_free (s->last_error);
     s->last_error = g_strdup (error->message);
@@ -570,9 +516,9 @@ session_spawn (VmsSession *s)
   }
   g_ptr_array_add (argv, NULL);
 
-  l = launcher_new (G_SUBPROCESS_FLAGS_STDIN_PIPE
-                    | G_SUBPROCESS_FLAGS_STDOUT_PIPE);
-  g_subprocess_launcher_set_child_setup (l, child_setup,
+  l = vms_launcher_new (G_SUBPROCESS_FLAGS_STDIN_PIPE
+                        | G_SUBPROCESS_FLAGS_STDOUT_PIPE);
+  g_subprocess_launcher_set_child_setup (l, vms_child_setup,
                                          GINT_TO_POINTER (SIGTERM), NULL);
   /* In the environment, not argv: the pipeline holds the viewer token,
    * and /proc/PID/environ is private to the user while cmdline is not. */
@@ -599,7 +545,7 @@ session_spawn (VmsSession *s)
     session_update (s);
     return;
   }
-  s->pid = subprocess_pid (s->proc);
+  s->pid = vms_subprocess_pid (s->proc);
   s->proc_in = g_object_ref (g_subprocess_get_stdin_pipe (s->proc));
   r = g_new0 (Run, 1);
   r->s = s;
@@ -613,157 +559,6 @@ session_spawn (VmsSession *s)
   g_message ("session %s: started process %d (template %s)", s->id, s->pid,
              s->template_name);
   session_update (s);
-}
-
-/* --- QEMU --------------------------------------------------------------- */
-
-static void
-qemu_wait_cb (GObject *src, GAsyncResult *res, gpointer user_data)
-{
-  VmsSession *s = user_data;
-  GSubprocess *q = G_SUBPROCESS (src);
-
-  g_subprocess_wait_finish (q, res, NULL);
-  {
-    /* whatever QEMU's launcher left in its group (its parent watcher) */
-    gint pgid = GPOINTER_TO_INT (g_object_get_data (G_OBJECT (q), "vms-pgid"));
-    if (pgid > 1)
-      kill (-pgid, SIGKILL);
-  }
-  if (s->qemu == q) {
-    g_clear_object (&s->qemu);
-    if (s->qemu_timer_id) {
-      g_source_remove (s->qemu_timer_id);
-      s->qemu_timer_id = 0;
-    }
-  }
-  if (s->removed) {
-    g_message ("session %s: QEMU stopped", s->id);
-    session_maybe_gone (s);
-  } else {
-    gint st = g_subprocess_get_if_exited (q) ? g_subprocess_get_exit_status (q)
-                                             : -g_subprocess_get_term_sig (q);
-    g_free (s->last_error);
-    s->last_error
-        = g_strdup_printf ("QEMU ended unexpectedly (%s %d); see "
-                           "the supervisor's log for its messages",
-                           st < 0 ? "signal" : "exit status", ABS (st));
-    g_message ("session %s: %s; restarting the session", s->id, s->last_error);
-    /* The restart path starts QEMU again before the session process. */
-    if (s->proc)
-      g_subprocess_send_signal (s->proc, SIGTERM);
-  }
-  vms_session_unref (s);
-}
-
-static gboolean
-qemu_start (VmsSession *s, GError **error)
-{
-  VmsConfig *cfg = s->sup->cfg;
-  g_autoptr (GHashTable) vars = NULL;
-  g_autofree gchar *cmd = NULL;
-  g_auto (GStrv) argv = NULL;
-  g_autoptr (GSubprocessLauncher) l = NULL;
-
-  vars = session_vars (s);
-  {
-    GHashTable *layers[] = { vars, cfg->extra_vars, NULL };
-    cmd = vms_template_expand (cfg->qemu_command, layers, error);
-  }
-  if (cmd == NULL)
-    return FALSE;
-  if (g_str_equal (s->capture, "qemu")
-      && strstr (cmd, (const gchar *)g_hash_table_lookup (vars, "VNC_SOCKET"))
-             == NULL)
-    g_message ("session %s: capture mode qemu, but the QEMU command does not "
-               "serve ${VNC_SOCKET} (add ${CAPTURE_ARGS} to "
-               "HELIX_QEMU_COMMAND): the stream will stay black",
-               s->id);
-  if (!g_shell_parse_argv (cmd, NULL, &argv, error))
-    return FALSE;
-  l = launcher_new (G_SUBPROCESS_FLAGS_STDIN_INHERIT);
-  {
-    g_autofree gchar *cpus = g_strdup_printf ("%d", cfg->vm_cpus);
-    g_subprocess_launcher_setenv (l, "HELIX_VM_CPUS", cpus, TRUE);
-    g_subprocess_launcher_setenv (l, "HELIX_VM_MEMORY", cfg->vm_memory, TRUE);
-  }
-  g_subprocess_launcher_set_child_setup (l, qemu_child_setup,
-                                         GINT_TO_POINTER (SIGKILL), NULL);
-  if (parent_pipe_read_end () >= 0) {
-    g_subprocess_launcher_take_fd (l, dup (parent_pipe_read_end ()), 3);
-    g_subprocess_launcher_setenv (l, "VMSTREAM_PARENT_FD", "3", TRUE);
-  }
-  g_subprocess_launcher_set_cwd (l, s->run_dir);
-  s->qemu = g_subprocess_launcher_spawnv (l, (const gchar *const *)argv, error);
-  if (s->qemu == NULL)
-    return FALSE;
-  s->qemu_stop_stage = 0;
-  s->qemu_pid = subprocess_pid (s->qemu);
-  g_object_set_data (G_OBJECT (s->qemu), "vms-pgid",
-                     GINT_TO_POINTER (s->qemu_pid));
-  vms_session_ref (s);
-  g_subprocess_wait_async (s->qemu, NULL, qemu_wait_cb, s);
-  g_message ("session %s: started QEMU (pid %d): %s", s->id, s->qemu_pid, cmd);
-  return TRUE;
-}
-
-static gboolean
-qemu_send (VmsSession *s, const gchar *command)
-{
-  g_autoptr (GError) error = NULL;
-  VmsQmp *q = vms_qmp_connect_sync (s->qmp_path, 2, &error);
-  gboolean ok;
-
-  if (q != NULL && vms_qmp_execute_sync (q, command, &error)) {
-    ok = TRUE;
-  } else {
-    g_message ("session %s: QMP %s: %s", s->id, command, error->message);
-    ok = FALSE;
-  }
-  vms_qmp_free (q);
-  return ok;
-}
-
-static gboolean
-qemu_stop_step (gpointer user_data)
-{
-  VmsSession *s = user_data;
-  VmsConfig *cfg = s->sup->cfg;
-
-  s->qemu_timer_id = 0;
-  if (s->qemu == NULL)
-    return G_SOURCE_REMOVE;
-  switch (s->qemu_stop_stage++) {
-    case 0:
-      g_message ("session %s: asking the guest to power down", s->id);
-      qemu_send (s, "system_powerdown");
-      /* not g_timeout_add_seconds(): it may fire up to a second early,
-       * which would cut the guest's grace period short */
-      s->qemu_timer_id = g_timeout_add ((guint)cfg->powerdown_timeout * 1000,
-                                        qemu_stop_step, s);
-      break;
-    case 1:
-      g_message ("session %s: the guest did not power down in %d s: quit",
-                 s->id, cfg->powerdown_timeout);
-      if (!qemu_send (s, "quit"))
-        g_subprocess_send_signal (s->qemu, SIGTERM);
-      s->qemu_timer_id
-          = g_timeout_add ((guint)cfg->stop_timeout * 1000, qemu_stop_step, s);
-      break;
-    default:
-      g_message ("session %s: QEMU did not quit: killing it", s->id);
-      g_subprocess_force_exit (s->qemu);
-      break;
-  }
-  return G_SOURCE_REMOVE;
-}
-
-static void
-qemu_stop (VmsSession *s)
-{
-  if (s->qemu == NULL || s->qemu_stop_stage > 0)
-    return;
-  qemu_stop_step (s);
 }
 
 /* --- create / stop ------------------------------------------------------ */
@@ -848,7 +643,7 @@ vms_session_create (VmsSupervisor *sup, const gchar *id,
   s->clients = -1;
   s->last_exit = G_MININT;
   s->requests = g_hash_table_new (NULL, NULL);
-  if (!allocate_ports (s, error)) {
+  if (!vms_ports_allocate (s, error)) {
     *http_status = SOUP_STATUS_SERVICE_UNAVAILABLE;
     vms_template_free (text);
     vms_session_unref (s);
@@ -905,7 +700,7 @@ session_maybe_gone (VmsSession *s)
   vms_session_ref (s);
   if (g_hash_table_lookup (sup->sessions, s->id) == s)
     g_hash_table_remove (sup->sessions, s->id); /* drops the table's ref */
-  vms_api_session_changed (s);
+  session_changed (s);
   vms_session_unref (s);
   if (sup->shutting_down && g_hash_table_size (sup->sessions) == 0)
     g_main_loop_quit (sup->loop);
@@ -928,9 +723,9 @@ vms_session_stop (VmsSession *s)
     s->kill_id
         = g_timeout_add ((guint)s->sup->cfg->stop_timeout * 1000, kill_cb, s);
   } else {
-    qemu_stop (s);
+    vms_qemu_stop (s);
   }
-  vms_api_session_changed (s);
+  session_changed (s);
   session_maybe_gone (s);
 }
 
@@ -1117,85 +912,6 @@ vms_session_request (VmsSession *s, VmsRequest *req, VmsAnswerFunc cb,
       = g_timeout_add_seconds (REQUEST_TIMEOUT_S, request_timeout_cb, p);
   g_hash_table_insert (s->requests, GUINT_TO_POINTER (p->id), p);
   return TRUE;
-}
-
-JsonNode *
-vms_session_to_json (VmsSession *s, const gchar *host)
-{
-  g_autoptr (JsonBuilder) b = json_builder_new ();
-  VmsConfig *cfg = s->sup->cfg;
-  const gchar *h = host ? host : cfg->listen_host;
-  g_autofree gchar *hb
-      = strchr (h, ':') ? g_strdup_printf ("[%s]", h) : g_strdup (h);
-
-  json_builder_begin_object (b);
-#define STR(k, v)                                                              \
-  json_builder_set_member_name (b, k);                                         \
-  json_builder_add_string_value (b, v)
-#define INT(k, v)                                                              \
-  json_builder_set_member_name (b, k);                                         \
-  json_builder_add_int_value (b, v)
-  STR ("id", s->id);
-  STR ("template", s->template_name);
-  STR ("state", vms_state_name (s->state));
-  INT ("width", s->width);
-  INT ("height", s->height);
-  INT ("fps", s->fps);
-  STR ("encoder", s->encoder);
-  STR ("capture", s->capture);
-  json_builder_set_member_name (b, "pid");
-  if (s->proc)
-    json_builder_add_int_value (b, s->pid);
-  else
-    json_builder_add_null_value (b);
-  if (s->qemu) {
-    INT ("qemu_pid", s->qemu_pid);
-  }
-  INT ("restarts", s->restarts);
-  json_builder_set_member_name (b, "last_exit_code");
-  if (s->last_exit != G_MININT)
-    json_builder_add_int_value (b, s->last_exit);
-  else
-    json_builder_add_null_value (b);
-  json_builder_set_member_name (b, "last_error");
-  if (s->last_error)
-    json_builder_add_string_value (b, s->last_error);
-  else
-    json_builder_add_null_value (b);
-  INT ("rtsp_port", s->sup->rtsp_port);
-  INT ("vsock_port", s->vsock_port);
-  {
-    g_autofree gchar *player
-        = g_strdup_printf ("%s://%s:%u/player/%s", vms_url_scheme (cfg, FALSE),
-                           hb, cfg->listen_port, s->id);
-    g_autofree gchar *ws
-        = g_strdup_printf ("%s://%s:%u/stream/%s", vms_url_scheme (cfg, TRUE),
-                           hb, cfg->listen_port, s->id);
-    g_autofree gchar *rtsp
-        = g_strdup_printf ("rtsp://%s:%u/%s", hb, s->sup->rtsp_port, s->id);
-    g_autofree gchar *viewer
-        = g_strdup_printf ("%s#token=%s", player, s->viewer_token);
-    STR ("player_url", player);
-    /* for the administrator to hand out: the player link with the viewer
-     * token in the fragment, which browsers never send to a server */
-    STR ("viewer_token", s->viewer_token);
-    STR ("viewer_url", viewer);
-    STR ("stream_url", ws);
-    STR ("rtsp_url", rtsp);
-  }
-  json_builder_set_member_name (b, "stats");
-  json_builder_begin_object (b);
-  INT ("frames", (gint64)s->frames_total);
-  INT ("bytes", (gint64)s->bytes_total);
-  json_builder_set_member_name (b, "fps");
-  json_builder_add_double_value (b, s->fps_measured);
-  INT ("clients", s->clients);
-  INT ("input_events", (gint64)s->input_events);
-  json_builder_end_object (b);
-#undef STR
-#undef INT
-  json_builder_end_object (b);
-  return json_builder_get_root (b);
 }
 
 void

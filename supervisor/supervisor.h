@@ -70,6 +70,7 @@ typedef enum {
 
 typedef struct _VmsSupervisor VmsSupervisor;
 typedef struct _VmsSession VmsSession;
+typedef struct _VmsApi VmsApi; /* api.c */
 
 struct _VmsSession {
   VmsSupervisor *sup;
@@ -145,7 +146,19 @@ struct _VmsSupervisor {
   GSource *rtsp_source;
   GList *rtsp_doors;
   guint rtsp_port; /* bound (cfg->rtsp_port 0 = any free port) */
+  /* sessions.c calls it after every change of a session (state, process
+   * gone); the API registers it (vms_api_start) */
+  void (*session_changed) (VmsSession *s, gpointer user_data);
+  gpointer session_changed_data;
+  VmsApi *api; /* api.c's state, between vms_api_start and vms_api_stop */
 };
+
+/* config.c: the options and the environment into @cfg (zeroed first),
+ * checked. -1: go on; otherwise the exit status (2 after a sentence on
+ * stderr, 0 after --print-config). The caller clears @cfg in every case. */
+gint vms_config_load (VmsConfig *cfg, int *argc, char ***argv);
+void vms_config_print (const VmsConfig *cfg);
+void vms_config_clear (VmsConfig *cfg);
 
 /* sessions.c */
 VmsSession *vms_session_create (VmsSupervisor *sup, const gchar *id,
@@ -166,10 +179,22 @@ gboolean vms_session_request (VmsSession *s, VmsRequest *req, VmsAnswerFunc cb,
 /* After a resize: the size the session reports and restarts with. */
 void vms_session_set_size (VmsSession *s, gint width, gint height);
 const gchar *vms_state_name (VmsState st);
-JsonNode *vms_session_to_json (VmsSession *s, const gchar *host);
 void vms_supervisor_shutdown (VmsSupervisor *sup);
 void vms_session_ref (VmsSession *s);
 void vms_session_unref (VmsSession *s);
+
+/* ports.c: sets s->vsock_port: the first from cfg->vsock_port that no
+ * session in @s->sup->sessions holds (1000 tried) */
+gboolean vms_ports_allocate (VmsSession *s, GError **error);
+
+/* children.c: every child (session process, QEMU) starts with these */
+/* the environment without the administrator token */
+GSubprocessLauncher *vms_launcher_new (GSubprocessFlags flags);
+/* child setup: dies with the supervisor (Linux), SIGPIPE back to default;
+ * @user_data is the death signal (GINT_TO_POINTER) */
+void vms_child_setup (gpointer user_data);
+/* the pid of @p, 0 once GLib has reaped it */
+gint vms_subprocess_pid (GSubprocess *p);
 
 /* runtime.c: settings, private runtime/state folders, RTSP credentials */
 /* The environment's value of setting @name ("LISTEN"): VMSTREAM_NAME, else
@@ -193,9 +218,11 @@ gboolean vms_relay_start (VmsSession *s, SoupServerMessage *msg,
 gboolean vms_rtsp_door_start (VmsSupervisor *sup, GError **error);
 void vms_rtsp_door_stop (VmsSupervisor *sup);
 
+/* apiview.c: the JSON view of a session; @host: the one the client used */
+JsonNode *vms_session_to_json (VmsSession *s, const gchar *host);
+
 /* api.c */
 gboolean vms_api_start (VmsSupervisor *sup, GError **error);
-void vms_api_session_changed (VmsSession *s);
 void vms_api_stop (VmsSupervisor *sup);
 
 G_END_DECLS
