@@ -383,6 +383,9 @@ session_changed (VmsSession *s, gpointer user_data)
   gboolean gone;
   GList *l;
 
+  /* a waiter holds a reference on @s: answering the last one could free it
+   * while this loop still reads it */
+  vms_session_ref (s);
 again:
   /* Answering may stop a session, which re-enters here and can free other
    * waiters: rescan from the start after each answer. */
@@ -396,6 +399,7 @@ again:
       goto again;
     }
   }
+  vms_session_unref (s);
 }
 
 /* --- auth --------------------------------------------------------------- */

@@ -832,6 +832,15 @@ def case_ids():
         check(st == 201, "after a DELETE there is room again (%s)" % st)
         rc = sup.stop()
         check(rc == 0, "supervisor exits 0")
+    # a session process that cannot start: the POST gets an answer, and the
+    # session it waited for is freed only after the answer (under ASan a
+    # use-after-free here once)
+    sup = Supervisor(env={"HELIX_SESSION_BIN": os.path.join(TMP, "no-such-session-bin")})
+    st, e = sup.http("POST", "/api/v1/sessions", {"template": "test"})
+    check(st != 201 and isinstance(e, dict) and e.get("error"),
+          "a session whose process cannot start is an error answer (%s %s)" % (st, e))
+    check(sup.stop() == 0, "supervisor exits 0")
+    no_asan_reports(sup)
 
 
 def proc_bytes(pid, what):
