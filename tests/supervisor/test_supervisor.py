@@ -1952,8 +1952,17 @@ def case_capture():
     check(st == 201 and s["capture"] == "qemu" and s["template"] == "host-qemu-display",
           "capture qemu picks host-qemu-display (%s %s)" % (st, s))
     vnc = os.path.join(TMP, "run", "q1", "vnc.sock")
-    with open(argslog) as f:
-        line = f.read()
+
+    def args_lines():
+        try:
+            with open(argslog) as f:
+                return f.read().splitlines()
+        except OSError:
+            return []
+    # the stand-in vmstream-vm writes its arguments when it starts, which
+    # may be after the session reports running
+    wait_for(lambda: len(args_lines()) >= 1, 10)
+    line = "\n".join(args_lines())
     check("--vnc-socket %s" % vnc in line,
           "QEMU is started with the VNC socket in the session's runtime folder (%s)" % line.strip())
     env_text = open("/proc/%d/environ" % s["pid"], "rb").read().decode(errors="replace")
@@ -1968,8 +1977,8 @@ def case_capture():
     st, s = sup.http("POST", "/api/v1/sessions", {"id": "g1", "width": 320, "height": 240})
     check(st == 201 and s["capture"] == "guest" and s["template"] == "host-native",
           "the default capture is guest, host-native (%s %s)" % (st, s))
-    with open(argslog) as f:
-        last = f.read().splitlines()[-1]
+    wait_for(lambda: len(args_lines()) >= 2, 10)
+    last = (args_lines() or [""])[-1]
     check("--vnc-socket" not in last, "a guest-capture VM has no VNC socket (%s)" % last)
     check("--variant desktop --build-missing" in last
           and "--pipeline %s " % os.path.join(SOURCE, "pipelines", "guest-pipewire.txt") in last,
