@@ -173,6 +173,37 @@ get_count (JsonObject *o, const gchar *name, guint64 *out)
   return TRUE;
 }
 
+/* The JSON object of one session line (status or request), behind the
+ * length limit and the nesting guard; @kind names the line in errors.
+ * Returns the parser that owns *@o, or NULL. */
+static JsonParser *
+parse_line_object (const gchar *line, gsize n, const gchar *kind,
+                   JsonObject **o, GError **error)
+{
+  JsonParser *p;
+
+  if (n == 0 || n > VMS_STATUS_MAX_LINE) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                 "not a session %s line: empty or too long", kind);
+    return NULL;
+  }
+  if (!vms_json_nesting_check (line, n, MAX_STATUS_DEPTH, error))
+    return NULL;
+  p = json_parser_new_immutable ();
+  if (!json_parser_load_from_data (p, line, (gssize)n, error)) {
+    g_object_unref (p);
+    return NULL;
+  }
+  if (!JSON_NODE_HOLDS_OBJECT (json_parser_get_root (p))) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                 "not a session %s line: not a JSON object", kind);
+    g_object_unref (p);
+    return NULL;
+  }
+  *o = json_node_get_object (json_parser_get_root (p));
+  return p;
+}
+
 gboolean
 vms_status_parse (const gchar *line, gssize len, VmsStatus *out, GError **error)
 {
@@ -184,16 +215,9 @@ vms_status_parse (const gchar *line, gssize len, VmsStatus *out, GError **error)
   gsize n = len < 0 ? strlen (line) : (gsize)len;
 
   memset (out, 0, sizeof *out);
-  if (n == 0 || n > VMS_STATUS_MAX_LINE)
-    return bad (error, "empty or too long");
-  if (!vms_json_nesting_check (line, n, MAX_STATUS_DEPTH, error))
+  p = parse_line_object (line, n, "status", &o, error);
+  if (p == NULL)
     return FALSE;
-  p = json_parser_new_immutable ();
-  if (!json_parser_load_from_data (p, line, (gssize)n, error))
-    return FALSE;
-  if (!JSON_NODE_HOLDS_OBJECT (json_parser_get_root (p)))
-    return bad (error, "not a JSON object");
-  o = json_node_get_object (json_parser_get_root (p));
   if (!get_string (o, "event", &ev))
     return bad (error, "no \"event\" string");
   if (strcmp (ev, "state") == 0) {
@@ -428,16 +452,9 @@ vms_request_parse (const gchar *line, gssize len, VmsRequest *out,
   gsize n = len < 0 ? strlen (line) : (gsize)len;
 
   memset (out, 0, sizeof *out);
-  if (n == 0 || n > VMS_STATUS_MAX_LINE)
-    return bad_request (error, "empty or too long");
-  if (!vms_json_nesting_check (line, n, MAX_STATUS_DEPTH, error))
+  p = parse_line_object (line, n, "request", &o, error);
+  if (p == NULL)
     return FALSE;
-  p = json_parser_new_immutable ();
-  if (!json_parser_load_from_data (p, line, (gssize)n, error))
-    return FALSE;
-  if (!JSON_NODE_HOLDS_OBJECT (json_parser_get_root (p)))
-    return bad_request (error, "not a JSON object");
-  o = json_node_get_object (json_parser_get_root (p));
   if (!get_string (o, "request", &what))
     return bad_request (error, "no \"request\" string");
   if (!get_count (o, "id", &id) || id == 0 || id > G_MAXUINT
