@@ -312,7 +312,7 @@ static void
 waiter_respond (Waiter *w)
 {
   VmsSession *s = w->s;
-  gboolean gone = s->removed && s->proc == NULL && s->qemu == NULL;
+  gboolean gone = vms_session_is_gone (s);
 
   w->api->waiters = g_list_remove (w->api->waiters, w);
   if (!w->finished) {
@@ -321,12 +321,13 @@ waiter_respond (Waiter *w)
       json_object_set_string_member (json_node_get_object (node), "state",
                                      gone ? "stopped" : "stopping");
       respond_json (w->msg, SOUP_STATUS_OK, node);
-    } else if (s->state == VMS_STATE_FAILED) {
+    } else if (vms_session_get_state (s) == VMS_STATE_FAILED) {
+      const gchar *why = vms_session_get_last_error (s);
       respond_error (w->msg, SOUP_STATUS_UNPROCESSABLE_ENTITY,
                      "session \"%s\" (template \"%s\") failed to start: %s",
-                     s->id, s->template_name,
-                     s->last_error ? s->last_error : "unknown error");
-      if (!s->removed)
+                     vms_session_get_id (s), vms_session_get_template_name (s),
+                     why ? why : "unknown error");
+      if (!vms_session_is_removed (s))
         vms_session_stop (s); /* do not keep a session that never ran */
     } else {
       g_autoptr (JsonNode) node = vms_session_to_json (s, w->host);
@@ -389,12 +390,14 @@ session_changed (VmsSession *s, gpointer user_data)
 again:
   /* Answering may stop a session, which re-enters here and can free other
    * waiters: rescan from the start after each answer. */
-  gone = s->removed && s->proc == NULL && s->qemu == NULL;
+  gone = vms_session_is_gone (s);
   for (l = api->waiters; l; l = l->next) {
     Waiter *w = l->data;
     if (w->s != s)
       continue;
-    if (w->is_delete ? gone : (s->state != VMS_STATE_STARTING || gone)) {
+    if (w->is_delete
+            ? gone
+            : (vms_session_get_state (s) != VMS_STATE_STARTING || gone)) {
       waiter_respond (w);
       goto again;
     }
@@ -433,7 +436,7 @@ identify (VmsApi *api, SoupServerMessage *msg, VmsSession **viewer_of)
     return TRUE;
   g_hash_table_iter_init (&it, api->sup->sessions);
   while (g_hash_table_iter_next (&it, NULL, &v)) {
-    if (vms_token_equal (((VmsSession *)v)->viewer_token, t)) {
+    if (vms_token_equal (vms_session_get_viewer_token (v), t)) {
       *viewer_of = v;
       break;
     }
@@ -660,7 +663,7 @@ metrics (VmsApi *api, SoupServerMessage *msg)
 
   g_hash_table_iter_init (&it, api->sup->sessions);
   while (g_hash_table_iter_next (&it, NULL, &v))
-    counts[((VmsSession *)v)->state]++;
+    counts[vms_session_get_state (v)]++;
   g_string_append (out, "# HELP vmstream_sessions Sessions by state.\n"
                         "# TYPE vmstream_sessions gauge\n");
   for (gint st = 0; st <= VMS_STATE_STOPPING; st++)
@@ -678,36 +681,38 @@ metrics (VmsApi *api, SoupServerMessage *msg)
                    "# HELP " name " " help "\n# TYPE " name " " type "\n");    \
   g_hash_table_iter_init (&it, api->sup->sessions);                            \
   while (g_hash_table_iter_next (&it, NULL, &v))
+/* @val reads i, the session's VmsSessionInfo */
 #define LINE(name, fmt, val)                                                   \
-  g_string_append_printf (                                                     \
-      out, name "{session=\"%s\",template=\"%s\"} " fmt "\n",                  \
-      ((VmsSession *)v)->id, ((VmsSession *)v)->template_name, val)
+  {                                                                            \
+    VmsSessionInfo i;                                                          \
+    vms_session_get_info (v, &i);                                              \
+    g_string_append_printf (out,                                               \
+                            name "{session=\"%s\",template=\"%s\"} " fmt "\n", \
+                            i.id, i.template_name, val);                       \
+  }
 
   FAMILY ("vmstream_session_up", "gauge",
           "1 when the session pipeline is running.")
-  LINE ("vmstream_session_up", "%d",
-        ((VmsSession *)v)->state == VMS_STATE_RUNNING);
+  LINE ("vmstream_session_up", "%d", i.state == VMS_STATE_RUNNING);
   FAMILY ("vmstream_session_restarts_total", "counter",
           "Times the session process was restarted.")
-  LINE ("vmstream_session_restarts_total", "%u", ((VmsSession *)v)->restarts);
+  LINE ("vmstream_session_restarts_total", "%u", i.restarts);
   FAMILY ("vmstream_session_frames_total", "counter",
           "Encoded frames delivered to the stream sinks.")
-  LINE ("vmstream_session_frames_total", "%" G_GUINT64_FORMAT,
-        ((VmsSession *)v)->frames_total);
+  LINE ("vmstream_session_frames_total", "%" G_GUINT64_FORMAT, i.frames);
   FAMILY ("vmstream_session_bytes_total", "counter",
           "Encoded bytes delivered to the stream sinks.")
-  LINE ("vmstream_session_bytes_total", "%" G_GUINT64_FORMAT,
-        ((VmsSession *)v)->bytes_total);
+  LINE ("vmstream_session_bytes_total", "%" G_GUINT64_FORMAT, i.bytes);
   FAMILY ("vmstream_session_clients", "gauge",
           "WebSocket clients connected (-1: unknown).")
-  LINE ("vmstream_session_clients", "%d", ((VmsSession *)v)->clients);
+  LINE ("vmstream_session_clients", "%d", i.clients);
   FAMILY ("vmstream_session_encode_fps", "gauge",
           "Encoded frames per second over the last stats interval.")
-  LINE ("vmstream_session_encode_fps", "%.2f", ((VmsSession *)v)->fps_measured);
+  LINE ("vmstream_session_encode_fps", "%.2f", i.fps_measured);
   FAMILY ("vmstream_session_input_events_total", "counter",
           "Input events received through the HTTP API.")
   LINE ("vmstream_session_input_events_total", "%" G_GUINT64_FORMAT,
-        ((VmsSession *)v)->input_events);
+        i.input_events);
 #undef FAMILY
 #undef LINE
 
@@ -764,7 +769,7 @@ relay_to (VmsApi *api, SoupServerMessage *msg, const gchar *id,
   VmsSession *s = g_hash_table_lookup (api->sup->sessions, id);
   g_autoptr (GError) error = NULL;
 
-  if (s == NULL || s->removed) {
+  if (s == NULL || vms_session_is_removed (s)) {
     respond_error (msg, SOUP_STATUS_NOT_FOUND,
                    "no session \"%.64s\": it was never created or it was "
                    "deleted",
@@ -833,7 +838,7 @@ asked_new (SoupServerMessage *msg, VmsSession *s)
 {
   Asked *a = g_new0 (Asked, 1);
   a->msg = g_object_ref (msg);
-  a->session_id = g_strdup (s->id);
+  a->session_id = g_strdup (vms_session_get_id (s));
   g_signal_connect (msg, "finished", G_CALLBACK (asked_finished_cb), a);
   return a;
 }
@@ -988,7 +993,8 @@ static gboolean
 viewer_route (const gchar *path, VmsSession *viewer_of)
 {
   g_autofree gchar *mine
-      = viewer_of ? g_strdup_printf ("/api/v1/sessions/%s/", viewer_of->id)
+      = viewer_of ? g_strdup_printf ("/api/v1/sessions/%s/",
+                                     vms_session_get_id (viewer_of))
                   : NULL;
   const gchar *rest
       = mine && g_str_has_prefix (path, mine) ? path + strlen (mine) : NULL;

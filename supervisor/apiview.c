@@ -8,11 +8,14 @@ JsonNode *
 vms_session_to_json (VmsSession *s, const gchar *host)
 {
   g_autoptr (JsonBuilder) b = json_builder_new ();
-  VmsConfig *cfg = s->sup->cfg;
+  VmsSupervisor *sup = vms_session_get_supervisor (s);
+  VmsConfig *cfg = sup->cfg;
+  VmsSessionInfo i;
   const gchar *h = host ? host : cfg->listen_host;
   g_autofree gchar *hb
       = strchr (h, ':') ? g_strdup_printf ("[%s]", h) : g_strdup (h);
 
+  vms_session_get_info (s, &i);
   json_builder_begin_object (b);
 #define STR(k, v)                                                              \
   json_builder_set_member_name (b, k);                                         \
@@ -20,62 +23,62 @@ vms_session_to_json (VmsSession *s, const gchar *host)
 #define INT(k, v)                                                              \
   json_builder_set_member_name (b, k);                                         \
   json_builder_add_int_value (b, v)
-  STR ("id", s->id);
-  STR ("template", s->template_name);
-  STR ("state", vms_state_name (s->state));
-  INT ("width", s->width);
-  INT ("height", s->height);
-  INT ("fps", s->fps);
-  STR ("encoder", s->encoder);
-  STR ("capture", s->capture);
+  STR ("id", i.id);
+  STR ("template", i.template_name);
+  STR ("state", vms_state_name (i.state));
+  INT ("width", i.width);
+  INT ("height", i.height);
+  INT ("fps", i.fps);
+  STR ("encoder", i.encoder);
+  STR ("capture", i.capture);
   json_builder_set_member_name (b, "pid");
-  if (s->proc)
-    json_builder_add_int_value (b, s->pid);
+  if (i.has_process)
+    json_builder_add_int_value (b, i.pid);
   else
     json_builder_add_null_value (b);
-  if (s->qemu) {
-    INT ("qemu_pid", s->qemu_pid);
+  if (i.has_qemu) {
+    INT ("qemu_pid", i.qemu_pid);
   }
-  INT ("restarts", s->restarts);
+  INT ("restarts", i.restarts);
   json_builder_set_member_name (b, "last_exit_code");
-  if (s->last_exit != G_MININT)
-    json_builder_add_int_value (b, s->last_exit);
+  if (i.last_exit != G_MININT)
+    json_builder_add_int_value (b, i.last_exit);
   else
     json_builder_add_null_value (b);
   json_builder_set_member_name (b, "last_error");
-  if (s->last_error)
-    json_builder_add_string_value (b, s->last_error);
+  if (i.last_error)
+    json_builder_add_string_value (b, i.last_error);
   else
     json_builder_add_null_value (b);
-  INT ("rtsp_port", s->sup->rtsp_port);
-  INT ("vsock_port", s->vsock_port);
+  INT ("rtsp_port", sup->rtsp_port);
+  INT ("vsock_port", i.vsock_port);
   {
     g_autofree gchar *player
         = g_strdup_printf ("%s://%s:%u/player/%s", vms_url_scheme (cfg, FALSE),
-                           hb, cfg->listen_port, s->id);
+                           hb, cfg->listen_port, i.id);
     g_autofree gchar *ws
         = g_strdup_printf ("%s://%s:%u/stream/%s", vms_url_scheme (cfg, TRUE),
-                           hb, cfg->listen_port, s->id);
+                           hb, cfg->listen_port, i.id);
     g_autofree gchar *rtsp
-        = g_strdup_printf ("rtsp://%s:%u/%s", hb, s->sup->rtsp_port, s->id);
+        = g_strdup_printf ("rtsp://%s:%u/%s", hb, sup->rtsp_port, i.id);
     g_autofree gchar *viewer
-        = g_strdup_printf ("%s#token=%s", player, s->viewer_token);
+        = g_strdup_printf ("%s#token=%s", player, i.viewer_token);
     STR ("player_url", player);
     /* for the administrator to hand out: the player link with the viewer
      * token in the fragment, which browsers never send to a server */
-    STR ("viewer_token", s->viewer_token);
+    STR ("viewer_token", i.viewer_token);
     STR ("viewer_url", viewer);
     STR ("stream_url", ws);
     STR ("rtsp_url", rtsp);
   }
   json_builder_set_member_name (b, "stats");
   json_builder_begin_object (b);
-  INT ("frames", (gint64)s->frames_total);
-  INT ("bytes", (gint64)s->bytes_total);
+  INT ("frames", (gint64)i.frames);
+  INT ("bytes", (gint64)i.bytes);
   json_builder_set_member_name (b, "fps");
-  json_builder_add_double_value (b, s->fps_measured);
-  INT ("clients", s->clients);
-  INT ("input_events", (gint64)s->input_events);
+  json_builder_add_double_value (b, i.fps_measured);
+  INT ("clients", i.clients);
+  INT ("input_events", (gint64)i.input_events);
   json_builder_end_object (b);
 #undef STR
 #undef INT

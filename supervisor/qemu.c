@@ -40,6 +40,7 @@ static void
 qemu_wait_cb (GObject *src, GAsyncResult *res, gpointer user_data)
 {
   VmsSession *s = user_data;
+  VmsQemuState *vm = vms_session_qemu (s);
   GSubprocess *q = G_SUBPROCESS (src);
 
   g_subprocess_wait_finish (q, res, NULL);
@@ -49,11 +50,11 @@ qemu_wait_cb (GObject *src, GAsyncResult *res, gpointer user_data)
     if (pgid > 1)
       kill (-pgid, SIGKILL);
   }
-  if (s->qemu == q) {
-    g_clear_object (&s->qemu);
-    if (s->qemu_timer_id) {
-      g_source_remove (s->qemu_timer_id);
-      s->qemu_timer_id = 0;
+  if (vm->proc == q) {
+    g_clear_object (&vm->proc);
+    if (vm->timer_id) {
+      g_source_remove (vm->timer_id);
+      vm->timer_id = 0;
     }
   }
   {
@@ -67,7 +68,9 @@ gboolean
 vms_qemu_start (VmsSession *s, GHashTable *vars, VmsQemuEndedFunc ended,
                 GError **error)
 {
-  VmsConfig *cfg = s->sup->cfg;
+  VmsConfig *cfg = vms_session_get_supervisor (s)->cfg;
+  VmsQemuState *vm = vms_session_qemu (s);
+  const gchar *id = vms_session_get_id (s);
   g_autofree gchar *cmd = NULL;
   g_auto (GStrv) argv = NULL;
   g_autoptr (GSubprocessLauncher) l = NULL;
@@ -78,13 +81,13 @@ vms_qemu_start (VmsSession *s, GHashTable *vars, VmsQemuEndedFunc ended,
   }
   if (cmd == NULL)
     return FALSE;
-  if (g_str_equal (s->capture, "qemu")
+  if (g_str_equal (vms_session_get_capture (s), "qemu")
       && strstr (cmd, (const gchar *)g_hash_table_lookup (vars, "VNC_SOCKET"))
              == NULL)
     g_message ("session %s: capture mode qemu, but the QEMU command does not "
                "serve ${VNC_SOCKET} (add ${CAPTURE_ARGS} to "
                "HELIX_QEMU_COMMAND): the stream will stay black",
-               s->id);
+               id);
   if (!g_shell_parse_argv (cmd, NULL, &argv, error))
     return FALSE;
   l = vms_launcher_new (G_SUBPROCESS_FLAGS_STDIN_INHERIT);
@@ -99,18 +102,19 @@ vms_qemu_start (VmsSession *s, GHashTable *vars, VmsQemuEndedFunc ended,
     g_subprocess_launcher_take_fd (l, dup (parent_pipe_read_end ()), 3);
     g_subprocess_launcher_setenv (l, "VMSTREAM_PARENT_FD", "3", TRUE);
   }
-  g_subprocess_launcher_set_cwd (l, s->run_dir);
-  s->qemu = g_subprocess_launcher_spawnv (l, (const gchar *const *)argv, error);
-  if (s->qemu == NULL)
+  g_subprocess_launcher_set_cwd (l, vms_session_get_run_dir (s));
+  vm->proc
+      = g_subprocess_launcher_spawnv (l, (const gchar *const *)argv, error);
+  if (vm->proc == NULL)
     return FALSE;
-  s->qemu_stop_stage = 0;
-  s->qemu_pid = vms_subprocess_pid (s->qemu);
-  g_object_set_data (G_OBJECT (s->qemu), "vms-pgid",
-                     GINT_TO_POINTER (s->qemu_pid));
-  g_object_set_data (G_OBJECT (s->qemu), "vms-ended", ended);
+  vm->stop_stage = 0;
+  vm->pid = vms_subprocess_pid (vm->proc);
+  g_object_set_data (G_OBJECT (vm->proc), "vms-pgid",
+                     GINT_TO_POINTER (vm->pid));
+  g_object_set_data (G_OBJECT (vm->proc), "vms-ended", ended);
   vms_session_ref (s);
-  g_subprocess_wait_async (s->qemu, NULL, qemu_wait_cb, s);
-  g_message ("session %s: started QEMU (pid %d): %s", s->id, s->qemu_pid, cmd);
+  g_subprocess_wait_async (vm->proc, NULL, qemu_wait_cb, s);
+  g_message ("session %s: started QEMU (pid %d): %s", id, vm->pid, cmd);
   return TRUE;
 }
 
@@ -118,13 +122,14 @@ static gboolean
 qemu_send (VmsSession *s, const gchar *command)
 {
   g_autoptr (GError) error = NULL;
-  VmsQmp *q = vms_qmp_connect_sync (s->qmp_path, 2, &error);
+  VmsQmp *q = vms_qmp_connect_sync (vms_session_get_qmp_path (s), 2, &error);
   gboolean ok;
 
   if (q != NULL && vms_qmp_execute_sync (q, command, &error)) {
     ok = TRUE;
   } else {
-    g_message ("session %s: QMP %s: %s", s->id, command, error->message);
+    g_message ("session %s: QMP %s: %s", vms_session_get_id (s), command,
+               error->message);
     ok = FALSE;
   }
   vms_qmp_free (q);
@@ -135,31 +140,33 @@ static gboolean
 qemu_stop_step (gpointer user_data)
 {
   VmsSession *s = user_data;
-  VmsConfig *cfg = s->sup->cfg;
+  VmsConfig *cfg = vms_session_get_supervisor (s)->cfg;
+  VmsQemuState *vm = vms_session_qemu (s);
+  const gchar *id = vms_session_get_id (s);
 
-  s->qemu_timer_id = 0;
-  if (s->qemu == NULL)
+  vm->timer_id = 0;
+  if (vm->proc == NULL)
     return G_SOURCE_REMOVE;
-  switch (s->qemu_stop_stage++) {
+  switch (vm->stop_stage++) {
     case 0:
-      g_message ("session %s: asking the guest to power down", s->id);
+      g_message ("session %s: asking the guest to power down", id);
       qemu_send (s, "system_powerdown");
       /* not g_timeout_add_seconds(): it may fire up to a second early,
        * which would cut the guest's grace period short */
-      s->qemu_timer_id = g_timeout_add ((guint)cfg->powerdown_timeout * 1000,
-                                        qemu_stop_step, s);
+      vm->timer_id = g_timeout_add ((guint)cfg->powerdown_timeout * 1000,
+                                    qemu_stop_step, s);
       break;
     case 1:
-      g_message ("session %s: the guest did not power down in %d s: quit",
-                 s->id, cfg->powerdown_timeout);
+      g_message ("session %s: the guest did not power down in %d s: quit", id,
+                 cfg->powerdown_timeout);
       if (!qemu_send (s, "quit"))
-        g_subprocess_send_signal (s->qemu, SIGTERM);
-      s->qemu_timer_id
+        g_subprocess_send_signal (vm->proc, SIGTERM);
+      vm->timer_id
           = g_timeout_add ((guint)cfg->stop_timeout * 1000, qemu_stop_step, s);
       break;
     default:
-      g_message ("session %s: QEMU did not quit: killing it", s->id);
-      g_subprocess_force_exit (s->qemu);
+      g_message ("session %s: QEMU did not quit: killing it", id);
+      g_subprocess_force_exit (vm->proc);
       break;
   }
   return G_SOURCE_REMOVE;
@@ -168,7 +175,9 @@ qemu_stop_step (gpointer user_data)
 void
 vms_qemu_stop (VmsSession *s)
 {
-  if (s->qemu == NULL || s->qemu_stop_stage > 0)
+  VmsQemuState *vm = vms_session_qemu (s);
+
+  if (vm->proc == NULL || vm->stop_stage > 0)
     return;
   qemu_stop_step (s);
 }

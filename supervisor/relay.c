@@ -179,7 +179,8 @@ is_admin_auth (VmsSession *s, const gchar *name, const gchar *value)
 {
   return g_ascii_strcasecmp (name, "Authorization") == 0
          && (g_ascii_strncasecmp (value, "Bearer ", 7) != 0
-             || vms_token_equal (s->sup->cfg->token, value + 7));
+             || vms_token_equal (vms_session_get_supervisor (s)->cfg->token,
+                                 value + 7));
 }
 
 /* The request as the sink sees it: @sink_path with the viewer's query, the
@@ -216,7 +217,8 @@ request_head (VmsSession *s, SoupServerMessage *msg, const gchar *sink_path,
 static GIOStream *
 connect_session (VmsSession *s, GError **error)
 {
-  g_autofree gchar *path = g_build_filename (s->run_dir, VMS_WS_SOCKET, NULL);
+  g_autofree gchar *path
+      = g_build_filename (vms_session_get_run_dir (s), VMS_WS_SOCKET, NULL);
   g_autoptr (GSocketAddress) addr = g_unix_socket_address_new (path);
   g_autoptr (GSocket) sock = NULL;
   g_autoptr (GError) err = NULL;
@@ -231,7 +233,8 @@ connect_session (VmsSession *s, GError **error)
     g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_CONNECTED,
                  "session \"%s\" is not streaming right now (%s): it may be "
                  "starting or restarting, try again in a moment",
-                 s->id, vms_state_name (s->state));
+                 vms_session_get_id (s),
+                 vms_state_name (vms_session_get_state (s)));
     return NULL;
   }
   return G_IO_STREAM (g_socket_connection_factory_create_connection (sock));
@@ -258,7 +261,7 @@ vms_relay_start (VmsSession *s, SoupServerMessage *msg, const gchar *sink_path,
       g_socket_set_option (vsock, IPPROTO_TCP, TCP_NODELAY, 1, NULL);
   }
   r = g_new0 (Relay, 1);
-  r->session_id = g_strdup (s->id);
+  r->session_id = g_strdup (vms_session_get_id (s));
   r->head = request_head (s, msg, sink_path, upgrade);
   g_object_ref (msg);
   viewer = soup_server_message_steal_connection (msg);

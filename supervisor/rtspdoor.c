@@ -116,15 +116,18 @@ door_route (Door *d)
   }
   s = d->session_id ? g_hash_table_lookup (d->sup->sessions, d->session_id)
                     : NULL;
-  if (s == NULL || s->removed) {
+  if (s == NULL || vms_session_is_removed (s)) {
     door_answer (d, 404, "Not Found", "no such session");
     return;
   }
-  if (s->state != VMS_STATE_RUNNING || s->run_dir == NULL) {
-    door_answer (d, 503, "Service Unavailable", vms_state_name (s->state));
+  if (vms_session_get_state (s) != VMS_STATE_RUNNING
+      || vms_session_get_run_dir (s) == NULL) {
+    door_answer (d, 503, "Service Unavailable",
+                 vms_state_name (vms_session_get_state (s)));
     return;
   }
-  path = g_build_filename (s->run_dir, VMS_RTSP_HANDOFF_NAME, NULL);
+  path = g_build_filename (vms_session_get_run_dir (s), VMS_RTSP_HANDOFF_NAME,
+                           NULL);
   addr = g_unix_socket_address_new (path);
   client = g_socket_client_new ();
   g_socket_client_set_timeout (client, DOOR_TIMEOUT_S);

@@ -27,11 +27,62 @@
 #include <unistd.h>
 
 #include "qemu.h"
+#include "sessionvars.h"
 #include "vmssession.h"
 #include "vmsfs.h"
 #include "vmsrtsp.h"
 
 #define STABLE_RUN_US (30 * G_USEC_PER_SEC)
+
+/* The session (opaque to the other files: supervisor.h's accessors). */
+struct _VmsSession {
+  VmsSupervisor *sup;
+  gint refcount;
+  gchar *id;
+  gchar *template_name;
+  gchar *encoder;
+  gchar *capture; /* guest | qemu (VmsConfig.capture unless the POST says) */
+  gint width, height, fps;
+  guint vsock_port; /* viewers: relay.c; RTSP: the supervisor's port, rtspdoor.c
+                     */
+  gchar *pipeline;
+  gchar *viewer_token; /* watch and send input to this session only */
+  VmsState state;
+  gboolean removed; /* stop requested: free when every process is gone */
+
+  GSubprocess *proc;
+  gint pid; /* of proc, kept: GSubprocess forgets it once it exited */
+  GOutputStream *proc_in;
+  GQueue input_queue; /* GBytes lines waiting for the session's stdin */
+  gsize input_queued;
+  gboolean input_writing;
+  gint64 started_at;
+  guint restarts;
+  guint failures_in_a_row;
+  guint backoff_id;
+  guint kill_id;
+  gint last_exit;
+  gchar *last_error;
+
+  guint64 frames_total, bytes_total; /* over all runs */
+  guint64 frames_run, bytes_run;     /* this run */
+  gdouble fps_measured;
+  gint clients;
+  guint64 input_events;
+
+  /* QEMU (HELIX_VM_BACKEND=qemu): qemu.c's */
+  VmsQemuState vm;
+  gchar *run_dir;
+  gchar *qmp_path;
+  /* 64 hex digits, made once per session: vsocksrc requires it of the
+   * guest (RUN_DIR/link-secret, mode 0600; see session_vars()) */
+  gchar *link_secret;
+
+  /* requests sent to the session process (screenshot, resize): id ->
+   * VmsPending, answered by its answer line or failed when it ends */
+  GHashTable *requests;
+  guint next_request;
+};
 
 static void session_spawn (VmsSession *s);
 static void session_maybe_gone (VmsSession *s);
@@ -65,13 +116,13 @@ vms_session_unref (VmsSession *s)
 {
   if (--s->refcount > 0)
     return;
-  g_assert (s->proc == NULL && s->qemu == NULL);
+  g_assert (s->proc == NULL && s->vm.proc == NULL);
   if (s->backoff_id)
     g_source_remove (s->backoff_id);
   if (s->kill_id)
     g_source_remove (s->kill_id);
-  if (s->qemu_timer_id)
-    g_source_remove (s->qemu_timer_id);
+  if (s->vm.timer_id)
+    g_source_remove (s->vm.timer_id);
   if (s->run_dir) {
     g_autofree gchar *secret_file
         = g_build_filename (s->run_dir, "link-secret", NULL);
@@ -100,6 +151,115 @@ vms_session_unref (VmsSession *s)
   g_free (s);
 }
 
+/* --- what the other files read ----------------------------------------- */
+
+VmsSupervisor *
+vms_session_get_supervisor (VmsSession *s)
+{
+  return s->sup;
+}
+
+const gchar *
+vms_session_get_id (VmsSession *s)
+{
+  return s->id;
+}
+
+VmsState
+vms_session_get_state (VmsSession *s)
+{
+  return s->state;
+}
+
+const gchar *
+vms_session_get_template_name (VmsSession *s)
+{
+  return s->template_name;
+}
+
+const gchar *
+vms_session_get_capture (VmsSession *s)
+{
+  return s->capture;
+}
+
+const gchar *
+vms_session_get_viewer_token (VmsSession *s)
+{
+  return s->viewer_token;
+}
+
+const gchar *
+vms_session_get_last_error (VmsSession *s)
+{
+  return s->last_error;
+}
+
+guint
+vms_session_get_vsock_port (VmsSession *s)
+{
+  return s->vsock_port;
+}
+
+const gchar *
+vms_session_get_run_dir (VmsSession *s)
+{
+  return s->run_dir;
+}
+
+const gchar *
+vms_session_get_qmp_path (VmsSession *s)
+{
+  return s->qmp_path;
+}
+
+gboolean
+vms_session_is_removed (VmsSession *s)
+{
+  return s->removed;
+}
+
+gboolean
+vms_session_is_gone (VmsSession *s)
+{
+  return s->removed && s->proc == NULL && s->vm.proc == NULL;
+}
+
+VmsQemuState *
+vms_session_qemu (VmsSession *s)
+{
+  return &s->vm;
+}
+
+void
+vms_session_get_info (VmsSession *s, VmsSessionInfo *info)
+{
+  *info = (VmsSessionInfo){
+    .id = s->id,
+    .template_name = s->template_name,
+    .encoder = s->encoder,
+    .capture = s->capture,
+    .viewer_token = s->viewer_token,
+    .last_error = s->last_error,
+    .state = s->state,
+    .width = s->width,
+    .height = s->height,
+    .fps = s->fps,
+    .vsock_port = s->vsock_port,
+    .has_process = s->proc != NULL,
+    .pid = s->pid,
+    .has_qemu = s->vm.proc != NULL,
+    .qemu_pid = s->vm.pid,
+    .restarts = s->restarts,
+    .last_exit = s->last_exit,
+    .frames = s->frames_total,
+    .bytes = s->bytes_total,
+    .fps_measured = s->fps_measured,
+    .clients = s->clients,
+    .input_events = s->input_events,
+  };
+}
+
 /* The capture modes (docs/architecture.md "Capture modes"): guest = the
  * guest's own sender streams its screen; qemu = the host reads the VM's
  * display from QEMU (VNC on RUN_DIR/vnc.sock), no guest software. */
@@ -111,95 +271,54 @@ vms_capture_is_valid (const gchar *capture)
 
 /* --- template variables -------------------------------------------------- */
 
-static GHashTable *
-session_vars (VmsSession *s)
+/* The guest link secret: made once per session from the system's random
+ * source and written to RUN_DIR/link-secret (0600), which the host
+ * template's vsocksrc reads (secret-file=${LINK_SECRET_FILE}) and
+ * vm/vmstream-vm copies into the guest's read-only share. Never on a
+ * command line. Only the qemu backend hands it to the guest, so only there
+ * the host requires it: the file's path then, else NULL. */
+static gchar *
+link_secret_file (VmsSession *s)
 {
-  VmsConfig *cfg = s->sup->cfg;
-  GHashTable *v = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, g_free);
-  g_autofree gchar *vsock_uri = NULL;
+  g_autofree gchar *path = NULL;
+  g_autoptr (GError) err = NULL;
 
-  g_hash_table_insert (v, "SESSION_ID", g_strdup (s->id));
-  g_hash_table_insert (v, "WIDTH", g_strdup_printf ("%d", s->width));
-  g_hash_table_insert (v, "HEIGHT", g_strdup_printf ("%d", s->height));
-  g_hash_table_insert (v, "FPS", g_strdup_printf ("%d", s->fps));
-  g_hash_table_insert (v, "FRAMERATE", g_strdup_printf ("%d", s->fps));
-  g_hash_table_insert (v, "ENCODER", g_strdup (s->encoder));
-  g_hash_table_insert (v, "ENCODER_MODE", g_strdup (cfg->encoder_mode));
-  /* no TCP port for viewers: the sink serves the supervisor's relay on a
-   * Unix socket in the session's private folder (relay.c) */
-  g_hash_table_insert (v, "WS_SOCKET",
-                       s->run_dir
-                           ? g_build_filename (s->run_dir, VMS_WS_SOCKET, NULL)
-                           : g_strdup (""));
-  g_hash_table_insert (v, "CAPTURE", g_strdup (s->capture));
-  /* qemu capture: QEMU serves the display on a socket in the session's
-   * private runtime folder (vmstream-vm runs QEMU with umask 177, so it is
-   * 0600); host-qemu-display.txt reads ${VNC_SOCKET}, the default QEMU
-   * command gets ${CAPTURE_ARGS}. Input keeps going through QMP. */
-  if (g_str_equal (s->capture, "qemu") && s->run_dir) {
-    g_autofree gchar *vnc = g_build_filename (s->run_dir, "vnc.sock", NULL);
-    g_hash_table_insert (v, "CAPTURE_ARGS",
-                         g_strdup_printf ("--vnc-socket %s", vnc));
-    g_hash_table_insert (v, "VNC_SOCKET", g_steal_pointer (&vnc));
-  } else {
-    g_hash_table_insert (v, "CAPTURE_ARGS", g_strdup (""));
-  }
-  /* RTSP: the supervisor's one port (rtspdoor.c) hands clients over to
-   * the session's rtsph264sink through RTSP_HANDOFF_SOCKET */
-  g_hash_table_insert (v, "RTSP_PORT",
-                       g_strdup_printf ("%u", s->sup->rtsp_port));
-  g_hash_table_insert (v, "RTSP_ADDRESS", g_strdup (cfg->listen_host));
-  g_hash_table_insert (
-      v, "RTSP_HANDOFF_SOCKET",
-      s->run_dir ? g_build_filename (s->run_dir, VMS_RTSP_HANDOFF_NAME, NULL)
-                 : g_strdup (""));
-  g_hash_table_insert (v, "RTSP_USER",
-                       g_strdup (cfg->rtsp_user ? cfg->rtsp_user : ""));
-  g_hash_table_insert (
-      v, "RTSP_PASSWORD_FILE",
-      g_strdup (cfg->rtsp_password_file ? cfg->rtsp_password_file : ""));
-  g_hash_table_insert (v, "VSOCK_PORT", g_strdup_printf ("%u", s->vsock_port));
-  if (cfg->display && *cfg->display)
-    g_hash_table_insert (v, "DISPLAY", g_strdup (cfg->display));
-  /* The session's viewer token, never the administrator's: WS_TOKEN for
-   * wsh264sink, TOKEN for templates and QEMU commands that want a secret
-   * of this session. */
-  g_hash_table_insert (v, "TOKEN", g_strdup (s->viewer_token));
-  g_hash_table_insert (v, "WS_TOKEN", g_strdup (s->viewer_token));
-  g_hash_table_insert (v, "RUN_DIR", g_strdup (s->run_dir ? s->run_dir : ""));
-  g_hash_table_insert (v, "VM_CPUS", g_strdup_printf ("%d", cfg->vm_cpus));
-  g_hash_table_insert (v, "VM_MEMORY", g_strdup (cfg->vm_memory));
-  g_hash_table_insert (v, "VM_DIR", g_strdup (cfg->vm_dir));
-  g_hash_table_insert (v, "QMP_SOCKET",
-                       g_strdup (s->qmp_path ? s->qmp_path : ""));
-  /* The guest link secret: made once per session from the system's random
-   * source and written to RUN_DIR/link-secret (0600), which the host template's
-   * vsocksrc reads (secret-file=${LINK_SECRET_FILE}) and vm/vmstream-vm
-   * copies into the guest's read-only share. Never on a command line. Only
-   * the qemu backend hands it to the guest, so only there the host
-   * requires it. */
   if (s->link_secret == NULL) {
-    g_autoptr (GError) err = NULL;
     s->link_secret = vms_token_generate (32, &err);
     if (s->link_secret == NULL)
       g_error ("session %s: %s", s->id, err->message);
   }
-  if (s->run_dir && g_strcmp0 (cfg->vm_backend, "qemu") == 0) {
-    g_autofree gchar *path = g_build_filename (s->run_dir, "link-secret", NULL);
-    g_autoptr (GError) err = NULL;
+  if (s->run_dir == NULL || g_strcmp0 (s->sup->cfg->vm_backend, "qemu") != 0)
+    return NULL;
+  path = g_build_filename (s->run_dir, "link-secret", NULL);
+  if (!vms_private_file_write (path, s->link_secret, &err)) {
+    g_warning ("session %s: %s", s->id, err->message);
+    return NULL;
+  }
+  return g_steal_pointer (&path);
+}
 
-    if (vms_private_file_write (path, s->link_secret, &err))
-      g_hash_table_insert (v, "LINK_SECRET_FILE", g_steal_pointer (&path));
-    else
-      g_warning ("session %s: %s", s->id, err->message);
-  }
-  if (cfg->vsock_uri) {
-    GHashTable *layers[] = { v, NULL };
-    vsock_uri = vms_template_expand (cfg->vsock_uri, layers, NULL);
-    g_hash_table_insert (v, "VSOCK_URI",
-                         g_strdup (vsock_uri ? vsock_uri : cfg->vsock_uri));
-  }
-  return v;
+/* sessionvars.c: the variables of @s's templates and QEMU command */
+static GHashTable *
+session_vars (VmsSession *s)
+{
+  g_autofree gchar *secret_file = link_secret_file (s);
+  VmsSessionVarsIn in = {
+    .id = s->id,
+    .width = s->width,
+    .height = s->height,
+    .fps = s->fps,
+    .encoder = s->encoder,
+    .capture = s->capture,
+    .viewer_token = s->viewer_token,
+    .vsock_port = s->vsock_port,
+    .rtsp_port = s->sup->rtsp_port,
+    .run_dir = s->run_dir,
+    .qmp_path = s->qmp_path,
+    .link_secret_file = secret_file,
+  };
+
+  return vms_session_vars (s->sup->cfg, &in);
 }
 
 /* --- the session process ----------------------------------------------- */
@@ -490,7 +609,7 @@ session_spawn (VmsSession *s)
   g_autoptr (GPtrArray) argv = g_ptr_array_new_with_free_func (g_free);
   Run *r;
 
-  if (g_strcmp0 (cfg->vm_backend, "qemu") == 0 && s->qemu == NULL
+  if (g_strcmp0 (cfg->vm_backend, "qemu") == 0 && s->vm.proc == NULL
       && !start_qemu (s, &error)) {
     g_message ("session %s: %s", s->id, error->message);
     g_free (s->last_error);
@@ -643,7 +762,7 @@ vms_session_create (VmsSupervisor *sup, const gchar *id,
   s->clients = -1;
   s->last_exit = G_MININT;
   s->requests = g_hash_table_new (NULL, NULL);
-  if (!vms_ports_allocate (s, error)) {
+  if (!vms_ports_allocate (sup, &s->vsock_port, error)) {
     *http_status = SOUP_STATUS_SERVICE_UNAVAILABLE;
     vms_template_free (text);
     vms_session_unref (s);
@@ -694,7 +813,7 @@ static void
 session_maybe_gone (VmsSession *s)
 {
   VmsSupervisor *sup = s->sup;
-  if (!s->removed || s->proc || s->qemu)
+  if (!vms_session_is_gone (s))
     return;
   g_message ("session %s: stopped", s->id);
   vms_session_ref (s);

@@ -72,61 +72,32 @@ typedef struct _VmsSupervisor VmsSupervisor;
 typedef struct _VmsSession VmsSession;
 typedef struct _VmsApi VmsApi; /* api.c */
 
-struct _VmsSession {
-  VmsSupervisor *sup;
-  gint refcount;
-  gchar *id;
-  gchar *template_name;
-  gchar *encoder;
-  gchar *capture; /* guest | qemu (VmsConfig.capture unless the POST says) */
-  gint width, height, fps;
-  guint vsock_port; /* viewers: relay.c; RTSP: the supervisor's port, rtspdoor.c
-                     */
-  gchar *pipeline;
-  gchar *viewer_token; /* watch and send input to this session only */
+/* A session's state is sessions.c's alone: the others read it through
+ * the accessors below (docs/architecture.md, "Layers"). */
+
+/* What the API shows of a session (vms_session_get_info): numbers copied,
+ * strings owned by the session, valid while it is not changed. */
+typedef struct {
+  const gchar *id;
+  const gchar *template_name;
+  const gchar *encoder;
+  const gchar *capture;
+  const gchar *viewer_token;
+  const gchar *last_error; /* NULL: none */
   VmsState state;
-  gboolean removed; /* stop requested: free when every process is gone */
-
-  GSubprocess *proc;
-  gint pid; /* of proc, kept: GSubprocess forgets it once it exited */
-  GOutputStream *proc_in;
-  GQueue input_queue; /* GBytes lines waiting for the session's stdin */
-  gsize input_queued;
-  gboolean input_writing;
-  GDataInputStream *proc_out;
-  GCancellable *cancel;
-  gint64 started_at;
-  guint restarts;
-  guint failures_in_a_row;
-  guint backoff_id;
-  guint kill_id;
-  gint last_exit;
-  gchar *last_error;
-
-  guint64 frames_total, bytes_total; /* over all runs */
-  guint64 frames_run, bytes_run;     /* this run */
-  gdouble fps_measured;
-  gint clients;
-  guint64 input_events;
-
-  /* QEMU (HELIX_VM_BACKEND=qemu) */
-  GSubprocess *qemu;
+  gint width, height, fps;
+  guint vsock_port;
+  gboolean has_process; /* a session process runs: pid is its pid */
+  gint pid;
+  gboolean has_qemu; /* its QEMU runs: qemu_pid */
   gint qemu_pid;
-  gchar *run_dir;
-  gchar *qmp_path;
-  /* 64 hex digits, made once per session: vsocksrc requires it of the
-   * guest (RUN_DIR/link-secret, mode 0600; see session_vars()) */
-  gchar *link_secret;
-  guint qemu_timer_id;
-  gint qemu_stop_stage;
-
-  GList *waiters; /* SoupServerMessage paused until started/stopped */
-
-  /* requests sent to the session process (screenshot, resize): id ->
-   * VmsPending, answered by its answer line or failed when it ends */
-  GHashTable *requests;
-  guint next_request;
-};
+  guint restarts;
+  gint last_exit;        /* G_MININT: none yet */
+  guint64 frames, bytes; /* over all runs */
+  gdouble fps_measured;
+  gint clients; /* -1: not reported yet */
+  guint64 input_events;
+} VmsSessionInfo;
 
 /* The session's answer to a request: @status is an HTTP status; @body
  * (screenshots) and @type may be NULL, @message is a sentence for errors. */
@@ -182,10 +153,27 @@ const gchar *vms_state_name (VmsState st);
 void vms_supervisor_shutdown (VmsSupervisor *sup);
 void vms_session_ref (VmsSession *s);
 void vms_session_unref (VmsSession *s);
+void vms_session_get_info (VmsSession *s, VmsSessionInfo *info);
+VmsSupervisor *vms_session_get_supervisor (VmsSession *s);
+const gchar *vms_session_get_id (VmsSession *s);
+VmsState vms_session_get_state (VmsSession *s);
+const gchar *vms_session_get_template_name (VmsSession *s);
+const gchar *vms_session_get_capture (VmsSession *s);
+const gchar *vms_session_get_viewer_token (VmsSession *s);
+const gchar *vms_session_get_last_error (VmsSession *s);
+guint vms_session_get_vsock_port (VmsSession *s);
+/* the session's private runtime folder and QEMU's QMP socket in it (NULL
+ * without the qemu backend) */
+const gchar *vms_session_get_run_dir (VmsSession *s);
+const gchar *vms_session_get_qmp_path (VmsSession *s);
+/* a stop was asked for (DELETE, shutdown) */
+gboolean vms_session_is_removed (VmsSession *s);
+/* stopped and every process of it (session, QEMU) gone */
+gboolean vms_session_is_gone (VmsSession *s);
 
-/* ports.c: sets s->vsock_port: the first from cfg->vsock_port that no
- * session in @s->sup->sessions holds (1000 tried) */
-gboolean vms_ports_allocate (VmsSession *s, GError **error);
+/* ports.c: the guest-link port of a new session: the first from
+ * cfg->vsock_port that no session in @sup->sessions holds (1000 tried) */
+gboolean vms_ports_allocate (VmsSupervisor *sup, guint *port, GError **error);
 
 /* children.c: every child (session process, QEMU) starts with these */
 /* the environment without the administrator token */
