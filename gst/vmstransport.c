@@ -47,11 +47,109 @@ parse_u32 (const gchar *s, guint64 max, guint32 *out)
   return TRUE;
 }
 
+/* vsock://CID:PORT (after the scheme: @rest) */
+static gboolean
+parse_vsock (VmsAddress *addr, const gchar *uri, const gchar *rest,
+             GError **error)
+{
+  g_auto (GStrv) parts = g_strsplit (rest, ":", -1);
+
+  addr->kind = VMS_TRANSPORT_VSOCK;
+  if (g_strv_length (parts) != 2)
+    return invalid (error, uri, "a vsock address is CID:PORT");
+  if (g_ascii_strcasecmp (parts[0], "any") == 0) {
+    addr->cid = VMS_VSOCK_CID_ANY;
+  } else if (!parse_u32 (parts[0], G_MAXUINT32 - 1, &addr->cid)) {
+    return invalid (error, uri,
+                    "the CID must be a number from 0 to 4294967294 or "
+                    "\"any\"");
+  }
+  if (!parse_u32 (parts[1], G_MAXUINT32 - 1, &addr->port))
+    return invalid (error, uri,
+                    "the port must be a number from 0 to 4294967294");
+  return TRUE;
+}
+
+/* unix:///path or unix://@name */
+static gboolean
+parse_unix (VmsAddress *addr, const gchar *uri, const gchar *rest,
+            GError **error)
+{
+  addr->kind = VMS_TRANSPORT_UNIX;
+  if (rest[0] == '@') {
+    addr->abstract = TRUE;
+    rest++;
+    if (*rest == '\0')
+      return invalid (error, uri, "the abstract socket name is empty");
+  } else if (rest[0] != '/') {
+    return invalid (error, uri,
+                    "a unix socket path must be absolute "
+                    "(unix:///path, three slashes)");
+  } else if (rest[1] == '\0') {
+    return invalid (error, uri, "the unix socket path is empty");
+  }
+  if (strlen (rest) > VMS_UNIX_PATH_MAX - (addr->abstract ? 1 : 0))
+    return invalid (error, uri,
+                    "the unix socket path is longer than 107 bytes");
+  addr->path = g_strdup (rest);
+  return TRUE;
+}
+
+/* tcp://HOST:PORT or tcp://[ADDR]:PORT */
+static gboolean
+parse_tcp (VmsAddress *addr, const gchar *uri, const gchar *rest,
+           GError **error)
+{
+  const gchar *colon;
+
+  addr->kind = VMS_TRANSPORT_TCP;
+  if (rest[0] == '[') {
+    const gchar *close = strchr (rest, ']');
+    if (close == NULL || close[1] != ':')
+      return invalid (error, uri, "an IPv6 address is written [ADDR]:PORT");
+    addr->host = g_strndup (rest + 1, close - rest - 1);
+    colon = close + 1;
+  } else {
+    colon = strrchr (rest, ':');
+    if (colon == NULL)
+      return invalid (error, uri, "a tcp address is HOST:PORT");
+    addr->host = g_strndup (rest, colon - rest);
+  }
+  if (addr->host[0] == '\0')
+    return invalid (error, uri, "the host is empty");
+  if (!parse_u32 (colon + 1, 65535, &addr->port))
+    return invalid (error, uri, "the port must be a number from 0 to 65535");
+  return TRUE;
+}
+
+/* serial:///dev/virtio-ports/NAME */
+static gboolean
+parse_serial (VmsAddress *addr, const gchar *uri, const gchar *rest,
+              GError **error)
+{
+  addr->kind = VMS_TRANSPORT_SERIAL;
+  if (rest[0] != '/' || rest[1] == '\0')
+    return invalid (error, uri,
+                    "a serial device path must be absolute "
+                    "(serial:///dev/virtio-ports/NAME)");
+  addr->path = g_strdup (rest);
+  return TRUE;
+}
+
 VmsAddress *
 vms_address_parse (const gchar *uri, GError **error)
 {
+  static const struct {
+    const gchar *scheme;
+    gboolean (*parse) (VmsAddress *addr, const gchar *uri, const gchar *rest,
+                       GError **error);
+  } schemes[] = {
+    { "vsock://", parse_vsock },
+    { "unix://", parse_unix },
+    { "tcp://", parse_tcp },
+    { "serial://", parse_serial },
+  };
   g_autoptr (VmsAddress) addr = NULL;
-  const gchar *rest;
 
   if (uri == NULL || *uri == '\0') {
     g_set_error (
@@ -59,100 +157,17 @@ vms_address_parse (const gchar *uri, GError **error)
         "No transport URI set. Expected one of " VMS_TRANSPORT_URI_FORMS ".");
     return NULL;
   }
-
   addr = g_new0 (VmsAddress, 1);
-
-  if (g_str_has_prefix (uri, "vsock://")) {
-    g_auto (GStrv) parts = NULL;
-
-    rest = uri + strlen ("vsock://");
-    addr->kind = VMS_TRANSPORT_VSOCK;
-    parts = g_strsplit (rest, ":", -1);
-    if (g_strv_length (parts) != 2) {
-      invalid (error, uri, "a vsock address is CID:PORT");
-      return NULL;
-    }
-    if (g_ascii_strcasecmp (parts[0], "any") == 0) {
-      addr->cid = VMS_VSOCK_CID_ANY;
-    } else if (!parse_u32 (parts[0], G_MAXUINT32 - 1, &addr->cid)) {
-      invalid (error, uri,
-               "the CID must be a number from 0 to 4294967294 or "
-               "\"any\"");
-      return NULL;
-    }
-    if (!parse_u32 (parts[1], G_MAXUINT32 - 1, &addr->port)) {
-      invalid (error, uri, "the port must be a number from 0 to 4294967294");
-      return NULL;
-    }
-  } else if (g_str_has_prefix (uri, "unix://")) {
-    rest = uri + strlen ("unix://");
-    addr->kind = VMS_TRANSPORT_UNIX;
-    if (rest[0] == '@') {
-      addr->abstract = TRUE;
-      rest++;
-      if (*rest == '\0') {
-        invalid (error, uri, "the abstract socket name is empty");
+  for (guint i = 0; i < G_N_ELEMENTS (schemes); i++) {
+    if (g_str_has_prefix (uri, schemes[i].scheme)) {
+      if (!schemes[i].parse (addr, uri, uri + strlen (schemes[i].scheme),
+                             error))
         return NULL;
-      }
-    } else if (rest[0] != '/') {
-      invalid (error, uri,
-               "a unix socket path must be absolute "
-               "(unix:///path, three slashes)");
-      return NULL;
-    } else if (rest[1] == '\0') {
-      invalid (error, uri, "the unix socket path is empty");
-      return NULL;
+      return g_steal_pointer (&addr);
     }
-    if (strlen (rest) > VMS_UNIX_PATH_MAX - (addr->abstract ? 1 : 0)) {
-      invalid (error, uri, "the unix socket path is longer than 107 bytes");
-      return NULL;
-    }
-    addr->path = g_strdup (rest);
-  } else if (g_str_has_prefix (uri, "tcp://")) {
-    const gchar *colon;
-
-    rest = uri + strlen ("tcp://");
-    addr->kind = VMS_TRANSPORT_TCP;
-    if (rest[0] == '[') {
-      const gchar *close = strchr (rest, ']');
-      if (close == NULL || close[1] != ':') {
-        invalid (error, uri, "an IPv6 address is written [ADDR]:PORT");
-        return NULL;
-      }
-      addr->host = g_strndup (rest + 1, close - rest - 1);
-      colon = close + 1;
-    } else {
-      colon = strrchr (rest, ':');
-      if (colon == NULL) {
-        invalid (error, uri, "a tcp address is HOST:PORT");
-        return NULL;
-      }
-      addr->host = g_strndup (rest, colon - rest);
-    }
-    if (addr->host[0] == '\0') {
-      invalid (error, uri, "the host is empty");
-      return NULL;
-    }
-    if (!parse_u32 (colon + 1, 65535, &addr->port)) {
-      invalid (error, uri, "the port must be a number from 0 to 65535");
-      return NULL;
-    }
-  } else if (g_str_has_prefix (uri, "serial://")) {
-    rest = uri + strlen ("serial://");
-    addr->kind = VMS_TRANSPORT_SERIAL;
-    if (rest[0] != '/' || rest[1] == '\0') {
-      invalid (error, uri,
-               "a serial device path must be absolute "
-               "(serial:///dev/virtio-ports/NAME)");
-      return NULL;
-    }
-    addr->path = g_strdup (rest);
-  } else {
-    invalid (error, uri, "unknown scheme");
-    return NULL;
   }
-
-  return g_steal_pointer (&addr);
+  invalid (error, uri, "unknown scheme");
+  return NULL;
 }
 
 void
@@ -410,91 +425,111 @@ unix_path_free (const VmsAddress *addr, GError **error)
   return TRUE;
 }
 
+G_STATIC_ASSERT (sizeof (struct sockaddr_un)
+                 <= sizeof (struct sockaddr_storage));
+
+/* A socket for a vsock or unix @addr, non-blocking, and its socket address
+ * in @sa / @len; -1 with @error. */
+static gint
+local_socket_new (const VmsAddress *addr, struct sockaddr_storage *sa,
+                  socklen_t *len, GError **error)
+{
+  gint fd;
+
+  memset (sa, 0, sizeof (*sa));
+  if (addr->kind == VMS_TRANSPORT_VSOCK) {
+#ifdef VMS_HAVE_VSOCK
+    struct sockaddr_vm *svm = (struct sockaddr_vm *)sa;
+
+    fd = vms_socket_new (AF_VSOCK, SOCK_STREAM, 0, TRUE);
+    if (fd < 0) {
+      set_errno_error (error, errno, "create a vsock socket for", addr);
+      return -1;
+    }
+    svm->svm_family = AF_VSOCK;
+    svm->svm_cid = addr->cid;
+    svm->svm_port = addr->port;
+    *len = sizeof (*svm);
+    return fd;
+#else
+    g_return_val_if_reached (-1); /* refused by vsock_available() */
+#endif
+  }
+  g_return_val_if_fail (addr->kind == VMS_TRANSPORT_UNIX, -1);
+  fd = vms_socket_new (AF_UNIX, SOCK_STREAM, 0, TRUE);
+  if (fd < 0) {
+    set_errno_error (error, errno, "create a socket for", addr);
+    return -1;
+  }
+  *len = make_unix_sockaddr (addr, (struct sockaddr_un *)sa);
+  return fd;
+}
+
+/* A TCP socket bound to @addr: the first of its addresses that binds. */
+static gint
+tcp_bound_socket_new (const VmsAddress *addr, GError **error)
+{
+  struct addrinfo *res, *ai;
+  int fd = -1, one = 1, err = EADDRNOTAVAIL;
+
+  res = resolve_tcp (addr, TRUE, error);
+  if (res == NULL)
+    return -1;
+  for (ai = res; ai != NULL; ai = ai->ai_next) {
+    fd = vms_socket_new (ai->ai_family, ai->ai_socktype, ai->ai_protocol, TRUE);
+    if (fd < 0) {
+      err = errno;
+      continue;
+    }
+    setsockopt (fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof (one));
+    if (bind (fd, ai->ai_addr, ai->ai_addrlen) == 0)
+      break;
+    err = errno;
+    close (fd);
+    fd = -1;
+  }
+  freeaddrinfo (res);
+  if (fd < 0)
+    set_errno_error (error, err, "listen on", addr);
+  return fd;
+}
+
 gint
 vms_transport_listen (const VmsAddress *addr, GError **error)
 {
-  int fd = -1, one = 1, err;
+  struct sockaddr_storage sa;
+  socklen_t len;
+  int fd = -1, err;
 
   if (!vms_address_can_listen (addr, error))
     return -1;
 
   switch (addr->kind) {
-    case VMS_TRANSPORT_VSOCK: {
-#ifdef VMS_HAVE_VSOCK
-      struct sockaddr_vm svm = { 0 };
-
-      fd = vms_socket_new (AF_VSOCK, SOCK_STREAM, 0, TRUE);
-      if (fd < 0) {
-        set_errno_error (error, errno, "create a vsock socket for", addr);
-        return -1;
-      }
-      svm.svm_family = AF_VSOCK;
-      svm.svm_cid = addr->cid;
-      svm.svm_port = addr->port;
-      if (bind (fd, (struct sockaddr *)&svm, sizeof (svm)) != 0)
-        goto bind_failed;
-      break;
-#else
-      g_return_val_if_reached (-1); /* refused by vsock_available() */
-#endif
-    }
-    case VMS_TRANSPORT_UNIX: {
-      struct sockaddr_un sun;
-      socklen_t len;
-
+    case VMS_TRANSPORT_UNIX:
       if (!unix_path_free (addr, error))
         return -1;
-      fd = vms_socket_new (AF_UNIX, SOCK_STREAM, 0, TRUE);
-      if (fd < 0) {
-        set_errno_error (error, errno, "create a socket for", addr);
+      /* fall through */
+    case VMS_TRANSPORT_VSOCK:
+      fd = local_socket_new (addr, &sa, &len, error);
+      if (fd < 0)
         return -1;
-      }
-      len = make_unix_sockaddr (addr, &sun);
-      if (bind (fd, (struct sockaddr *)&sun, len) != 0)
-        goto bind_failed;
+      if (bind (fd, (struct sockaddr *)&sa, len) != 0)
+        goto failed;
       break;
-    }
-    case VMS_TRANSPORT_TCP: {
-      struct addrinfo *res, *ai;
-
-      res = resolve_tcp (addr, TRUE, error);
-      if (res == NULL)
+    case VMS_TRANSPORT_TCP:
+      fd = tcp_bound_socket_new (addr, error);
+      if (fd < 0)
         return -1;
-      err = EADDRNOTAVAIL;
-      for (ai = res; ai != NULL; ai = ai->ai_next) {
-        fd = vms_socket_new (ai->ai_family, ai->ai_socktype, ai->ai_protocol,
-                             TRUE);
-        if (fd < 0) {
-          err = errno;
-          continue;
-        }
-        setsockopt (fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof (one));
-        if (bind (fd, ai->ai_addr, ai->ai_addrlen) == 0)
-          break;
-        err = errno;
-        close (fd);
-        fd = -1;
-      }
-      freeaddrinfo (res);
-      if (fd < 0) {
-        set_errno_error (error, err, "listen on", addr);
-        return -1;
-      }
       break;
-    }
     case VMS_TRANSPORT_SERIAL:
       g_return_val_if_reached (-1);
   }
 
-  if (listen (fd, 4) != 0) {
-    err = errno;
-    close (fd);
-    set_errno_error (error, err, "listen on", addr);
-    return -1;
-  }
+  if (listen (fd, 4) != 0)
+    goto failed;
   return fd;
 
-bind_failed:
+failed:
   err = errno;
   close (fd);
   set_errno_error (error, err, "listen on", addr);
@@ -577,6 +612,8 @@ gint
 vms_transport_connect (const VmsAddress *addr, gboolean *in_progress,
                        GError **error)
 {
+  struct sockaddr_storage sa;
+  socklen_t len;
   int fd = -1, err = 0, rc = -1;
 
   *in_progress = FALSE;
@@ -584,39 +621,14 @@ vms_transport_connect (const VmsAddress *addr, gboolean *in_progress,
     return -1;
 
   switch (addr->kind) {
-    case VMS_TRANSPORT_VSOCK: {
-#ifdef VMS_HAVE_VSOCK
-      struct sockaddr_vm svm = { 0 };
-
-      fd = vms_socket_new (AF_VSOCK, SOCK_STREAM, 0, TRUE);
-      if (fd < 0) {
-        set_errno_error (error, errno, "create a vsock socket for", addr);
+    case VMS_TRANSPORT_VSOCK:
+    case VMS_TRANSPORT_UNIX:
+      fd = local_socket_new (addr, &sa, &len, error);
+      if (fd < 0)
         return -1;
-      }
-      svm.svm_family = AF_VSOCK;
-      svm.svm_cid = addr->cid;
-      svm.svm_port = addr->port;
-      rc = connect (fd, (struct sockaddr *)&svm, sizeof (svm));
+      rc = connect (fd, (struct sockaddr *)&sa, len);
       err = errno;
       break;
-#else
-      g_return_val_if_reached (-1); /* refused by vsock_available() */
-#endif
-    }
-    case VMS_TRANSPORT_UNIX: {
-      struct sockaddr_un sun;
-      socklen_t len;
-
-      fd = vms_socket_new (AF_UNIX, SOCK_STREAM, 0, TRUE);
-      if (fd < 0) {
-        set_errno_error (error, errno, "create a socket for", addr);
-        return -1;
-      }
-      len = make_unix_sockaddr (addr, &sun);
-      rc = connect (fd, (struct sockaddr *)&sun, len);
-      err = errno;
-      break;
-    }
     case VMS_TRANSPORT_TCP: {
       struct addrinfo *res;
 

@@ -485,44 +485,54 @@ signal_cb (gpointer user_data)
   return G_SOURCE_CONTINUE;
 }
 
-int
-main (int argc, char **argv)
+/* The command line of vmstream-session */
+typedef struct {
+  gchar *desc;
+  gchar *display;
+  gchar *qmp;
+  gint width, height, stats_ms;
+  gboolean no_input;
+} Options;
+
+static void
+options_clear (Options *o)
 {
-  g_autofree gchar *desc = NULL;
-  g_autofree gchar *display = NULL;
-  g_autofree gchar *qmp = NULL;
-  gint width = 0, height = 0, stats_ms = 1000;
-  gboolean no_input = FALSE;
+  g_free (o->desc);
+  g_free (o->display);
+  g_free (o->qmp);
+}
+
+/* -1: go on; otherwise the exit status, after a sentence on stderr */
+static gint
+options_parse (Options *o, int *argc, char ***argv)
+{
   GOptionEntry entries[]
-      = { { "pipeline", 'p', 0, G_OPTION_ARG_STRING, &desc,
+      = { { "pipeline", 'p', 0, G_OPTION_ARG_STRING, &o->desc,
             "gst-launch style description of the pipeline to run (default: "
             "$VMSTREAM_SESSION_PIPELINE, how the supervisor passes it)",
             "DESC" },
-          { "display", 'd', 0, G_OPTION_ARG_STRING, &display,
+          { "display", 'd', 0, G_OPTION_ARG_STRING, &o->display,
             "X display to inject input into with XTest (no default: without "
             "it or --qmp input is refused; $DISPLAY is never used)",
             "DISPLAY" },
-          { "qmp", 'q', 0, G_OPTION_ARG_FILENAME, &qmp,
+          { "qmp", 'q', 0, G_OPTION_ARG_FILENAME, &o->qmp,
             "QEMU QMP socket to inject input into instead of X", "PATH" },
-          { "width", 0, 0, G_OPTION_ARG_INT, &width,
+          { "width", 0, 0, G_OPTION_ARG_INT, &o->width,
             "stream width, used to scale pointer coordinates when the sink's "
             "caps are unknown",
             "PIXELS" },
-          { "height", 0, 0, G_OPTION_ARG_INT, &height, "stream height",
+          { "height", 0, 0, G_OPTION_ARG_INT, &o->height, "stream height",
             "PIXELS" },
-          { "stats-interval", 0, 0, G_OPTION_ARG_INT, &stats_ms,
+          { "stats-interval", 0, 0, G_OPTION_ARG_INT, &o->stats_ms,
             "milliseconds between stats lines on stdout (0: none)", "MS" },
-          { "no-stdin", 0, 0, G_OPTION_ARG_NONE, &no_input,
+          { "no-stdin", 0, 0, G_OPTION_ARG_NONE, &o->no_input,
             "do not read input events from stdin (and do not exit on its EOF)",
             NULL },
           { NULL } };
   g_autoptr (GOptionContext) ctx = NULL;
   g_autoptr (GError) error = NULL;
-  Session s = { 0 };
-  GstBus *bus;
-  GstStateChangeReturn ret;
-  guint bus_id, stats_id = 0, sig1, sig2;
 
+  o->stats_ms = 1000;
   ctx = g_option_context_new ("- run one vmstream session pipeline");
   g_option_context_set_summary (
       ctx,
@@ -533,93 +543,142 @@ main (int argc, char **argv)
       "element posted an error.");
   g_option_context_add_main_entries (ctx, entries, NULL);
   g_option_context_add_group (ctx, gst_init_get_option_group ());
-  if (!g_option_context_parse (ctx, &argc, &argv, &error)) {
+  if (!g_option_context_parse (ctx, argc, argv, &error)) {
     g_printerr ("vmstream-session: %s\n", error->message);
     return VMS_SESSION_EXIT_USAGE;
   }
-  if (desc == NULL && g_getenv ("VMSTREAM_SESSION_PIPELINE")) {
-    desc = g_strdup (g_getenv ("VMSTREAM_SESSION_PIPELINE"));
+  if (o->desc == NULL && g_getenv ("VMSTREAM_SESSION_PIPELINE")) {
+    o->desc = g_strdup (g_getenv ("VMSTREAM_SESSION_PIPELINE"));
     g_unsetenv ("VMSTREAM_SESSION_PIPELINE");
   }
-  if (desc == NULL) {
+  if (o->desc == NULL) {
     g_printerr ("vmstream-session: --pipeline (or VMSTREAM_SESSION_PIPELINE) "
                 "is required\n");
     return VMS_SESSION_EXIT_USAGE;
   }
-  GST_DEBUG_CATEGORY_INIT (vmstream_session_debug, "vmstream-session", 0,
-                           "vmstream session process");
+  return -1;
+}
 
-  signal (SIGPIPE, SIG_IGN); /* a gone supervisor: stdin EOF ends us */
-  s.width = width;
-  s.height = height;
-  s.pipeline
+/* s->pipeline from @desc, a pipeline even when @desc is one element;
+ * FALSE (after an error line) when it does not parse. */
+static gboolean
+pipeline_load (Session *s, const gchar *desc)
+{
+  g_autoptr (GError) error = NULL;
+
+  s->pipeline
       = gst_parse_launch_full (desc, NULL, GST_PARSE_FLAG_FATAL_ERRORS, &error);
-  if (s.pipeline == NULL) {
+  if (s->pipeline == NULL) {
     g_autofree gchar *text
         = g_strdup_printf ("the pipeline does not parse: %s", error->message);
     g_printerr ("vmstream-session: %s\n", text);
     emit (vms_status_line_message (VMS_STATUS_ERROR, text));
-    gst_deinit ();
-    return VMS_SESSION_EXIT_PARSE;
+    return FALSE;
   }
-  if (!GST_IS_PIPELINE (s.pipeline)) {
+  if (!GST_IS_PIPELINE (s->pipeline)) {
     GstElement *p = gst_pipeline_new (NULL);
-    gst_bin_add (GST_BIN (p), s.pipeline);
-    s.pipeline = p;
+    gst_bin_add (GST_BIN (p), s->pipeline);
+    s->pipeline = p;
   }
-  s.loop = g_main_loop_new (NULL, FALSE);
-  s.injector = vms_injector_new (display, qmp);
-  find_stats_elements (&s);
-  s.shot = vms_shot_new (s.pipeline);
-  s.display = qmp ? NULL : display;
+  return TRUE;
+}
 
-  bus = gst_element_get_bus (s.pipeline);
-  bus_id = gst_bus_add_watch (bus, bus_cb, &s);
-  gst_object_unref (bus);
-  sig1 = g_unix_signal_add (SIGTERM, signal_cb, &s);
-  sig2 = g_unix_signal_add (SIGINT, signal_cb, &s);
-  if (stats_ms > 0)
-    stats_id = g_timeout_add (stats_ms, stats_cb, &s);
-  s.cancel = g_cancellable_new ();
-  if (!no_input) {
-    GInputStream *raw = g_unix_input_stream_new (0, FALSE);
-    s.in = g_data_input_stream_new (raw);
-    g_object_unref (raw);
-    g_data_input_stream_read_line_async (s.in, G_PRIORITY_DEFAULT, s.cancel,
-                                         stdin_line_cb, &s);
-  }
+/* Plays the pipeline until it ends, a signal or stdin's EOF; s->exit_code */
+static void
+session_play (Session *s)
+{
+  GstStateChangeReturn ret;
 
-  s.last_time = g_get_monotonic_time ();
-  ret = gst_element_set_state (s.pipeline, GST_STATE_PLAYING);
+  s->last_time = g_get_monotonic_time ();
+  ret = gst_element_set_state (s->pipeline, GST_STATE_PLAYING);
   if (ret == GST_STATE_CHANGE_FAILURE) {
     /* The element's own error message is on the bus: let it be printed. */
-    s.exit_code = VMS_SESSION_EXIT_STATE;
+    s->exit_code = VMS_SESSION_EXIT_STATE;
     emit (vms_status_line_message (VMS_STATUS_ERROR,
                                    "the pipeline refused to start"));
     while (g_main_context_iteration (NULL, FALSE))
       ;
-    s.exit_code = VMS_SESSION_EXIT_STATE;
+    s->exit_code = VMS_SESSION_EXIT_STATE;
   } else {
-    g_main_loop_run (s.loop);
+    g_main_loop_run (s->loop);
   }
-
-  gst_element_set_state (s.pipeline, GST_STATE_NULL);
-  g_cancellable_cancel (s.cancel);
-  while (s.shots_running > 0) /* their results come back to this loop */
+  gst_element_set_state (s->pipeline, GST_STATE_NULL);
+  g_cancellable_cancel (s->cancel);
+  while (s->shots_running > 0) /* their results come back to this loop */
     g_main_context_iteration (NULL, TRUE);
   while (g_main_context_iteration (NULL, FALSE))
     ;
-  vms_shot_free (s.shot);
+}
+
+/* Runs the loaded pipeline with its watches (bus, signals, stats, stdin)
+ * and removes them after. */
+static void
+session_run (Session *s, const Options *o)
+{
+  GstBus *bus;
+  guint bus_id, stats_id = 0, sig1, sig2;
+
+  s->loop = g_main_loop_new (NULL, FALSE);
+  s->injector = vms_injector_new (o->display, o->qmp);
+  find_stats_elements (s);
+  s->shot = vms_shot_new (s->pipeline);
+  s->display = o->qmp ? NULL : o->display;
+
+  bus = gst_element_get_bus (s->pipeline);
+  bus_id = gst_bus_add_watch (bus, bus_cb, s);
+  gst_object_unref (bus);
+  sig1 = g_unix_signal_add (SIGTERM, signal_cb, s);
+  sig2 = g_unix_signal_add (SIGINT, signal_cb, s);
+  if (o->stats_ms > 0)
+    stats_id = g_timeout_add (o->stats_ms, stats_cb, s);
+  s->cancel = g_cancellable_new ();
+  if (!o->no_input) {
+    GInputStream *raw = g_unix_input_stream_new (0, FALSE);
+    s->in = g_data_input_stream_new (raw);
+    g_object_unref (raw);
+    g_data_input_stream_read_line_async (s->in, G_PRIORITY_DEFAULT, s->cancel,
+                                         stdin_line_cb, s);
+  }
+
+  session_play (s);
+
+  vms_shot_free (s->shot);
   if (stats_id)
     g_source_remove (stats_id);
   g_source_remove (sig1);
   g_source_remove (sig2);
   g_source_remove (bus_id);
-  g_clear_object (&s.in);
-  g_clear_object (&s.cancel);
-  vms_injector_free (s.injector);
-  gst_object_unref (s.pipeline);
-  g_main_loop_unref (s.loop);
+  g_clear_object (&s->in);
+  g_clear_object (&s->cancel);
+  vms_injector_free (s->injector);
+  gst_object_unref (s->pipeline);
+  g_main_loop_unref (s->loop);
+}
+
+int
+main (int argc, char **argv)
+{
+  Options o = { 0 };
+  Session s = { 0 };
+  gint status = options_parse (&o, &argc, &argv);
+
+  if (status >= 0) {
+    options_clear (&o);
+    return status;
+  }
+  GST_DEBUG_CATEGORY_INIT (vmstream_session_debug, "vmstream-session", 0,
+                           "vmstream session process");
+
+  signal (SIGPIPE, SIG_IGN); /* a gone supervisor: stdin EOF ends us */
+  s.width = o.width;
+  s.height = o.height;
+  if (!pipeline_load (&s, o.desc)) {
+    options_clear (&o);
+    gst_deinit ();
+    return VMS_SESSION_EXIT_PARSE;
+  }
+  session_run (&s, &o);
+  options_clear (&o);
   gst_deinit ();
   return s.exit_code;
 }

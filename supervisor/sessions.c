@@ -682,19 +682,15 @@ session_spawn (VmsSession *s)
 
 /* --- create / stop ------------------------------------------------------ */
 
-VmsSession *
-vms_session_create (VmsSupervisor *sup, const gchar *id,
-                    const gchar *template_name, gint width, gint height,
-                    gint fps, const gchar *encoder, const gchar *capture,
-                    guint *http_status, GError **error)
+/* The id a new session gets: @id, or "sN" when NULL; NULL (and
+ * *http_status, @error) when the supervisor is full or @id is taken or
+ * reserved. */
+static gchar *
+session_id_choose (VmsSupervisor *sup, const gchar *id, guint *http_status,
+                   GError **error)
 {
   VmsConfig *cfg = sup->cfg;
-  g_autoptr (GError) err = NULL;
-  VmsTemplate *text = NULL;
-  g_autoptr (GHashTable) vars = NULL;
-  VmsSession *s;
-  g_autofree gchar *new_id = NULL;
-  g_autofree gchar *viewer_token = NULL;
+  gchar *new_id = NULL;
 
   if (g_hash_table_size (sup->sessions) >= (guint)cfg->max_sessions) {
     *http_status = SOUP_STATUS_SERVICE_UNAVAILABLE;
@@ -711,19 +707,99 @@ vms_session_create (VmsSupervisor *sup, const gchar *id,
       g_free (new_id);
       new_id = g_strdup_printf ("s%u", ++sup->next_id);
     } while (g_hash_table_contains (sup->sessions, new_id));
-    id = new_id;
-  } else if (g_hash_table_contains (sup->sessions, id)) {
+    return new_id;
+  }
+  if (g_hash_table_contains (sup->sessions, id)) {
     *http_status = SOUP_STATUS_CONFLICT;
     g_set_error (error, G_IO_ERROR, G_IO_ERROR_EXISTS,
                  "a session with id \"%s\" already exists", id);
     return NULL;
-  } else if (g_str_equal (id, "admin-token")) {
+  }
+  if (g_str_equal (id, "admin-token")) {
     *http_status = SOUP_STATUS_BAD_REQUEST;
     g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
                  "the id \"admin-token\" is reserved (a file in the runtime "
                  "folder)");
     return NULL;
   }
+  return g_strdup (id);
+}
+
+/* Template @name from the templates folder; NULL (and *http_status,
+ * @error) when there is none or it cannot be read. */
+static VmsTemplate *
+session_template_load (VmsConfig *cfg, const gchar *name, guint *http_status,
+                       GError **error)
+{
+  g_autoptr (GError) err = NULL;
+  VmsTemplate *text = vms_template_load (cfg->templates_dir, name, &err);
+
+  if (text)
+    return text;
+  if (g_error_matches (err, G_FILE_ERROR, G_FILE_ERROR_NOENT)) {
+    *http_status = SOUP_STATUS_NOT_FOUND;
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
+                 "unknown template \"%s\": there is no %s/%s.txt", name,
+                 cfg->templates_dir, name);
+  } else {
+    *http_status = SOUP_STATUS_INTERNAL_SERVER_ERROR;
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED,
+                 "cannot read template \"%s\": %s", name, err->message);
+  }
+  return NULL;
+}
+
+/* The new session's port, private folder and pipeline (@text expanded);
+ * FALSE (and *http_status, @error) when one of them cannot be had. */
+static gboolean
+session_prepare (VmsSession *s, const VmsTemplate *text, guint *http_status,
+                 GError **error)
+{
+  VmsConfig *cfg = s->sup->cfg;
+  g_autoptr (GError) err = NULL;
+  g_autoptr (GHashTable) vars = NULL;
+
+  if (!vms_ports_allocate (s->sup, &s->vsock_port, error)) {
+    *http_status = SOUP_STATUS_SERVICE_UNAVAILABLE;
+    return FALSE;
+  }
+  s->run_dir = g_build_filename (cfg->runtime_dir, s->id, NULL);
+  if (g_strcmp0 (cfg->vm_backend, "qemu") == 0)
+    s->qmp_path = g_build_filename (s->run_dir, "qmp.sock", NULL);
+  if (!vms_private_dir_ensure (s->run_dir, NULL, error)) {
+    *http_status = SOUP_STATUS_INTERNAL_SERVER_ERROR;
+    return FALSE;
+  }
+  vars = session_vars (s);
+  {
+    GHashTable *layers[] = { vars, cfg->extra_vars, text->defaults, NULL };
+    s->pipeline = vms_template_expand (text->body, layers, &err);
+  }
+  if (s->pipeline == NULL) {
+    *http_status = SOUP_STATUS_UNPROCESSABLE_ENTITY;
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                 "template \"%s\": %s", s->template_name, err->message);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+VmsSession *
+vms_session_create (VmsSupervisor *sup, const gchar *id,
+                    const gchar *template_name, gint width, gint height,
+                    gint fps, const gchar *encoder, const gchar *capture,
+                    guint *http_status, GError **error)
+{
+  g_autoptr (GError) err = NULL;
+  VmsTemplate *text = NULL;
+  VmsSession *s;
+  g_autofree gchar *new_id = NULL;
+  g_autofree gchar *viewer_token = NULL;
+  gboolean ok;
+
+  new_id = session_id_choose (sup, id, http_status, error);
+  if (new_id == NULL)
+    return NULL;
   viewer_token = vms_token_generate (32, &err);
   if (viewer_token == NULL) {
     *http_status = SOUP_STATUS_INTERNAL_SERVER_ERROR;
@@ -731,27 +807,14 @@ vms_session_create (VmsSupervisor *sup, const gchar *id,
                  "cannot make the session's viewer token: %s", err->message);
     return NULL;
   }
-
-  text = vms_template_load (cfg->templates_dir, template_name, &err);
-  if (text == NULL) {
-    *http_status = g_error_matches (err, G_FILE_ERROR, G_FILE_ERROR_NOENT)
-                       ? SOUP_STATUS_NOT_FOUND
-                       : SOUP_STATUS_INTERNAL_SERVER_ERROR;
-    if (g_error_matches (err, G_FILE_ERROR, G_FILE_ERROR_NOENT))
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
-                   "unknown template \"%s\": there is no %s/%s.txt",
-                   template_name, cfg->templates_dir, template_name);
-    else
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED,
-                   "cannot read template \"%s\": %s", template_name,
-                   err->message);
+  text = session_template_load (sup->cfg, template_name, http_status, error);
+  if (text == NULL)
     return NULL;
-  }
 
   s = g_new0 (VmsSession, 1);
   s->refcount = 1;
   s->sup = sup;
-  s->id = g_strdup (id);
+  s->id = g_steal_pointer (&new_id);
   s->viewer_token = g_steal_pointer (&viewer_token);
   s->template_name = g_strdup (template_name);
   s->encoder = g_strdup (encoder);
@@ -762,31 +825,9 @@ vms_session_create (VmsSupervisor *sup, const gchar *id,
   s->clients = -1;
   s->last_exit = G_MININT;
   s->requests = g_hash_table_new (NULL, NULL);
-  if (!vms_ports_allocate (sup, &s->vsock_port, error)) {
-    *http_status = SOUP_STATUS_SERVICE_UNAVAILABLE;
-    vms_template_free (text);
-    vms_session_unref (s);
-    return NULL;
-  }
-  s->run_dir = g_build_filename (cfg->runtime_dir, s->id, NULL);
-  if (g_strcmp0 (cfg->vm_backend, "qemu") == 0)
-    s->qmp_path = g_build_filename (s->run_dir, "qmp.sock", NULL);
-  if (!vms_private_dir_ensure (s->run_dir, NULL, error)) {
-    *http_status = SOUP_STATUS_INTERNAL_SERVER_ERROR;
-    vms_template_free (text);
-    vms_session_unref (s);
-    return NULL;
-  }
-  vars = session_vars (s);
-  {
-    GHashTable *layers[] = { vars, cfg->extra_vars, text->defaults, NULL };
-    s->pipeline = vms_template_expand (text->body, layers, &err);
-  }
+  ok = session_prepare (s, text, http_status, error);
   vms_template_free (text);
-  if (s->pipeline == NULL) {
-    *http_status = SOUP_STATUS_UNPROCESSABLE_ENTITY;
-    g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
-                 "template \"%s\": %s", template_name, err->message);
+  if (!ok) {
     vms_session_unref (s);
     return NULL;
   }

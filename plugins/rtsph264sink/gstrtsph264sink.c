@@ -515,13 +515,86 @@ handoff_clear (GstRtspH264Sink *self)
   }
 }
 
+/* The server thread's context and loop, the server on @address:@port
+ * and the one shared media factory (not mounted yet) */
+static void
+server_new (GstRtspH264Sink *self, const gchar *address, guint port)
+{
+  gchar *service = g_strdup_printf ("%u", port);
+
+  self->context = g_main_context_new ();
+  self->loop = g_main_loop_new (self->context, FALSE);
+  self->server = gst_rtsp_server_new ();
+  gst_rtsp_server_set_address (self->server, address);
+  gst_rtsp_server_set_service (self->server, service);
+  g_free (service);
+  g_signal_connect_object (self->server, "client-connected",
+                           G_CALLBACK (client_connected_cb), self, 0);
+
+  self->factory = gst_rtsp_media_factory_new ();
+  gst_rtsp_media_factory_set_launch (self->factory, MEDIA_LAUNCH);
+  gst_rtsp_media_factory_set_shared (self->factory, TRUE);
+  gst_rtsp_media_factory_set_eos_shutdown (self->factory, FALSE);
+  g_signal_connect_object (self->factory, "media-configure",
+                           G_CALLBACK (media_configure_cb), self, 0);
+}
+
+/* Every request without @user's credentials gets 401 (the default token
+ * has no role, so no factory lets it in). */
+static void
+server_require_login (GstRtspH264Sink *self, const gchar *user,
+                      const gchar *password)
+{
+  GstRTSPAuth *auth = gst_rtsp_auth_new ();
+  GstRTSPToken *token = gst_rtsp_token_new (GST_RTSP_TOKEN_MEDIA_FACTORY_ROLE,
+                                            G_TYPE_STRING, "viewer", NULL);
+  gchar *basic = gst_rtsp_auth_make_basic (user, password);
+
+  gst_rtsp_auth_add_basic (auth, basic, token);
+  g_free (basic);
+  gst_rtsp_token_unref (token);
+  gst_rtsp_server_set_auth (self->server, auth);
+  g_object_unref (auth);
+  gst_rtsp_media_factory_add_role (
+      self->factory, "viewer", GST_RTSP_PERM_MEDIA_FACTORY_ACCESS,
+      G_TYPE_BOOLEAN, TRUE, GST_RTSP_PERM_MEDIA_FACTORY_CONSTRUCT,
+      G_TYPE_BOOLEAN, TRUE, NULL);
+}
+
+/* Clients through @handoff (no TCP port: they come through the
+ * supervisor's RTSP port), else on @address:@port (bound_port set);
+ * FALSE after an error message. */
+static gboolean
+server_listen (GstRtspH264Sink *self, const gchar *address, guint port,
+               const gchar *handoff)
+{
+  GError *err = NULL;
+
+  if (handoff)
+    return handoff_listen (self, handoff);
+  self->server_source
+      = gst_rtsp_server_create_source (self->server, NULL, &err);
+  if (self->server_source == NULL) {
+    GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ_WRITE,
+                       ("Could not listen for RTSP on %s port %u: %s", address,
+                        port, err ? err->message : "unknown error"),
+                       (NULL));
+    g_clear_error (&err);
+    return FALSE;
+  }
+  g_source_attach (self->server_source, self->context);
+  GST_OBJECT_LOCK (self);
+  self->bound_port = (guint)gst_rtsp_server_get_bound_port (self->server);
+  GST_OBJECT_UNLOCK (self);
+  return TRUE;
+}
+
 static gboolean
 gst_rtsp_h264_sink_start (GstBaseSink *sink)
 {
   GstRtspH264Sink *self = GST_RTSP_H264_SINK (sink);
   GstRTSPMountPoints *mounts;
-  GError *err = NULL;
-  gchar *address, *mount, *user, *password, *service, *handoff;
+  gchar *address, *mount, *user, *password, *handoff;
   guint port;
 
   GST_OBJECT_LOCK (self);
@@ -535,67 +608,20 @@ gst_rtsp_h264_sink_start (GstBaseSink *sink)
                 : NULL;
   GST_OBJECT_UNLOCK (self);
 
-  self->context = g_main_context_new ();
-  self->loop = g_main_loop_new (self->context, FALSE);
-  self->server = gst_rtsp_server_new ();
-  gst_rtsp_server_set_address (self->server, address);
-  service = g_strdup_printf ("%u", port);
-  gst_rtsp_server_set_service (self->server, service);
-  g_free (service);
-  g_signal_connect_object (self->server, "client-connected",
-                           G_CALLBACK (client_connected_cb), self, 0);
-
-  self->factory = gst_rtsp_media_factory_new ();
-  gst_rtsp_media_factory_set_launch (self->factory, MEDIA_LAUNCH);
-  gst_rtsp_media_factory_set_shared (self->factory, TRUE);
-  gst_rtsp_media_factory_set_eos_shutdown (self->factory, FALSE);
-  g_signal_connect_object (self->factory, "media-configure",
-                           G_CALLBACK (media_configure_cb), self, 0);
+  server_new (self, address, port);
 
   if (!credentials_resolve (self, address, &user, &password))
     goto failed;
-  if (user) {
-    GstRTSPAuth *auth = gst_rtsp_auth_new ();
-    GstRTSPToken *token = gst_rtsp_token_new (GST_RTSP_TOKEN_MEDIA_FACTORY_ROLE,
-                                              G_TYPE_STRING, "viewer", NULL);
-    gchar *basic = gst_rtsp_auth_make_basic (user, password);
-
-    /* Every request without these credentials gets 401 (the default
-     * token has no role, so no factory lets it in). */
-    gst_rtsp_auth_add_basic (auth, basic, token);
-    g_free (basic);
-    gst_rtsp_token_unref (token);
-    gst_rtsp_server_set_auth (self->server, auth);
-    g_object_unref (auth);
-    gst_rtsp_media_factory_add_role (
-        self->factory, "viewer", GST_RTSP_PERM_MEDIA_FACTORY_ACCESS,
-        G_TYPE_BOOLEAN, TRUE, GST_RTSP_PERM_MEDIA_FACTORY_CONSTRUCT,
-        G_TYPE_BOOLEAN, TRUE, NULL);
-  }
+  if (user)
+    server_require_login (self, user, password);
 
   mounts = gst_rtsp_server_get_mount_points (self->server);
   gst_rtsp_mount_points_add_factory (mounts, mount,
                                      g_object_ref (self->factory));
   g_object_unref (mounts);
 
-  if (handoff) {
-    /* no TCP port: clients come through the supervisor's RTSP port */
-    if (!handoff_listen (self, handoff))
-      goto failed;
-  } else if (!(self->server_source
-               = gst_rtsp_server_create_source (self->server, NULL, &err))) {
-    GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ_WRITE,
-                       ("Could not listen for RTSP on %s port %u: %s", address,
-                        port, err ? err->message : "unknown error"),
-                       (NULL));
-    g_clear_error (&err);
+  if (!server_listen (self, address, port, handoff))
     goto failed;
-  } else {
-    g_source_attach (self->server_source, self->context);
-    GST_OBJECT_LOCK (self);
-    self->bound_port = (guint)gst_rtsp_server_get_bound_port (self->server);
-    GST_OBJECT_UNLOCK (self);
-  }
   self->thread = g_thread_new ("rtsph264sink", server_thread_func, self);
 
   GST_INFO_OBJECT (self, "serving rtsp://%s:%u%s%s%s", address,

@@ -481,6 +481,92 @@ remove_encoder (GstVmstreamEnc *self)
   GST_OBJECT_UNLOCK (self);
 }
 
+/* Candidate @c made, configured, probed (when @probe) and linked between
+ * the converter and the parser; NULL, with why appended to @rejected,
+ * when it cannot be. */
+static GstElement *
+try_candidate (GstVmstreamEnc *self, const Candidate *c, gboolean probe,
+               GString *rejected)
+{
+  GstElement *enc = gst_element_factory_make (c->factory, "encoder");
+  gchar *reason = NULL;
+
+  if (!enc) {
+    GST_DEBUG_OBJECT (self, "%s is not installed", c->factory);
+    g_string_append_printf (rejected, "%s%s: not installed",
+                            rejected->len ? "; " : "", c->factory);
+    return NULL;
+  }
+  gst_object_ref_sink (enc);
+  configure_encoder (self, enc, c->info);
+  if (probe && !probe_encoder (self, enc, &reason)) {
+    GST_WARNING_OBJECT (self, "%s rejected: %s", c->factory, reason);
+    g_string_append_printf (rejected, "%s%s: %s", rejected->len ? "; " : "",
+                            c->factory, reason);
+    g_free (reason);
+    gst_object_unref (enc);
+    return NULL;
+  }
+
+  gst_bin_add (GST_BIN (self), enc);
+  if (!gst_element_link_many (self->format, enc, self->parse, NULL)) {
+    g_string_append_printf (rejected,
+                            "%s%s: cannot be linked between "
+                            "videoconvert and h264parse",
+                            rejected->len ? "; " : "", c->factory);
+    gst_element_set_state (enc, GST_STATE_NULL);
+    gst_bin_remove (GST_BIN (self), enc);
+    gst_object_unref (enc);
+    return NULL;
+  }
+  gst_object_unref (enc); /* the bin holds it */
+  return enc;
+}
+
+/* @enc (of candidate @c) is the encoder now: kept, and said on the bus
+ * (info, a warning when it is not the one asked for, the element message,
+ * notify::selected-encoder). */
+static void
+use_encoder (GstVmstreamEnc *self, GstElement *enc, const Candidate *c,
+             const gchar *requested, GString *rejected,
+             const Candidate *first_explicit)
+{
+  self->encoder = enc;
+  self->encoder_info = c->info;
+  GST_OBJECT_LOCK (self);
+  self->selected = g_strdup (c->factory);
+  self->selected_requested = g_strdup (requested);
+  GST_OBJECT_UNLOCK (self);
+
+  GST_INFO_OBJECT (self, "selected H.264 encoder %s (%s) for '%s'%s%s",
+                   c->factory, c->alias, requested,
+                   rejected->len ? "; skipped: " : "", rejected->str);
+  /* gst-launch-1.0 prints only the debug part of an INFO message */
+  GST_ELEMENT_INFO (
+      self, STREAM, ENCODE,
+      ("Using H.264 encoder %s (%s).", c->factory, c->alias),
+      ("Using H.264 encoder %s (%s) for encoder='%s'; skipped: %s", c->factory,
+       c->alias, requested, rejected->len ? rejected->str : "none"));
+  if (first_explicit && first_explicit != c
+      && strcmp (requested, "auto") != 0) {
+    GST_ELEMENT_WARNING (
+        self, STREAM, ENCODE,
+        ("The requested H.264 encoder '%s' is not usable here; using %s "
+         "instead.",
+         requested, c->factory),
+        ("%s", rejected->str));
+  }
+  gst_element_post_message (
+      GST_ELEMENT (self),
+      gst_message_new_element (
+          GST_OBJECT (self),
+          gst_structure_new (GST_VMSTREAM_ENC_MESSAGE_SELECTED, "encoder",
+                             G_TYPE_STRING, c->factory, "alias", G_TYPE_STRING,
+                             c->alias, "requested", G_TYPE_STRING, requested,
+                             "rejected", G_TYPE_STRING, rejected->str, NULL)));
+  g_object_notify (G_OBJECT (self), "selected-encoder");
+}
+
 static gboolean
 select_encoder (GstVmstreamEnc *self)
 {
@@ -519,77 +605,14 @@ select_encoder (GstVmstreamEnc *self)
   for (guint i = 0; i < cands->len && !ok; i++) {
     const Candidate *c = g_ptr_array_index (cands, i);
     GstElement *enc;
-    gchar *reason = NULL;
 
     if (c->explicit && !first_explicit)
       first_explicit = c;
-    enc = gst_element_factory_make (c->factory, "encoder");
-    if (!enc) {
-      GST_DEBUG_OBJECT (self, "%s is not installed", c->factory);
-      g_string_append_printf (rejected, "%s%s: not installed",
-                              rejected->len ? "; " : "", c->factory);
-      continue;
+    enc = try_candidate (self, c, probe, rejected);
+    if (enc) {
+      use_encoder (self, enc, c, requested, rejected, first_explicit);
+      ok = TRUE;
     }
-    gst_object_ref_sink (enc);
-    configure_encoder (self, enc, c->info);
-    if (probe && !probe_encoder (self, enc, &reason)) {
-      GST_WARNING_OBJECT (self, "%s rejected: %s", c->factory, reason);
-      g_string_append_printf (rejected, "%s%s: %s", rejected->len ? "; " : "",
-                              c->factory, reason);
-      g_free (reason);
-      gst_object_unref (enc);
-      continue;
-    }
-
-    gst_bin_add (GST_BIN (self), enc);
-    if (!gst_element_link_many (self->format, enc, self->parse, NULL)) {
-      g_string_append_printf (rejected,
-                              "%s%s: cannot be linked between "
-                              "videoconvert and h264parse",
-                              rejected->len ? "; " : "", c->factory);
-      gst_element_set_state (enc, GST_STATE_NULL);
-      gst_bin_remove (GST_BIN (self), enc);
-      gst_object_unref (enc);
-      continue;
-    }
-    gst_object_unref (enc); /* the bin holds it */
-    self->encoder = enc;
-    self->encoder_info = c->info;
-    GST_OBJECT_LOCK (self);
-    self->selected = g_strdup (c->factory);
-    self->selected_requested = g_strdup (requested);
-    GST_OBJECT_UNLOCK (self);
-    ok = TRUE;
-
-    GST_INFO_OBJECT (self, "selected H.264 encoder %s (%s) for '%s'%s%s",
-                     c->factory, c->alias, requested,
-                     rejected->len ? "; skipped: " : "", rejected->str);
-    /* gst-launch-1.0 prints only the debug part of an INFO message */
-    GST_ELEMENT_INFO (
-        self, STREAM, ENCODE,
-        ("Using H.264 encoder %s (%s).", c->factory, c->alias),
-        ("Using H.264 encoder %s (%s) for encoder='%s'; skipped: %s",
-         c->factory, c->alias, requested,
-         rejected->len ? rejected->str : "none"));
-    if (first_explicit && first_explicit != c
-        && strcmp (requested, "auto") != 0) {
-      GST_ELEMENT_WARNING (
-          self, STREAM, ENCODE,
-          ("The requested H.264 encoder '%s' is not usable here; using %s "
-           "instead.",
-           requested, c->factory),
-          ("%s", rejected->str));
-    }
-    gst_element_post_message (
-        GST_ELEMENT (self),
-        gst_message_new_element (
-            GST_OBJECT (self),
-            gst_structure_new (GST_VMSTREAM_ENC_MESSAGE_SELECTED, "encoder",
-                               G_TYPE_STRING, c->factory, "alias",
-                               G_TYPE_STRING, c->alias, "requested",
-                               G_TYPE_STRING, requested, "rejected",
-                               G_TYPE_STRING, rejected->str, NULL)));
-    g_object_notify (G_OBJECT (self), "selected-encoder");
   }
 
   if (!ok) {

@@ -190,17 +190,136 @@ gst_vsock_sink_reload_secret (GstVsockSink *self)
   self->key_len = len;
 }
 
+/* HELLO with our caps, on the newly connected pfd */
+static gboolean
+gst_vsock_sink_send_hello (GstVsockSink *self, GError **error)
+{
+  guint8 hello_buf[VMS_HELLO_SIZE];
+  VmsHello hello = { 0 };
+  struct iovec iov[2];
+
+  hello.version = VMS_PROTOCOL_VERSION;
+  hello.flags = VMS_HELLO_FLAG_BACK_CHANNEL;
+  hello.caps_len = strlen (self->caps_str);
+  vms_hello_write (hello_buf, &hello);
+  iov[0].iov_base = hello_buf;
+  iov[0].iov_len = sizeof (hello_buf);
+  iov[1].iov_base = self->caps_str;
+  iov[1].iov_len = hello.caps_len;
+  return gst_vsock_sink_write (self, iov, 2, error);
+}
+
+/* A version 2 receiver's CHALLENGE, whose first VMS_WELCOME_SIZE bytes are
+ * in @challenge_buf: the rest read, AUTH (with our MAC when we have a
+ * secret) sent, and the WELCOME that follows read into @welcome_buf.
+ * *need_secret: the host requires the link secret. */
+static gboolean
+gst_vsock_sink_answer_challenge (GstVsockSink *self, guint8 *challenge_buf,
+                                 guint8 *welcome_buf, GstClockTime timeout,
+                                 gboolean *need_secret, GError **error)
+{
+  guint8 auth_buf[VMS_AUTH_SIZE];
+  VmsChallenge challenge;
+  VmsAuth auth = { VMS_PROTOCOL_VERSION, 0, { 0 } };
+  struct iovec iov[1];
+
+  if (!vms_io_read_all (
+          self->poll, &self->pfd, challenge_buf + VMS_WELCOME_SIZE,
+          VMS_CHALLENGE_SIZE - VMS_WELCOME_SIZE, timeout, NULL, error)
+      || !vms_challenge_parse (challenge_buf, VMS_CHALLENGE_SIZE, &challenge,
+                               error))
+    return FALSE;
+  gst_vsock_sink_reload_secret (self);
+  if (self->key != NULL) {
+    auth.flags = VMS_AUTH_FLAG_MAC;
+    vms_auth_compute_mac ((const guint8 *)self->key, self->key_len,
+                          challenge.nonce, auth.mac);
+  }
+  *need_secret = (challenge.flags & VMS_CHALLENGE_FLAG_SECRET_REQUIRED) != 0;
+  vms_auth_write (auth_buf, &auth);
+  memset (&auth, 0, sizeof (auth));
+  iov[0].iov_base = auth_buf;
+  iov[0].iov_len = sizeof (auth_buf);
+  if (!gst_vsock_sink_write (self, iov, 1, error))
+    return FALSE;
+  return vms_io_read_all (self->poll, &self->pfd, welcome_buf, VMS_WELCOME_SIZE,
+                          timeout, NULL, error);
+}
+
+/* FALSE with @error when the WELCOME refuses us (warned once for a wrong
+ * or missing secret); *fatal when retrying cannot help. */
+static gboolean
+gst_vsock_sink_check_welcome (GstVsockSink *self, const VmsWelcome *welcome,
+                              gboolean *fatal, GError **error)
+{
+  if (welcome->status == VMS_STATUS_AUTH_FAILED) {
+    g_set_error (error, VMS_PROTOCOL_ERROR, VMS_PROTOCOL_ERROR_AUTH,
+                 "the host refused the stream: %s",
+                 vms_status_to_string (welcome->status));
+    if (!self->warned_auth) {
+      GST_ELEMENT_WARNING (
+          self, RESOURCE, OPEN_WRITE,
+          ("The host requires the link secret and refused ours: %s. Check "
+           "secret or secret-file; retrying with backoff.",
+           self->key == NULL ? "this sink has none set"
+                             : "ours is not the host's"),
+          ("%s", (*error)->message));
+      self->warned_auth = TRUE;
+      /* the retry warning would only repeat it */
+      self->warned_unreachable = TRUE;
+    }
+    return FALSE;
+  }
+  if (welcome->status != VMS_STATUS_OK) {
+    g_set_error (error, VMS_PROTOCOL_ERROR, VMS_PROTOCOL_ERROR_REFUSED,
+                 "the host refused the stream: %s (status %u)",
+                 vms_status_to_string (welcome->status), welcome->status);
+    *fatal = welcome->status == VMS_STATUS_BAD_VERSION
+             || welcome->status == VMS_STATUS_BAD_CAPS;
+    return FALSE;
+  }
+  return TRUE;
+}
+
+/* The handshake is done: a new stream starts (state reset, told once
+ * after the host had been unreachable). */
+static void
+gst_vsock_sink_connected (GstVsockSink *self, const VmsWelcome *welcome,
+                          gboolean host_pongs)
+{
+  self->warned_auth = FALSE;
+  self->peer_max_frame = welcome->max_frame;
+  self->host_pongs = host_pongs;
+  self->last_ping_us = g_get_monotonic_time ();
+  self->ping_due_us = 0;
+  self->back_len = 0;
+  self->connected = TRUE;
+  self->caps_pending = FALSE;
+  self->discont_pending = TRUE;
+  self->warned_oversize = FALSE;
+  GST_OBJECT_LOCK (self);
+  self->connects++;
+  self->backoff_ms = self->reconnect_interval_ms;
+  GST_OBJECT_UNLOCK (self);
+  if (self->warned_unreachable) {
+    g_autofree gchar *uri = vms_address_to_string (self->addr);
+    GST_ELEMENT_INFO (self, RESOURCE, OPEN_WRITE,
+                      ("Connected to the host at %s again.", uri), (NULL));
+  }
+  self->warned_unreachable = FALSE;
+  GST_INFO_OBJECT (self, "connected, host accepts frames up to %u bytes",
+                   welcome->max_frame);
+}
+
 /* Connects and performs the HELLO/WELCOME handshake. Returns FALSE with
  * *fatal set when the host refused us for a reason retrying cannot fix. */
 static gboolean
 gst_vsock_sink_connect (GstVsockSink *self, gboolean *fatal, GError **error)
 {
-  guint8 hello_buf[VMS_HELLO_SIZE], welcome_buf[VMS_WELCOME_SIZE];
-  guint8 challenge_buf[VMS_CHALLENGE_SIZE], auth_buf[VMS_AUTH_SIZE];
+  guint8 welcome_buf[VMS_WELCOME_SIZE];
+  guint8 challenge_buf[VMS_CHALLENGE_SIZE];
   gboolean need_secret = FALSE, host_pongs = FALSE;
-  VmsHello hello = { 0 };
   VmsWelcome welcome;
-  struct iovec iov[2];
   gboolean in_progress;
   GstClockTime timeout = self->timeout_ms * GST_MSECOND;
   gint fd;
@@ -221,16 +340,7 @@ gst_vsock_sink_connect (GstVsockSink *self, gboolean *fatal, GError **error)
       goto failed;
   }
   vms_transport_tune (fd, self->buffer_size);
-
-  hello.version = VMS_PROTOCOL_VERSION;
-  hello.flags = VMS_HELLO_FLAG_BACK_CHANNEL;
-  hello.caps_len = strlen (self->caps_str);
-  vms_hello_write (hello_buf, &hello);
-  iov[0].iov_base = hello_buf;
-  iov[0].iov_len = sizeof (hello_buf);
-  iov[1].iov_base = self->caps_str;
-  iov[1].iov_len = hello.caps_len;
-  if (!gst_vsock_sink_write (self, iov, 2, error))
+  if (!gst_vsock_sink_send_hello (self, error))
     goto failed;
 
   /* A version 2 receiver challenges us first; a version 1 receiver (or
@@ -239,89 +349,19 @@ gst_vsock_sink_connect (GstVsockSink *self, gboolean *fatal, GError **error)
                         timeout, NULL, error))
     goto failed;
   if (memcmp (challenge_buf, VMS_CHALLENGE_MAGIC, VMS_MAGIC_LEN) == 0) {
-    VmsChallenge challenge;
-    VmsAuth auth = { VMS_PROTOCOL_VERSION, 0, { 0 } };
-
-    if (!vms_io_read_all (
-            self->poll, &self->pfd, challenge_buf + VMS_WELCOME_SIZE,
-            VMS_CHALLENGE_SIZE - VMS_WELCOME_SIZE, timeout, NULL, error)
-        || !vms_challenge_parse (challenge_buf, sizeof (challenge_buf),
-                                 &challenge, error))
+    if (!gst_vsock_sink_answer_challenge (self, challenge_buf, welcome_buf,
+                                          timeout, &need_secret, error))
       goto failed;
-    gst_vsock_sink_reload_secret (self);
-    if (self->key != NULL) {
-      auth.flags = VMS_AUTH_FLAG_MAC;
-      vms_auth_compute_mac ((const guint8 *)self->key, self->key_len,
-                            challenge.nonce, auth.mac);
-    }
-    need_secret = (challenge.flags & VMS_CHALLENGE_FLAG_SECRET_REQUIRED) != 0;
     host_pongs = TRUE;
-    vms_auth_write (auth_buf, &auth);
-    memset (&auth, 0, sizeof (auth));
-    iov[0].iov_base = auth_buf;
-    iov[0].iov_len = sizeof (auth_buf);
-    if (!gst_vsock_sink_write (self, iov, 1, error))
-      goto failed;
-    if (!vms_io_read_all (self->poll, &self->pfd, welcome_buf,
-                          sizeof (welcome_buf), timeout, NULL, error))
-      goto failed;
   } else {
     memcpy (welcome_buf, challenge_buf, sizeof (welcome_buf));
   }
-  if (!vms_welcome_parse (welcome_buf, sizeof (welcome_buf), &welcome, error))
+  if (!vms_welcome_parse (welcome_buf, sizeof (welcome_buf), &welcome, error)
+      || !gst_vsock_sink_check_welcome (self, &welcome, fatal, error))
     goto failed;
-
-  if (welcome.status == VMS_STATUS_AUTH_FAILED) {
-    g_set_error (error, VMS_PROTOCOL_ERROR, VMS_PROTOCOL_ERROR_AUTH,
-                 "the host refused the stream: %s",
-                 vms_status_to_string (welcome.status));
-    if (!self->warned_auth) {
-      GST_ELEMENT_WARNING (
-          self, RESOURCE, OPEN_WRITE,
-          ("The host requires the link secret and refused ours: %s. Check "
-           "secret or secret-file; retrying with backoff.",
-           self->key == NULL ? "this sink has none set"
-                             : "ours is not the host's"),
-          ("%s", (*error)->message));
-      self->warned_auth = TRUE;
-      /* the retry warning would only repeat it */
-      self->warned_unreachable = TRUE;
-    }
-    goto failed;
-  }
-  if (welcome.status != VMS_STATUS_OK) {
-    g_set_error (error, VMS_PROTOCOL_ERROR, VMS_PROTOCOL_ERROR_REFUSED,
-                 "the host refused the stream: %s (status %u)",
-                 vms_status_to_string (welcome.status), welcome.status);
-    *fatal = welcome.status == VMS_STATUS_BAD_VERSION
-             || welcome.status == VMS_STATUS_BAD_CAPS;
-    goto failed;
-  }
   if (need_secret)
     GST_DEBUG_OBJECT (self, "authenticated with the link secret");
-  self->warned_auth = FALSE;
-
-  self->peer_max_frame = welcome.max_frame;
-  self->host_pongs = host_pongs;
-  self->last_ping_us = g_get_monotonic_time ();
-  self->ping_due_us = 0;
-  self->back_len = 0;
-  self->connected = TRUE;
-  self->caps_pending = FALSE;
-  self->discont_pending = TRUE;
-  self->warned_oversize = FALSE;
-  GST_OBJECT_LOCK (self);
-  self->connects++;
-  self->backoff_ms = self->reconnect_interval_ms;
-  GST_OBJECT_UNLOCK (self);
-  if (self->warned_unreachable) {
-    g_autofree gchar *uri = vms_address_to_string (self->addr);
-    GST_ELEMENT_INFO (self, RESOURCE, OPEN_WRITE,
-                      ("Connected to the host at %s again.", uri), (NULL));
-  }
-  self->warned_unreachable = FALSE;
-  GST_INFO_OBJECT (self, "connected, host accepts frames up to %u bytes",
-                   welcome.max_frame);
+  gst_vsock_sink_connected (self, &welcome, host_pongs);
   return TRUE;
 
 failed:

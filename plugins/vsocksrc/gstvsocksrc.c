@@ -379,6 +379,62 @@ typedef enum {
   SCAN_IO,    /* closed, timed out, flushing (err set) */
 } ScanResult;
 
+/* The HELLO (and its caps) at the start of @buf, @need bytes, is the
+ * newcomer's: copied out, and the bytes skipped before it counted. */
+static void
+scan_take_hello (GstVsockSrc *self, const gchar *peer, const guint8 *buf,
+                 gsize need, gsize skipped, guint8 hello_out[VMS_HELLO_SIZE],
+                 guint8 **caps_out)
+{
+  memcpy (hello_out, buf, VMS_HELLO_SIZE);
+  *caps_out = g_memdup2 (buf + VMS_HELLO_SIZE, need - VMS_HELLO_SIZE);
+  if (skipped == 0)
+    return;
+  GST_INFO_OBJECT (self, "%s: HELLO after %" G_GSIZE_FORMAT " skipped bytes",
+                   peer, skipped);
+  GST_OBJECT_LOCK (self);
+  self->resyncs++;
+  self->bytes_skipped += skipped;
+  GST_OBJECT_UNLOCK (self);
+}
+
+/* What the peer sent, at most @len bytes into @buf, waiting at most @left
+ * us for it: the bytes read (0: none yet, try again), or -1 when the scan
+ * ends with *result (and @error). @got_total: the bytes read before. */
+static gssize
+scan_read (GstPoll *poll, GstPollFD *pfd, guint8 *buf, gsize len, gint64 left,
+           gsize got_total, ScanResult *result, GError **error)
+{
+  ssize_t n = read (pfd->fd, buf, len);
+
+  if (n > 0)
+    return n;
+  if (n == 0) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED,
+                 "the peer closed the connection after %" G_GSIZE_FORMAT
+                 " bytes without a HELLO",
+                 got_total);
+    *result = got_total == 0 ? SCAN_QUIET : SCAN_IO;
+    return -1;
+  }
+  if (errno == EINTR)
+    return 0;
+  if (errno == EAGAIN) {
+    if (!vms_io_wait (poll, pfd, TRUE, left * GST_USECOND, error)) {
+      if (!g_error_matches (*error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT)) {
+        *result = SCAN_IO;
+        return -1;
+      }
+      g_clear_error (error); /* the deadline check tells */
+    }
+    return 0;
+  }
+  g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errno),
+               "read failed: %s", g_strerror (errno));
+  *result = SCAN_IO;
+  return -1;
+}
+
 /* A newcomer's HELLO and caps, at the first plausible HELLO of its byte
  * stream: a receiver that restarted behind virtio-serial sees the middle of
  * the old stream first. At most max-frame-size plus one message header and
@@ -397,6 +453,7 @@ gst_vsock_src_scan_hello (GstVsockSrc *self, GstPoll *poll, GstPollFD *pfd,
   const gsize cap = VMS_HELLO_SIZE + VMS_MAX_CAPS_LEN;
   g_autofree guint8 *buf = g_malloc (cap);
   gsize have = 0, skipped = 0, got_total = 0, limit;
+  ScanResult result;
 
   GST_OBJECT_LOCK (self);
   limit = (gsize)self->max_frame_size + VMS_MSG_HEADER_SIZE + cap;
@@ -412,17 +469,7 @@ gst_vsock_src_scan_hello (GstVsockSrc *self, GstPoll *poll, GstPollFD *pfd,
       if (have == need
           && vms_hello_caps_plausible (buf + VMS_HELLO_SIZE,
                                        need - VMS_HELLO_SIZE)) {
-        memcpy (hello_out, buf, VMS_HELLO_SIZE);
-        *caps_out = g_memdup2 (buf + VMS_HELLO_SIZE, need - VMS_HELLO_SIZE);
-        if (skipped > 0) {
-          GST_INFO_OBJECT (self,
-                           "%s: HELLO after %" G_GSIZE_FORMAT " skipped bytes",
-                           peer, skipped);
-          GST_OBJECT_LOCK (self);
-          self->resyncs++;
-          self->bytes_skipped += skipped;
-          GST_OBJECT_UNLOCK (self);
-        }
+        scan_take_hello (self, peer, buf, need, skipped, hello_out, caps_out);
         return SCAN_OK;
       }
       if (have >= need) /* not a HELLO; "VMS1" cannot overlap itself */
@@ -457,33 +504,154 @@ gst_vsock_src_scan_hello (GstVsockSrc *self, GstPoll *poll, GstPollFD *pfd,
                    got_total);
       return SCAN_NONE;
     }
-    n = read (pfd->fd, buf + have, cap - have);
-    if (n > 0) {
-      have += n;
-      got_total += n;
-      continue;
-    }
-    if (n == 0) {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED,
-                   "the peer closed the connection after %" G_GSIZE_FORMAT
-                   " bytes without a HELLO",
-                   got_total);
-      return got_total == 0 ? SCAN_QUIET : SCAN_IO;
-    }
-    if (errno == EINTR)
-      continue;
-    if (errno == EAGAIN) {
-      if (!vms_io_wait (poll, pfd, TRUE, left * GST_USECOND, error)) {
-        if (!g_error_matches (*error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT))
-          return SCAN_IO;
-        g_clear_error (error); /* the deadline check above tells */
-      }
-      continue;
-    }
-    g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errno),
-                 "read failed: %s", g_strerror (errno));
-    return SCAN_IO;
+    n = scan_read (poll, pfd, buf + have, cap - have, left, got_total, &result,
+                   error);
+    if (n < 0)
+      return result;
+    have += n;
+    got_total += n;
   }
+}
+
+/* How one step of the handshake ended (gst_vsock_src_run_handshake) */
+typedef enum {
+  HS_STEP_OK,       /* go on */
+  HS_STEP_REFUSED,  /* *what and the error say why */
+  HS_STEP_IO,       /* closed, timed out or flushing (error set) */
+  HS_STEP_QUIET,    /* the peer never spoke */
+  HS_STEP_FLUSHING, /* stopped while waiting for the first byte */
+} HsStep;
+
+/* The HELLO and its caps bytes into @buf, @hello and *caps_buf: after the
+ * first byte, scanned (gst_vsock_src_scan_hello); or, for a re-HELLO on the
+ * current connection, the @hello_buf given and its caps read. */
+static HsStep
+gst_vsock_src_read_hello (GstVsockSrc *self, GstPoll *poll, GstPollFD *pfd,
+                          const gchar *peer, const guint8 *hello_buf,
+                          guint timeout_ms, gint64 deadline,
+                          guint8 buf[VMS_HELLO_SIZE], VmsHello *hello,
+                          guint8 **caps_buf, const gchar **what, GError **err)
+{
+  if (hello_buf != NULL) {
+    memcpy (buf, hello_buf, VMS_HELLO_SIZE);
+    if (!vms_hello_parse (buf, VMS_HELLO_SIZE, hello, err)) {
+      *what = "bad HELLO";
+      return HS_STEP_REFUSED;
+    }
+    *caps_buf = g_malloc (hello->caps_len);
+    if (!vms_io_read_deadline (poll, pfd, *caps_buf, hello->caps_len, deadline,
+                               NULL, err))
+      return HS_STEP_IO;
+    return HS_STEP_OK;
+  }
+  /* A peer that has said nothing at all is closed quietly: QEMU's socket
+   * chardev connects as soon as QEMU starts, long before the guest
+   * speaks, and reconnects by itself. */
+  if (!vms_io_wait (poll, pfd, TRUE, (GstClockTime)timeout_ms * GST_MSECOND,
+                    err)) {
+    if (g_error_matches (*err, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
+      g_clear_error (err);
+      return HS_STEP_FLUSHING;
+    }
+    GST_INFO_OBJECT (self, "%s sent nothing within %u ms, closing", peer,
+                     timeout_ms);
+    g_clear_error (err);
+    return HS_STEP_QUIET;
+  }
+  switch (gst_vsock_src_scan_hello (self, poll, pfd, peer, deadline, buf,
+                                    caps_buf, err)) {
+    case SCAN_OK:
+      break;
+    case SCAN_QUIET:
+      GST_INFO_OBJECT (self, "%s left without a word", peer);
+      g_clear_error (err);
+      return HS_STEP_QUIET;
+    case SCAN_NONE:
+      *what = "no HELLO";
+      return HS_STEP_REFUSED;
+    default:
+      return HS_STEP_IO;
+  }
+  if (!vms_hello_parse (buf, VMS_HELLO_SIZE, hello, err)) {
+    *what = "bad HELLO";
+    return HS_STEP_REFUSED;
+  }
+  return HS_STEP_OK;
+}
+
+/* A version this receiver speaks (with a secret: one that authenticates);
+ * the sender gets BAD_VERSION otherwise. */
+static HsStep
+gst_vsock_src_check_version (GstVsockSrc *self, GstPollFD *pfd,
+                             const VmsHello *hello, const gchar **what,
+                             GError **err)
+{
+  if (hello->version < VMS_PROTOCOL_VERSION_MIN
+      || hello->version > VMS_PROTOCOL_VERSION) {
+    gst_vsock_src_send_welcome (self, pfd->fd, VMS_STATUS_BAD_VERSION);
+    g_set_error (err, VMS_PROTOCOL_ERROR, VMS_PROTOCOL_ERROR_BAD_VERSION,
+                 "sender speaks protocol version %u, this receiver versions "
+                 "%u..%u",
+                 hello->version, VMS_PROTOCOL_VERSION_MIN,
+                 VMS_PROTOCOL_VERSION);
+    *what = "unsupported protocol version";
+    return HS_STEP_REFUSED;
+  }
+  if (hello->version == 1 && self->key != NULL) {
+    gst_vsock_src_send_welcome (self, pfd->fd, VMS_STATUS_BAD_VERSION);
+    g_set_error (err, VMS_PROTOCOL_ERROR, VMS_PROTOCOL_ERROR_BAD_VERSION,
+                 "sender speaks protocol version 1, which cannot "
+                 "authenticate; this receiver requires the link secret "
+                 "(version %u)",
+                 VMS_PROTOCOL_VERSION);
+    *what = "protocol version 1 has no authentication";
+    return HS_STEP_REFUSED;
+  }
+  return HS_STEP_OK;
+}
+
+/* Version 2: CHALLENGE with a fresh nonce, the sender's AUTH read and, with
+ * a secret, verified (AUTH_FAILED otherwise). */
+static HsStep
+gst_vsock_src_authenticate (GstVsockSrc *self, GstPoll *poll, GstPollFD *pfd,
+                            gint64 deadline, const gchar **what, GError **err)
+{
+  guint8 cbuf[VMS_CHALLENGE_SIZE], abuf[VMS_AUTH_SIZE];
+  VmsChallenge challenge = { VMS_PROTOCOL_VERSION, 0, { 0 } };
+  VmsAuth auth;
+
+  if (self->key != NULL)
+    challenge.flags |= VMS_CHALLENGE_FLAG_SECRET_REQUIRED;
+  if (!vms_random_bytes (challenge.nonce, VMS_NONCE_LEN, err)) {
+    *what = "no random nonce";
+    return HS_STEP_REFUSED;
+  }
+  vms_challenge_write (cbuf, &challenge);
+  if (!send_small (pfd->fd, cbuf, sizeof (cbuf))) {
+    g_set_error_literal (err, G_IO_ERROR, G_IO_ERROR_BROKEN_PIPE,
+                         "cannot send the CHALLENGE");
+    return HS_STEP_IO;
+  }
+  if (!vms_io_read_deadline (poll, pfd, abuf, sizeof (abuf), deadline, NULL,
+                             err))
+    return HS_STEP_IO;
+  if (!vms_auth_parse (abuf, sizeof (abuf), &auth, err)) {
+    *what = "bad AUTH";
+    return HS_STEP_REFUSED;
+  }
+  if (self->key != NULL
+      && !vms_auth_verify (&auth, (const guint8 *)self->key, self->key_len,
+                           challenge.nonce)) {
+    gst_vsock_src_send_welcome (self, pfd->fd, VMS_STATUS_AUTH_FAILED);
+    g_set_error_literal (err, VMS_PROTOCOL_ERROR, VMS_PROTOCOL_ERROR_AUTH,
+                         (auth.flags & VMS_AUTH_FLAG_MAC)
+                             ? "the sender's AUTH does not prove the link "
+                               "secret (wrong secret)"
+                             : "the sender has no link secret");
+    *what = "authentication failed";
+    return HS_STEP_REFUSED;
+  }
+  return HS_STEP_OK;
 }
 
 /* HELLO, and with version 2 CHALLENGE and AUTH, on @pfd within
@@ -499,142 +667,58 @@ gst_vsock_src_run_handshake (GstVsockSrc *self, GstPoll *poll, GstPollFD *pfd,
                              const gchar *peer, const guint8 *hello_buf,
                              GstCaps **caps_out, guint16 *flags_out)
 {
-  guint8 buf[VMS_HELLO_SIZE], cbuf[VMS_CHALLENGE_SIZE], abuf[VMS_AUTH_SIZE];
+  guint8 buf[VMS_HELLO_SIZE];
   g_autofree guint8 *caps_buf = NULL;
   VmsHello hello;
-  VmsChallenge challenge = { VMS_PROTOCOL_VERSION, 0, { 0 } };
-  VmsAuth auth;
   GError *err = NULL;
-  GstCaps *caps;
+  GstCaps *caps = NULL;
   guint timeout_ms;
   gint64 deadline;
-  const gchar *what;
+  const gchar *what = NULL;
+  HsStep step;
 
   GST_OBJECT_LOCK (self);
   timeout_ms = self->handshake_timeout_ms;
   GST_OBJECT_UNLOCK (self);
   deadline = g_get_monotonic_time () + (gint64)timeout_ms * 1000;
 
-  if (hello_buf == NULL) {
-    /* A peer that has said nothing at all is closed quietly: QEMU's socket
-     * chardev connects as soon as QEMU starts, long before the guest
-     * speaks, and reconnects by itself. */
-    if (!vms_io_wait (poll, pfd, TRUE, (GstClockTime)timeout_ms * GST_MSECOND,
-                      &err)) {
+  step = gst_vsock_src_read_hello (self, poll, pfd, peer, hello_buf, timeout_ms,
+                                   deadline, buf, &hello, &caps_buf, &what,
+                                   &err);
+  if (step == HS_STEP_OK)
+    step = gst_vsock_src_check_version (self, pfd, &hello, &what, &err);
+  if (step == HS_STEP_OK && hello.version >= 2)
+    step = gst_vsock_src_authenticate (self, poll, pfd, deadline, &what, &err);
+  if (step == HS_STEP_OK) {
+    /* Only an authenticated sender's caps reach the caps parser. */
+    caps = vms_caps_parse (caps_buf, hello.caps_len, &err);
+    if (caps == NULL) {
+      gst_vsock_src_send_welcome (self, pfd->fd, VMS_STATUS_BAD_CAPS);
+      what = "caps refused";
+      step = HS_STEP_REFUSED;
+    }
+  }
+  switch (step) {
+    case HS_STEP_OK:
+      *caps_out = caps;
+      *flags_out = hello.flags;
+      return HS_OK;
+    case HS_STEP_QUIET:
+      return HS_QUIET;
+    case HS_STEP_FLUSHING:
+      return HS_FLUSHING;
+    case HS_STEP_IO:
       if (g_error_matches (err, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
         g_clear_error (&err);
         return HS_FLUSHING;
       }
-      GST_INFO_OBJECT (self, "%s sent nothing within %u ms, closing", peer,
-                       timeout_ms);
-      g_clear_error (&err);
-      return HS_QUIET;
-    }
-    switch (gst_vsock_src_scan_hello (self, poll, pfd, peer, deadline, buf,
-                                      &caps_buf, &err)) {
-      case SCAN_OK:
-        break;
-      case SCAN_QUIET:
-        GST_INFO_OBJECT (self, "%s left without a word", peer);
-        g_clear_error (&err);
-        return HS_QUIET;
-      case SCAN_NONE:
-        what = "no HELLO";
-        goto refused;
-      default:
-        goto io_failed;
-    }
-    if (!vms_hello_parse (buf, sizeof (buf), &hello, &err)) {
-      what = "bad HELLO";
-      goto refused;
-    }
-  } else {
-    memcpy (buf, hello_buf, sizeof (buf));
-    if (!vms_hello_parse (buf, sizeof (buf), &hello, &err)) {
-      what = "bad HELLO";
-      goto refused;
-    }
-    caps_buf = g_malloc (hello.caps_len);
-    if (!vms_io_read_deadline (poll, pfd, caps_buf, hello.caps_len, deadline,
-                               NULL, &err))
-      goto io_failed;
+      what = g_error_matches (err, G_IO_ERROR, G_IO_ERROR_TIMED_OUT)
+                 ? "no handshake in time"
+                 : "closed during the handshake";
+      break;
+    case HS_STEP_REFUSED:
+      break;
   }
-
-  if (hello.version < VMS_PROTOCOL_VERSION_MIN
-      || hello.version > VMS_PROTOCOL_VERSION) {
-    gst_vsock_src_send_welcome (self, pfd->fd, VMS_STATUS_BAD_VERSION);
-    g_set_error (&err, VMS_PROTOCOL_ERROR, VMS_PROTOCOL_ERROR_BAD_VERSION,
-                 "sender speaks protocol version %u, this receiver versions "
-                 "%u..%u",
-                 hello.version, VMS_PROTOCOL_VERSION_MIN, VMS_PROTOCOL_VERSION);
-    what = "unsupported protocol version";
-    goto refused;
-  }
-  if (hello.version == 1 && self->key != NULL) {
-    gst_vsock_src_send_welcome (self, pfd->fd, VMS_STATUS_BAD_VERSION);
-    g_set_error (&err, VMS_PROTOCOL_ERROR, VMS_PROTOCOL_ERROR_BAD_VERSION,
-                 "sender speaks protocol version 1, which cannot "
-                 "authenticate; this receiver requires the link secret "
-                 "(version %u)",
-                 VMS_PROTOCOL_VERSION);
-    what = "protocol version 1 has no authentication";
-    goto refused;
-  }
-
-  if (hello.version >= 2) {
-    if (self->key != NULL)
-      challenge.flags |= VMS_CHALLENGE_FLAG_SECRET_REQUIRED;
-    if (!vms_random_bytes (challenge.nonce, VMS_NONCE_LEN, &err)) {
-      what = "no random nonce";
-      goto refused;
-    }
-    vms_challenge_write (cbuf, &challenge);
-    if (!send_small (pfd->fd, cbuf, sizeof (cbuf))) {
-      g_set_error_literal (&err, G_IO_ERROR, G_IO_ERROR_BROKEN_PIPE,
-                           "cannot send the CHALLENGE");
-      goto io_failed;
-    }
-    if (!vms_io_read_deadline (poll, pfd, abuf, sizeof (abuf), deadline, NULL,
-                               &err))
-      goto io_failed;
-    if (!vms_auth_parse (abuf, sizeof (abuf), &auth, &err)) {
-      what = "bad AUTH";
-      goto refused;
-    }
-    if (self->key != NULL
-        && !vms_auth_verify (&auth, (const guint8 *)self->key, self->key_len,
-                             challenge.nonce)) {
-      gst_vsock_src_send_welcome (self, pfd->fd, VMS_STATUS_AUTH_FAILED);
-      g_set_error_literal (&err, VMS_PROTOCOL_ERROR, VMS_PROTOCOL_ERROR_AUTH,
-                           (auth.flags & VMS_AUTH_FLAG_MAC)
-                               ? "the sender's AUTH does not prove the link "
-                                 "secret (wrong secret)"
-                               : "the sender has no link secret");
-      what = "authentication failed";
-      goto refused;
-    }
-  }
-
-  /* Only an authenticated sender's caps reach the caps parser. */
-  caps = vms_caps_parse (caps_buf, hello.caps_len, &err);
-  if (caps == NULL) {
-    gst_vsock_src_send_welcome (self, pfd->fd, VMS_STATUS_BAD_CAPS);
-    what = "caps refused";
-    goto refused;
-  }
-  *caps_out = caps;
-  *flags_out = hello.flags;
-  return HS_OK;
-
-io_failed:
-  if (g_error_matches (err, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
-    g_clear_error (&err);
-    return HS_FLUSHING;
-  }
-  what = g_error_matches (err, G_IO_ERROR, G_IO_ERROR_TIMED_OUT)
-             ? "no handshake in time"
-             : "closed during the handshake";
-refused:
   gst_vsock_src_warn_rejected (self, peer, what, err);
   g_clear_error (&err);
   return HS_FAILED;
@@ -742,6 +826,115 @@ gst_vsock_src_peer_allowed (GstVsockSrc *self, gint fd, GError **error)
   return TRUE;
 }
 
+/* The next connection from an allowed peer, tuned; -1 when there is none
+ * now (try again), or, with *stopped, when stop() was called. */
+static gint
+gst_vsock_src_accept_next (GstVsockSrc *self, gchar **peer, gboolean *stopped)
+{
+  GError *err = NULL;
+  gint fd, rc, bufsize;
+
+  *peer = NULL;
+  gst_poll_fd_ctl_read (self->accept_poll, &self->listen_pfd, TRUE);
+  rc = gst_poll_wait (self->accept_poll, GST_CLOCK_TIME_NONE);
+  if (rc < 0) {
+    if (errno == EBUSY) {
+      *stopped = TRUE; /* stop() */
+    } else if (errno != EINTR && errno != EAGAIN) {
+      GST_WARNING_OBJECT (self, "poll: %s", g_strerror (errno));
+      g_usleep (100 * 1000);
+    }
+    return -1;
+  }
+  fd = vms_transport_accept (self->listen_pfd.fd, peer, &err);
+  if (fd < 0) {
+    GST_DEBUG_OBJECT (self, "accept: %s", err->message);
+    /* out of descriptors, say: do not spin on a readable socket */
+    if (!g_error_matches (err, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+      g_usleep (100 * 1000);
+    g_clear_error (&err);
+    return -1;
+  }
+  if (!gst_vsock_src_peer_allowed (self, fd, &err)) {
+    gst_vsock_src_warn_rejected (self, *peer, "peer not allowed", err);
+    g_clear_error (&err);
+    close (fd);
+    g_clear_pointer (peer, g_free);
+    return -1;
+  }
+  GST_OBJECT_LOCK (self);
+  bufsize = self->buffer_size;
+  GST_OBJECT_UNLOCK (self);
+  vms_transport_tune (fd, bufsize);
+  return fd;
+}
+
+static void
+handshake_free_unstarted (Handshake *hs)
+{
+  close (hs->pfd.fd);
+  gst_poll_free (hs->poll);
+  g_free (hs->peer);
+  g_free (hs);
+}
+
+/* @fd's handshake (from @peer, taken) in a thread of its own; past
+ * MAX_HANDSHAKES the oldest one is evicted. FALSE when the element stops
+ * (@fd closed). */
+static gboolean
+gst_vsock_src_handshake_start (GstVsockSrc *self, gint fd, gchar *peer)
+{
+  Handshake *hs, *oldest = NULL;
+  GError *err = NULL;
+  GThread *thread;
+
+  hs = g_new0 (Handshake, 1);
+  hs->self = self;
+  hs->poll = gst_poll_new (TRUE);
+  gst_poll_fd_init (&hs->pfd);
+  hs->pfd.fd = fd;
+  gst_poll_add_fd (hs->poll, &hs->pfd);
+  hs->peer = peer;
+
+  g_mutex_lock (&self->link_lock);
+  if (self->stopping) {
+    g_mutex_unlock (&self->link_lock);
+    handshake_free_unstarted (hs);
+    return FALSE;
+  }
+  if (g_queue_get_length (&self->handshakes) >= MAX_HANDSHAKES) {
+    GList *l;
+    for (l = self->handshakes.head; l != NULL; l = l->next) {
+      Handshake *o = l->data;
+      if (!o->evicted) {
+        oldest = o;
+        break;
+      }
+    }
+    if (oldest != NULL) {
+      oldest->evicted = TRUE;
+      gst_poll_set_flushing (oldest->poll, TRUE);
+    }
+  }
+  g_queue_push_tail (&self->handshakes, hs);
+  g_mutex_unlock (&self->link_lock);
+
+  thread = g_thread_try_new ("vsocksrc-hello", gst_vsock_src_handshake_thread,
+                             hs, &err);
+  if (thread == NULL) {
+    GST_WARNING_OBJECT (self, "no handshake thread: %s", err->message);
+    g_clear_error (&err);
+    g_mutex_lock (&self->link_lock);
+    g_queue_remove (&self->handshakes, hs);
+    g_cond_broadcast (&self->link_cond);
+    g_mutex_unlock (&self->link_lock);
+    handshake_free_unstarted (hs);
+    return TRUE;
+  }
+  g_thread_unref (thread); /* stop() waits for handshakes to empty */
+  return TRUE;
+}
+
 /* Accepts connections for as long as the element is started and gives
  * each its own handshake thread; the streaming thread never waits for a
  * newcomer. */
@@ -749,99 +942,14 @@ static gpointer
 gst_vsock_src_accept_thread (gpointer data)
 {
   GstVsockSrc *self = data;
+  gboolean stopped = FALSE;
 
-  for (;;) {
-    GError *err = NULL;
-    gchar *peer = NULL;
-    Handshake *hs, *oldest = NULL;
-    GThread *thread;
-    gint fd, rc;
+  while (!stopped) {
+    gchar *peer;
+    gint fd = gst_vsock_src_accept_next (self, &peer, &stopped);
 
-    gst_poll_fd_ctl_read (self->accept_poll, &self->listen_pfd, TRUE);
-    rc = gst_poll_wait (self->accept_poll, GST_CLOCK_TIME_NONE);
-    if (rc < 0) {
-      if (errno == EBUSY)
-        break; /* stop() */
-      if (errno != EINTR && errno != EAGAIN) {
-        GST_WARNING_OBJECT (self, "poll: %s", g_strerror (errno));
-        g_usleep (100 * 1000);
-      }
-      continue;
-    }
-    fd = vms_transport_accept (self->listen_pfd.fd, &peer, &err);
-    if (fd < 0) {
-      GST_DEBUG_OBJECT (self, "accept: %s", err->message);
-      /* out of descriptors, say: do not spin on a readable socket */
-      if (!g_error_matches (err, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
-        g_usleep (100 * 1000);
-      g_clear_error (&err);
-      continue;
-    }
-    if (!gst_vsock_src_peer_allowed (self, fd, &err)) {
-      gst_vsock_src_warn_rejected (self, peer, "peer not allowed", err);
-      g_clear_error (&err);
-      close (fd);
-      g_free (peer);
-      continue;
-    }
-    {
-      gint bufsize;
-      GST_OBJECT_LOCK (self);
-      bufsize = self->buffer_size;
-      GST_OBJECT_UNLOCK (self);
-      vms_transport_tune (fd, bufsize);
-    }
-
-    hs = g_new0 (Handshake, 1);
-    hs->self = self;
-    hs->poll = gst_poll_new (TRUE);
-    gst_poll_fd_init (&hs->pfd);
-    hs->pfd.fd = fd;
-    gst_poll_add_fd (hs->poll, &hs->pfd);
-    hs->peer = peer;
-
-    g_mutex_lock (&self->link_lock);
-    if (self->stopping) {
-      g_mutex_unlock (&self->link_lock);
-      close (fd);
-      gst_poll_free (hs->poll);
-      g_free (hs->peer);
-      g_free (hs);
+    if (fd >= 0 && !gst_vsock_src_handshake_start (self, fd, peer))
       break;
-    }
-    if (g_queue_get_length (&self->handshakes) >= MAX_HANDSHAKES) {
-      GList *l;
-      for (l = self->handshakes.head; l != NULL; l = l->next) {
-        Handshake *o = l->data;
-        if (!o->evicted) {
-          oldest = o;
-          break;
-        }
-      }
-      if (oldest != NULL) {
-        oldest->evicted = TRUE;
-        gst_poll_set_flushing (oldest->poll, TRUE);
-      }
-    }
-    g_queue_push_tail (&self->handshakes, hs);
-    g_mutex_unlock (&self->link_lock);
-
-    thread = g_thread_try_new ("vsocksrc-hello", gst_vsock_src_handshake_thread,
-                               hs, &err);
-    if (thread == NULL) {
-      GST_WARNING_OBJECT (self, "no handshake thread: %s", err->message);
-      g_clear_error (&err);
-      g_mutex_lock (&self->link_lock);
-      g_queue_remove (&self->handshakes, hs);
-      g_cond_broadcast (&self->link_cond);
-      g_mutex_unlock (&self->link_lock);
-      close (fd);
-      gst_poll_free (hs->poll);
-      g_free (hs->peer);
-      g_free (hs);
-      continue;
-    }
-    g_thread_unref (thread); /* stop() waits for handshakes to empty */
   }
   return NULL;
 }
@@ -1373,6 +1481,26 @@ gst_vsock_src_load_secret (GstVsockSrc *self, GError **error)
   return TRUE;
 }
 
+/* wake_fds, non-blocking; FALSE after an error message */
+static gboolean
+gst_vsock_src_open_wake_pipe (GstVsockSrc *self, GError **err)
+{
+  /* a pipe, not an eventfd: the same on Linux and macOS */
+  if (g_unix_open_pipe (self->wake_fds, FD_CLOEXEC, err)
+      && g_unix_set_fd_nonblocking (self->wake_fds[0], TRUE, err)
+      && g_unix_set_fd_nonblocking (self->wake_fds[1], TRUE, err))
+    return TRUE;
+  GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ,
+                     ("Cannot create the source's wake-up pipe: %s",
+                      *err ? (*err)->message : g_strerror (errno)),
+                     (NULL));
+  for (guint i = 0; i < 2; i++)
+    if (self->wake_fds[i] >= 0)
+      close (self->wake_fds[i]);
+  self->wake_fds[0] = self->wake_fds[1] = -1;
+  return FALSE;
+}
+
 static gboolean
 gst_vsock_src_start (GstBaseSrc *bsrc)
 {
@@ -1416,18 +1544,7 @@ gst_vsock_src_start (GstBaseSrc *bsrc)
     goto failed;
   }
 
-  /* a pipe, not an eventfd: the same on Linux and macOS */
-  if (!g_unix_open_pipe (self->wake_fds, FD_CLOEXEC, &err)
-      || !g_unix_set_fd_nonblocking (self->wake_fds[0], TRUE, &err)
-      || !g_unix_set_fd_nonblocking (self->wake_fds[1], TRUE, &err)) {
-    GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ,
-                       ("Cannot create the source's wake-up pipe: %s",
-                        err ? err->message : g_strerror (errno)),
-                       (NULL));
-    for (guint i = 0; i < 2; i++)
-      if (self->wake_fds[i] >= 0)
-        close (self->wake_fds[i]);
-    self->wake_fds[0] = self->wake_fds[1] = -1;
+  if (!gst_vsock_src_open_wake_pipe (self, &err)) {
     close (fd);
     goto failed;
   }

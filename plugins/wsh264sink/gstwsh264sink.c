@@ -1013,42 +1013,28 @@ load_tls (GstWsH264Sink *sink)
   return TRUE;
 }
 
-static gboolean
-gst_ws_h264_sink_start (GstBaseSink *bsink)
+/* The stream's path: "/x" for "x", no trailing slash */
+static gchar *
+ws_path_normalize (const gchar *path)
 {
-  GstWsH264Sink *sink = GST_WS_H264_SINK (bsink);
-  g_autofree gchar *address = NULL;
-  g_autofree gchar *url = NULL;
-  gboolean has_token;
+  gchar *p = path && *path ? g_strdup (path) : g_strdup ("/");
+
+  if (p[0] != '/') {
+    gchar *q = g_strconcat ("/", p, NULL);
+    g_free (p);
+    p = q;
+  }
+  while (strlen (p) > 1 && g_str_has_suffix (p, "/"))
+    p[strlen (p) - 1] = '\0';
+  return p;
+}
+
+/* Starts the server thread and waits until it listens: NULL, or why it
+ * could not (the thread has ended then). */
+static GError *
+server_thread_start (GstWsH264Sink *sink)
+{
   GError *err;
-  guint port;
-
-  if (!load_tls (sink))
-    return FALSE;
-  GST_OBJECT_LOCK (sink);
-  address = g_strdup (sink->address);
-  has_token = sink->token && *sink->token;
-  sink->unix_path = sink->socket_path && *sink->socket_path
-                        ? g_strdup (sink->socket_path)
-                        : NULL;
-  sink->ws_path = g_strdup (sink->path && *sink->path ? sink->path : "/");
-  if (sink->ws_path[0] != '/') {
-    gchar *p = g_strconcat ("/", sink->ws_path, NULL);
-    g_free (sink->ws_path);
-    sink->ws_path = p;
-  }
-  while (strlen (sink->ws_path) > 1 && g_str_has_suffix (sink->ws_path, "/"))
-    sink->ws_path[strlen (sink->ws_path) - 1] = '\0';
-  GST_OBJECT_UNLOCK (sink);
-
-  if (g_str_equal (sink->ws_path, "/")) {
-    GST_ELEMENT_ERROR (
-        sink, RESOURCE, SETTINGS,
-        ("The stream path cannot be \"/\": that is where the player page is "
-         "served."),
-        (NULL));
-    return FALSE;
-  }
 
   sink->nalparser = gst_h264_nal_parser_new ();
   sink->seq = 0;
@@ -1067,28 +1053,18 @@ gst_ws_h264_sink_start (GstBaseSink *bsink)
   err = sink->start_error;
   sink->start_error = NULL;
   g_mutex_unlock (&sink->start_lock);
+  return err;
+}
 
-  if (err) {
-    if (sink->unix_path)
-      GST_ELEMENT_ERROR (
-          sink, RESOURCE, OPEN_READ_WRITE,
-          ("Could not listen for the relay on %s.", sink->unix_path),
-          ("%s", err->message));
-    else
-      GST_ELEMENT_ERROR (
-          sink, RESOURCE, OPEN_READ_WRITE,
-          ("Could not listen for browsers on %s port %u.", address, sink->port),
-          ("%s", err->message));
-    g_error_free (err);
-    g_thread_join (sink->thread);
-    sink->thread = NULL;
-    g_clear_pointer (&sink->loop, g_main_loop_unref);
-    g_clear_pointer (&sink->context, g_main_context_unref);
-    g_clear_pointer (&sink->nalparser, gst_h264_nal_parser_free);
-    g_clear_object (&sink->tls);
-    g_clear_pointer (&sink->unix_path, g_free);
-    return FALSE;
-  }
+/* Says where the sink listens: the log, "wsh264sink-listening" on the bus,
+ * notify::port, and a warning for a desktop served off loopback without a
+ * token. */
+static void
+announce_listening (GstWsH264Sink *sink, const gchar *address,
+                    gboolean has_token)
+{
+  g_autofree gchar *url = NULL;
+  guint port;
 
   if (sink->unix_path) {
     url = g_strdup_printf ("unix://%s", sink->unix_path);
@@ -1099,7 +1075,7 @@ gst_ws_h264_sink_start (GstBaseSink *bsink)
             GST_OBJECT (sink),
             gst_structure_new ("wsh264sink-listening", "port", G_TYPE_UINT, 0,
                                "url", G_TYPE_STRING, url, NULL)));
-    return TRUE;
+    return;
   }
 
   GST_OBJECT_LOCK (sink);
@@ -1125,6 +1101,59 @@ gst_ws_h264_sink_start (GstBaseSink *bsink)
           GST_OBJECT (sink),
           gst_structure_new ("wsh264sink-listening", "port", G_TYPE_UINT, port,
                              "url", G_TYPE_STRING, url, NULL)));
+}
+
+static gboolean
+gst_ws_h264_sink_start (GstBaseSink *bsink)
+{
+  GstWsH264Sink *sink = GST_WS_H264_SINK (bsink);
+  g_autofree gchar *address = NULL;
+  gboolean has_token;
+  GError *err;
+
+  if (!load_tls (sink))
+    return FALSE;
+  GST_OBJECT_LOCK (sink);
+  address = g_strdup (sink->address);
+  has_token = sink->token && *sink->token;
+  sink->unix_path = sink->socket_path && *sink->socket_path
+                        ? g_strdup (sink->socket_path)
+                        : NULL;
+  sink->ws_path = ws_path_normalize (sink->path);
+  GST_OBJECT_UNLOCK (sink);
+
+  if (g_str_equal (sink->ws_path, "/")) {
+    GST_ELEMENT_ERROR (
+        sink, RESOURCE, SETTINGS,
+        ("The stream path cannot be \"/\": that is where the player page is "
+         "served."),
+        (NULL));
+    return FALSE;
+  }
+
+  err = server_thread_start (sink);
+  if (err) {
+    if (sink->unix_path)
+      GST_ELEMENT_ERROR (
+          sink, RESOURCE, OPEN_READ_WRITE,
+          ("Could not listen for the relay on %s.", sink->unix_path),
+          ("%s", err->message));
+    else
+      GST_ELEMENT_ERROR (
+          sink, RESOURCE, OPEN_READ_WRITE,
+          ("Could not listen for browsers on %s port %u.", address, sink->port),
+          ("%s", err->message));
+    g_error_free (err);
+    g_thread_join (sink->thread);
+    sink->thread = NULL;
+    g_clear_pointer (&sink->loop, g_main_loop_unref);
+    g_clear_pointer (&sink->context, g_main_context_unref);
+    g_clear_pointer (&sink->nalparser, gst_h264_nal_parser_free);
+    g_clear_object (&sink->tls);
+    g_clear_pointer (&sink->unix_path, g_free);
+    return FALSE;
+  }
+  announce_listening (sink, address, has_token);
   return TRUE;
 }
 
@@ -1383,6 +1412,63 @@ client_over_limit_locked (Client *c, GstFormat fmt, guint64 limit,
   }
 }
 
+/* @frame (@key: a key unit) for client @c: queued, with the stream's
+ * init message first when @c has not had the current one; for a client
+ * over its lag limit a recovery (the queue cleared, the next key unit
+ * awaited) or, by policy, a kick. sink->lock held. */
+static void
+client_offer_locked (GstWsH264Sink *sink, Client *c, GBytes *frame,
+                     gboolean key, GstFormat fmt, guint64 limit,
+                     GstWsH264SinkRecoverPolicy policy, gint64 now)
+{
+  gsize fsize = g_bytes_get_size (frame);
+  Msg *m;
+
+  if (c->closed || c->kick)
+    return;
+
+  if (!c->waiting_keyframe
+      && client_over_limit_locked (c, fmt, limit, fsize, now)) {
+    if (policy == GST_WS_H264_SINK_RECOVER_DISCONNECT) {
+      c->kick = TRUE;
+      return;
+    }
+    GST_DEBUG_OBJECT (sink,
+                      "client %u lags (%u frames, %" G_GSIZE_FORMAT
+                      " bytes queued): skipping to the next keyframe",
+                      c->id, c->queued_frames, c->queued_bytes);
+    client_clear_queue_locked (c, TRUE);
+    c->recoveries++;
+    c->waiting_keyframe = TRUE;
+    c->key_requested = FALSE;
+    c->init_gen = 0; /* resend init in case it was dropped */
+  }
+  if (c->waiting_keyframe) {
+    if (!key) {
+      if (c->recoveries > 0)
+        c->frames_dropped++;
+      return;
+    }
+    c->waiting_keyframe = FALSE;
+    c->key_requested = FALSE;
+  }
+  if (c->init_gen != sink->init_gen && sink->init_json) {
+    m = g_new0 (Msg, 1);
+    m->bytes = g_bytes_new (sink->init_json, strlen (sink->init_json));
+    m->text = TRUE;
+    m->queued_at = now;
+    c->queued_bytes += g_bytes_get_size (m->bytes);
+    g_queue_push_tail (&c->queue, m);
+    c->init_gen = sink->init_gen;
+  }
+  m = g_new0 (Msg, 1);
+  m->bytes = g_bytes_ref (frame);
+  m->queued_at = now;
+  c->queued_bytes += fsize;
+  c->queued_frames++;
+  g_queue_push_tail (&c->queue, m);
+}
+
 static GstFlowReturn
 gst_ws_h264_sink_render (GstBaseSink *bsink, GstBuffer *buf)
 {
@@ -1417,54 +1503,8 @@ gst_ws_h264_sink_render (GstBaseSink *bsink, GstBuffer *buf)
   g_mutex_lock (&sink->lock);
   sink->frames_in++;
   sink->bytes_in += fsize;
-  for (l = sink->clients; l; l = l->next) {
-    Client *c = l->data;
-    Msg *m;
-
-    if (c->closed || c->kick)
-      continue;
-
-    if (!c->waiting_keyframe
-        && client_over_limit_locked (c, fmt, limit, fsize, now)) {
-      if (policy == GST_WS_H264_SINK_RECOVER_DISCONNECT) {
-        c->kick = TRUE;
-        continue;
-      }
-      GST_DEBUG_OBJECT (sink,
-                        "client %u lags (%u frames, %" G_GSIZE_FORMAT
-                        " bytes queued): skipping to the next keyframe",
-                        c->id, c->queued_frames, c->queued_bytes);
-      client_clear_queue_locked (c, TRUE);
-      c->recoveries++;
-      c->waiting_keyframe = TRUE;
-      c->key_requested = FALSE;
-      c->init_gen = 0; /* resend init in case it was dropped */
-    }
-    if (c->waiting_keyframe) {
-      if (!key) {
-        if (c->recoveries > 0)
-          c->frames_dropped++;
-        continue;
-      }
-      c->waiting_keyframe = FALSE;
-      c->key_requested = FALSE;
-    }
-    if (c->init_gen != sink->init_gen && sink->init_json) {
-      m = g_new0 (Msg, 1);
-      m->bytes = g_bytes_new (sink->init_json, strlen (sink->init_json));
-      m->text = TRUE;
-      m->queued_at = now;
-      c->queued_bytes += g_bytes_get_size (m->bytes);
-      g_queue_push_tail (&c->queue, m);
-      c->init_gen = sink->init_gen;
-    }
-    m = g_new0 (Msg, 1);
-    m->bytes = g_bytes_ref (frame);
-    m->queued_at = now;
-    c->queued_bytes += fsize;
-    c->queued_frames++;
-    g_queue_push_tail (&c->queue, m);
-  }
+  for (l = sink->clients; l; l = l->next)
+    client_offer_locked (sink, l->data, frame, key, fmt, limit, policy, now);
   if (sink->clients)
     schedule_flush_locked (sink);
   g_mutex_unlock (&sink->lock);
