@@ -314,7 +314,7 @@ def wsclient(url, frames=1, send=(), timeout=20, t0_us=None):
     if t0_us is not None:
         args += ["--t0-us", str(t0_us)]
     for m in send:
-        args += ["-s", json.dumps(m)]
+        args += ["--send", json.dumps(m)]
     args.append(url)
     r = subprocess.run(args, capture_output=True, text=True, timeout=timeout + 10)
     out = {}
