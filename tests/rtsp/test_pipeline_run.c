@@ -108,7 +108,7 @@ spawn_sender (const gchar *desc, const gchar *const *env)
 }
 
 /* rtspsrc in a plain process (system plugins only) that decodes @frames
- * pictures (avdec_h264, corrupt ones dropped) and writes them as GRAY8
+ * pictures (avdec_h264, corrupt ones dropped) and writes them as RGB
  * files into a fresh folder, returned in *dir. What counts is what was
  * decoded, not the client's exit status: on its way down rtspsrc's PAUSE and
  * TEARDOWN can race the server's close and exit 1 after every frame came. */
@@ -140,7 +140,7 @@ rtsp_client (const gchar *url, guint frames, gchar **out, gchar **dir)
                           "!",
                           "videoconvert",
                           "!",
-                          "video/x-raw,format=GRAY8",
+                          "video/x-raw,format=RGB",
                           "!",
                           "identity",
                           eos,
@@ -155,7 +155,7 @@ rtsp_client (const gchar *url, guint frames, gchar **out, gchar **dir)
 
   *dir = g_dir_make_tmp ("pipeline-run-frames-XXXXXX", NULL);
   fail_unless (*dir != NULL);
-  files = g_strdup_printf ("location=%s/f%%05d.gray", *dir);
+  files = g_strdup_printf ("location=%s/f%%05d.rgb", *dir);
   argv[G_N_ELEMENTS (argv) - 2] = files;
   g_subprocess_launcher_unsetenv (l, "GST_PLUGIN_PATH_1_0");
   g_subprocess_launcher_unsetenv (l, "LD_PRELOAD");
@@ -177,28 +177,42 @@ rtsp_client (const gchar *url, guint frames, gchar **out, gchar **dir)
   return n;
 }
 
+/* TRUE where the sent picture has no colour (white or grey on black):
+ * then the decoded one must have none either, which a mix-up of the colour
+ * planes on the way (chroma read from the wrong place) would give it. */
+static gboolean picture_grey;
+
 /* The last decoded picture is @w x @h and shows something: dark and light
- * pixels both (every source here draws light shapes or text on black). */
+ * pixels both (every source here draws light shapes or text on black), and
+ * with picture_grey, no colour. */
 static void
 check_picture (const gchar *dir, guint frames, gint w, gint h)
 {
-  gchar *name = g_strdup_printf ("f%05u.gray", frames - 1);
+  gchar *name = g_strdup_printf ("f%05u.rgb", frames - 1);
   gchar *path = g_build_filename (dir, name, NULL);
   gchar *pixels = NULL;
-  gsize len = 0;
+  gsize len = 0, coloured = 0;
   guint8 lo = 255, hi = 0;
 
   fail_unless (g_file_get_contents (path, &pixels, &len, NULL),
                "no decoded picture %s", path);
   if (w > 0)
-    fail_unless (len == (gsize)w * h,
-                 "decoded %" G_GSIZE_FORMAT " pixels, not %dx%d", len, w, h);
-  for (gsize i = 0; i < len; i++) {
-    lo = MIN (lo, (guint8)pixels[i]);
-    hi = MAX (hi, (guint8)pixels[i]);
+    fail_unless (len == (gsize)w * h * 3,
+                 "decoded %" G_GSIZE_FORMAT " bytes, not %dx%d RGB", len, w, h);
+  for (gsize i = 0; i + 2 < len; i += 3) {
+    gint r = (guint8)pixels[i], g = (guint8)pixels[i + 1],
+         b = (guint8)pixels[i + 2];
+    lo = MIN (lo, (guint8)g);
+    hi = MAX (hi, (guint8)g);
+    coloured += ABS (r - g) > 48 || ABS (b - g) > 48;
   }
   fail_unless (lo < 40 && hi > lo + 100, "decoded picture is flat (%u..%u)", lo,
                hi);
+  if (picture_grey)
+    fail_unless (coloured <= len / 3 / 100,
+                 "a grey picture was sent, %" G_GSIZE_FORMAT
+                 " of %" G_GSIZE_FORMAT " decoded pixels are coloured",
+                 coloured, len / 3);
   g_free (pixels);
   g_free (path);
   g_free (name);
@@ -298,10 +312,13 @@ GST_START_TEST (test_host_native_runs)
 {
   VMS_REQUIRE_ELEMENT ("vsocksrc");
   VMS_REQUIRE_ELEMENT ("vsocksink");
+  /* raw NV12 planes over the link: the white ball must stay white */
+  picture_grey = TRUE;
   run_template ("host-native.txt",
                 "videotestsrc is-live=true pattern=ball ! "
                 "video/x-raw,format=NV12,width=640,height=360,framerate=30/1 ! "
                 "vsocksink uri=tcp://127.0.0.1:%u");
+  picture_grey = FALSE;
 }
 
 GST_END_TEST;

@@ -1141,7 +1141,8 @@ def check_backoff(killed_at, pid, backoff):
 
 def case_restart():
     sup = Supervisor(templates=os.path.join(SOURCE, "pipelines"),
-                     env={"HELIX_ENCODER": "x264", "HELIX_BACKOFF_INITIAL_MS": "300"})
+                     env={"HELIX_ENCODER": "x264", "HELIX_BACKOFF_INITIAL_MS": "300",
+                          "HELIX_BACKOFF_MAX_MS": "600"})
     st, s = demo_session(sup)
     check(st == 201 and s["state"] == "running", "demo-local session runs (%s %s)" % (st, s))
     rc, out = wsclient(viewer_stream(s), frames=5)
@@ -1196,6 +1197,17 @@ def case_restart():
     check(g2 is not None, "second kill: restarted again")
     check_backoff(killed_at, g2["pid"], 0.6)
     check("restarting in 600 ms" in sup.log(), "the backoff doubled (300 -> 600 ms)")
+    # a third kill stays at the cap (HELIX_BACKOFF_MAX_MS=600), not 1200 ms
+    old3 = g2["pid"]
+    killed_at = time.clock_gettime(time.CLOCK_BOOTTIME)
+    os.kill(old3, signal.SIGKILL)
+    g3 = wait_for(lambda: (lambda r: r if r["restarts"] == 3 and r["state"] == "running" else None)(
+        get()), 30)
+    check(g3 is not None, "third kill: restarted again")
+    check_backoff(killed_at, g3["pid"], 0.6)
+    log = sup.log()
+    check(log.count("restarting in 600 ms") == 2 and "restarting in 1200 ms" not in log,
+          "the backoff stays at its cap (600 ms, not 1200 ms)")
     rc = sup.stop()
     check(rc == 0, "supervisor exits 0")
     no_asan_reports(sup)
