@@ -31,7 +31,7 @@ export GST_REGISTRY_1_0="$work/registry.bin"
 export GST_DEBUG="${GST_DEBUG:-*:1}"
 hz=$(getconf CLK_TCK)
 
-meson compile -C "$build" bench/fanout-client >/dev/null
+meson compile -C "$build" tests/supervisor/vms-wsclient >/dev/null
 
 # One clip long enough for a run: connecting, warm-up, window, margin.
 frames=$(( (secs + 8) * 30 ))
@@ -90,7 +90,8 @@ run() {
   [ -n "$port" ] || { echo "no port"; cat "$log"; exit 1; }
   c0=$(cpu_ticks $gst_pid)
   t0=$(date +%s.%N)
-  out=$("$build/bench/fanout-client" "$url" "$n" "$stalled" "$secs")
+  out=$("$build/tests/supervisor/vms-wsclient" --clients "$n" --stalled "$stalled" \
+    --seconds "$secs" --warmup 1 "$url")
   c1=$(cpu_ticks $gst_pid)
   t1=$(date +%s.%N)
   rss=$(( $(rss_kib $gst_pid) / 1024 ))

@@ -37,7 +37,7 @@ export GST_PLUGIN_PATH_1_0="$build/plugins"
 export GST_REGISTRY_1_0="$work/registry.bin"
 export GST_DEBUG="${GST_DEBUG:-*:1}"
 hz=$(getconf CLK_TCK)
-meson compile -C "$build" bench/relay-client supervisor/vmstream-supervisor \
+meson compile -C "$build" tests/supervisor/vms-wsclient supervisor/vmstream-supervisor \
   supervisor/vmstream-session >/dev/null
 
 # one clip per measurement (each starts a fresh session): warm-up, window,
@@ -117,9 +117,9 @@ field() { sed -n "s/.* $1=\([0-9.]*\).*/\1/p" <<<"$2"; }
 start lat
 relay_url="ws://127.0.0.1:$port/stream/lat?token=$token"
 direct_url="ws://localhost/stream/lat?token=$token"
-"$build/bench/relay-client" -s "$secs" --dump "$work/relay.seq" "$relay_url" >"$work/relay.txt" &
+"$build/tests/supervisor/vms-wsclient" --seconds "$secs" --dump "$work/relay.seq" "$relay_url" >"$work/relay.txt" &
 rc_pid=$!
-"$build/bench/relay-client" -s "$secs" --dump "$work/direct.seq" --unix "$work/run/lat/ws.sock" "$direct_url" \
+"$build/tests/supervisor/vms-wsclient" --seconds "$secs" --dump "$work/direct.seq" --unix "$work/run/lat/ws.sock" "$direct_url" \
   >"$work/direct.txt"
 wait $rc_pid
 stop lat
@@ -156,7 +156,7 @@ measure() {
   shift 2
   start "$id"
   url=${url//TOKEN/$token}
-  "$build/bench/relay-client" -n 20 -s "$secs" -w 2 "$@" "$url" >"$work/cpu.txt" &
+  "$build/tests/supervisor/vms-wsclient" --clients 20 --seconds "$secs" --warmup 2 "$@" "$url" >"$work/cpu.txt" &
   local c=$!
   sleep 2.5 # the clients' warm-up: connected, keyframe seen
   s0=$(cpu_ticks $cur_sup) p0=$(cpu_ticks $pid) t0=$(date +%s.%N)

@@ -62,6 +62,11 @@ test_json_extensions_refused (void)
     g_assert_error (err, VMS_NEST_ERROR, VMS_NEST_ERROR_SYNTAX);
   }
   g_assert_false (json_ok ("{'a': 1}", 32));
+  /* a comment that hides nothing is refused too: json-glib's extensions
+   * are not JSON, whatever they hold */
+  g_assert_false (json_ok ("[1, // c\n 2]", 32));
+  g_assert_false (json_ok ("[1, # c\n 2]", 32));
+  g_assert_false (json_ok ("{\"a\": 1 /**/}", 32));
   g_assert_false (json_ok ("[1] ]", 32));
   g_assert_false (json_ok ("[\"never ends", 32));
   g_assert_false (json_ok ("[\"tab\tinside\"]", 32));

@@ -7,7 +7,9 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "../vmstest.h"
+#include <gst/app/gstappsink.h>
 #include <gst/check/gstcheck.h>
+#include <gst/video/video.h>
 #include <gio/gio.h>
 #include <glib/gstdio.h>
 #include <signal.h>
@@ -66,18 +68,24 @@ find_by_factory (GstElement *pipeline, const gchar *factory)
   return found;
 }
 
-/* A process that loads this build's plugins (vsocksink). */
+/* A process that loads this build's plugins (vsocksink), with the
+ * NAME=value pairs of @env (or NULL) added to its environment. */
 static GSubprocess *
-spawn_sender (const gchar *desc)
+spawn_sender (const gchar *desc, const gchar *const *env)
 {
-  GSubprocessLauncher *l = g_subprocess_launcher_new (
-      G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_SILENCE);
+  GSubprocessLauncher *l
+      = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE);
   const gchar *preload = g_getenv ("VMSTREAM_ASAN_PRELOAD");
   gchar **words = g_strsplit (desc, " ", -1);
   GPtrArray *argv = g_ptr_array_new ();
   GError *err = NULL;
   GSubprocess *p;
 
+  for (const gchar *const *e = env; e && *e; e++) {
+    gchar **kv = g_strsplit (*e, "=", 2);
+    g_subprocess_launcher_setenv (l, kv[0], kv[1], TRUE);
+    g_strfreev (kv);
+  }
   if (preload && *preload) {
     g_subprocess_launcher_setenv (l, "LD_PRELOAD", preload, TRUE);
     /* killed at the end: its exit status and leaks are not the point */
@@ -100,7 +108,7 @@ spawn_sender (const gchar *desc)
 }
 
 /* rtspsrc in a plain process (system plugins only) that decodes @frames
- * pictures (avdec_h264, corrupt ones dropped) and writes them as GRAY8
+ * pictures (avdec_h264, corrupt ones dropped) and writes them as RGB
  * files into a fresh folder, returned in *dir. What counts is what was
  * decoded, not the client's exit status: on its way down rtspsrc's PAUSE and
  * TEARDOWN can race the server's close and exit 1 after every frame came. */
@@ -132,7 +140,7 @@ rtsp_client (const gchar *url, guint frames, gchar **out, gchar **dir)
                           "!",
                           "videoconvert",
                           "!",
-                          "video/x-raw,format=GRAY8",
+                          "video/x-raw,format=RGB",
                           "!",
                           "identity",
                           eos,
@@ -147,7 +155,7 @@ rtsp_client (const gchar *url, guint frames, gchar **out, gchar **dir)
 
   *dir = g_dir_make_tmp ("pipeline-run-frames-XXXXXX", NULL);
   fail_unless (*dir != NULL);
-  files = g_strdup_printf ("location=%s/f%%05d.gray", *dir);
+  files = g_strdup_printf ("location=%s/f%%05d.rgb", *dir);
   argv[G_N_ELEMENTS (argv) - 2] = files;
   g_subprocess_launcher_unsetenv (l, "GST_PLUGIN_PATH_1_0");
   g_subprocess_launcher_unsetenv (l, "LD_PRELOAD");
@@ -169,28 +177,42 @@ rtsp_client (const gchar *url, guint frames, gchar **out, gchar **dir)
   return n;
 }
 
+/* TRUE where the sent picture has no colour (white or grey on black):
+ * then the decoded one must have none either, which a mix-up of the colour
+ * planes on the way (chroma read from the wrong place) would give it. */
+static gboolean picture_grey;
+
 /* The last decoded picture is @w x @h and shows something: dark and light
- * pixels both (every source here draws light shapes or text on black). */
+ * pixels both (every source here draws light shapes or text on black), and
+ * with picture_grey, no colour. */
 static void
 check_picture (const gchar *dir, guint frames, gint w, gint h)
 {
-  gchar *name = g_strdup_printf ("f%05u.gray", frames - 1);
+  gchar *name = g_strdup_printf ("f%05u.rgb", frames - 1);
   gchar *path = g_build_filename (dir, name, NULL);
   gchar *pixels = NULL;
-  gsize len = 0;
+  gsize len = 0, coloured = 0;
   guint8 lo = 255, hi = 0;
 
   fail_unless (g_file_get_contents (path, &pixels, &len, NULL),
                "no decoded picture %s", path);
   if (w > 0)
-    fail_unless (len == (gsize)w * h,
-                 "decoded %" G_GSIZE_FORMAT " pixels, not %dx%d", len, w, h);
-  for (gsize i = 0; i < len; i++) {
-    lo = MIN (lo, (guint8)pixels[i]);
-    hi = MAX (hi, (guint8)pixels[i]);
+    fail_unless (len == (gsize)w * h * 3,
+                 "decoded %" G_GSIZE_FORMAT " bytes, not %dx%d RGB", len, w, h);
+  for (gsize i = 0; i + 2 < len; i += 3) {
+    gint r = (guint8)pixels[i], g = (guint8)pixels[i + 1],
+         b = (guint8)pixels[i + 2];
+    lo = MIN (lo, (guint8)g);
+    hi = MAX (hi, (guint8)g);
+    coloured += ABS (r - g) > 48 || ABS (b - g) > 48;
   }
   fail_unless (lo < 40 && hi > lo + 100, "decoded picture is flat (%u..%u)", lo,
                hi);
+  if (picture_grey)
+    fail_unless (coloured <= len / 3 / 100,
+                 "a grey picture was sent, %" G_GSIZE_FORMAT
+                 " of %" G_GSIZE_FORMAT " decoded pixels are coloured",
+                 coloured, len / 3);
   g_free (pixels);
   g_free (path);
   g_free (name);
@@ -254,7 +276,7 @@ run_template (const gchar *template_name, const gchar *sender_fmt)
     g_object_get (src, "bound-port", &port, NULL);
     fail_unless (port > 0);
     sdesc = g_strdup_printf (sender_fmt, port);
-    sender = spawn_sender (sdesc);
+    sender = spawn_sender (sdesc, NULL);
     g_free (sdesc);
   }
 
@@ -290,10 +312,13 @@ GST_START_TEST (test_host_native_runs)
 {
   VMS_REQUIRE_ELEMENT ("vsocksrc");
   VMS_REQUIRE_ELEMENT ("vsocksink");
+  /* raw NV12 planes over the link: the white ball must stay white */
+  picture_grey = TRUE;
   run_template ("host-native.txt",
                 "videotestsrc is-live=true pattern=ball ! "
                 "video/x-raw,format=NV12,width=640,height=360,framerate=30/1 ! "
                 "vsocksink uri=tcp://127.0.0.1:%u");
+  picture_grey = FALSE;
 }
 
 GST_END_TEST;
@@ -439,6 +464,304 @@ GST_START_TEST (test_guest_encoded_into_host_vm_encoded_runs)
 
 GST_END_TEST;
 
+/* guest-pipewire.txt, run for real with a stand-in screen: a private
+ * PipeWire (pipewire, wireplumber and their own D-Bus session bus in a
+ * fresh XDG_RUNTIME_DIR) where videotestsrc ! pipewiresink provides a
+ * Video/Source node, as a compositor's screen-cast node would. The template,
+ * given that node through PIPEWIRE_SOURCE_ARGS, sends to a vsocksrc here
+ * (with a link secret); what arrives must be the size the screen has and
+ * its picture. Only the template's variables are used, not its elements:
+ * whatever conversion the template does, the luma must survive it. */
+#define PW_W 320
+#define PW_H 192
+#define PW_NODE "vmstest-screen"
+#define PW_SCREEN_CAPS                                                         \
+  "video/x-raw,format=BGRx,width=320,height=192,framerate=15/1"
+
+typedef struct {
+  gchar *dir;            /* the private XDG_RUNTIME_DIR, 0700 */
+  gchar *bus;            /* its D-Bus session bus address */
+  GSubprocess *procs[5]; /* dbus-daemon, pipewire, wireplumber, screens */
+  guint n_procs;
+} PwHost;
+
+/* A launcher for the private PipeWire's processes: system plugins only, no
+ * ASan preload (none of them loads this build's code). */
+static GSubprocessLauncher *
+pw_launcher (PwHost *h, GSubprocessFlags flags)
+{
+  GSubprocessLauncher *l = g_subprocess_launcher_new (flags);
+
+  g_subprocess_launcher_unsetenv (l, "LD_PRELOAD");
+  g_subprocess_launcher_unsetenv (l, "PIPEWIRE_REMOTE");
+  g_subprocess_launcher_setenv (l, "XDG_RUNTIME_DIR", h->dir, TRUE);
+  g_subprocess_launcher_setenv (l, "PIPEWIRE_RUNTIME_DIR", h->dir, TRUE);
+  if (h->bus)
+    g_subprocess_launcher_setenv (l, "DBUS_SESSION_BUS_ADDRESS", h->bus, TRUE);
+  return l;
+}
+
+static GSubprocess *
+pw_spawn (PwHost *h, GSubprocessFlags flags, const gchar *const *argv)
+{
+  GSubprocessLauncher *l = pw_launcher (h, flags);
+  GError *err = NULL;
+  GSubprocess *p = g_subprocess_launcher_spawnv (l, argv, &err);
+
+  fail_unless (p != NULL, "%s: %s", argv[0], err ? err->message : "");
+  g_object_unref (l);
+  h->procs[h->n_procs++] = p;
+  return p;
+}
+
+static void
+pw_host_start (PwHost *h)
+{
+  const gchar *dbus[]
+      = { "dbus-daemon", "--session",         "--nofork", "--nopidfile",
+          NULL,          "--print-address=1", NULL };
+  const gchar *pw[] = { "pipewire", NULL };
+  const gchar *wp[] = { "wireplumber", NULL };
+  /* a second screen, PipeWire's preferred one (the default source): only a
+   * template that passes PIPEWIRE_SOURCE_ARGS on gets the right picture */
+  const gchar *decoy[] = { "gst-launch-1.0",
+                           "-q",
+                           "videotestsrc",
+                           "is-live=true",
+                           "pattern=checkers-8",
+                           "!",
+                           PW_SCREEN_CAPS,
+                           "!",
+                           "pipewiresink",
+                           "mode=provide",
+                           "stream-properties=props,node.name=vmstest-decoy,"
+                           "media.class=Video/Source,priority.session=5000",
+                           NULL };
+  const gchar *screen[] = { "gst-launch-1.0",
+                            "-q",
+                            "videotestsrc",
+                            "is-live=true",
+                            "pattern=smpte75",
+                            "!",
+                            PW_SCREEN_CAPS,
+                            "!",
+                            "pipewiresink",
+                            "mode=provide",
+                            "stream-properties=props,node.name=" PW_NODE
+                            ",media.class=Video/Source",
+                            NULL };
+  GSubprocess *d;
+  GDataInputStream *in;
+  gchar *addr, *sock;
+
+  h->dir = g_dir_make_tmp ("pipewire-run-XXXXXX", NULL);
+  fail_unless (h->dir != NULL);
+  addr = g_strdup_printf ("--address=unix:path=%s/bus", h->dir);
+  dbus[4] = addr;
+  /* the bus is ready when it prints its address */
+  d = pw_spawn (h, G_SUBPROCESS_FLAGS_STDOUT_PIPE, dbus);
+  in = g_data_input_stream_new (g_subprocess_get_stdout_pipe (d));
+  h->bus = g_data_input_stream_read_line (in, NULL, NULL, NULL);
+  fail_unless (h->bus != NULL && *h->bus, "dbus-daemon printed no address");
+  g_object_unref (in);
+  g_free (addr);
+
+  pw_spawn (h, G_SUBPROCESS_FLAGS_STDERR_SILENCE, pw);
+  /* pipewire has no readiness signal but its socket: poll for it */
+  sock = g_build_filename (h->dir, "pipewire-0", NULL);
+  for (gint i = 0; i < 500 && !g_file_test (sock, G_FILE_TEST_EXISTS); i++)
+    g_usleep (20 * 1000);
+  fail_unless (g_file_test (sock, G_FILE_TEST_EXISTS),
+               "pipewire made no socket in 10 s");
+  g_free (sock);
+  pw_spawn (h, G_SUBPROCESS_FLAGS_STDERR_SILENCE, wp);
+  pw_spawn (h, G_SUBPROCESS_FLAGS_STDERR_SILENCE, decoy);
+  pw_spawn (h, G_SUBPROCESS_FLAGS_STDERR_SILENCE, screen);
+}
+
+static void
+pw_host_stop (PwHost *h)
+{
+  while (h->n_procs > 0) {
+    GSubprocess *p = h->procs[--h->n_procs];
+    g_subprocess_send_signal (p, SIGTERM);
+    g_subprocess_wait (p, NULL, NULL);
+    g_object_unref (p);
+  }
+  g_free (h->bus);
+  remove_dir (h->dir);
+}
+
+/* @sample as GRAY8 pixels (@w x @h bytes); free with g_free. */
+static guint8 *
+gray_pixels (GstSample *sample, gint w, gint h)
+{
+  GstCaps *gray = gst_caps_new_simple ("video/x-raw", "format", G_TYPE_STRING,
+                                       "GRAY8", "width", G_TYPE_INT, w,
+                                       "height", G_TYPE_INT, h, NULL);
+  GError *err = NULL;
+  GstSample *g = gst_video_convert_sample (sample, gray, 10 * GST_SECOND, &err);
+  GstVideoFrame f;
+  GstVideoInfo info;
+  guint8 *out = g_malloc (w * h);
+
+  fail_unless (g != NULL, "%s", err ? err->message : "");
+  fail_unless (gst_video_info_from_caps (&info, gst_sample_get_caps (g)));
+  fail_unless (
+      gst_video_frame_map (&f, &info, gst_sample_get_buffer (g), GST_MAP_READ));
+  for (gint y = 0; y < h; y++)
+    memcpy (out + y * w,
+            (guint8 *)GST_VIDEO_FRAME_PLANE_DATA (&f, 0)
+                + y * GST_VIDEO_FRAME_PLANE_STRIDE (&f, 0),
+            w);
+  gst_video_frame_unmap (&f);
+  gst_sample_unref (g);
+  gst_caps_unref (gray);
+  return out;
+}
+
+/* The picture the stand-in screen shows, converted to @caps (what arrived)
+ * and then to GRAY8 as the frame that arrived is: only the conversion
+ * rounding of the template's own converter remains. */
+static guint8 *
+screen_reference (GstCaps *caps)
+{
+  GstElement *p = gst_parse_launch ("videotestsrc pattern=smpte75 "
+                                    "num-buffers=1 ! " PW_SCREEN_CAPS
+                                    " ! appsink name=out",
+                                    NULL);
+  GstElement *sink = gst_bin_get_by_name (GST_BIN (p), "out");
+  GstSample *s, *as;
+  GError *err = NULL;
+  guint8 *px;
+
+  gst_element_set_state (p, GST_STATE_PLAYING);
+  s = gst_app_sink_try_pull_sample (GST_APP_SINK (sink), 10 * GST_SECOND);
+  fail_unless (s != NULL, "no reference picture");
+  as = gst_video_convert_sample (s, caps, 10 * GST_SECOND, &err);
+  fail_unless (as != NULL, "%s", err ? err->message : "");
+  px = gray_pixels (as, PW_W, PW_H);
+  gst_sample_unref (as);
+  gst_sample_unref (s);
+  gst_element_set_state (p, GST_STATE_NULL);
+  gst_object_unref (sink);
+  gst_object_unref (p);
+  return px;
+}
+
+GST_START_TEST (test_guest_pipewire_runs)
+{
+  PwHost h = { 0 };
+  GstElement *recv, *src, *sink;
+  gchar *secret, *hvar, *svar, *desc, *xdg, *pwdir;
+  const gchar *vars[]
+      = { NULL, "PIPEWIRE_SOURCE_ARGS=target-object=" PW_NODE, NULL, NULL };
+  const gchar *env[] = { NULL, NULL, NULL };
+  GSubprocess *sender;
+  guint port = 0, off = 0, worst = 0;
+  guint8 *want = NULL, *got = NULL;
+
+  pw_host_start (&h);
+  secret = g_build_filename (h.dir, "link-secret", NULL);
+  fail_unless (g_file_set_contents (secret, "pipewire-run-secret\n", -1, NULL));
+  recv = gst_parse_launch ("vsocksrc name=src uri=tcp://127.0.0.1:0 ! "
+                           "appsink name=out sync=false max-buffers=2 "
+                           "drop=true",
+                           NULL);
+  fail_unless (recv != NULL);
+  src = gst_bin_get_by_name (GST_BIN (recv), "src");
+  sink = gst_bin_get_by_name (GST_BIN (recv), "out");
+  g_object_set (src, "secret-file", secret, NULL);
+  fail_if (gst_element_set_state (recv, GST_STATE_PLAYING)
+           == GST_STATE_CHANGE_FAILURE);
+  g_object_get (src, "bound-port", &port, NULL);
+  fail_unless (port > 0);
+
+  hvar = g_strdup_printf ("HOST_URI=tcp://127.0.0.1:%u", port);
+  svar = g_strdup_printf ("LINK_SECRET_FILE=%s", secret);
+  vars[0] = hvar;
+  vars[2] = svar;
+  desc = expand ("guest-pipewire.txt", vars);
+  xdg = g_strdup_printf ("XDG_RUNTIME_DIR=%s", h.dir);
+  pwdir = g_strdup_printf ("PIPEWIRE_RUNTIME_DIR=%s", h.dir);
+  env[0] = xdg;
+  env[1] = pwdir;
+  sender = spawn_sender (desc, env);
+
+  /* the third frame: past any start-up frame of the screen */
+  for (gint i = 0; i < 3; i++) {
+    GstSample *s
+        = gst_app_sink_try_pull_sample (GST_APP_SINK (sink), 30 * GST_SECOND);
+    GstVideoInfo info;
+
+    fail_unless (s != NULL,
+                 "frame %d of guest-pipewire.txt did not arrive in "
+                 "30 s: %s",
+                 i, desc);
+    fail_unless (gst_video_info_from_caps (&info, gst_sample_get_caps (s)),
+                 "not raw video");
+    fail_unless (info.width == PW_W && info.height == PW_H,
+                 "the screen is %dx%d, %dx%d arrived", PW_W, PW_H, info.width,
+                 info.height);
+    fail_unless (gst_buffer_get_size (gst_sample_get_buffer (s)) >= info.size);
+    g_free (got);
+    got = gray_pixels (s, PW_W, PW_H);
+    if (i == 2)
+      want = screen_reference (gst_sample_get_caps (s));
+    gst_sample_unref (s);
+  }
+  /* the luma of the test pattern, give or take the rounding of a colour
+   * conversion */
+  for (guint i = 0; i < PW_W * PW_H; i++) {
+    guint d = ABS ((gint)got[i] - (gint)want[i]);
+    worst = MAX (worst, d);
+    off += d > 3;
+  }
+  fail_unless (off == 0,
+               "%u of %u pixels differ from the screen's (worst by %u)", off,
+               PW_W * PW_H, worst);
+  VMS_ASSERT_NO_BUS_ERROR (recv);
+
+  g_subprocess_send_signal (sender, SIGTERM);
+  g_subprocess_wait (sender, NULL, NULL);
+  g_object_unref (sender);
+  gst_element_set_state (recv, GST_STATE_NULL);
+  gst_object_unref (src);
+  gst_object_unref (sink);
+  gst_object_unref (recv);
+  pw_host_stop (&h);
+  g_free (want);
+  g_free (got);
+  g_free (secret);
+  g_free (hvar);
+  g_free (svar);
+  g_free (xdg);
+  g_free (pwdir);
+  g_free (desc);
+}
+
+GST_END_TEST;
+
+/* What the PipeWire run needs beyond the rest, or NULL: without it the
+ * run is skipped (exit 77) with this reason. */
+static const gchar *
+pipewire_missing (void)
+{
+  const gchar *programs[] = { "pipewire", "wireplumber", "dbus-daemon" };
+
+  for (guint i = 0; i < G_N_ELEMENTS (programs); i++) {
+    gchar *p = g_find_program_in_path (programs[i]);
+    g_free (p);
+    if (!p)
+      return programs[i];
+  }
+  if (!vms_test_have_element ("pipewiresrc"))
+    return "pipewiresrc";
+  if (!vms_test_have_element ("pipewiresink"))
+    return "pipewiresink";
+  return NULL;
+}
+
 static Suite *
 pipeline_run_suite (void)
 {
@@ -456,4 +779,41 @@ pipeline_run_suite (void)
   return s;
 }
 
-GST_CHECK_MAIN (pipeline_run);
+static Suite *
+pipeline_run_pipewire_suite (void)
+{
+  Suite *s = suite_create ("pipeline-run-pipewire");
+  TCase *tc = tcase_create ("general");
+
+  suite_add_tcase (s, tc);
+  tcase_set_timeout (tc, 120);
+  tcase_add_test (tc, test_guest_pipewire_runs);
+  return s;
+}
+
+/* No argument: the host and X11 templates. "pipewire": guest-pipewire.txt
+ * on a private PipeWire (its own meson test, skipped without PipeWire). */
+int
+main (int argc, char **argv)
+{
+  gboolean pipewire = argc > 1 && strcmp (argv[1], "pipewire") == 0;
+  SRunner *sr;
+  gint failed;
+
+  gst_check_init (NULL, NULL);
+  if (pipewire) {
+    const gchar *missing = pipewire_missing ();
+    if (missing) {
+      g_print ("skip: %s is not installed here, guest-pipewire.txt cannot "
+               "run (tools/install-deps.sh installs it)\n",
+               missing);
+      return 77;
+    }
+  }
+  sr = srunner_create (pipewire ? pipeline_run_pipewire_suite ()
+                                : pipeline_run_suite ());
+  srunner_run_all (sr, CK_NORMAL);
+  failed = srunner_ntests_failed (sr);
+  srunner_free (sr);
+  return failed != 0;
+}

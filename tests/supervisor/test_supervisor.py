@@ -24,6 +24,9 @@ import time
 import urllib.error
 import urllib.request
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import wsclient as wsclient_py  # noqa: E402
+
 BUILD, SOURCE, CASE = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2]), sys.argv[3]
 SUP = os.path.join(BUILD, "supervisor", "vmstream-supervisor")
 WSCLIENT = os.path.join(BUILD, "tests", "supervisor", "vms-wsclient")
@@ -314,7 +317,7 @@ def wsclient(url, frames=1, send=(), timeout=20, t0_us=None):
     if t0_us is not None:
         args += ["--t0-us", str(t0_us)]
     for m in send:
-        args += ["-s", json.dumps(m)]
+        args += ["--send", json.dumps(m)]
     args.append(url)
     r = subprocess.run(args, capture_output=True, text=True, timeout=timeout + 10)
     out = {}
@@ -1141,7 +1144,8 @@ def check_backoff(killed_at, pid, backoff):
 
 def case_restart():
     sup = Supervisor(templates=os.path.join(SOURCE, "pipelines"),
-                     env={"HELIX_ENCODER": "x264", "HELIX_BACKOFF_INITIAL_MS": "300"})
+                     env={"HELIX_ENCODER": "x264", "HELIX_BACKOFF_INITIAL_MS": "300",
+                          "HELIX_BACKOFF_MAX_MS": "600"})
     st, s = demo_session(sup)
     check(st == 201 and s["state"] == "running", "demo-local session runs (%s %s)" % (st, s))
     rc, out = wsclient(viewer_stream(s), frames=5)
@@ -1196,6 +1200,17 @@ def case_restart():
     check(g2 is not None, "second kill: restarted again")
     check_backoff(killed_at, g2["pid"], 0.6)
     check("restarting in 600 ms" in sup.log(), "the backoff doubled (300 -> 600 ms)")
+    # a third kill stays at the cap (HELIX_BACKOFF_MAX_MS=600), not 1200 ms
+    old3 = g2["pid"]
+    killed_at = time.clock_gettime(time.CLOCK_BOOTTIME)
+    os.kill(old3, signal.SIGKILL)
+    g3 = wait_for(lambda: (lambda r: r if r["restarts"] == 3 and r["state"] == "running" else None)(
+        get()), 30)
+    check(g3 is not None, "third kill: restarted again")
+    check_backoff(killed_at, g3["pid"], 0.6)
+    log = sup.log()
+    check(log.count("restarting in 600 ms") == 2 and "restarting in 1200 ms" not in log,
+          "the backoff stays at its cap (600 ms, not 1200 ms)")
     rc = sup.stop()
     check(rc == 0, "supervisor exits 0")
     no_asan_reports(sup)
@@ -1398,55 +1413,10 @@ def listening_tcp_ports(pid):
     return ports
 
 
-def ws_raw_request(port, head, rcvbuf=None):
-    """Opens a connection, sends @head, returns (socket, status line)."""
-    c = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    if rcvbuf:
-        c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
-    c.settimeout(10)
-    c.connect(("127.0.0.1", port))
-    c.sendall(head.encode())
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = c.recv(1)  # byte by byte: leave the frames after the head unread
-        if not chunk:
-            break
-        data += chunk
-    return c, data.split(b"\r\n", 1)[0].decode()
-
-
-def ws_head(path, host, origin=None, token=None):
-    return ("GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\n"
-            "Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
-            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-            "Sec-WebSocket-Protocol: vmstream%s\r\n%s\r\n"
-            % (path, host, (", token." + token) if token else "",
-               ("Origin: %s\r\n" % origin) if origin else ""))
-
-
-def ws_frames(c, n):
-    """Reads @n binary messages (server frames are not masked): their
-    sequence numbers."""
-    def read(k):
-        out = b""
-        while len(out) < k:
-            chunk = c.recv(k - len(out))
-            if not chunk:
-                raise EOFError("connection closed")
-            out += chunk
-        return out
-    seqs = []
-    while len(seqs) < n:
-        b0, b1 = read(2)
-        ln = b1 & 0x7f
-        if ln == 126:
-            ln = int.from_bytes(read(2), "big")
-        elif ln == 127:
-            ln = int.from_bytes(read(8), "big")
-        payload = read(ln)
-        if b0 & 0x0f == 2:
-            seqs.append(int.from_bytes(payload[4:8], "little"))
-    return seqs
+# the one Python WebSocket client (tests/wsclient.py)
+ws_raw_request = wsclient_py.raw_request
+ws_head = wsclient_py.head
+ws_frames = wsclient_py.read_frames
 
 
 def case_frontdoor():

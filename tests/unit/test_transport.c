@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "vmsio.h"
 #include "vmstransport.h"
 
 static void
@@ -317,6 +318,37 @@ GST_START_TEST (test_secret_file_and_random)
 
 GST_END_TEST;
 
+/* A hang-up with nothing to read is an error, not "ready": the guest's
+ * virtio-serial port reports POLLHUP alone while the host side is not
+ * connected, and a sender that waited again would spin. The read end of a
+ * pipe whose writer is gone reports the same (POLLHUP, no POLLIN). */
+GST_START_TEST (test_io_wait_hangup)
+{
+  gint fds[2];
+  GstPoll *poll = gst_poll_new (TRUE);
+  GstPollFD pfd = GST_POLL_FD_INIT;
+  GError *err = NULL;
+  guint8 b = 7, got = 0;
+
+  fail_unless (pipe (fds) == 0);
+  pfd.fd = fds[0];
+  gst_poll_add_fd (poll, &pfd);
+  /* data first: readable, and it is read */
+  fail_unless (write (fds[1], &b, 1) == 1);
+  fail_unless (vms_io_wait (poll, &pfd, TRUE, GST_SECOND, &err));
+  fail_unless (read (fds[0], &got, 1) == 1 && got == 7);
+  /* then the writer goes: an error at once, not a wait that returns TRUE */
+  close (fds[1]);
+  fail_if (vms_io_wait (poll, &pfd, TRUE, GST_SECOND, &err));
+  fail_unless (g_error_matches (err, G_IO_ERROR, G_IO_ERROR_NOT_CONNECTED),
+               "%s", err ? err->message : "no error");
+  g_clear_error (&err);
+  gst_poll_free (poll);
+  close (fds[0]);
+}
+
+GST_END_TEST;
+
 static Suite *
 transport_suite (void)
 {
@@ -332,6 +364,7 @@ transport_suite (void)
   tcase_add_test (tc, test_abstract_pair);
   tcase_add_test (tc, test_connect_refused);
   tcase_add_test (tc, test_secret_file_and_random);
+  tcase_add_test (tc, test_io_wait_hangup);
   return s;
 }
 

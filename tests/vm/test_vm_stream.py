@@ -27,8 +27,10 @@ import time
 import gi
 
 gi.require_version("Gst", "1.0")
-gi.require_version("Soup", "3.0")
-from gi.repository import GLib, Gst, Soup  # noqa: E402
+from gi.repository import GLib, Gst  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import wsclient  # noqa: E402
 
 WIDTH, HEIGHT = 640, 360
 SRC = os.environ.get("VMSTREAM_SOURCE_ROOT",
@@ -132,36 +134,29 @@ class Host:
         self.connect_ws(port)
 
     def connect_ws(self, port):
-        self.session = Soup.Session()
-        url = "ws://127.0.0.1:%d/stream/vm" % port
-        msg = Soup.Message.new("GET", url)
-        log("WebSocket client connecting to " + url)
+        log("WebSocket client connecting to ws://127.0.0.1:%d/stream/vm" % port)
+        try:
+            self.ws = wsclient.Watch(GLib, port, "/stream/vm",
+                                     on_text=self._on_ws_text,
+                                     on_binary=self._on_ws_binary,
+                                     on_closed=self._on_ws_closed)
+        except (OSError, ConnectionError) as e:
+            self.errors.append("WebSocket connect to port %d failed: %s" % (port, e))
 
-        def done(session, res):
-            try:
-                self.ws = session.websocket_connect_finish(res)
-            except GLib.Error as e:
-                self.errors.append("WebSocket connect to %s failed: %s" % (url, e.message))
-                return
-            self.ws.connect("message", self._on_ws_message)
-            self.ws.connect("closed", self._on_ws_closed)
+    def _on_ws_text(self, text):
+        m = json.loads(text)
+        if m.get("type") == "init":
+            self.ws_init = m
 
-        self.session.websocket_connect_async(msg, None, None, GLib.PRIORITY_DEFAULT, None, done)
+    def _on_ws_binary(self, data):
+        self.ws_frames += 1
 
-    def _on_ws_message(self, conn, kind, data):
-        if kind == Soup.WebsocketDataType.TEXT:
-            m = json.loads(data.get_data().decode())
-            if m.get("type") == "init":
-                self.ws_init = m
-        else:
-            self.ws_frames += 1
-
-    def _on_ws_closed(self, conn):
+    def _on_ws_closed(self):
         self.ws_closed = True
 
     def stop(self):
-        if self.ws is not None and self.ws.get_state() == Soup.WebsocketState.OPEN:
-            self.ws.close(Soup.WebsocketCloseCode.NORMAL, None)
+        if self.ws is not None:
+            self.ws.close()
         self.pipeline.set_state(Gst.State.NULL)
         self.pipeline.get_bus().remove_signal_watch()
 
