@@ -34,6 +34,9 @@ secs=${2:-10}
 # ours as pipelines/host-qemu-display.txt sets it up; NEW_ONLY=false
 # QUALITY=0 ENCODER_SETTINGS=speed-preset=ultrafast is the 2026-12-02 setup
 new_only=${NEW_ONLY:-true}
+# qemudisplaysrc framerate: with new pictures only the highest rate (the
+# template's FRAMERATE, the session's fps under the supervisor)
+framerate=${FRAMERATE:-30}
 quality=${QUALITY:-26}
 enc_settings=${ENCODER_SETTINGS:-}
 work=$(mktemp -d /tmp/vmstream-qdbench.XXXXXX)
@@ -144,7 +147,7 @@ measure() {
     local sock=$rt/vnc.sock
     [ "$name" = dbus ] && sock=$rt/dqmp.sock
     # the settings of pipelines/host-qemu-display.txt's defaults
-    gst-launch-1.0 -q qemudisplaysrc backend="$name" socket="$sock" framerate=30/1 \
+    gst-launch-1.0 -q qemudisplaysrc backend="$name" socket="$sock" framerate="$framerate"/1 \
       new-pictures-only="$new_only" keepalive=1000 \
       ! queue max-size-buffers=2 max-size-bytes=0 max-size-time=0 leaky=downstream \
       ! vmstreamenc encoder=x264 bitrate=4000 quality="$quality" key-int-max=60 \
