@@ -1,7 +1,7 @@
 // Browser half of bench/qemu-display.sh: opens a player page in headless
 // Chromium for SECONDS and prints one JSON line.
 //
-//   node bench/qemu-display.mjs URL ours|novnc SECONDS
+//   node bench/qemu-display.mjs URL ours|novnc SECONDS [QMP_SOCKET]
 //
 // Both kinds: "pictures" = distinct pictures painted per second (every
 // animation frame the page's canvas is scaled down to 160x100 and compared
@@ -10,8 +10,17 @@
 // and, per new picture (a capture_time not seen before: qemudisplaysrc
 // repeats the last picture at its framerate with the same time), capture
 // (QEMU's update complete at the host) -> decoded VideoFrame, p50/p99 ms.
+// Key latency, the same for every path (with QMP_SOCKET): during the
+// window the script presses L through QEMU's QMP (input-send-event, the
+// way a viewer's keys reach the guest) every 0.3-0.6 s; the guest script
+// toggles a black/white band (the console's last four text rows, pixel
+// rows 736..799, outside its scrolling region) on each L, and the page times, every animation
+// frame, when the band's colour in the player's canvas flips: key sent ->
+// band changed in the canvas, p50/p99 ms (probes not seen within 4 s are
+// counted as lost; QEMU's VNC server lengthens its refresh interval up to 3 s while the screen is still).
 // playwright-core comes from tests/browser/node_modules (npm ci there).
 import { createRequire } from 'node:module';
+import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -19,9 +28,42 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const require = createRequire(path.join(here, '..', 'tests', 'browser', 'package.json'));
 const { chromium } = require('playwright-core');
 const [url, kind, seconds] = [process.argv[2], process.argv[3], Number(process.argv[4] || 10)];
+const qmpPath = process.argv[5];
+
+// QMP: capabilities negotiated, then fire-and-forget key events
+async function qmpOpen(p) {
+  const sock = net.createConnection(p);
+  await new Promise((ok, bad) => { sock.once('connect', ok); sock.once('error', bad); });
+  let buf = '';
+  const lines = [];
+  let wake = null;
+  sock.on('data', (d) => {
+    buf += d;
+    let i;
+    while ((i = buf.indexOf('\n')) >= 0) { lines.push(buf.slice(0, i)); buf = buf.slice(i + 1); }
+    if (wake) wake();
+  });
+  const next = async (re) => {
+    for (;;) {
+      const j = lines.findIndex((l) => re.test(l));
+      if (j >= 0) return lines.splice(0, j + 1)[j];
+      await new Promise((ok) => { wake = ok; });
+    }
+  };
+  await next(/"QMP"/);
+  sock.write('{"execute":"qmp_capabilities"}\n');
+  await next(/"return"/);
+  return {
+    key(code) {
+      const ev = (down) => ({ type: 'key', data: { down, key: { type: 'qcode', data: code } } });
+      sock.write(JSON.stringify({ execute: 'input-send-event', arguments: { events: [ev(true), ev(false)] } }) + '\n');
+    },
+    close() { sock.destroy(); },
+  };
+}
 
 function hooks() {
-  const m = { bytes: 0, lat: [], decoded: 0, pictures: 0, on: false };
+  const m = { bytes: 0, lat: [], decoded: 0, pictures: 0, on: false, band: null, flips: [] };
   window.__m = m;
   const nowMs = () => performance.timeOrigin + performance.now();
   const WS = window.WebSocket;
@@ -66,10 +108,23 @@ function hooks() {
   small.width = 160;
   small.height = 100;
   const ctx = small.getContext('2d', { willReadFrequently: true });
+  const bandC = document.createElement('canvas');
+  bandC.width = 64;
+  bandC.height = 4;
+  const bctx = bandC.getContext('2d', { willReadFrequently: true });
   let prev = null;
   const tick = () => {
     const c = [...document.querySelectorAll('canvas')].find((x) => x.width > 160);
     if (c) {
+      // the marker band: pixel rows 744..791 of 800 (inside 736..799)
+      const by = Math.round((c.height * 744) / 800), bh = Math.round((c.height * 48) / 800);
+      bctx.drawImage(c, 0, by, c.width, bh, 0, 0, 64, 4);
+      const bd = bctx.getImageData(0, 0, 64, 4).data;
+      let sum = 0;
+      for (let i = 0; i < bd.length; i += 4) sum += bd[i] + bd[i + 1] + bd[i + 2];
+      const white = sum / (bd.length / 4) / 3 > 128;
+      if (m.band !== null && white !== m.band) m.flips.push(performance.timeOrigin + performance.now());
+      m.band = white;
       ctx.drawImage(c, 0, 0, 160, 100);
       const d = ctx.getImageData(0, 0, 160, 100).data;
       let h = 0;
@@ -97,9 +152,37 @@ try {
     null, { timeout: 30000 });
   await page.waitForTimeout(2000);  // warm-up: first keyframe, noVNC's first full update
   await page.evaluate(() => { window.__m.on = true; });
-  await page.waitForTimeout(seconds * 1000);
+  const keyLat = [];
+  let lost = 0;
+  if (qmpPath) {
+    const qmp = await qmpOpen(qmpPath);
+    const end = Date.now() + seconds * 1000;
+    try {
+      while (Date.now() < end - 500) {
+        await page.waitForTimeout(300 + Math.random() * 300);
+        const n = await page.evaluate(() => window.__m.flips.length);
+        const sent = Date.now();
+        qmp.key('l');
+        try {
+          await page.waitForFunction((k) => window.__m.flips.length > k, n,
+            { polling: 'raf', timeout: 4000 });
+          const t = await page.evaluate((k) => window.__m.flips[k], n);
+          keyLat.push(t - sent);
+        } catch (e) {
+          lost++;
+        }
+      }
+    } finally {
+      qmp.close();
+    }
+    const left = end - Date.now();
+    if (left > 0) await page.waitForTimeout(left);
+  } else {
+    await page.waitForTimeout(seconds * 1000);
+  }
   const m = await page.evaluate(() => { window.__m.on = false; return window.__m; });
   const lat = [...m.lat].sort((a, b) => a - b);
+  keyLat.sort((a, b) => a - b);
   const size = await page.evaluate(() => {
     const c = [...document.querySelectorAll('canvas')].find((x) => x.width > 160);
     return c ? `${c.width}x${c.height}` : null;
@@ -111,6 +194,8 @@ try {
     decoded_per_s: kind === 'ours' ? m.decoded / seconds : null,
     new_pictures: kind === 'ours' ? lat.length : null,
     lat_p50: pct(lat, 50), lat_p99: pct(lat, 99),
+    key_lat: keyLat, key_lost: lost,
+    key_p50: pct(keyLat, 50), key_p99: pct(keyLat, 99),
   };
 } finally {
   await browser.close();

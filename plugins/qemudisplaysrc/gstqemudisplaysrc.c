@@ -24,10 +24,16 @@
  * The element keeps the last complete frame and pushes it at a steady
  * #GstQemuDisplaySrc:framerate as a live source, whether the guest's
  * picture changes or not (QEMU sends only changed rectangles, and nothing
- * while the screen is still). Buffers are timestamped with the pipeline's
- * running time; each carries the time its picture arrived from QEMU
- * (CLOCK_REALTIME) as a #GstReferenceTimestampMeta with caps
- * `timestamp/x-unix`, like vsocksrc's capture time.
+ * while the screen is still). With #GstQemuDisplaySrc:new-pictures-only it
+ * pushes only pictures QEMU changed (at most framerate a second), the last
+ * picture again when downstream asks for a keyframe (a force-key-unit
+ * event: a viewer joined) and every #GstQemuDisplaySrc:keepalive
+ * milliseconds while the screen is still: the frame rate is then variable
+ * and an idle screen costs the encoder and the network almost nothing.
+ * Buffers are timestamped with the pipeline's running time; each carries the
+ * time its picture arrived from QEMU (CLOCK_REALTIME) as a
+ * #GstReferenceTimestampMeta with caps `timestamp/x-unix`, like vsocksrc's
+ * capture time.
  *
  * When the socket is missing or QEMU goes away, a warning goes to the bus,
  * the last frame (or a black 640x480 frame before the first) keeps being
@@ -79,6 +85,8 @@ GST_DEBUG_CATEGORY_STATIC (gst_qemu_display_src_debug);
 
 #define DEFAULT_FPS_N 30
 #define DEFAULT_FPS_D 1
+#define DEFAULT_NEW_ONLY FALSE
+#define DEFAULT_KEEPALIVE_MS 1000
 #define BLACK_WIDTH 640
 #define BLACK_HEIGHT 480
 #define RETRY_MIN_MS 100
@@ -91,6 +99,8 @@ enum {
   PROP_BACKEND,
   PROP_SOCKET,
   PROP_FRAMERATE,
+  PROP_NEW_ONLY,
+  PROP_KEEPALIVE,
   PROP_STATS,
 };
 
@@ -192,6 +202,8 @@ publish_frame (GstQemuDisplaySrc *self, const guint8 *fb, guint width,
   self->frame = buf;
   self->frame_width = width;
   self->frame_height = height;
+  self->frame_seq++;
+  g_cond_broadcast (&self->frame_cond);
   g_mutex_unlock (&self->frame_lock);
   if (old)
     gst_buffer_unref (old);
@@ -941,7 +953,7 @@ gst_qemu_display_src_start (GstBaseSrc *bsrc)
 
   GST_OBJECT_LOCK (self);
   have_path = self->socket_path != NULL && self->socket_path[0] != '\0';
-  self->frames_pushed = self->updates = self->connections = 0;
+  self->frames_pushed = self->repeats = self->updates = self->connections = 0;
   self->disconnects = self->caps_changes = 0;
   self->connected = FALSE;
   self->flushing = FALSE;
@@ -954,7 +966,14 @@ gst_qemu_display_src_start (GstBaseSrc *bsrc)
     return FALSE;
   }
   self->next_time = GST_CLOCK_TIME_NONE;
+  self->pushed_seq = 0;
+  self->last_push_us = 0;
   self->caps_width = self->caps_height = 0;
+  g_mutex_lock (&self->frame_lock);
+  self->frame_seq = 0;
+  self->repeat_wanted = FALSE;
+  self->frame_flushing = FALSE;
+  g_mutex_unlock (&self->frame_lock);
   self->poll = gst_poll_new (TRUE);
   if (self->poll == NULL) {
     GST_ELEMENT_ERROR (self, RESOURCE, FAILED,
@@ -1006,6 +1025,10 @@ gst_qemu_display_src_unlock (GstBaseSrc *bsrc)
   if (self->clock_id)
     gst_clock_id_unschedule (self->clock_id);
   GST_OBJECT_UNLOCK (self);
+  g_mutex_lock (&self->frame_lock);
+  self->frame_flushing = TRUE;
+  g_cond_broadcast (&self->frame_cond);
+  g_mutex_unlock (&self->frame_lock);
   return TRUE;
 }
 
@@ -1017,6 +1040,9 @@ gst_qemu_display_src_unlock_stop (GstBaseSrc *bsrc)
   GST_OBJECT_LOCK (self);
   self->flushing = FALSE;
   GST_OBJECT_UNLOCK (self);
+  g_mutex_lock (&self->frame_lock);
+  self->frame_flushing = FALSE;
+  g_mutex_unlock (&self->frame_lock);
   return TRUE;
 }
 
@@ -1120,37 +1146,101 @@ wait_until (GstQemuDisplaySrc *self, GstClock *clock, GstClockTime t)
   return ret != GST_CLOCK_UNSCHEDULED;
 }
 
+/* new-pictures-only: waits until QEMU published a picture not pushed yet,
+ * a viewer asked for one (force-key-unit), or keepalive_ms passed since
+ * the last push (0: never). TRUE with *repeat set when the push repeats
+ * the last picture; FALSE when flushing. The first call returns at once. */
+static gboolean
+wait_for_picture (GstQemuDisplaySrc *self, guint keepalive_ms, gboolean *repeat)
+{
+  gint64 deadline = self->last_push_us + (gint64)keepalive_ms * 1000;
+  gboolean ok;
+
+  g_mutex_lock (&self->frame_lock);
+  while (!self->frame_flushing && self->frame_seq == self->pushed_seq
+         && !self->repeat_wanted && self->last_push_us != 0) {
+    if (keepalive_ms == 0)
+      g_cond_wait (&self->frame_cond, &self->frame_lock);
+    else if (!g_cond_wait_until (&self->frame_cond, &self->frame_lock,
+                                 deadline))
+      break;
+  }
+  ok = !self->frame_flushing;
+  *repeat = self->frame_seq == self->pushed_seq && self->last_push_us != 0;
+  self->repeat_wanted = FALSE;
+  g_mutex_unlock (&self->frame_lock);
+  return ok;
+}
+
+/* Running time now, or GST_CLOCK_TIME_NONE without a clock. */
+static GstClockTime
+running_time_now (GstQemuDisplaySrc *self, GstClock *clock)
+{
+  GstClockTime now, base;
+
+  if (clock == NULL)
+    return GST_CLOCK_TIME_NONE;
+  now = gst_clock_get_time (clock);
+  base = gst_element_get_base_time (GST_ELEMENT (self));
+  return now > base ? now - base : 0;
+}
+
+/* Waits for the time of the next push and sets self->next_time to the
+ * buffer's timestamp. Steady: one frame duration after the last one (from
+ * now when more than a frame late). New pictures only: no sooner than one
+ * frame duration after the last push (the framerate caps the rate), then
+ * until wait_for_picture() returns, stamped with the time it returned.
+ * FALSE when flushing. */
+static gboolean
+wait_for_push (GstQemuDisplaySrc *self, GstClockTime dur, gboolean new_only,
+               guint keepalive_ms, gboolean *repeat)
+{
+  GstClock *clock = gst_element_get_clock (GST_ELEMENT (self));
+  GstClockTime rt = running_time_now (self, clock);
+  gboolean ok = TRUE;
+
+  *repeat = FALSE;
+  if (clock == NULL) {
+    if (self->next_time == GST_CLOCK_TIME_NONE)
+      self->next_time = 0;
+    return new_only ? wait_for_picture (self, keepalive_ms, repeat) : TRUE;
+  }
+  if (self->next_time == GST_CLOCK_TIME_NONE
+      || (!new_only && self->next_time + dur < rt))
+    self->next_time = rt;
+  if (self->next_time > rt)
+    ok = wait_until (self, clock, self->next_time);
+  if (ok && new_only) {
+    ok = wait_for_picture (self, keepalive_ms, repeat);
+    self->next_time = MAX (self->next_time, running_time_now (self, clock));
+  }
+  gst_object_unref (clock);
+  return ok;
+}
+
 static GstFlowReturn
 gst_qemu_display_src_create (GstPushSrc *psrc, GstBuffer **outbuf)
 {
   GstQemuDisplaySrc *self = GST_QEMU_DISPLAY_SRC (psrc);
   GstClockTime dur = frame_duration (self);
-  GstClock *clock = gst_element_get_clock (GST_ELEMENT (self));
   GstBuffer *frame, *buf;
-  guint w, h;
+  gboolean new_only, repeat;
+  guint keepalive_ms, w, h;
 
-  if (clock) {
-    GstClockTime now = gst_clock_get_time (clock);
-    GstClockTime base = gst_element_get_base_time (GST_ELEMENT (self));
-    GstClockTime rt = now > base ? now - base : 0;
-
-    /* the first frame, or more than a frame late: start from now */
-    if (self->next_time == GST_CLOCK_TIME_NONE || self->next_time + dur < rt)
-      self->next_time = rt;
-    if (!wait_until (self, clock, self->next_time)) {
-      gst_object_unref (clock);
-      return GST_FLOW_FLUSHING;
-    }
-    gst_object_unref (clock);
-  } else if (self->next_time == GST_CLOCK_TIME_NONE) {
-    self->next_time = 0;
-  }
+  GST_OBJECT_LOCK (self);
+  new_only = self->new_only;
+  keepalive_ms = self->keepalive_ms;
+  GST_OBJECT_UNLOCK (self);
+  if (!wait_for_push (self, dur, new_only, keepalive_ms, &repeat))
+    return GST_FLOW_FLUSHING;
 
   g_mutex_lock (&self->frame_lock);
   frame = self->frame ? gst_buffer_ref (self->frame) : NULL;
   w = self->frame_width;
   h = self->frame_height;
+  self->pushed_seq = self->frame_seq;
   g_mutex_unlock (&self->frame_lock);
+  self->last_push_us = g_get_monotonic_time ();
   if (frame == NULL) {
     if (self->black == NULL) {
       self->black = gst_buffer_new_allocate (
@@ -1179,9 +1269,30 @@ gst_qemu_display_src_create (GstPushSrc *psrc, GstBuffer **outbuf)
   self->next_time += dur;
   GST_OBJECT_LOCK (self);
   GST_BUFFER_OFFSET (buf) = self->frames_pushed++;
+  if (new_only && repeat)
+    self->repeats++;
   GST_OBJECT_UNLOCK (self);
   *outbuf = buf;
   return GST_FLOW_OK;
+}
+
+/* A viewer joined (wsh264sink asks upstream for a keyframe; vmstreamenc
+ * passes the request on): in new-pictures-only, push the last picture now
+ * so that the keyframe does not wait for the guest or the keepalive. */
+static gboolean
+gst_qemu_display_src_event (GstBaseSrc *bsrc, GstEvent *event)
+{
+  GstQemuDisplaySrc *self = GST_QEMU_DISPLAY_SRC (bsrc);
+
+  if (gst_video_event_is_force_key_unit (event)) {
+    GST_DEBUG_OBJECT (self, "a keyframe was asked for: pushing a picture");
+    g_mutex_lock (&self->frame_lock);
+    self->repeat_wanted = TRUE;
+    g_cond_broadcast (&self->frame_cond);
+    g_mutex_unlock (&self->frame_lock);
+    return TRUE;
+  }
+  return GST_BASE_SRC_CLASS (parent_class)->event (bsrc, event);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1205,6 +1316,12 @@ gst_qemu_display_src_set_property (GObject *object, guint prop_id,
     case PROP_FRAMERATE:
       self->fps_n = gst_value_get_fraction_numerator (value);
       self->fps_d = gst_value_get_fraction_denominator (value);
+      break;
+    case PROP_NEW_ONLY:
+      self->new_only = g_value_get_boolean (value);
+      break;
+    case PROP_KEEPALIVE:
+      self->keepalive_ms = g_value_get_uint (value);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -1230,16 +1347,23 @@ gst_qemu_display_src_get_property (GObject *object, guint prop_id,
     case PROP_FRAMERATE:
       gst_value_set_fraction (value, self->fps_n, self->fps_d);
       break;
+    case PROP_NEW_ONLY:
+      g_value_set_boolean (value, self->new_only);
+      break;
+    case PROP_KEEPALIVE:
+      g_value_set_uint (value, self->keepalive_ms);
+      break;
     case PROP_STATS:
       g_value_take_boxed (
-          value, gst_structure_new (
-                     "application/x-qemudisplaysrc-stats", "frames-pushed",
-                     G_TYPE_UINT64, self->frames_pushed, "updates-received",
-                     G_TYPE_UINT64, self->updates, "connections", G_TYPE_UINT64,
-                     self->connections, "disconnects", G_TYPE_UINT64,
-                     self->disconnects, "caps-changes", G_TYPE_UINT64,
-                     self->caps_changes, "connected", G_TYPE_BOOLEAN,
-                     self->connected, NULL));
+          value,
+          gst_structure_new (
+              "application/x-qemudisplaysrc-stats", "frames-pushed",
+              G_TYPE_UINT64, self->frames_pushed, "repeats", G_TYPE_UINT64,
+              self->repeats, "updates-received", G_TYPE_UINT64, self->updates,
+              "connections", G_TYPE_UINT64, self->connections, "disconnects",
+              G_TYPE_UINT64, self->disconnects, "caps-changes", G_TYPE_UINT64,
+              self->caps_changes, "connected", G_TYPE_BOOLEAN, self->connected,
+              NULL));
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -1255,6 +1379,7 @@ gst_qemu_display_src_finalize (GObject *object)
 
   g_free (self->socket_path);
   g_mutex_clear (&self->frame_lock);
+  g_cond_clear (&self->frame_cond);
   G_OBJECT_CLASS (parent_class)->finalize (object);
 }
 
@@ -1295,15 +1420,37 @@ gst_qemu_display_src_class_init (GstQemuDisplaySrcClass *klass)
       gst_param_spec_fraction (
           "framerate", "Frame rate",
           "Rate at which the last complete picture is pushed, whether QEMU "
-          "sent a change or not",
+          "sent a change or not; with new-pictures-only the highest rate",
           1, 1, 240, 1, DEFAULT_FPS_N, DEFAULT_FPS_D,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS
+              | GST_PARAM_MUTABLE_READY));
+  g_object_class_install_property (
+      gobject_class, PROP_NEW_ONLY,
+      g_param_spec_boolean (
+          "new-pictures-only", "New pictures only",
+          "Push a picture only when QEMU sent a change (at most framerate a "
+          "second, timestamped when pushed: a variable frame rate), when a "
+          "viewer asks for a keyframe (a force-key-unit event from "
+          "downstream), and every keepalive milliseconds while the screen is "
+          "still; FALSE: repeat the last picture at the framerate",
+          DEFAULT_NEW_ONLY,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS
+              | GST_PARAM_MUTABLE_READY));
+  g_object_class_install_property (
+      gobject_class, PROP_KEEPALIVE,
+      g_param_spec_uint (
+          "keepalive", "Keepalive (ms)",
+          "With new-pictures-only: repeat the last picture after this many "
+          "milliseconds without a change (0: never)",
+          0, G_MAXUINT, DEFAULT_KEEPALIVE_MS,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS
               | GST_PARAM_MUTABLE_READY));
   g_object_class_install_property (
       gobject_class, PROP_STATS,
       g_param_spec_boxed (
           "stats", "Statistics",
-          "Counters: frames-pushed, updates-received (complete pictures from "
+          "Counters: frames-pushed, repeats (new-pictures-only: pushes of an "
+          "unchanged picture), updates-received (complete pictures from "
           "QEMU), connections, disconnects, caps-changes, and connected",
           GST_TYPE_STRUCTURE, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
 
@@ -1322,6 +1469,7 @@ gst_qemu_display_src_class_init (GstQemuDisplaySrcClass *klass)
       = GST_DEBUG_FUNCPTR (gst_qemu_display_src_unlock_stop);
   bsrc_class->negotiate = GST_DEBUG_FUNCPTR (gst_qemu_display_src_negotiate);
   bsrc_class->query = GST_DEBUG_FUNCPTR (gst_qemu_display_src_query);
+  bsrc_class->event = GST_DEBUG_FUNCPTR (gst_qemu_display_src_event);
   psrc_class->create = GST_DEBUG_FUNCPTR (gst_qemu_display_src_create);
 
   GST_DEBUG_CATEGORY_INIT (gst_qemu_display_src_debug, "qemudisplaysrc", 0,
@@ -1333,7 +1481,10 @@ gst_qemu_display_src_init (GstQemuDisplaySrc *self)
 {
   self->fps_n = DEFAULT_FPS_N;
   self->fps_d = DEFAULT_FPS_D;
+  self->new_only = DEFAULT_NEW_ONLY;
+  self->keepalive_ms = DEFAULT_KEEPALIVE_MS;
   g_mutex_init (&self->frame_lock);
+  g_cond_init (&self->frame_cond);
   gst_base_src_set_live (GST_BASE_SRC (self), TRUE);
   gst_base_src_set_format (GST_BASE_SRC (self), GST_FORMAT_TIME);
 }

@@ -30,6 +30,8 @@ struct _GstQemuDisplaySrc {
   GstQemuDisplaySrcBackend backend;
   gchar *socket_path;
   gint fps_n, fps_d;
+  gboolean new_only;  /* new-pictures-only */
+  guint keepalive_ms; /* keepalive: repeat interval in new-pictures-only */
 
   /* the I/O thread: connects, speaks RFB, publishes whole frames */
   GThread *thread;
@@ -44,16 +46,26 @@ struct _GstQemuDisplaySrc {
   GMutex frame_lock;
   GstBuffer *frame; /* BGRx, frame_width x frame_height, with capture meta */
   guint frame_width, frame_height;
+  /* new-pictures-only: create() waits on frame_cond for a picture it has
+   * not pushed (frame_seq counts published pictures), a repeat request (a
+   * force-key-unit event from downstream: a viewer joined) or flushing */
+  GCond frame_cond;
+  guint64 frame_seq;
+  gboolean repeat_wanted;
+  gboolean frame_flushing;
 
   /* streaming thread */
   GstClockID clock_id; /* object lock */
   gboolean flushing;   /* object lock */
   GstClockTime next_time;
+  guint64 pushed_seq;  /* frame_seq of the picture pushed last */
+  gint64 last_push_us; /* monotonic time of the last push, 0 before */
   guint caps_width, caps_height;
   GstBuffer *black;
 
   /* stats (object lock) */
   guint64 frames_pushed;
+  guint64 repeats; /* new-pictures-only: keepalive and on-request repeats */
   guint64 updates;
   guint64 connections;
   guint64 disconnects;

@@ -203,8 +203,10 @@ update_done (RfbClient *c)
   c->resized = FALSE;
   c->events |= RFB_EVENT_UPDATE;
   c->updates++;
-  /* after a resize everything is new: ask for all of it */
-  rfb_write_update_request (c->out, !full, 0, 0, c->width, c->height);
+  /* the next incremental request went out with this update's header;
+   * after a resize everything is new: ask for all of it */
+  if (full)
+    rfb_write_update_request (c->out, FALSE, 0, 0, c->width, c->height);
   c->state = RFB_STATE_MESSAGE;
 }
 
@@ -396,6 +398,10 @@ rfb_client_feed (RfbClient *c, const guint8 *data, gsize len, gsize *consumed,
           case 0: /* FramebufferUpdate */
             if (!gst_byte_reader_skip (&r, 1) || !get_u16 (&r, &n))
               goto need_more;
+            /* pipelined: ask for the next update before reading this one,
+             * so that QEMU has a request pending at its next refresh
+             * instead of waiting a round trip after a large update */
+            rfb_write_update_request (c->out, TRUE, 0, 0, c->width, c->height);
             c->rects_left = n;
             if (n == 0)
               update_done (c);

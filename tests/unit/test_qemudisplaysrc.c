@@ -336,7 +336,10 @@ GST_START_TEST (test_frames_resize_reconnect)
   fail_unless (read_request (fd, 64, 48));
   send_frame (fd, c, 96, 40, TRUE);
   wait_for_frame (sink, c, 96, 40);
-  fail_if (read_request (fd, 96, 40)); /* full after a resize */
+  /* the pipelined request sent with the update's header, then a full
+   * one after the resize */
+  fail_unless (read_request (fd, 64, 48));
+  fail_if (read_request (fd, 96, 40));
 
   /* QEMU goes away: the last frame keeps coming, a warning says so */
   close (fd);
@@ -418,10 +421,16 @@ GST_START_TEST (test_update_rate)
       gst_sample_unref (s);
     }
   }
-  read_request (fd, 1280, 720); /* the last one was taken whole */
-  g_object_get (src, "stats", &st, NULL);
-  fail_unless (gst_structure_get_uint64 (st, "updates-received", &updates));
-  gst_structure_free (st);
+  /* the request after the last update went out with its header: wait
+   * until that update was taken whole too */
+  read_request (fd, 1280, 720);
+  end = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+  do {
+    g_object_get (src, "stats", &st, NULL);
+    fail_unless (gst_structure_get_uint64 (st, "updates-received", &updates));
+    gst_structure_free (st);
+  } while (updates < sent && g_get_monotonic_time () < end
+           && (g_usleep (1000), TRUE));
   g_print ("qemudisplaysrc: %.1f complete 1280x720 updates/s taken from a "
            "fake server, %u frames pushed in 2 s at framerate=30\n",
            updates / 2.0, pushed);
@@ -571,6 +580,169 @@ GST_START_TEST (test_no_socket_and_stop)
 
 GST_END_TEST;
 
+/* Pulls what arrives within ms milliseconds; returns how many buffers. */
+static guint
+count_pushed (GstAppSink *sink, gint ms)
+{
+  gint64 end = g_get_monotonic_time () + ms * 1000;
+  guint n = 0;
+  GstSample *s;
+
+  while (g_get_monotonic_time () < end)
+    if ((s = gst_app_sink_try_pull_sample (sink, 10 * GST_MSECOND))) {
+      n++;
+      gst_sample_unref (s);
+    }
+  return n;
+}
+
+static guint64
+stat_of (GstElement *p, const gchar *name)
+{
+  GstElement *src = gst_bin_get_by_name (GST_BIN (p), "src");
+  GstStructure *st;
+  guint64 v = 0;
+
+  g_object_get (src, "stats", &st, NULL);
+  fail_unless (gst_structure_get_uint64 (st, name, &v));
+  gst_structure_free (st);
+  gst_object_unref (src);
+  return v;
+}
+
+/* new-pictures-only: while the server sends nothing the element pushes
+ * only its keepalive repeats (here every 300 ms, not 30 a second), and a
+ * change from the server is pushed at once; timestamps grow. */
+GST_START_TEST (test_new_pictures_only)
+{
+  gchar *path = tmp_socket_path ();
+  GstAppSink *sink;
+  GstElement *p = make_pipeline (
+      path, "30/1 new-pictures-only=true keepalive=300", &sink);
+  guint8 *a = make_frame (64, 48, 1), *b = make_frame (64, 48, 2);
+  gint lfd = listen_unix (path), fd;
+  guint idle;
+  guint64 repeats;
+
+  g_object_set (sink, "max-buffers", 100, "drop", FALSE, NULL);
+  fail_unless (gst_element_set_state (p, GST_STATE_PLAYING)
+               != GST_STATE_CHANGE_FAILURE);
+  fd = accept_client (lfd);
+  server_handshake (fd, 64, 48);
+  fail_if (read_request (fd, 64, 48));
+  send_frame (fd, a, 64, 48, FALSE);
+  wait_for_frame (sink, a, 64, 48);
+  fail_unless (read_request (fd, 64, 48));
+
+  /* the server is silent for 1.5 s: keepalives only */
+  idle = count_pushed (sink, 1500);
+  repeats = stat_of (p, "repeats");
+  g_print ("qemudisplaysrc new-pictures-only: %u frames pushed in 1.5 s "
+           "without an update (keepalive 300 ms; steady would be 45)\n",
+           idle);
+  fail_unless (idle >= 2 && idle <= 8, "%u frames while idle", idle);
+  fail_unless (repeats >= 2, "%" G_GUINT64_FORMAT " repeats", repeats);
+
+  /* an update is pushed, the following silence pushes nothing new */
+  send_frame (fd, b, 64, 48, FALSE);
+  wait_for_frame (sink, b, 64, 48);
+  fail_unless_equals_int (stat_of (p, "updates-received"), 2);
+
+  fail_unless (gst_element_set_state (p, GST_STATE_NULL)
+               == GST_STATE_CHANGE_SUCCESS);
+  close (fd);
+  close (lfd);
+  unlink (path);
+  g_free (a);
+  g_free (b);
+  gst_object_unref (sink);
+  gst_object_unref (p);
+  g_free (path);
+}
+
+GST_END_TEST;
+
+/* Pulls until a keyframe (no DELTA_UNIT flag) arrives; FALSE after ms. */
+static gboolean
+wait_keyframe (GstAppSink *sink, gint ms)
+{
+  gint64 end = g_get_monotonic_time () + ms * 1000;
+
+  while (g_get_monotonic_time () < end) {
+    GstSample *s = gst_app_sink_try_pull_sample (sink, 10 * GST_MSECOND);
+    gboolean key;
+    if (s == NULL)
+      continue;
+    key = !GST_BUFFER_FLAG_IS_SET (gst_sample_get_buffer (s),
+                                   GST_BUFFER_FLAG_DELTA_UNIT);
+    gst_sample_unref (s);
+    if (key)
+      return TRUE;
+  }
+  return FALSE;
+}
+
+/* A viewer joining an idle new-pictures-only stream (wsh264sink sends a
+ * force-key-unit event upstream) gets a keyframe at once: vmstreamenc
+ * passes the request on and the source pushes the last picture for it,
+ * long before the keepalive (5 s here) would. */
+GST_START_TEST (test_keyframe_on_join_idle)
+{
+  gchar *path = tmp_socket_path ();
+  gchar *desc;
+  GstElement *p;
+  GstAppSink *sink;
+  guint8 *a = make_frame (64, 48, 1);
+  gint lfd, fd;
+
+  if (!gst_registry_check_feature_version (gst_registry_get (), "x264enc", 1, 0,
+                                           0)) {
+    g_print ("skipped: no x264enc\n");
+    g_free (path);
+    g_free (a);
+    return;
+  }
+  lfd = listen_unix (path);
+  desc = g_strdup_printf (
+      "qemudisplaysrc name=src socket=%s new-pictures-only=true "
+      "keepalive=5000 ! vmstreamenc encoder=x264 probe=false quality=26 "
+      "key-int-max=1000 ! appsink name=sink max-buffers=100 sync=false",
+      path);
+  p = gst_parse_launch (desc, NULL);
+  g_free (desc);
+  fail_unless (p != NULL);
+  sink = GST_APP_SINK (gst_bin_get_by_name (GST_BIN (p), "sink"));
+  fail_unless (gst_element_set_state (p, GST_STATE_PLAYING)
+               != GST_STATE_CHANGE_FAILURE);
+  fd = accept_client (lfd);
+  server_handshake (fd, 64, 48);
+  fail_if (read_request (fd, 64, 48));
+  send_frame (fd, a, 64, 48, FALSE);
+  fail_unless (wait_keyframe (sink, 5000), "no first keyframe");
+  /* idle now: drain what is left of the start */
+  count_pushed (sink, 300);
+
+  gst_element_send_event (GST_ELEMENT (sink),
+                          gst_video_event_new_upstream_force_key_unit (
+                              GST_CLOCK_TIME_NONE, TRUE, 1));
+  fail_unless (wait_keyframe (sink, 1500),
+               "no keyframe within 1.5 s of a viewer's request on an idle "
+               "stream");
+  fail_unless (stat_of (p, "repeats") >= 1);
+
+  fail_unless (gst_element_set_state (p, GST_STATE_NULL)
+               == GST_STATE_CHANGE_SUCCESS);
+  close (fd);
+  close (lfd);
+  unlink (path);
+  g_free (a);
+  gst_object_unref (sink);
+  gst_object_unref (p);
+  g_free (path);
+}
+
+GST_END_TEST;
+
 static Suite *
 qemudisplaysrc_suite (void)
 {
@@ -583,6 +755,8 @@ qemudisplaysrc_suite (void)
   tcase_add_test (tc, test_update_rate);
   tcase_add_test (tc, test_malformed_server);
   tcase_add_test (tc, test_no_socket_and_stop);
+  tcase_add_test (tc, test_new_pictures_only);
+  tcase_add_test (tc, test_keyframe_on_join_idle);
   return s;
 }
 

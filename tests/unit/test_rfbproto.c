@@ -260,10 +260,15 @@ GST_START_TEST (test_desktop_size)
     fail_unless_equals_int (c.fb[i], 0); /* black after the resize */
   for (int i = 0; i < 12; i++)
     fail_unless_equals_int (c.fb[3 * 4 * 4 + i], 0x10 + i);
-  /* after a resize the whole new frame is asked for, not incremental */
-  fail_unless_equals_int (c.out->len, 10);
+  /* the next (incremental, pipelined) request went out with the update's
+   * header, at the old size; after a resize the whole new frame is asked
+   * for, not incremental */
+  fail_unless_equals_int (c.out->len, 20);
   fail_unless (
-      memcmp (c.out->data, "\x03\x00\x00\x00\x00\x00\x00\x03\x00\x05", 10)
+      memcmp (c.out->data, "\x03\x01\x00\x00\x00\x00\x00\x04\x00\x02", 10)
+      == 0);
+  fail_unless (
+      memcmp (c.out->data + 10, "\x03\x00\x00\x00\x00\x00\x00\x03\x00\x05", 10)
       == 0);
 
   /* an update that only resizes leaves a blank framebuffer: not a
