@@ -9,12 +9,12 @@
  *
  *   e2e-launch [--stamp NAME] PIPELINE-DESCRIPTION...
  */
+#include "vmslaunch.h"
+
 #include <gst/gst.h>
-#include <glib-unix.h>
 #include <stdio.h>
 #include <string.h>
 
-static GMainLoop *loop;
 static GstElement *pipeline;
 static GstCaps *unix_ts_caps;
 static GstSegment segment;
@@ -61,46 +61,17 @@ on_buffer (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
   return GST_PAD_PROBE_OK;
 }
 
-static gboolean
-on_bus (GstBus *bus, GstMessage *msg, gpointer user_data)
+static void
+on_element (GstMessage *msg, gpointer user_data)
 {
-  switch (GST_MESSAGE_TYPE (msg)) {
-    case GST_MESSAGE_ELEMENT: {
-      const GstStructure *s = gst_message_get_structure (msg);
-      guint port;
-      if (s && gst_structure_has_name (s, "wsh264sink-listening")
-          && gst_structure_get_uint (s, "port", &port)) {
-        printf ("port %u\n", port);
-        fflush (stdout);
-      }
-      break;
-    }
-    case GST_MESSAGE_ERROR: {
-      GError *err = NULL;
-      gchar *dbg = NULL;
-      gst_message_parse_error (msg, &err, &dbg);
-      fprintf (stderr, "e2e-launch: error from %s: %s\n%s\n",
-               GST_OBJECT_NAME (msg->src), err->message, dbg ? dbg : "");
-      g_clear_error (&err);
-      g_free (dbg);
-      exit_code = 1;
-      g_main_loop_quit (loop);
-      break;
-    }
-    case GST_MESSAGE_EOS:
-      g_main_loop_quit (loop);
-      break;
-    default:
-      break;
-  }
-  return G_SOURCE_CONTINUE;
-}
+  const GstStructure *s = gst_message_get_structure (msg);
+  guint port;
 
-static gboolean
-on_signal (gpointer user_data)
-{
-  g_main_loop_quit (loop);
-  return G_SOURCE_CONTINUE;
+  if (s && gst_structure_has_name (s, "wsh264sink-listening")
+      && gst_structure_get_uint (s, "port", &port)) {
+    printf ("port %u\n", port);
+    fflush (stdout);
+  }
 }
 
 int
@@ -109,7 +80,6 @@ main (int argc, char **argv)
   const gchar *stamp = NULL;
   GError *err = NULL;
   gchar *desc;
-  GstBus *bus;
   int first = 1;
 
   gst_init (&argc, &argv);
@@ -143,23 +113,8 @@ main (int argc, char **argv)
     gst_object_unref (pad);
     gst_object_unref (e);
   }
-  loop = g_main_loop_new (NULL, FALSE);
-  bus = gst_element_get_bus (pipeline);
-  gst_bus_add_watch (bus, on_bus, NULL);
-  g_unix_signal_add (SIGINT, on_signal, NULL);
-  g_unix_signal_add (SIGTERM, on_signal, NULL);
-  if (gst_element_set_state (pipeline, GST_STATE_PLAYING)
-      == GST_STATE_CHANGE_FAILURE) {
-    fprintf (stderr, "e2e-launch: the pipeline did not start\n");
-    exit_code = 1;
-  } else {
-    g_main_loop_run (loop);
-  }
-  gst_element_set_state (pipeline, GST_STATE_NULL);
-  gst_bus_remove_watch (bus);
-  gst_object_unref (bus);
+  exit_code = vms_launch_run (pipeline, "e2e-launch", on_element, NULL);
   gst_object_unref (pipeline);
   gst_caps_unref (unix_ts_caps);
-  g_main_loop_unref (loop);
   return exit_code;
 }

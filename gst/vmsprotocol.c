@@ -143,6 +143,21 @@ vms_hello_write (guint8 out[VMS_HELLO_SIZE], const VmsHello *hello)
   put_u32 (out + 8, hello->caps_len);
 }
 
+/* The first VMS_MAGIC_LEN bytes of @data (at least that long) are
+ * @magic, else an error naming message @what and what it means (@hint,
+ * after the expected magic). */
+static gboolean
+check_magic (const guint8 *data, const gchar *magic, const gchar *what,
+             const gchar *hint, GError **error)
+{
+  if (memcmp (data, magic, VMS_MAGIC_LEN) == 0)
+    return TRUE;
+  g_set_error (error, VMS_PROTOCOL_ERROR, VMS_PROTOCOL_ERROR_BAD_MAGIC,
+               "bad %s magic %02x %02x %02x %02x (expected \"%s\")%s", what,
+               data[0], data[1], data[2], data[3], magic, hint);
+  return FALSE;
+}
+
 gboolean
 vms_hello_parse (const guint8 *data, gsize len, VmsHello *hello, GError **error)
 {
@@ -183,14 +198,9 @@ vms_welcome_parse (const guint8 *data, gsize len, VmsWelcome *welcome,
 {
   if (!check_len (len, VMS_WELCOME_SIZE, "WELCOME", error))
     return FALSE;
-  if (memcmp (data, VMS_WELCOME_MAGIC, VMS_MAGIC_LEN) != 0) {
-    g_set_error (
-        error, VMS_PROTOCOL_ERROR, VMS_PROTOCOL_ERROR_BAD_MAGIC,
-        "bad WELCOME magic %02x %02x %02x %02x (expected \"VMSA\"): the "
-        "listener is not a vmstream source",
-        data[0], data[1], data[2], data[3]);
+  if (!check_magic (data, VMS_WELCOME_MAGIC, "WELCOME",
+                    ": the listener is not a vmstream source", error))
     return FALSE;
-  }
   welcome->version = get_u16 (data + 4);
   welcome->status = get_u16 (data + 6);
   welcome->max_frame = get_u32 (data + 8);
@@ -231,13 +241,8 @@ vms_challenge_parse (const guint8 *data, gsize len, VmsChallenge *c,
 {
   if (!check_len (len, VMS_CHALLENGE_SIZE, "CHALLENGE", error))
     return FALSE;
-  if (memcmp (data, VMS_CHALLENGE_MAGIC, VMS_MAGIC_LEN) != 0) {
-    g_set_error (error, VMS_PROTOCOL_ERROR, VMS_PROTOCOL_ERROR_BAD_MAGIC,
-                 "bad CHALLENGE magic %02x %02x %02x %02x (expected "
-                 "\"VMSC\")",
-                 data[0], data[1], data[2], data[3]);
+  if (!check_magic (data, VMS_CHALLENGE_MAGIC, "CHALLENGE", "", error))
     return FALSE;
-  }
   c->version = get_u16 (data + 4);
   c->flags = get_u16 (data + 6);
   memcpy (c->nonce, data + 8, VMS_NONCE_LEN);
@@ -263,12 +268,8 @@ vms_auth_parse (const guint8 *data, gsize len, VmsAuth *a, GError **error)
 {
   if (!check_len (len, VMS_AUTH_SIZE, "AUTH", error))
     return FALSE;
-  if (memcmp (data, VMS_AUTH_MAGIC, VMS_MAGIC_LEN) != 0) {
-    g_set_error (error, VMS_PROTOCOL_ERROR, VMS_PROTOCOL_ERROR_BAD_MAGIC,
-                 "bad AUTH magic %02x %02x %02x %02x (expected \"VMSR\")",
-                 data[0], data[1], data[2], data[3]);
+  if (!check_magic (data, VMS_AUTH_MAGIC, "AUTH", "", error))
     return FALSE;
-  }
   a->version = get_u16 (data + 4);
   a->flags = get_u16 (data + 6);
   memcpy (a->mac, data + 8, VMS_MAC_LEN);

@@ -246,6 +246,248 @@ get_u32 (GstByteReader *r, guint32 *v)
   return TRUE;
 }
 
+/* The feed_* steps of rfb_client_feed, one a state: FALSE when the
+ * connection failed (c->state is RFB_STATE_FAILED, @error set); TRUE with
+ * *more when the state's message is not whole yet (nothing consumed). */
+static gboolean
+need_more (gboolean *more)
+{
+  *more = TRUE;
+  return TRUE;
+}
+
+/* The server's ProtocolVersion: RFB 3.8 or later, answered with 3.8. */
+static gboolean
+feed_version (RfbClient *c, GstByteReader *r, gboolean *more, GError **error)
+{
+  const guint8 *v;
+  guint major, minor;
+
+  if (!gst_byte_reader_get_data (r, RFB_VERSION_LEN, &v))
+    return need_more (more);
+  if (memcmp (v, "RFB ", 4) != 0 || v[7] != '.' || v[11] != '\n'
+      || !g_ascii_isdigit (v[4]) || !g_ascii_isdigit (v[5])
+      || !g_ascii_isdigit (v[6]) || !g_ascii_isdigit (v[8])
+      || !g_ascii_isdigit (v[9]) || !g_ascii_isdigit (v[10]))
+    return fail (c, error, RFB_ERROR_VERSION,
+                 "the peer is not a VNC (RFB) server: it did not "
+                 "start with \"RFB xxx.yyy\"");
+  major = (v[4] - '0') * 100 + (v[5] - '0') * 10 + (v[6] - '0');
+  minor = (v[8] - '0') * 100 + (v[9] - '0') * 10 + (v[10] - '0');
+  if (major != 3 || minor < 8)
+    return fail (c, error, RFB_ERROR_VERSION,
+                 "the VNC server speaks RFB %u.%u; qemudisplaysrc "
+                 "needs RFB 3.8",
+                 major, minor);
+  g_byte_array_append (c->out, (const guint8 *)"RFB 003.008\n",
+                       RFB_VERSION_LEN);
+  c->state = RFB_STATE_SECURITY_TYPES;
+  return TRUE;
+}
+
+/* The security types offered: None must be one (a refusal's reason is read). */
+static gboolean
+feed_security_types (RfbClient *c, GstByteReader *r, gboolean *more,
+                     GError **error)
+{
+  guint8 n, t;
+  const guint8 *types;
+  guint32 rlen;
+  const guint8 *reason;
+  gboolean none = FALSE;
+  GString *names;
+
+  if (!gst_byte_reader_get_uint8 (r, &n))
+    return need_more (more);
+  if (n == 0) {
+    if (!get_u32 (r, &rlen))
+      return need_more (more);
+    if (rlen > RFB_MAX_STRING)
+      return fail (c, error, RFB_ERROR_TOO_LARGE,
+                   "the VNC server refused the connection with a "
+                   "%u-byte reason",
+                   rlen);
+    if (!gst_byte_reader_get_data (r, rlen, &reason))
+      return need_more (more);
+    {
+      g_autofree gchar *s = server_string (reason, rlen);
+      return fail (c, error, RFB_ERROR_REFUSED,
+                   "the VNC server refused the connection: %s", s);
+    }
+  }
+  if (!gst_byte_reader_get_data (r, n, &types))
+    return need_more (more);
+  names = g_string_new (NULL);
+  for (guint i = 0; i < n; i++) {
+    t = types[i];
+    none |= t == RFB_SECURITY_NONE;
+    g_string_append_printf (names, "%s%u (%s)", i ? ", " : "", t,
+                            security_type_name (t));
+  }
+  if (!none) {
+    g_autofree gchar *s = g_string_free (names, FALSE);
+    return fail (c, error, RFB_ERROR_AUTH,
+                 "the VNC server requires authentication (it offers "
+                 "security types %s); qemudisplaysrc connects only "
+                 "without a password: start QEMU with -vnc "
+                 "unix:PATH and no password, tls-creds or sasl "
+                 "option (the socket's file mode protects it)",
+                 s);
+  }
+  g_string_free (names, TRUE);
+  put_u8 (c->out, RFB_SECURITY_NONE);
+  c->state = RFB_STATE_SECURITY_RESULT;
+  return TRUE;
+}
+
+/* SecurityResult: 0, else the server's reason; then ClientInit (shared). */
+static gboolean
+feed_security_result (RfbClient *c, GstByteReader *r, gboolean *more,
+                      GError **error)
+{
+  guint32 result, rlen;
+  const guint8 *reason;
+
+  if (!get_u32 (r, &result))
+    return need_more (more);
+  if (result != 0) {
+    if (!get_u32 (r, &rlen))
+      return need_more (more);
+    if (rlen > RFB_MAX_STRING)
+      return fail (c, error, RFB_ERROR_TOO_LARGE,
+                   "the VNC server refused the connection with a "
+                   "%u-byte reason",
+                   rlen);
+    if (!gst_byte_reader_get_data (r, rlen, &reason))
+      return need_more (more);
+    {
+      g_autofree gchar *s = server_string (reason, rlen);
+      return fail (c, error, RFB_ERROR_AUTH,
+                   "the VNC server refused the connection without "
+                   "authentication: %s",
+                   s);
+    }
+  }
+  put_u8 (c->out, 1); /* ClientInit: shared, keep other viewers */
+  c->state = RFB_STATE_SERVER_INIT;
+  return TRUE;
+}
+
+/* ServerInit: the size and name; then our pixel format, encodings and the first
+ * request. */
+static gboolean
+feed_server_init (RfbClient *c, GstByteReader *r, gboolean *more,
+                  GError **error)
+{
+  guint16 w, h;
+  guint32 nlen;
+  const guint8 *name;
+
+  if (!get_u16 (r, &w) || !get_u16 (r, &h)
+      || !gst_byte_reader_skip (r, 16) /* the server's format */
+      || !get_u32 (r, &nlen))
+    return need_more (more);
+  if (nlen > RFB_MAX_STRING)
+    return fail (c, error, RFB_ERROR_TOO_LARGE,
+                 "the VNC server sent a %u-byte desktop name", nlen);
+  if (!gst_byte_reader_get_data (r, nlen, &name))
+    return need_more (more);
+  if (!set_size (c, w, h, error))
+    return FALSE;
+  g_free (c->name);
+  c->name = server_string (name, nlen);
+  rfb_write_set_pixel_format (c->out);
+  rfb_write_set_encodings (c->out);
+  rfb_write_update_request (c->out, FALSE, 0, 0, w, h);
+  c->events |= RFB_EVENT_READY;
+  c->state = RFB_STATE_MESSAGE;
+  return TRUE;
+}
+
+/* A rectangle's header: raw inside the framebuffer, or DesktopSize. */
+static gboolean
+feed_rect_header (RfbClient *c, GstByteReader *r, gboolean *more,
+                  GError **error)
+{
+  guint16 x, y, w, h;
+  guint32 uenc;
+  gint32 enc;
+
+  if (!get_u16 (r, &x) || !get_u16 (r, &y) || !get_u16 (r, &w)
+      || !get_u16 (r, &h) || !get_u32 (r, &uenc))
+    return need_more (more);
+  enc = (gint32)uenc;
+  if (enc == RFB_ENCODING_RAW) {
+    /* guint arithmetic on 16-bit values: no overflow */
+    if ((guint)x + w > c->width || (guint)y + h > c->height)
+      return fail (c, error, RFB_ERROR_BAD_RECT,
+                   "the VNC server sent a %ux%u rectangle at %u,%u "
+                   "outside its %ux%u framebuffer",
+                   w, h, x, y, c->width, c->height);
+    c->rx = x;
+    c->ry = y;
+    c->rw = w;
+    c->rh = h;
+    c->row = 0;
+    if (w == 0 || h == 0)
+      rect_done (c);
+    else
+      c->state = RFB_STATE_RECT_ROWS;
+  } else if (enc == RFB_ENCODING_DESKTOP_SIZE) {
+    if (!set_size (c, w, h, error))
+      return FALSE;
+    c->events |= RFB_EVENT_RESIZED;
+    c->resized = TRUE;
+    rect_done (c);
+  } else {
+    return fail (c, error, RFB_ERROR_BAD_ENCODING,
+                 "the VNC server sent a rectangle in encoding %d, "
+                 "which was not asked for",
+                 enc);
+  }
+  return TRUE;
+}
+
+/* As many whole rows of the raw rectangle as there are, into the framebuffer.
+ */
+static gboolean
+feed_rect_rows (RfbClient *c, GstByteReader *r, gsize avail, gboolean *more,
+                GError **error)
+{
+  gsize row_bytes = (gsize)c->rw * RFB_BPP;
+  gsize stride = (gsize)c->width * RFB_BPP;
+  guint rows = MIN (avail / row_bytes, c->rh - c->row);
+  const guint8 *src;
+
+  if (rows == 0)
+    return need_more (more);
+  src = gst_byte_reader_get_data_unchecked (r, rows * row_bytes);
+  for (guint i = 0; i < rows; i++)
+    memcpy (c->fb + (c->ry + c->row + i) * stride + (gsize)c->rx * RFB_BPP,
+            src + i * row_bytes, row_bytes);
+  c->row += rows;
+  c->blank = FALSE;
+  if (c->row == c->rh)
+    rect_done (c);
+  return TRUE;
+}
+
+/* Bytes skipped (colour map entries, cut text), never buffered. */
+static gboolean
+feed_skip (RfbClient *c, GstByteReader *r, gsize avail, gboolean *more,
+           GError **error)
+{
+  gsize n = MIN ((guint64)avail, c->skip_left);
+
+  if (n == 0)
+    return need_more (more);
+  gst_byte_reader_skip_unchecked (r, n);
+  c->skip_left -= n;
+  if (c->skip_left == 0)
+    c->state = RFB_STATE_MESSAGE;
+  return TRUE;
+}
+
 gboolean
 rfb_client_feed (RfbClient *c, const guint8 *data, gsize len, gsize *consumed,
                  GError **error)
@@ -256,137 +498,22 @@ rfb_client_feed (RfbClient *c, const guint8 *data, gsize len, gsize *consumed,
   for (;;) {
     GstByteReader r;
     gsize avail = len - pos;
+    gboolean ok = TRUE, more = FALSE;
 
     gst_byte_reader_init (&r, data + pos, avail);
     switch (c->state) {
-      case RFB_STATE_VERSION: {
-        const guint8 *v;
-        guint major, minor;
-
-        if (!gst_byte_reader_get_data (&r, RFB_VERSION_LEN, &v))
-          goto need_more;
-        if (memcmp (v, "RFB ", 4) != 0 || v[7] != '.' || v[11] != '\n'
-            || !g_ascii_isdigit (v[4]) || !g_ascii_isdigit (v[5])
-            || !g_ascii_isdigit (v[6]) || !g_ascii_isdigit (v[8])
-            || !g_ascii_isdigit (v[9]) || !g_ascii_isdigit (v[10]))
-          return fail (c, error, RFB_ERROR_VERSION,
-                       "the peer is not a VNC (RFB) server: it did not "
-                       "start with \"RFB xxx.yyy\"");
-        major = (v[4] - '0') * 100 + (v[5] - '0') * 10 + (v[6] - '0');
-        minor = (v[8] - '0') * 100 + (v[9] - '0') * 10 + (v[10] - '0');
-        if (major != 3 || minor < 8)
-          return fail (c, error, RFB_ERROR_VERSION,
-                       "the VNC server speaks RFB %u.%u; qemudisplaysrc "
-                       "needs RFB 3.8",
-                       major, minor);
-        g_byte_array_append (c->out, (const guint8 *)"RFB 003.008\n",
-                             RFB_VERSION_LEN);
-        c->state = RFB_STATE_SECURITY_TYPES;
+      case RFB_STATE_VERSION:
+        ok = feed_version (c, &r, &more, error);
         break;
-      }
-      case RFB_STATE_SECURITY_TYPES: {
-        guint8 n, t;
-        const guint8 *types;
-        guint32 rlen;
-        const guint8 *reason;
-        gboolean none = FALSE;
-        GString *names;
-
-        if (!gst_byte_reader_get_uint8 (&r, &n))
-          goto need_more;
-        if (n == 0) {
-          if (!get_u32 (&r, &rlen))
-            goto need_more;
-          if (rlen > RFB_MAX_STRING)
-            return fail (c, error, RFB_ERROR_TOO_LARGE,
-                         "the VNC server refused the connection with a "
-                         "%u-byte reason",
-                         rlen);
-          if (!gst_byte_reader_get_data (&r, rlen, &reason))
-            goto need_more;
-          {
-            g_autofree gchar *s = server_string (reason, rlen);
-            return fail (c, error, RFB_ERROR_REFUSED,
-                         "the VNC server refused the connection: %s", s);
-          }
-        }
-        if (!gst_byte_reader_get_data (&r, n, &types))
-          goto need_more;
-        names = g_string_new (NULL);
-        for (guint i = 0; i < n; i++) {
-          t = types[i];
-          none |= t == RFB_SECURITY_NONE;
-          g_string_append_printf (names, "%s%u (%s)", i ? ", " : "", t,
-                                  security_type_name (t));
-        }
-        if (!none) {
-          g_autofree gchar *s = g_string_free (names, FALSE);
-          return fail (c, error, RFB_ERROR_AUTH,
-                       "the VNC server requires authentication (it offers "
-                       "security types %s); qemudisplaysrc connects only "
-                       "without a password: start QEMU with -vnc "
-                       "unix:PATH and no password, tls-creds or sasl "
-                       "option (the socket's file mode protects it)",
-                       s);
-        }
-        g_string_free (names, TRUE);
-        put_u8 (c->out, RFB_SECURITY_NONE);
-        c->state = RFB_STATE_SECURITY_RESULT;
+      case RFB_STATE_SECURITY_TYPES:
+        ok = feed_security_types (c, &r, &more, error);
         break;
-      }
-      case RFB_STATE_SECURITY_RESULT: {
-        guint32 result, rlen;
-        const guint8 *reason;
-
-        if (!get_u32 (&r, &result))
-          goto need_more;
-        if (result != 0) {
-          if (!get_u32 (&r, &rlen))
-            goto need_more;
-          if (rlen > RFB_MAX_STRING)
-            return fail (c, error, RFB_ERROR_TOO_LARGE,
-                         "the VNC server refused the connection with a "
-                         "%u-byte reason",
-                         rlen);
-          if (!gst_byte_reader_get_data (&r, rlen, &reason))
-            goto need_more;
-          {
-            g_autofree gchar *s = server_string (reason, rlen);
-            return fail (c, error, RFB_ERROR_AUTH,
-                         "the VNC server refused the connection without "
-                         "authentication: %s",
-                         s);
-          }
-        }
-        put_u8 (c->out, 1); /* ClientInit: shared, keep other viewers */
-        c->state = RFB_STATE_SERVER_INIT;
+      case RFB_STATE_SECURITY_RESULT:
+        ok = feed_security_result (c, &r, &more, error);
         break;
-      }
-      case RFB_STATE_SERVER_INIT: {
-        guint16 w, h;
-        guint32 nlen;
-        const guint8 *name;
-
-        if (!get_u16 (&r, &w) || !get_u16 (&r, &h)
-            || !gst_byte_reader_skip (&r, 16) /* the server's format */
-            || !get_u32 (&r, &nlen))
-          goto need_more;
-        if (nlen > RFB_MAX_STRING)
-          return fail (c, error, RFB_ERROR_TOO_LARGE,
-                       "the VNC server sent a %u-byte desktop name", nlen);
-        if (!gst_byte_reader_get_data (&r, nlen, &name))
-          goto need_more;
-        if (!set_size (c, w, h, error))
-          return FALSE;
-        g_free (c->name);
-        c->name = server_string (name, nlen);
-        rfb_write_set_pixel_format (c->out);
-        rfb_write_set_encodings (c->out);
-        rfb_write_update_request (c->out, FALSE, 0, 0, w, h);
-        c->events |= RFB_EVENT_READY;
-        c->state = RFB_STATE_MESSAGE;
+      case RFB_STATE_SERVER_INIT:
+        ok = feed_server_init (c, &r, &more, error);
         break;
-      }
       case RFB_STATE_MESSAGE: {
         guint8 type;
         guint16 n;
@@ -430,80 +557,24 @@ rfb_client_feed (RfbClient *c, const guint8 *data, gsize len, gsize *consumed,
         }
         break;
       }
-      case RFB_STATE_RECT_HEADER: {
-        guint16 x, y, w, h;
-        guint32 uenc;
-        gint32 enc;
-
-        if (!get_u16 (&r, &x) || !get_u16 (&r, &y) || !get_u16 (&r, &w)
-            || !get_u16 (&r, &h) || !get_u32 (&r, &uenc))
-          goto need_more;
-        enc = (gint32)uenc;
-        if (enc == RFB_ENCODING_RAW) {
-          /* guint arithmetic on 16-bit values: no overflow */
-          if ((guint)x + w > c->width || (guint)y + h > c->height)
-            return fail (c, error, RFB_ERROR_BAD_RECT,
-                         "the VNC server sent a %ux%u rectangle at %u,%u "
-                         "outside its %ux%u framebuffer",
-                         w, h, x, y, c->width, c->height);
-          c->rx = x;
-          c->ry = y;
-          c->rw = w;
-          c->rh = h;
-          c->row = 0;
-          if (w == 0 || h == 0)
-            rect_done (c);
-          else
-            c->state = RFB_STATE_RECT_ROWS;
-        } else if (enc == RFB_ENCODING_DESKTOP_SIZE) {
-          if (!set_size (c, w, h, error))
-            return FALSE;
-          c->events |= RFB_EVENT_RESIZED;
-          c->resized = TRUE;
-          rect_done (c);
-        } else {
-          return fail (c, error, RFB_ERROR_BAD_ENCODING,
-                       "the VNC server sent a rectangle in encoding %d, "
-                       "which was not asked for",
-                       enc);
-        }
+      case RFB_STATE_RECT_HEADER:
+        ok = feed_rect_header (c, &r, &more, error);
         break;
-      }
-      case RFB_STATE_RECT_ROWS: {
-        gsize row_bytes = (gsize)c->rw * RFB_BPP;
-        gsize stride = (gsize)c->width * RFB_BPP;
-        guint rows = MIN (avail / row_bytes, c->rh - c->row);
-        const guint8 *src;
-
-        if (rows == 0)
-          goto need_more;
-        src = gst_byte_reader_get_data_unchecked (&r, rows * row_bytes);
-        for (guint i = 0; i < rows; i++)
-          memcpy (c->fb + (c->ry + c->row + i) * stride
-                      + (gsize)c->rx * RFB_BPP,
-                  src + i * row_bytes, row_bytes);
-        c->row += rows;
-        c->blank = FALSE;
-        if (c->row == c->rh)
-          rect_done (c);
+      case RFB_STATE_RECT_ROWS:
+        ok = feed_rect_rows (c, &r, avail, &more, error);
         break;
-      }
-      case RFB_STATE_SKIP: {
-        gsize n = MIN ((guint64)avail, c->skip_left);
-
-        if (n == 0)
-          goto need_more;
-        gst_byte_reader_skip_unchecked (&r, n);
-        c->skip_left -= n;
-        if (c->skip_left == 0)
-          c->state = RFB_STATE_MESSAGE;
+      case RFB_STATE_SKIP:
+        ok = feed_skip (c, &r, avail, &more, error);
         break;
-      }
       case RFB_STATE_FAILED:
       default:
         return fail (c, error, RFB_ERROR_BAD_MESSAGE,
                      "the connection already failed");
     }
+    if (!ok)
+      return FALSE;
+    if (more)
+      goto need_more;
     pos += gst_byte_reader_get_pos (&r);
     *consumed = pos;
   }

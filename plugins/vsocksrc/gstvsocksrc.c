@@ -1635,31 +1635,30 @@ gst_vsock_src_stop (GstBaseSrc *bsrc)
   return TRUE;
 }
 
+/* unlock (@flushing) and unlock_stop: the streaming thread's poll and the
+ * back-channel's */
+static void
+gst_vsock_src_set_flushing (GstVsockSrc *self, gboolean flushing)
+{
+  if (self->poll)
+    gst_poll_set_flushing (self->poll, flushing);
+  g_mutex_lock (&self->conn_lock);
+  if (self->back_poll)
+    gst_poll_set_flushing (self->back_poll, flushing);
+  g_mutex_unlock (&self->conn_lock);
+}
+
 static gboolean
 gst_vsock_src_unlock (GstBaseSrc *bsrc)
 {
-  GstVsockSrc *self = GST_VSOCK_SRC (bsrc);
-
-  if (self->poll)
-    gst_poll_set_flushing (self->poll, TRUE);
-  g_mutex_lock (&self->conn_lock);
-  if (self->back_poll)
-    gst_poll_set_flushing (self->back_poll, TRUE);
-  g_mutex_unlock (&self->conn_lock);
+  gst_vsock_src_set_flushing (GST_VSOCK_SRC (bsrc), TRUE);
   return TRUE;
 }
 
 static gboolean
 gst_vsock_src_unlock_stop (GstBaseSrc *bsrc)
 {
-  GstVsockSrc *self = GST_VSOCK_SRC (bsrc);
-
-  if (self->poll)
-    gst_poll_set_flushing (self->poll, FALSE);
-  g_mutex_lock (&self->conn_lock);
-  if (self->back_poll)
-    gst_poll_set_flushing (self->back_poll, FALSE);
-  g_mutex_unlock (&self->conn_lock);
+  gst_vsock_src_set_flushing (GST_VSOCK_SRC (bsrc), FALSE);
   return TRUE;
 }
 

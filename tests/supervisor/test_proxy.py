@@ -157,12 +157,9 @@ def case_tls():
     cert, key = make_cert(os.path.join(TMP, "tls"))
     display = ts.start_xvfb()
     rec = ts.XRecorder(display)
-    src = ("ximagesrc display-name=${DISPLAY} use-damage=false ! "
-           "video/x-raw,framerate=${FRAMERATE}/1 ! videoconvert ! videoscale ! "
-           "video/x-raw,format=I420,width=${WIDTH},height=${HEIGHT}")
     sup = ts.Supervisor(templates=os.path.join(SOURCE, "pipelines"),
                         args=["--public-names", NAME],
-                        env={"HELIX_DISPLAY": display, "HELIX_VAR_SOURCE": src,
+                        env={"HELIX_DISPLAY": display, "HELIX_VAR_SOURCE": ts.XVFB_SOURCE,
                              "HELIX_ENCODER": "x264", "HELIX_TOKEN": "adm1n",
                              "HELIX_TLS_CERT": cert, "HELIX_TLS_KEY": key})
     st, s = ts.demo_session(sup, width=320, height=240)

@@ -244,6 +244,14 @@ def no_asan_reports(sup):
                  "no sanitizer report from the supervisor or its sessions")
 
 
+# The demo template's SOURCE for a start_xvfb() display: its screen, scaled
+# to the session's size (a stream smaller than the screen scales pointer
+# coordinates).
+XVFB_SOURCE = ("ximagesrc display-name=${DISPLAY} use-damage=false ! "
+               "video/x-raw,framerate=${FRAMERATE}/1 ! videoconvert ! videoscale ! "
+               "video/x-raw,format=I420,width=${WIDTH},height=${HEIGHT}")
+
+
 def start_xvfb(size="640x480"):
     """Starts a private Xvfb on the first free display number from 91; its
     screen is @size, the largest RandR can make it later."""
@@ -1254,11 +1262,8 @@ def case_kill9():
 def case_e2e():
     display = start_xvfb()
     rec = XRecorder(display)
-    src = ("ximagesrc display-name=${DISPLAY} use-damage=false ! "
-           "video/x-raw,framerate=${FRAMERATE}/1 ! videoconvert ! videoscale ! "
-           "video/x-raw,format=I420,width=${WIDTH},height=${HEIGHT}")
     sup = Supervisor(templates=os.path.join(SOURCE, "pipelines"),
-                     env={"HELIX_DISPLAY": display, "HELIX_VAR_SOURCE": src,
+                     env={"HELIX_DISPLAY": display, "HELIX_VAR_SOURCE": XVFB_SOURCE,
                           "HELIX_ENCODER": "x264"})
     # the stream is 320x240 of a 640x480 screen: coordinates scale by 2
     st, s = demo_session(sup)
@@ -1601,11 +1606,8 @@ def case_browser():
     need_browser()
     display = start_xvfb()
     rec = XRecorder(display)
-    src = ("ximagesrc display-name=${DISPLAY} use-damage=false ! "
-           "video/x-raw,framerate=${FRAMERATE}/1 ! videoconvert ! videoscale ! "
-           "video/x-raw,format=I420,width=${WIDTH},height=${HEIGHT}")
     sup = Supervisor(templates=os.path.join(SOURCE, "pipelines"),
-                     env={"HELIX_DISPLAY": display, "HELIX_VAR_SOURCE": src,
+                     env={"HELIX_DISPLAY": display, "HELIX_VAR_SOURCE": XVFB_SOURCE,
                           "HELIX_ENCODER": "x264", "HELIX_TOKEN": "tok3n"})
     st, s = demo_session(sup)
     check(st == 201 and s["state"] == "running", "API create: running (%s)" % st)
@@ -1664,11 +1666,8 @@ def case_browser_resize():
     need_browser()
     display = start_xvfb("1024x768")
     rec = XRecorder(display)
-    src = ("ximagesrc display-name=${DISPLAY} use-damage=false ! "
-           "video/x-raw,framerate=${FRAMERATE}/1 ! videoconvert ! videoscale ! "
-           "video/x-raw,format=I420,width=${WIDTH},height=${HEIGHT}")
     sup = Supervisor(templates=os.path.join(SOURCE, "pipelines"),
-                     env={"HELIX_DISPLAY": display, "HELIX_VAR_SOURCE": src,
+                     env={"HELIX_DISPLAY": display, "HELIX_VAR_SOURCE": XVFB_SOURCE,
                           "HELIX_ENCODER": "x264"})
     st, s = demo_session(sup, width=320, height=240, fps=15)
     check(st == 201 and s["state"] == "running", "API create: running (%s)" % st)
