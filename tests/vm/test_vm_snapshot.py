@@ -59,6 +59,13 @@ class Session:
         self.host.stop()
 
 
+def streaming(s, n):
+    """@n decoded frames; a refused secret fails at once instead of timing out."""
+    t.check(not any("authentication failed" in w for w in s.host.warnings),
+            "session %s: its host refused the guest's secret: %s" % (s.name, s.host.warnings[-1:]))
+    return s.host.decoded >= n or not s.vm.alive()
+
+
 def bases(base_dir):
     return sorted(d for d in os.listdir(base_dir) if not d.startswith("."))
 
@@ -77,7 +84,7 @@ def main():
         a = Session(workdir, base_dir, "a", "a" * 64, "a" * 64)
         sessions.append(a)
         a.start()
-        t.wait_until(lambda: a.host.decoded >= 30 or not a.vm.alive(), 2 * t.BOOT_TIMEOUT,
+        t.wait_until(lambda: streaming(a, 30), 2 * t.BOOT_TIMEOUT,
                      "30 decoded frames from session A", a.host)
         t.check(a.vm.alive(), "A's QEMU exited (status %s)" % a.vm.proc.returncode)
         t.check("building the snapshot base" in a.log_text(), "A built no base")
@@ -93,7 +100,7 @@ def main():
         sessions.append(b)
         b.start()
         a_before = a.host.decoded
-        t.wait_until(lambda: b.host.decoded >= 30 or not b.vm.alive(), t.BOOT_TIMEOUT,
+        t.wait_until(lambda: streaming(b, 30), t.BOOT_TIMEOUT,
                      "30 decoded frames from session B", b.host)
         t.check(b.vm.alive(), "B's QEMU exited (status %s)" % b.vm.proc.returncode)
         t.check("restoring the snapshot base" in b.log_text(), "B did not restore the base")
