@@ -21,7 +21,9 @@
 #endif
 
 /* vm/vmstream-vm execs QEMU (so the pid we watch is QEMU's), after
- * building the ${VM_VARIANT} image on first use. The guest runs
+ * building the ${VM_VARIANT} image on first use; with ${SNAPSHOT_ARGS}
+ * (--snapshot, HELIX_VM_SNAPSHOT=on) it restores a saved base of the guest,
+ * booting it as that base first when there is none. The guest runs
  * ${GUEST_PIPELINE} (a guest template) with this project's plugins from
  * ${GUEST_PLUGINS}, at the session's size and rate. */
 #define DEFAULT_QEMU_COMMAND                                                   \
@@ -30,7 +32,7 @@
   "--qmp ${QMP_SOCKET} --stream-socket ${RUN_DIR}/stream.sock "                \
   "--port ${VSOCK_PORT} --pipeline ${GUEST_PIPELINE} "                         \
   "--plugins ${GUEST_PLUGINS} --set WIDTH=${WIDTH} --set HEIGHT=${HEIGHT} "    \
-  "--set FRAMERATE=${FPS} ${CAPTURE_ARGS}"
+  "--set FRAMERATE=${FPS} ${CAPTURE_ARGS} ${SNAPSHOT_ARGS}"
 
 /* Settings from the environment: each NAME is read as VMSTREAM_NAME, else
  * HELIX_NAME (vms_setting_env); callers name it by its HELIX_ form, the one
@@ -155,6 +157,12 @@ option_context_new (VmsConfig *cfg, GStrv *var_args, gboolean *print_config)
       "command; its image is built on first use "
       "[HELIX_VM_VARIANT, default desktop]",
       "VARIANT" },
+    { "vm-snapshot", 0, 0, G_OPTION_ARG_STRING, &cfg->vm_snapshot,
+      "on: sessions start from a saved snapshot of the guest in seconds "
+      "(the first one boots it once and saves it; ${SNAPSHOT_ARGS} is "
+      "--snapshot), off: every session boots its guest "
+      "[HELIX_VM_SNAPSHOT, default on]",
+      "on|off" },
     { "qemu-command", 0, 0, G_OPTION_ARG_STRING, &cfg->qemu_command,
       "command that runs one session's QEMU in the foreground, with "
       "${VARIABLES} [HELIX_QEMU_COMMAND, default: vm/vmstream-vm run ...]",
@@ -275,7 +283,9 @@ option_context_new (VmsConfig *cfg, GStrv *var_args, gboolean *print_config)
       "ENCODER_MODE CAPTURE VNC_SOCKET CAPTURE_ARGS WS_SOCKET RTSP_PORT "
       "RTSP_ADDRESS RTSP_HANDOFF_SOCKET RTSP_USER RTSP_PASSWORD_FILE "
       "VSOCK_PORT "
-      "VSOCK_URI DISPLAY TOKEN WS_TOKEN RUN_DIR VM_DIR VM_VARIANT VM_CPUS "
+      "VSOCK_URI DISPLAY TOKEN WS_TOKEN RUN_DIR VM_DIR VM_VARIANT "
+      "SNAPSHOT_ARGS "
+      "VM_CPUS "
       "VM_MEMORY "
       "QMP_SOCKET, GUEST_PIPELINE and GUEST_PLUGINS (QEMU command), plus "
       "--var ones and the template's #:NAME= defaults.\n"
@@ -305,6 +315,7 @@ config_defaults (VmsConfig *cfg, const gchar *argv0)
   STR_DEFAULT (vm_memory, "HELIX_VM_MEMORY", "2048");
   STR_DEFAULT (vm_dir, "HELIX_VM_DIR", VMS_VM_DIR);
   STR_DEFAULT (vm_variant, "HELIX_VM_VARIANT", "desktop");
+  STR_DEFAULT (vm_snapshot, "HELIX_VM_SNAPSHOT", "on");
   STR_DEFAULT (qemu_command, "HELIX_QEMU_COMMAND", DEFAULT_QEMU_COMMAND);
   STR_DEFAULT (listen, "HELIX_LISTEN", "127.0.0.1:8080");
   STR_DEFAULT (token, "HELIX_TOKEN", "");
@@ -410,6 +421,17 @@ config_vars (VmsConfig *cfg, gchar **var_args)
   }
   g_hash_table_insert (cfg->extra_vars, g_strdup ("VM_VARIANT"),
                        g_strdup (cfg->vm_variant));
+  if (!g_strv_contains ((const gchar *[]){ "on", "off", NULL },
+                        cfg->vm_snapshot)) {
+    g_printerr ("vmstream-supervisor: HELIX_VM_SNAPSHOT (--vm-snapshot) must "
+                "be on (sessions restore a saved guest) or off (each "
+                "session boots its guest), not \"%s\"\n",
+                cfg->vm_snapshot);
+    return FALSE;
+  }
+  g_hash_table_insert (
+      cfg->extra_vars, g_strdup ("SNAPSHOT_ARGS"),
+      g_strdup (g_str_equal (cfg->vm_snapshot, "on") ? "--snapshot" : ""));
   /* the desktop's screen comes from PipeWire; vm/vmstream-vm adds the
    * PIPEWIRE_SOURCE_ARGS of its ScreenCast node */
   if (!g_hash_table_contains (cfg->extra_vars, "GUEST_PIPELINE"))
@@ -523,7 +545,7 @@ vms_config_print (const VmsConfig *cfg)
   g_print ("templates=%s\nvm-backend=%s\nencoder-mode=%s\ncapture=%s\n"
            "encoder=%s\n"
            "vsock-port=%d\nvsock-uri=%s\nvm-cpus=%d\nvm-memory=%s\n"
-           "vm-dir=%s\nvm-variant=%s\nqemu-command=%s\n"
+           "vm-dir=%s\nvm-variant=%s\nvm-snapshot=%s\nqemu-command=%s\n"
            "listen=%s\ntoken=%s\nrtsp-port=%d\n"
            "display=%s\ndefault-template=%s\nsession-bin=%s\n"
            "runtime-dir=%s\nmax-sessions=%d\npublic-names=%s\n"
@@ -531,11 +553,12 @@ vms_config_print (const VmsConfig *cfg)
            cfg->templates_dir, cfg->vm_backend, cfg->encoder_mode, cfg->capture,
            cfg->encoder, cfg->vsock_port,
            cfg->vsock_uri ? cfg->vsock_uri : "(template default)", cfg->vm_cpus,
-           cfg->vm_memory, cfg->vm_dir, cfg->vm_variant, cfg->qemu_command,
-           cfg->listen, *cfg->token ? "(set)" : "(generated at start)",
-           cfg->rtsp_port, cfg->display, cfg->default_template,
-           cfg->session_bin, cfg->runtime_dir, cfg->max_sessions,
-           cfg->public_names_list, cfg->allowed_origins_list,
+           cfg->vm_memory, cfg->vm_dir, cfg->vm_variant, cfg->vm_snapshot,
+           cfg->qemu_command, cfg->listen,
+           *cfg->token ? "(set)" : "(generated at start)", cfg->rtsp_port,
+           cfg->display, cfg->default_template, cfg->session_bin,
+           cfg->runtime_dir, cfg->max_sessions, cfg->public_names_list,
+           cfg->allowed_origins_list,
            *cfg->tls_cert_file    ? cfg->tls_cert_file
            : cfg->listen_loopback ? "(none: plain HTTP on loopback)"
                                   : "(self-signed, made at start)",
@@ -561,6 +584,7 @@ vms_config_clear (VmsConfig *cfg)
   g_free (cfg->vm_memory);
   g_free (cfg->vm_dir);
   g_free (cfg->vm_variant);
+  g_free (cfg->vm_snapshot);
   g_free (cfg->qemu_command);
   g_free (cfg->listen);
   g_free (cfg->listen_host);

@@ -39,7 +39,8 @@ typedef struct {
   gchar *session_bin;
   gchar *qemu_command;
   gchar *vm_dir;
-  gchar *vm_variant; /* desktop | test: the guest image vm/vmstream-vm boots */
+  gchar *vm_variant;  /* desktop | test: the guest image vm/vmstream-vm boots */
+  gchar *vm_snapshot; /* on | off: sessions restore a saved base guest */
   gchar *vsock_uri;
   gchar *runtime_dir;
   gint powerdown_timeout;

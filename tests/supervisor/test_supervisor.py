@@ -536,7 +536,8 @@ def case_auth():
         "HELIX_VM_BACKEND", "HELIX_ENCODER_MODE", "HELIX_CAPTURE", "HELIX_ENCODER", "HELIX_VSOCK_PORT",
         "HELIX_VM_CPUS", "HELIX_VM_MEMORY", "HELIX_LISTEN", "HELIX_TOKEN",
         "HELIX_MAX_SESSIONS", "VMSTREAM_PUBLIC_NAMES", "HELIX_PUBLIC_NAMES",
-        "VMSTREAM_ALLOWED_ORIGINS", "HELIX_ALLOWED_ORIGINS", "HELIX_VM_VARIANT")),
+        "VMSTREAM_ALLOWED_ORIGINS", "HELIX_ALLOWED_ORIGINS", "HELIX_VM_VARIANT",
+        "HELIX_VM_SNAPSHOT")),
         "--help documents every HELIX_* variable")
     r = subprocess.run([SUP, "--print-config"], capture_output=True, text=True,
                        env=dict(os.environ, HELIX_VM_BACKEND="qemu", HELIX_VSOCK_PORT="6000"),
@@ -565,8 +566,8 @@ def case_auth():
     r = subprocess.run([SUP, "--vm-backend", "vmware"], capture_output=True, text=True, timeout=20)
     check(r.returncode == 2 and "qemu, utm or none" in r.stderr, "a bad backend is refused")
     # issue 14: the qemu backend boots the desktop guest unless told otherwise
-    r = subprocess.run([SUP, "--print-config", "--vm-backend", "qemu"], capture_output=True,
-                       text=True, timeout=20, env=dict(os.environ, HELIX_TEMPLATES_DIR="/p"))
+    r = r0 = subprocess.run([SUP, "--print-config", "--vm-backend", "qemu"], capture_output=True,
+                            text=True, timeout=20, env=dict(os.environ, HELIX_TEMPLATES_DIR="/p"))
     check(r.returncode == 0 and "vm-variant=desktop" in r.stdout and "var.VM_VARIANT=desktop" in r.stdout
           and "var.GUEST_PIPELINE=/p/guest-pipewire.txt" in r.stdout
           and "--variant ${VM_VARIANT} --build-missing" in r.stdout,
@@ -581,6 +582,19 @@ def case_auth():
                        text=True, timeout=20)
     check(r.returncode == 2 and "must be desktop" in r.stderr and '"kde"' in r.stderr,
           "a bad variant is refused with a sentence (%s)" % r.stderr.strip())
+    # issue 14 item 3: sessions restore a snapshot base unless told not to
+    check("vm-snapshot=on" in r0.stdout and "var.SNAPSHOT_ARGS=--snapshot" in r0.stdout
+          and "${SNAPSHOT_ARGS}" in r0.stdout,
+          "default: --snapshot in the default QEMU command (%r)" % r0.stdout[-400:])
+    r = subprocess.run([SUP, "--print-config", "--vm-backend", "qemu"], capture_output=True,
+                       text=True, timeout=20, env=dict(os.environ, VMSTREAM_VM_SNAPSHOT="off"))
+    check(r.returncode == 0 and "vm-snapshot=off" in r.stdout
+          and "var.SNAPSHOT_ARGS=\n" in r.stdout,
+          "VMSTREAM_VM_SNAPSHOT=off: every session boots (%r)" % r.stdout[-400:])
+    r = subprocess.run([SUP, "--print-config", "--vm-snapshot", "yes"], capture_output=True,
+                       text=True, timeout=20)
+    check(r.returncode == 2 and "must be on" in r.stderr and '"yes"' in r.stderr,
+          "a bad snapshot setting is refused with a sentence (%s)" % r.stderr.strip())
 
     sup = Supervisor(env={"HELIX_TOKEN": "s3cret"})
     st, _ = sup.http("GET", "/healthz", token="")

@@ -69,21 +69,23 @@ def ensure_image(variant="test"):
 class Host:
     """The host pipeline, a WebSocket client of its wsh264sink, and counters."""
 
-    def __init__(self, sock_path):
+    def __init__(self, sock_path, secret_file=None):
+        secret = " secret-file=%s" % secret_file if secret_file else ""
         desc = (
-            "vsocksrc name=src uri=unix://%s ! queue ! videoconvert ! "
+            "vsocksrc name=src uri=unix://%s%s ! queue ! videoconvert ! "
             "video/x-raw,format=I420 ! "
             "x264enc tune=zerolatency speed-preset=ultrafast key-int-max=30 ! "
             "h264parse ! video/x-h264,stream-format=byte-stream,alignment=au ! "
             "tee name=t "
             "t. ! queue ! avdec_h264 ! fakesink name=decoded signal-handoffs=true sync=false "
-            "t. ! queue ! wsh264sink name=ws port=0 session-id=vm" % sock_path)
+            "t. ! queue ! wsh264sink name=ws port=0 session-id=vm" % (sock_path, secret))
         self.pipeline = Gst.parse_launch(desc)
         self.raw = 0
         self.raw_discont = 0
         self.decoded = 0
         self.bad_size = []
         self.errors = []
+        self.warnings = []
         self.eos = False
         self.ws_init = None
         self.ws_frames = 0
@@ -124,6 +126,7 @@ class Host:
             log("pipeline EOS")
         elif msg.type == Gst.MessageType.WARNING:
             err, dbg = msg.parse_warning()
+            self.warnings.append("%s (%s)" % (err.message, dbg))
             log("pipeline warning from %s: %s" % (msg.src.get_name(), err.message))
 
     def start(self):
@@ -181,6 +184,7 @@ def wait_until(pred, timeout, what, host=None):
 class VM:
     def __init__(self, workdir, sock_path):
         self.guest_script = None
+        self.extra = []
         self.variant = "test"
         self.pipeline = os.path.join(SRC, "vm", "guest", "testsrc.txt")
         self.sets = {"WIDTH": WIDTH, "HEIGHT": HEIGHT, "FRAMERATE": 30}
@@ -204,6 +208,7 @@ class VM:
             cmd += ["--set", "%s=%s" % (k, v)]
         if self.guest_script:
             cmd += ["--guest-script", self.guest_script]
+        cmd += self.extra
         log("starting VM: " + " ".join(cmd))
         self.started = time.monotonic()
         with open(self.log_path, "ab") as out:
