@@ -56,7 +56,7 @@ GUEST_OLD = ("pipewiresrc path=@NODE@ do-timestamp=true keepalive-time=1000 "
              "! videoconvert ! video/x-raw,format=NV12 "
              "! vsocksink uri=serial:///dev/virtio-ports/vmstream.0")
 GUEST_CAPTURE = ("pipewiresrc path=@NODE@ do-timestamp=true always-copy=false "
-                 "! fakesink silent=false")
+                 "! video/x-raw ! fakesink silent=false")
 GUEST_CONVERT = ("pipewiresrc path=@NODE@ do-timestamp=true always-copy=false "
                  "! videoconvert ! video/x-raw,format=NV12 ! fakesink silent=false")
 
