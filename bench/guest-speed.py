@@ -26,9 +26,10 @@
 #   bench/guest-speed.py [--seconds 20] [--rounds 2] [--stages] [--lines 50]
 #
 # Needs the desktop image (vm/vmstream-vm build-image --variant desktop), a
-# build (VMSTREAM_BUILD_ROOT, default ./build) and GST_PLUGIN_PATH_1_0 at it
-# (meson devenv -C build bench/guest-speed.py does both), node and
-# tests/browser/node_modules (npm ci there) for the latency columns.
+# build (VMSTREAM_BUILD_ROOT, default ./build) and GST_PLUGIN_PATH_1_0 at its
+# plugins folder (meson devenv did not set it for the host pipeline here),
+# node and tests/browser/node_modules (npm ci there) for the latency
+# columns (which came out empty in the first run: not yet debugged).
 import argparse
 import json
 import os
