@@ -39,6 +39,15 @@
  * is-live) and carry the sender's capture time (CLOCK_REALTIME) as a
  * #GstReferenceTimestampMeta with caps `timestamp/x-unix`.
  *
+ * With #GstVsockSrc:repeat-interval set, a live source pushes the last
+ * frame again whenever nothing new came for that long, also while no sender
+ * is connected: a sender that sends only when its screen changed (the
+ * desktop guest's pipewiresrc) still gives the encoder and viewers a steady
+ * stream, and a still screen costs the guest nothing. A repeat shares the
+ * frame's memory, keeps its capture time and is stamped with the running
+ * time at which it is pushed; a frame that is ready always goes first, and
+ * new caps drop the frame kept.
+ *
  * Upstream force-key-unit and navigation events are forwarded to the
  * authenticated sender, and only to it, over the connection's back-channel.
  *
@@ -46,6 +55,12 @@
  * |[
  * gst-launch-1.0 vsocksrc uri=vsock://any:5000 ! videoconvert ! \
  *     x264enc tune=zerolatency ! h264parse ! fakesink
+ * ]|
+ * A desktop guest that sends BGRx on damage, at least 10 pictures a second
+ * into the encoder:
+ * |[
+ * gst-launch-1.0 vsocksrc uri=unix:///tmp/vms/stream.sock repeat-interval=100 ! \
+ *     vmstreamenc ! fakesink
  * ]|
  */
 #include "gstvsocksrc.h"
@@ -70,6 +85,7 @@ GST_DEBUG_CATEGORY_STATIC (gst_vsock_src_debug);
 #define DEFAULT_MAX_FRAME_SIZE VMS_DEFAULT_MAX_FRAME
 #define DEFAULT_BUFFER_SIZE (4 * 1024 * 1024)
 #define DEFAULT_FORWARD_EOS FALSE
+#define DEFAULT_REPEAT_INTERVAL 0
 
 enum {
   PROP_0,
@@ -80,6 +96,7 @@ enum {
   PROP_MAX_FRAME_SIZE,
   PROP_BUFFER_SIZE,
   PROP_FORWARD_EOS,
+  PROP_REPEAT_INTERVAL,
   PROP_BOUND_PORT,
   PROP_STATS,
   PROP_SECRET,
@@ -93,6 +110,7 @@ typedef enum {
   READ_FLUSHING,
   READ_CLOSED,   /* peer closed or I/O error (err set) */
   READ_NEW_PEER, /* an authenticated newcomer is ready: switch */
+  READ_TIMEOUT,  /* the deadline passed with nothing to read */
 } ReadResult;
 
 typedef enum {
@@ -210,9 +228,10 @@ gst_vsock_src_check_silence (GstVsockSrc *self)
 }
 
 /* Waits for the current connection (if any) to be readable, or for an
- * authenticated newcomer, or for flushing. */
+ * authenticated newcomer, or for flushing, or (READ_TIMEOUT) until the
+ * monotonic time @deadline_us when it is not -1. */
 static ReadResult
-gst_vsock_src_wait (GstVsockSrc *self)
+gst_vsock_src_wait_until (GstVsockSrc *self, gint64 deadline_us)
 {
   gboolean have_conn = self->conn_pfd.fd >= 0;
 
@@ -220,6 +239,15 @@ gst_vsock_src_wait (GstVsockSrc *self)
     GstClockTime timeout = gst_vsock_src_check_silence (self);
     gboolean new_peer, conn_ready;
     gint rc;
+
+    /* past the deadline: one look without waiting, what is ready wins */
+    if (deadline_us >= 0) {
+      gint64 left_us = MAX (0, deadline_us - g_get_monotonic_time ());
+
+      if (timeout == GST_CLOCK_TIME_NONE
+          || timeout > (GstClockTime)left_us * GST_USECOND)
+        timeout = left_us * GST_USECOND;
+    }
 
     if (have_conn)
       gst_poll_fd_ctl_read (self->poll, &self->conn_pfd, TRUE);
@@ -246,8 +274,16 @@ gst_vsock_src_wait (GstVsockSrc *self)
       return READ_NEW_PEER;
     if (conn_ready)
       return READ_OK;
-    /* rc == 0: the silence warning is re-evaluated above */
+    if (rc == 0 && deadline_us >= 0 && g_get_monotonic_time () >= deadline_us)
+      return READ_TIMEOUT;
+    /* rc == 0: the silence warning and the deadline are re-evaluated */
   }
+}
+
+static ReadResult
+gst_vsock_src_wait (GstVsockSrc *self)
+{
+  return gst_vsock_src_wait_until (self, -1);
 }
 
 static gboolean gst_vsock_src_switch_sender (GstVsockSrc *self);
@@ -363,6 +399,8 @@ gst_vsock_src_apply_caps (GstVsockSrc *self, GstCaps *caps)
   }
   gst_clear_caps (&old);
   gst_caps_unref (caps);
+  /* the last frame has the old caps: never repeat it into the new ones */
+  gst_clear_buffer (&self->last_buf);
   self->is_video = is_video;
   if (is_video)
     self->vinfo = vinfo;
@@ -1132,25 +1170,43 @@ typedef enum {
   STEP_FLUSHING, /* unlocked: return FLUSHING */
   STEP_EOS,      /* the sender's end-of-stream, forwarded */
   STEP_ERROR,    /* an error was posted: return ERROR */
+  STEP_REPEAT,   /* repeat-interval passed in silence: push the last frame */
 } Step;
 
 /* The next message header of the current sender into @hdr, or why not: no
  * sender yet (waits for one), a new HELLO (a sender restarting on a
  * transport that hides disconnects), a sender gone or a bad header. */
+/* With repeat-interval: the monotonic time at which the last frame is due
+ * again; -1 when nothing is to be repeated (off, not live, no frame yet). */
+static gint64
+gst_vsock_src_repeat_due (GstVsockSrc *self)
+{
+  if (self->repeat_ms == 0 || self->last_buf == NULL || !self->is_live)
+    return -1;
+  return self->last_push_us + (gint64)self->repeat_ms * 1000;
+}
+
 static Step
 gst_vsock_src_next_header (GstVsockSrc *self, VmsMsgHeader *hdr)
 {
   guint8 hdr_buf[VMS_MSG_HEADER_SIZE];
   GError *err = NULL;
+  gint64 repeat_due = gst_vsock_src_repeat_due (self);
   ReadResult r;
 
-  if (self->conn_pfd.fd < 0) {
-    r = gst_vsock_src_wait (self);
+  /* Only between messages: a frame that has started arriving is awaited. */
+  if (self->conn_pfd.fd < 0 || repeat_due >= 0) {
+    r = gst_vsock_src_wait_until (self, repeat_due);
+    if (r == READ_TIMEOUT)
+      return STEP_REPEAT;
     if (r == READ_FLUSHING)
       return STEP_FLUSHING;
-    if (r == READ_NEW_PEER)
+    if (r == READ_NEW_PEER) {
       gst_vsock_src_switch_sender (self);
-    return STEP_AGAIN;
+      return STEP_AGAIN;
+    }
+    if (self->conn_pfd.fd < 0)
+      return STEP_AGAIN;
   }
   /* The first bytes tell a message header from a new HELLO; a HELLO may be
    * shorter than a message header. */
@@ -1274,14 +1330,27 @@ gst_vsock_src_read_frame (GstVsockSrc *self, const VmsMsgHeader *hdr,
   return STEP_AGAIN;
 }
 
+/* The pipeline's running time now; GST_CLOCK_TIME_NONE without a clock. */
+static GstClockTime
+gst_vsock_src_running_time (GstVsockSrc *self)
+{
+  GstClock *clock = gst_element_get_clock (GST_ELEMENT (self));
+  GstClockTime now, base;
+
+  if (clock == NULL)
+    return GST_CLOCK_TIME_NONE;
+  now = gst_clock_get_time (clock);
+  base = gst_element_get_base_time (GST_ELEMENT (self));
+  gst_object_unref (clock);
+  return now > base ? now - base : 0;
+}
+
 /* Layout, flags, timestamps (host running time at arrival when live, the
  * guest's capture time as a reference meta) and the stats of a frame. */
 static void
 gst_vsock_src_stamp_frame (GstVsockSrc *self, GstBuffer *buf,
                            const VmsMsgHeader *hdr)
 {
-  GstClock *clock;
-
   if (hdr->flags & VMS_FRAME_FLAG_VIDEO_META && self->is_video) {
     gsize offset[GST_VIDEO_MAX_PLANES] = { 0 };
     gint stride[GST_VIDEO_MAX_PLANES] = { 0 };
@@ -1307,13 +1376,9 @@ gst_vsock_src_stamp_frame (GstVsockSrc *self, GstBuffer *buf,
     self->discont = FALSE;
   }
 
-  clock = self->is_live ? gst_element_get_clock (GST_ELEMENT (self)) : NULL;
-  if (clock != NULL) {
-    GstClockTime now = gst_clock_get_time (clock);
-    GstClockTime base = gst_element_get_base_time (GST_ELEMENT (self));
-    GST_BUFFER_PTS (buf) = now > base ? now - base : 0;
+  if (self->is_live) {
+    GST_BUFFER_PTS (buf) = gst_vsock_src_running_time (self);
     GST_BUFFER_DTS (buf) = GST_CLOCK_TIME_NONE;
-    gst_object_unref (clock);
   } else {
     GST_BUFFER_PTS (buf) = hdr->pts;
     GST_BUFFER_DTS (buf) = hdr->dts;
@@ -1335,6 +1400,25 @@ gst_vsock_src_stamp_frame (GstVsockSrc *self, GstBuffer *buf,
   GST_OBJECT_UNLOCK (self);
 }
 
+/* The last frame again (repeat-interval): the same memory and capture
+ * time, stamped now, so downstream sees a steady stream while the sender
+ * sends only what changed. */
+static GstBuffer *
+gst_vsock_src_repeat (GstVsockSrc *self)
+{
+  GstBuffer *buf = gst_buffer_copy (self->last_buf);
+
+  GST_BUFFER_FLAG_UNSET (buf, GST_BUFFER_FLAG_DISCONT);
+  GST_BUFFER_PTS (buf) = gst_vsock_src_running_time (self);
+  GST_BUFFER_DTS (buf) = GST_CLOCK_TIME_NONE;
+  GST_BUFFER_DURATION (buf) = self->repeat_ms * GST_MSECOND;
+  self->last_push_us = g_get_monotonic_time ();
+  GST_OBJECT_LOCK (self);
+  self->repeats++;
+  GST_OBJECT_UNLOCK (self);
+  return buf;
+}
+
 static GstFlowReturn
 gst_vsock_src_create (GstPushSrc *psrc, GstBuffer **outbuf)
 {
@@ -1352,7 +1436,13 @@ gst_vsock_src_create (GstPushSrc *psrc, GstBuffer **outbuf)
     switch (step) {
       case STEP_NEXT:
         gst_vsock_src_stamp_frame (self, buf, &hdr);
+        if (self->repeat_ms > 0)
+          gst_buffer_replace (&self->last_buf, buf);
+        self->last_push_us = g_get_monotonic_time ();
         *outbuf = buf;
+        return GST_FLOW_OK;
+      case STEP_REPEAT:
+        *outbuf = gst_vsock_src_repeat (self);
         return GST_FLOW_OK;
       case STEP_AGAIN:
         continue;
@@ -1513,8 +1603,9 @@ gst_vsock_src_start (GstBaseSrc *bsrc)
   uri = g_strdup (self->uri);
   self->frames = self->bytes = self->connections = self->disconnects = 0;
   self->rejected = self->disconts = self->caps_changes = 0;
-  self->resyncs = self->bytes_skipped = 0;
+  self->resyncs = self->bytes_skipped = self->repeats = 0;
   self->last_transit_ns = 0;
+  self->repeat_ms = self->repeat_interval_ms;
   self->check_uid = self->allowed_uid;
   self->check_cid = self->allowed_cid;
   GST_OBJECT_UNLOCK (self);
@@ -1632,6 +1723,7 @@ gst_vsock_src_stop (GstBaseSrc *bsrc)
   GST_OBJECT_LOCK (self);
   gst_clear_caps (&self->caps);
   GST_OBJECT_UNLOCK (self);
+  gst_clear_buffer (&self->last_buf);
   return TRUE;
 }
 
@@ -1676,7 +1768,8 @@ gst_vsock_src_get_stats (GstVsockSrc *self)
       G_TYPE_UINT64, self->disconts, "caps-changes", G_TYPE_UINT64,
       self->caps_changes, "last-transit-ns", G_TYPE_INT64,
       self->last_transit_ns, "resyncs", G_TYPE_UINT64, self->resyncs,
-      "bytes-skipped", G_TYPE_UINT64, self->bytes_skipped, NULL);
+      "bytes-skipped", G_TYPE_UINT64, self->bytes_skipped, "repeats",
+      G_TYPE_UINT64, self->repeats, NULL);
   GST_OBJECT_UNLOCK (self);
   return s;
 }
@@ -1713,6 +1806,9 @@ gst_vsock_src_set_property (GObject *object, guint prop_id, const GValue *value,
       break;
     case PROP_FORWARD_EOS:
       self->forward_eos = g_value_get_boolean (value);
+      break;
+    case PROP_REPEAT_INTERVAL:
+      self->repeat_interval_ms = g_value_get_uint (value);
       break;
     case PROP_SECRET:
       g_clear_pointer (&self->secret, vms_secret_free);
@@ -1767,6 +1863,9 @@ gst_vsock_src_get_property (GObject *object, guint prop_id, GValue *value,
       break;
     case PROP_FORWARD_EOS:
       g_value_set_boolean (value, self->forward_eos);
+      break;
+    case PROP_REPEAT_INTERVAL:
+      g_value_set_uint (value, self->repeat_interval_ms);
       break;
     case PROP_BOUND_PORT:
       g_value_set_uint (value, self->bound_port);
@@ -1877,6 +1976,18 @@ gst_vsock_src_class_init (GstVsockSrcClass *klass)
           "waiting for the next sender",
           DEFAULT_FORWARD_EOS, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS));
   g_object_class_install_property (
+      gobject_class, PROP_REPEAT_INTERVAL,
+      g_param_spec_uint (
+          "repeat-interval", "Repeat interval",
+          "When live: push the last frame again whenever no new one arrived "
+          "for this many milliseconds (also while no sender is connected), "
+          "so the encoder and viewers get a steady stream from a sender that "
+          "sends only when its screen changed. Repeats carry the frame's "
+          "capture time and are counted in stats as repeats. 0 = never",
+          0, 60000, DEFAULT_REPEAT_INTERVAL,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS
+              | GST_PARAM_MUTABLE_READY));
+  g_object_class_install_property (
       gobject_class, PROP_BOUND_PORT,
       g_param_spec_uint (
           "bound-port", "Bound port",
@@ -1893,7 +2004,7 @@ gst_vsock_src_class_init (GstVsockSrcClass *klass)
           "disconts, caps-changes, last-transit-ns (arrival minus the "
           "sender's capture time), resyncs (HELLOs found after skipping "
           "bytes of an old stream, as after a restart behind virtio-serial), "
-          "bytes-skipped",
+          "bytes-skipped, repeats (frames pushed again by repeat-interval)",
           GST_TYPE_STRUCTURE, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
 
   g_object_class_install_property (
@@ -1969,6 +2080,7 @@ gst_vsock_src_init (GstVsockSrc *self)
   self->max_frame_size = DEFAULT_MAX_FRAME_SIZE;
   self->buffer_size = DEFAULT_BUFFER_SIZE;
   self->forward_eos = DEFAULT_FORWARD_EOS;
+  self->repeat_interval_ms = DEFAULT_REPEAT_INTERVAL;
   self->allowed_uid = getuid ();
   self->allowed_cid = -1;
   self->wake_fds[0] = self->wake_fds[1] = -1;

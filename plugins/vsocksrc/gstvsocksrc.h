@@ -36,6 +36,7 @@ struct _GstVsockSrc {
   guint max_frame_size;
   gint buffer_size;
   gboolean forward_eos;
+  guint repeat_interval_ms;
   guint bound_port;
   gchar *secret;
   gchar *secret_file;
@@ -80,6 +81,9 @@ struct _GstVsockSrc {
   gboolean discont;
   gint64 last_frame_us;
   gboolean warned_timeout;
+  GstBuffer *last_buf; /* the last frame pushed: repeat-interval repeats it */
+  gint64 last_push_us; /* when a frame (new or repeated) was last pushed */
+  guint repeat_ms;     /* repeat-interval, read at start() */
   gchar *peer;
 
   /* stats (object lock) */
@@ -92,6 +96,7 @@ struct _GstVsockSrc {
   guint64 bytes_skipped; /* bytes skipped before them */
   guint64 disconts;
   guint64 caps_changes;
+  guint64 repeats; /* frames pushed again by repeat-interval */
   gint64 last_transit_ns;
 };
 

@@ -2,6 +2,7 @@
  * vsocksink, and a receiving vsocksrc pipeline in this process. */
 #include "itest.h"
 #include <gst/app/gstappsink.h>
+#include <gst/app/gstappsrc.h>
 #include <gst/video/video.h>
 #include <gio/gio.h>
 
@@ -76,13 +77,14 @@ typedef struct {
   GstBus *bus;
 } Receiver;
 
+/* @props: more vsocksrc properties ("" for none) */
 static Receiver *
-receiver_new (const gchar *uri)
+receiver_new_with (const gchar *uri, const gchar *props)
 {
   Receiver *r = g_new0 (Receiver, 1);
-  gchar *desc = g_strdup_printf ("vsocksrc name=src uri=%s ! "
+  gchar *desc = g_strdup_printf ("vsocksrc name=src uri=%s %s ! "
                                  "appsink name=sink sync=false max-buffers=4",
-                                 uri);
+                                 uri, props);
   GError *err = NULL;
 
   r->pipeline = gst_parse_launch (desc, &err);
@@ -94,6 +96,12 @@ receiver_new (const gchar *uri)
   fail_unless (gst_element_set_state (r->pipeline, GST_STATE_PLAYING)
                != GST_STATE_CHANGE_FAILURE);
   return r;
+}
+
+static Receiver *
+receiver_new (const gchar *uri)
+{
+  return receiver_new_with (uri, "");
 }
 
 /* Fails on any error message; returns the number of warnings seen. */
@@ -483,6 +491,212 @@ GST_START_TEST (test_host_restarts_guest_keeps_going_tcp)
 
 GST_END_TEST;
 
+/* ---- the desktop path: BGRx as captured, sent on damage, repeated here ----
+ */
+
+#define DESK_CAPS(w, h) "video/x-raw,format=BGRx,width=" #w ",height=" #h
+
+/* An in-process guest that sends only when told (its screen changed). */
+static GstElement *
+damage_sender_new (const gchar *uri, const gchar *caps, GstElement **appsrc)
+{
+  gchar *desc = g_strdup_printf ("appsrc name=a is-live=true format=time "
+                                 "caps=\"%s,framerate=0/1\" ! "
+                                 "vsocksink name=vs uri=%s max-send-wait=-1",
+                                 caps, uri);
+  GError *err = NULL;
+  GstElement *p = gst_parse_launch (desc, &err);
+
+  fail_unless (p != NULL, "%s", err ? err->message : "");
+  *appsrc = gst_bin_get_by_name (GST_BIN (p), "a");
+  fail_unless (gst_element_set_state (p, GST_STATE_PLAYING)
+               != GST_STATE_CHANGE_FAILURE);
+  g_free (desc);
+  return p;
+}
+
+/* A frame of @size bytes that differs from frames of other @seed values,
+ * with capture time @seed seconds after 2026-01-01 (a timestamp/x-unix
+ * meta, which vsocksink sends as the capture time). */
+static GstBuffer *
+damage_frame (gsize size, guint seed)
+{
+  GstBuffer *buf = gst_buffer_new_allocate (NULL, size, NULL);
+  GstCaps *unix_caps = gst_caps_new_empty_simple ("timestamp/x-unix");
+  GstMapInfo map;
+
+  gst_buffer_map (buf, &map, GST_MAP_WRITE);
+  for (gsize i = 0; i < size; i++)
+    map.data[i] = (guint8)(i * 7 + seed * 31 + (i >> 12));
+  gst_buffer_unmap (buf, &map);
+  gst_buffer_add_reference_timestamp_meta (
+      buf, unix_caps, (G_GUINT64_CONSTANT (1767225600) + seed) * GST_SECOND,
+      GST_CLOCK_TIME_NONE);
+  gst_caps_unref (unix_caps);
+  return buf;
+}
+
+static GstClockTime
+capture_time_of (GstBuffer *buf)
+{
+  GstCaps *unix_caps = gst_caps_new_empty_simple ("timestamp/x-unix");
+  GstReferenceTimestampMeta *m
+      = gst_buffer_get_reference_timestamp_meta (buf, unix_caps);
+
+  gst_caps_unref (unix_caps);
+  return m ? m->timestamp : GST_CLOCK_TIME_NONE;
+}
+
+/* Pulls until a frame other than @prev_hash arrives; every one before it
+ * must be @prev_hash again (a repeat) stamped later than the one before.
+ * Returns the new frame's sample; *repeats counts the repeats seen. */
+static GstSample *
+pull_next_distinct (Receiver *r, guint64 prev_hash, guint *repeats,
+                    GstClockTime *last_pts)
+{
+  for (guint n = 0; n < 200; n++) {
+    GstSample *s = receiver_pull (r);
+    GstBuffer *b = gst_sample_get_buffer (s);
+
+    fail_unless (GST_BUFFER_PTS_IS_VALID (b));
+    if (GST_CLOCK_TIME_IS_VALID (*last_pts))
+      fail_unless (GST_BUFFER_PTS (b) > *last_pts,
+                   "timestamps do not increase");
+    *last_pts = GST_BUFFER_PTS (b);
+    if (frame_hash (b) != prev_hash)
+      return s;
+    (*repeats)++;
+    gst_sample_unref (s);
+  }
+  fail ("200 repeats and no new frame");
+  return NULL;
+}
+
+/* The sample holds exactly @sent's bytes and capture time, as BGRx WxH. */
+static void
+check_same_frame (GstSample *s, GstBuffer *sent, gint w)
+{
+  GstBuffer *b = gst_sample_get_buffer (s);
+  GstStructure *st = gst_caps_get_structure (gst_sample_get_caps (s), 0);
+
+  fail_unless_equals_string (gst_structure_get_string (st, "format"), "BGRx");
+  fail_unless_equals_int (caps_width (s), w);
+  fail_unless_equals_int (gst_buffer_get_size (b), gst_buffer_get_size (sent));
+  fail_unless (frame_hash (b) == frame_hash (sent), "bytes differ");
+  fail_unless_equals_uint64 (capture_time_of (b), capture_time_of (sent));
+}
+
+/* Pulls @n repeats of @sent (the sender is quiet), stamped later each. */
+static void
+check_repeats (Receiver *r, GstBuffer *sent, gint w, guint n,
+               GstClockTime *last_pts)
+{
+  for (guint i = 0; i < n; i++) {
+    GstSample *s = receiver_pull (r);
+    GstBuffer *b = gst_sample_get_buffer (s);
+
+    check_same_frame (s, sent, w);
+    fail_unless (GST_BUFFER_PTS (b) > *last_pts, "repeat %u not later", i);
+    fail_if (GST_BUFFER_FLAG_IS_SET (b, GST_BUFFER_FLAG_DISCONT));
+    *last_pts = GST_BUFFER_PTS (b);
+    gst_sample_unref (s);
+  }
+}
+
+GST_START_TEST (test_bgrx_sent_on_damage_repeated_by_host)
+{
+  gchar *uri = g_strdup_printf ("unix://%s/guest.sock", tmpdir);
+  Receiver *r = receiver_new_with (uri, "repeat-interval=50");
+  GstElement *appsrc,
+      *guest = damage_sender_new (uri, DESK_CAPS (320, 200), &appsrc);
+  GstClockTime pts = GST_CLOCK_TIME_NONE;
+  GstBuffer *sent[5];
+  guint64 prev = 0;
+  guint repeats = 0;
+
+  /* three screen changes: each arrives byte for byte, in order */
+  for (guint i = 0; i < 3; i++) {
+    GstSample *s;
+
+    sent[i] = damage_frame (320 * 200 * 4, i + 1);
+    fail_unless_equals_int (gst_app_src_push_buffer (GST_APP_SRC (appsrc),
+                                                     gst_buffer_ref (sent[i])),
+                            GST_FLOW_OK);
+    s = pull_next_distinct (r, prev, &repeats, &pts);
+    check_same_frame (s, sent[i], 320);
+    prev = frame_hash (gst_sample_get_buffer (s));
+    gst_sample_unref (s);
+  }
+  /* a still screen: the guest sends nothing, the host repeats frame 3 with
+   * its bytes and capture time, stamped now */
+  check_repeats (r, sent[2], 320, 5, &pts);
+  fail_unless_equals_uint64 (stat_u64 (r->src, "frames-received"), 3);
+  fail_unless (stat_u64 (r->src, "repeats") >= 5);
+
+  /* the next change gets through at once, repeats or not */
+  sent[3] = damage_frame (320 * 200 * 4, 4);
+  gst_app_src_push_buffer (GST_APP_SRC (appsrc), gst_buffer_ref (sent[3]));
+  {
+    GstSample *s = pull_next_distinct (r, prev, &repeats, &pts);
+    check_same_frame (s, sent[3], 320);
+    gst_sample_unref (s);
+  }
+  /* the guest goes away: viewers keep the last picture */
+  gst_element_set_state (guest, GST_STATE_NULL);
+  gst_object_unref (appsrc);
+  gst_object_unref (guest);
+  check_repeats (r, sent[3], 320, 3, &pts);
+
+  /* a new guest with another size: no frame of the old size follows */
+  guest = damage_sender_new (uri, DESK_CAPS (160, 100), &appsrc);
+  sent[4] = damage_frame (160 * 100 * 4, 5);
+  gst_app_src_push_buffer (GST_APP_SRC (appsrc), gst_buffer_ref (sent[4]));
+  {
+    GstSample *s = pull_next_distinct (r, frame_hash (sent[3]), &repeats, &pts);
+    check_same_frame (s, sent[4], 160);
+    gst_sample_unref (s);
+  }
+  check_repeats (r, sent[4], 160, 3, &pts);
+
+  gst_element_set_state (guest, GST_STATE_NULL);
+  gst_object_unref (appsrc);
+  gst_object_unref (guest);
+  receiver_free (r);
+  for (guint i = 0; i < G_N_ELEMENTS (sent); i++)
+    gst_buffer_unref (sent[i]);
+  g_free (uri);
+}
+
+GST_END_TEST;
+
+/* Without repeat-interval (the default) a quiet sender means no buffers. */
+GST_START_TEST (test_no_repeats_by_default)
+{
+  gchar *uri = g_strdup_printf ("unix://%s/guest.sock", tmpdir);
+  Receiver *r = receiver_new (uri);
+  GstElement *appsrc,
+      *guest = damage_sender_new (uri, DESK_CAPS (320, 200), &appsrc);
+  GstBuffer *sent = damage_frame (320 * 200 * 4, 1);
+  GstSample *s;
+
+  gst_app_src_push_buffer (GST_APP_SRC (appsrc), gst_buffer_ref (sent));
+  s = receiver_pull (r);
+  check_same_frame (s, sent, 320);
+  gst_sample_unref (s);
+  s = gst_app_sink_try_pull_sample (GST_APP_SINK (r->sink), GST_SECOND / 2);
+  fail_unless (s == NULL, "a buffer nobody sent");
+  fail_unless_equals_uint64 (stat_u64 (r->src, "repeats"), 0);
+
+  gst_element_set_state (guest, GST_STATE_NULL);
+  gst_object_unref (appsrc);
+  gst_object_unref (guest);
+  receiver_free (r);
+  gst_buffer_unref (sent);
+  g_free (uri);
+}
+
+GST_END_TEST;
+
 static Suite *
 stream_suite (void)
 {
@@ -499,6 +713,8 @@ stream_suite (void)
   tcase_add_test (tc, test_garbage_client);
   tcase_add_test (tc, test_host_restarts_guest_keeps_going);
   tcase_add_test (tc, test_host_restarts_guest_keeps_going_tcp);
+  tcase_add_test (tc, test_bgrx_sent_on_damage_repeated_by_host);
+  tcase_add_test (tc, test_no_repeats_by_default);
   return s;
 }
 

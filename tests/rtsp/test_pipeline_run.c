@@ -326,6 +326,23 @@ GST_START_TEST (test_host_native_runs)
 
 GST_END_TEST;
 
+/* The desktop guest's way (guest-pipewire.txt): BGRx as captured, sent
+ * only when the screen changed. Five frames, then the sender is gone: the
+ * RTSP client still decodes 60 pictures of it because host-native converts
+ * (BGRx into the encoder) and repeats the last frame (vsocksrc
+ * repeat-interval); without either it gets none or five. */
+GST_START_TEST (test_host_native_bgrx_sent_once_repeated)
+{
+  VMS_REQUIRE_ELEMENT ("vsocksrc");
+  VMS_REQUIRE_ELEMENT ("vsocksink");
+  run_template ("host-native.txt",
+                "videotestsrc num-buffers=5 pattern=ball ! "
+                "video/x-raw,format=BGRx,width=640,height=360,framerate=30/1 ! "
+                "vsocksink uri=tcp://127.0.0.1:%u");
+}
+
+GST_END_TEST;
+
 GST_START_TEST (test_host_vm_encoded_runs)
 {
   VMS_REQUIRE_ELEMENT ("vsocksrc");
@@ -778,6 +795,7 @@ pipeline_run_suite (void)
   tcase_set_timeout (tc, 120);
   tcase_add_test (tc, test_demo_local_runs);
   tcase_add_test (tc, test_host_native_runs);
+  tcase_add_test (tc, test_host_native_bgrx_sent_once_repeated);
   tcase_add_test (tc, test_host_vm_encoded_runs);
   tcase_add_test (tc, test_host_qemu_display_runs);
   tcase_add_test (tc, test_guest_x11_into_host_native_runs);

@@ -58,6 +58,7 @@
   let backoffMs = 250;
   let reconnectTimer = null;
   const pending = new Map(); // chunk timestamp -> frame header times
+  let lastCapture = 0; // capture time of the last frame shown
 
   function setStatus(text) {
     statusEl.textContent = text;
@@ -99,8 +100,13 @@
     if (times) {
       const nowUs = Date.now() * 1000;
       if (times.capture > 0) {
-        state.latencyMs = (nowUs - times.capture) / 1000;
-        state.latencyKind = 'capture';
+        // A frame the host repeated (vsocksrc repeat-interval, qemudisplaysrc)
+        // keeps its capture time: its age is not latency, only new ones count.
+        if (times.capture !== lastCapture) {
+          state.latencyMs = (nowUs - times.capture) / 1000;
+          state.latencyKind = 'capture';
+        }
+        lastCapture = times.capture;
       } else if (times.send > 0) {
         state.latencyMs = (nowUs - times.send) / 1000;
         state.latencyKind = 'sink';
