@@ -215,6 +215,94 @@ typedef enum {
   SESSION_RESYNC, /* D-Bus: connect again at once, for a new size */
 } SessionResult;
 
+/* Sends what the client queued; the messages are small, but the socket may
+ * still be full: what does not fit waits for the next round. FALSE with
+ * @error when the socket fails. */
+static gboolean
+send_queued (gint fd, RfbClient *c, GError **error)
+{
+  while (c->out->len > 0) {
+    ssize_t n
+        = send (fd, c->out->data, c->out->len, VMS_MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n > 0) {
+      g_byte_array_remove_range (c->out, 0, n);
+      continue;
+    }
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+      break;
+    g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errno),
+                 "cannot write to it: %s", g_strerror (errno));
+    return FALSE;
+  }
+  return TRUE;
+}
+
+/* Acts on what the last feed reported: connected, resized, a new picture. */
+static void
+handle_rfb_events (GstQemuDisplaySrc *self, const gchar *path, RfbClient *c,
+                   gchar **last_warning, gboolean *reached,
+                   GstClockTime arrival)
+{
+  if (c->events & RFB_EVENT_READY) {
+    GST_ELEMENT_INFO (self, RESOURCE, OPEN_READ,
+                      ("Connected to QEMU's display \"%s\" (%ux%u) at %s.",
+                       c->name, c->width, c->height, path),
+                      (NULL));
+    g_clear_pointer (last_warning, g_free);
+    *reached = TRUE;
+    GST_OBJECT_LOCK (self);
+    self->connections++;
+    self->connected = TRUE;
+    GST_OBJECT_UNLOCK (self);
+  }
+  if (c->events & RFB_EVENT_RESIZED)
+    GST_INFO_OBJECT (self, "QEMU's display is now %ux%u", c->width, c->height);
+  if ((c->events & RFB_EVENT_UPDATE) && !c->blank) {
+    publish_frame (self, c->fb, c->width, c->height, arrival);
+    GST_OBJECT_LOCK (self);
+    self->updates = self->updates + 1;
+    GST_OBJECT_UNLOCK (self);
+  }
+  c->events = 0;
+}
+
+/* Reads what the socket has and feeds it to the client. FALSE with @error
+ * when the connection closed, failed or broke the protocol. */
+static gboolean
+read_and_feed (GstQemuDisplaySrc *self, gint fd, const gchar *path,
+               RfbClient *c, GByteArray *in, gchar **last_warning,
+               gboolean *reached, GError **error)
+{
+  guint old = in->len;
+  ssize_t n;
+  gsize consumed;
+  GstClockTime arrival;
+
+  g_byte_array_set_size (in, old + READ_CHUNK);
+  n = read (fd, in->data + old, READ_CHUNK);
+  g_byte_array_set_size (in, old + MAX (n, 0));
+  if (n == 0) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED,
+                 "QEMU closed the connection");
+    return FALSE;
+  }
+  if (n < 0) {
+    if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)
+      return TRUE;
+    g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errno),
+                 "cannot read from it: %s", g_strerror (errno));
+    return FALSE;
+  }
+  arrival = g_get_real_time () * GST_USECOND;
+  if (!rfb_client_feed (c, in->data, in->len, &consumed, error))
+    return FALSE;
+  g_byte_array_remove_range (in, 0, consumed);
+  handle_rfb_events (self, path, c, last_warning, reached, arrival);
+  return TRUE;
+}
+
 /* One connection: handshake, then updates until it ends or the element
  * stops. */
 static SessionResult
@@ -238,23 +326,8 @@ run_session (GstQemuDisplaySrc *self, gint fd, const gchar *path, RfbClient *c,
     gboolean ready = c->state >= RFB_STATE_MESSAGE;
     gint rc;
 
-    /* send what the client queued; the messages are small, but the
-     * socket may still be full */
-    while (c->out->len > 0) {
-      ssize_t n = send (fd, c->out->data, c->out->len,
-                        VMS_MSG_NOSIGNAL | MSG_DONTWAIT);
-      if (n > 0) {
-        g_byte_array_remove_range (c->out, 0, n);
-        continue;
-      }
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-        break;
-      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errno),
-                   "cannot write to it: %s", g_strerror (errno));
+    if (!send_queued (fd, c, error))
       goto done;
-    }
 
     if (!ready) {
       gint64 left = deadline - g_get_monotonic_time ();
@@ -277,57 +350,11 @@ run_session (GstQemuDisplaySrc *self, gint fd, const gchar *path, RfbClient *c,
     }
     if (rc == 0)
       continue; /* the deadline is checked above */
-    if (gst_poll_fd_can_read (self->poll, &pfd)
-        || gst_poll_fd_has_closed (self->poll, &pfd)
-        || gst_poll_fd_has_error (self->poll, &pfd)) {
-      guint old = in->len;
-      ssize_t n;
-      gsize consumed;
-      GstClockTime arrival;
-
-      g_byte_array_set_size (in, old + READ_CHUNK);
-      n = read (fd, in->data + old, READ_CHUNK);
-      g_byte_array_set_size (in, old + MAX (n, 0));
-      if (n == 0) {
-        g_set_error (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED,
-                     "QEMU closed the connection");
-        goto done;
-      }
-      if (n < 0) {
-        if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)
-          continue;
-        g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errno),
-                     "cannot read from it: %s", g_strerror (errno));
-        goto done;
-      }
-      arrival = g_get_real_time () * GST_USECOND;
-      if (!rfb_client_feed (c, in->data, in->len, &consumed, error))
-        goto done;
-      g_byte_array_remove_range (in, 0, consumed);
-
-      if (c->events & RFB_EVENT_READY) {
-        GST_ELEMENT_INFO (self, RESOURCE, OPEN_READ,
-                          ("Connected to QEMU's display \"%s\" (%ux%u) at %s.",
-                           c->name, c->width, c->height, path),
-                          (NULL));
-        g_clear_pointer (last_warning, g_free);
-        *reached = TRUE;
-        GST_OBJECT_LOCK (self);
-        self->connections++;
-        self->connected = TRUE;
-        GST_OBJECT_UNLOCK (self);
-      }
-      if (c->events & RFB_EVENT_RESIZED)
-        GST_INFO_OBJECT (self, "QEMU's display is now %ux%u", c->width,
-                         c->height);
-      if ((c->events & RFB_EVENT_UPDATE) && !c->blank) {
-        publish_frame (self, c->fb, c->width, c->height, arrival);
-        GST_OBJECT_LOCK (self);
-        self->updates = self->updates + 1;
-        GST_OBJECT_UNLOCK (self);
-      }
-      c->events = 0;
-    }
+    if ((gst_poll_fd_can_read (self->poll, &pfd)
+         || gst_poll_fd_has_closed (self->poll, &pfd)
+         || gst_poll_fd_has_error (self->poll, &pfd))
+        && !read_and_feed (self, fd, path, c, in, last_warning, reached, error))
+      goto done;
   }
 
 done:
@@ -678,34 +705,26 @@ stream_from_fd (gint fd, GError **error)
   return s;
 }
 
-/* One D-Bus display connection: QMP hands QEMU one end of a socketpair
- * (getfd + add_client @dbus-display), D-Bus peer to peer on the other end
- * registers a Listener on a second socketpair, QEMU calls Scanout/Update. */
-static SessionResult
-run_dbus_session (GstQemuDisplaySrc *self, const gchar *path,
-                  gchar **last_warning, gboolean *reached, GError **error)
+/* Connects to QMP, makes the two socketpairs and hands QEMU one end of @sv
+ * (getfd + add_client @dbus-display); closes that end here once QEMU has it.
+ * @sv and @lp stay the caller's to close. */
+static gboolean
+qmp_add_dbus_client (GstQemuDisplaySrc *self, const gchar *path, gint sv[2],
+                     gint lp[2], GError **error)
 {
-  DbusSession d = { self, path, last_warning, reached };
   GByteArray *buf = g_byte_array_new ();
-  gint qmp = -1, sv[2] = { -1, -1 }, lp[2] = { -1, -1 };
-  GIOStream *stream = NULL, *lstream = NULL;
-  GMainContext *ctx = NULL;
-  GSource *tick = NULL;
-  GUnixFDList *fds;
-  gint idx;
-  SessionResult res = SESSION_ENDED;
+  gint qmp;
+  gboolean ok = FALSE;
 
-  *reached = FALSE;
-  qdd_frame_init (&d.frame, RFB_HARD_MAX_DIMENSION, RFB_HARD_MAX_DIMENSION);
   qmp = connect_unix (path, error);
   if (qmp < 0) {
     g_prefix_error (error, "cannot connect to the QMP socket: ");
-    goto out;
+    goto done;
   }
   if (!vms_socketpair_new (sv) || !vms_socketpair_new (lp)) {
     g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errno),
                  "socketpair: %s", g_strerror (errno));
-    goto out;
+    goto done;
   }
   if (!qmp_reply (self, qmp, buf, TRUE, error)
       || !qmp_command (self, qmp, buf, "{\"execute\":\"qmp_capabilities\"}\n",
@@ -719,11 +738,134 @@ run_dbus_session (GstQemuDisplaySrc *self, const gchar *path,
                        "{\"protocol\":\"@dbus-display\","
                        "\"fdname\":\"qemudisplaysrc\"}}\n",
                        -1, error))
-    goto out;
+    goto done;
   close (sv[1]);
   sv[1] = -1;
-  close (qmp);
-  qmp = -1;
+  ok = TRUE;
+
+done:
+  if (qmp >= 0)
+    close (qmp);
+  g_byte_array_unref (buf);
+  return ok;
+}
+
+/* Starts the Listener's D-Bus connection on @lstream and asks QEMU's console 0
+ * to call it through @fd (closed here); both finish in callbacks. */
+static void
+dbus_register_listener (DbusSession *d, GIOStream *lstream, gint fd)
+{
+  GUnixFDList *fds;
+  gint idx;
+
+  g_dbus_connection_new (lstream, NULL,
+                         G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT
+                             | G_DBUS_CONNECTION_FLAGS_DELAY_MESSAGE_PROCESSING,
+                         NULL, d->cancel, dbus_listener_ready, d);
+  d->pending++;
+  fds = g_unix_fd_list_new ();
+  idx = g_unix_fd_list_append (fds, fd, NULL);
+  close (fd);
+  g_dbus_connection_call_with_unix_fd_list (
+      d->conn, NULL, "/org/qemu/Display1/Console_0",
+      "org.qemu.Display1.Console", "RegisterListener",
+      g_variant_new ("(h)", idx), NULL, G_DBUS_CALL_FLAGS_NONE, 10000, fds,
+      d->cancel, dbus_registered, d);
+  d->pending++;
+  g_object_unref (fds);
+}
+
+/* The D-Bus peer connection to QEMU on @fd (closed here on failure), into
+ * d->conn; *stream is the caller's to unref. */
+static gboolean
+dbus_connect_qemu (DbusSession *d, gint fd, GIOStream **stream, GError **error)
+{
+  *stream = stream_from_fd (fd, error);
+  if (*stream == NULL)
+    return FALSE;
+  d->conn = g_dbus_connection_new_sync (
+      *stream, NULL, G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT, NULL,
+      d->cancel, error);
+  if (d->conn == NULL) {
+    g_prefix_error (error, "D-Bus handshake with QEMU: ");
+    return FALSE;
+  }
+  g_signal_connect (d->conn, "closed", G_CALLBACK (dbus_closed), d);
+  return TRUE;
+}
+
+/* Runs @ctx until the session is done or the element stops; how it ended. */
+static SessionResult
+dbus_session_wait (DbusSession *d, GMainContext *ctx, GError **error)
+{
+  SessionResult res = SESSION_ENDED;
+
+  while (!d->done && g_atomic_int_get (&d->self->running))
+    g_main_context_iteration (ctx, TRUE);
+  if (!g_atomic_int_get (&d->self->running))
+    res = SESSION_STOPPED;
+  else if (d->resync)
+    res = SESSION_RESYNC;
+  else if (d->error) {
+    g_propagate_error (error, d->error);
+    d->error = NULL;
+  }
+  return res;
+}
+
+/* Ends the session's D-Bus side: stops the tick, cancels what is pending and
+ * waits (at most 2 s) for those callbacks, which use @d, then closes both
+ * connections. */
+static void
+dbus_session_end (DbusSession *d, GMainContext *ctx, GSource *tick)
+{
+  if (tick) {
+    g_source_destroy (tick);
+    g_source_unref (tick);
+  }
+  d->done = TRUE;
+  if (d->cancel)
+    g_cancellable_cancel (d->cancel);
+  /* the cancelled calls report back soon; their callbacks use d */
+  if (ctx) {
+    gint64 until = g_get_monotonic_time () + 2 * G_USEC_PER_SEC;
+    while (d->pending > 0 && g_get_monotonic_time () < until)
+      if (!g_main_context_iteration (ctx, FALSE))
+        g_usleep (1000);
+  }
+  if (d->lconn) {
+    g_signal_handlers_disconnect_by_data (d->lconn, d);
+    if (d->reg_id)
+      g_dbus_connection_unregister_object (d->lconn, d->reg_id);
+    g_dbus_connection_close_sync (d->lconn, NULL, NULL);
+    g_object_unref (d->lconn);
+  }
+  if (d->conn) {
+    g_signal_handlers_disconnect_by_data (d->conn, d);
+    g_dbus_connection_close_sync (d->conn, NULL, NULL);
+    g_object_unref (d->conn);
+  }
+}
+
+/* One D-Bus display connection: QMP hands QEMU one end of a socketpair
+ * (getfd + add_client @dbus-display), D-Bus peer to peer on the other end
+ * registers a Listener on a second socketpair, QEMU calls Scanout/Update. */
+static SessionResult
+run_dbus_session (GstQemuDisplaySrc *self, const gchar *path,
+                  gchar **last_warning, gboolean *reached, GError **error)
+{
+  DbusSession d = { self, path, last_warning, reached };
+  gint sv[2] = { -1, -1 }, lp[2] = { -1, -1 };
+  GIOStream *stream = NULL, *lstream = NULL;
+  GMainContext *ctx = NULL;
+  GSource *tick = NULL;
+  SessionResult res = SESSION_ENDED;
+  gboolean ok;
+
+  *reached = FALSE;
+  qdd_frame_init (&d.frame, RFB_HARD_MAX_DIMENSION, RFB_HARD_MAX_DIMENSION);
+  if (!qmp_add_dbus_client (self, path, sv, lp, error))
+    goto out;
 
   ctx = g_main_context_new ();
   g_main_context_push_thread_default (ctx);
@@ -737,81 +879,26 @@ run_dbus_session (GstQemuDisplaySrc *self, const gchar *path,
     goto out;
   }
 
-  stream = stream_from_fd (sv[0], error);
+  ok = dbus_connect_qemu (&d, sv[0], &stream, error);
   sv[0] = -1;
-  if (stream == NULL)
+  if (!ok)
     goto out;
-  d.conn = g_dbus_connection_new_sync (
-      stream, NULL, G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT, NULL,
-      d.cancel, error);
-  if (d.conn == NULL) {
-    g_prefix_error (error, "D-Bus handshake with QEMU: ");
-    goto out;
-  }
-  g_signal_connect (d.conn, "closed", G_CALLBACK (dbus_closed), &d);
 
   lstream = stream_from_fd (lp[0], error);
   lp[0] = -1;
   if (lstream == NULL)
     goto out;
-  g_dbus_connection_new (lstream, NULL,
-                         G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT
-                             | G_DBUS_CONNECTION_FLAGS_DELAY_MESSAGE_PROCESSING,
-                         NULL, d.cancel, dbus_listener_ready, &d);
-  d.pending++;
-  fds = g_unix_fd_list_new ();
-  idx = g_unix_fd_list_append (fds, lp[1], NULL);
-  close (lp[1]);
+  dbus_register_listener (&d, lstream, lp[1]);
   lp[1] = -1;
-  g_dbus_connection_call_with_unix_fd_list (
-      d.conn, NULL, "/org/qemu/Display1/Console_0", "org.qemu.Display1.Console",
-      "RegisterListener", g_variant_new ("(h)", idx), NULL,
-      G_DBUS_CALL_FLAGS_NONE, 10000, fds, d.cancel, dbus_registered, &d);
-  d.pending++;
-  g_object_unref (fds);
 
   tick = g_timeout_source_new (5);
   g_source_set_callback (tick, dbus_tick, &d, NULL);
   g_source_attach (tick, ctx);
 
-  while (!d.done && g_atomic_int_get (&self->running))
-    g_main_context_iteration (ctx, TRUE);
-  if (!g_atomic_int_get (&self->running))
-    res = SESSION_STOPPED;
-  else if (d.resync)
-    res = SESSION_RESYNC;
-  else if (d.error) {
-    g_propagate_error (error, d.error);
-    d.error = NULL;
-  }
+  res = dbus_session_wait (&d, ctx, error);
 
 out:
-  if (tick) {
-    g_source_destroy (tick);
-    g_source_unref (tick);
-  }
-  d.done = TRUE;
-  if (d.cancel)
-    g_cancellable_cancel (d.cancel);
-  /* the cancelled calls report back soon; their callbacks use d */
-  if (ctx) {
-    gint64 until = g_get_monotonic_time () + 2 * G_USEC_PER_SEC;
-    while (d.pending > 0 && g_get_monotonic_time () < until)
-      if (!g_main_context_iteration (ctx, FALSE))
-        g_usleep (1000);
-  }
-  if (d.lconn) {
-    g_signal_handlers_disconnect_by_data (d.lconn, &d);
-    if (d.reg_id)
-      g_dbus_connection_unregister_object (d.lconn, d.reg_id);
-    g_dbus_connection_close_sync (d.lconn, NULL, NULL);
-    g_object_unref (d.lconn);
-  }
-  if (d.conn) {
-    g_signal_handlers_disconnect_by_data (d.conn, &d);
-    g_dbus_connection_close_sync (d.conn, NULL, NULL);
-    g_object_unref (d.conn);
-  }
+  dbus_session_end (&d, ctx, tick);
   g_clear_object (&stream);
   g_clear_object (&lstream);
   GST_OBJECT_LOCK (self);
@@ -830,9 +917,6 @@ out:
     if (lp[i] >= 0)
       close (lp[i]);
   }
-  if (qmp >= 0)
-    close (qmp);
-  g_byte_array_unref (buf);
   qdd_frame_clear (&d.frame);
   if (*reached) {
     GST_OBJECT_LOCK (self);
@@ -841,6 +925,93 @@ out:
     GST_OBJECT_UNLOCK (self);
   }
   return res;
+}
+
+typedef enum {
+  ATTEMPT_STOP,    /* the element stops */
+  ATTEMPT_AGAIN,   /* connect again at once */
+  ATTEMPT_BACKOFF, /* wait, then connect again */
+} Attempt;
+
+/* One connection to QEMU's D-Bus display, warned about when it fails. */
+static Attempt
+attempt_dbus (GstQemuDisplaySrc *self, const gchar *path, gchar **last_warning,
+              guint *backoff_ms)
+{
+  GError *err = NULL;
+  gboolean reached = FALSE;
+  SessionResult r = run_dbus_session (self, path, last_warning, &reached, &err);
+
+  if (r == SESSION_STOPPED) {
+    g_clear_error (&err);
+    return ATTEMPT_STOP;
+  }
+  if (reached)
+    *backoff_ms = RETRY_MIN_MS;
+  if (r == SESSION_RESYNC) {
+    /* no warning; at most 10 re-registrations a second */
+    if (gst_poll_wait (self->poll, RETRY_MIN_MS * GST_MSECOND) < 0
+        && errno == EBUSY)
+      return ATTEMPT_STOP;
+    return ATTEMPT_AGAIN;
+  }
+  warn_once (
+      self, last_warning,
+      g_strdup_printf ("%s QEMU's D-Bus display through the QMP socket %s "
+                       "(%s); pushing the last picture and %s.",
+                       reached ? "Lost" : "Cannot reach", path,
+                       err ? err->message : "?",
+                       reached ? "reconnecting" : "retrying"),
+      g_strdup (err ? err->message : ""));
+  g_clear_error (&err);
+  return ATTEMPT_BACKOFF;
+}
+
+/* One connection to QEMU's VNC socket, warned about when it fails. */
+static Attempt
+attempt_vnc (GstQemuDisplaySrc *self, const gchar *path, RfbClient *c,
+             GByteArray *in, gchar **last_warning, guint *backoff_ms)
+{
+  GError *err = NULL;
+  gint fd;
+  gboolean reached = FALSE;
+
+  fd = connect_unix (path, &err);
+  if (fd < 0) {
+    warn_once (self, last_warning,
+               g_strdup_printf ("Cannot connect to QEMU's VNC socket %s "
+                                "(%s); pushing the last picture and "
+                                "retrying until QEMU is there.",
+                                path, err->message),
+               g_strdup_printf ("connect(%s): %s", path, err->message));
+    g_clear_error (&err);
+  } else {
+    SessionResult r
+        = run_session (self, fd, path, c, in, last_warning, &reached, &err);
+    close (fd);
+    if (r == SESSION_STOPPED) {
+      g_clear_error (&err);
+      return ATTEMPT_STOP;
+    }
+    if (reached)
+      *backoff_ms = RETRY_MIN_MS;
+    if (err && err->domain == RFB_ERROR)
+      warn_once (self, last_warning,
+                 g_strdup_printf ("QEMU's VNC server at %s cannot be "
+                                  "shown: %s. Pushing the last picture "
+                                  "and trying again.",
+                                  path, err->message),
+                 g_strdup_printf ("rfb error %d", err->code));
+    else
+      warn_once (self, last_warning,
+                 g_strdup_printf ("Lost the connection to QEMU's VNC "
+                                  "server at %s (%s); pushing the last "
+                                  "picture and reconnecting.",
+                                  path, err ? err->message : "?"),
+                 g_strdup_printf ("state %d", c->state));
+    g_clear_error (&err);
+  }
+  return ATTEMPT_BACKOFF;
 }
 
 static gpointer
@@ -861,73 +1032,15 @@ io_thread (gpointer data)
   rfb_client_init (&c, RFB_HARD_MAX_DIMENSION, RFB_HARD_MAX_DIMENSION);
 
   while (g_atomic_int_get (&self->running)) {
-    GError *err = NULL;
-    gint fd = -1;
-    gboolean reached = FALSE;
+    Attempt a
+        = backend == GST_QEMU_DISPLAY_SRC_BACKEND_DBUS
+              ? attempt_dbus (self, path, &last_warning, &backoff_ms)
+              : attempt_vnc (self, path, &c, in, &last_warning, &backoff_ms);
 
-    if (backend == GST_QEMU_DISPLAY_SRC_BACKEND_DBUS) {
-      SessionResult r
-          = run_dbus_session (self, path, &last_warning, &reached, &err);
-      if (r == SESSION_STOPPED) {
-        g_clear_error (&err);
-        break;
-      }
-      if (reached)
-        backoff_ms = RETRY_MIN_MS;
-      if (r == SESSION_RESYNC) {
-        /* no warning; at most 10 re-registrations a second */
-        if (gst_poll_wait (self->poll, RETRY_MIN_MS * GST_MSECOND) < 0
-            && errno == EBUSY)
-          break;
-        continue;
-      }
-      warn_once (
-          self, &last_warning,
-          g_strdup_printf ("%s QEMU's D-Bus display through the QMP socket %s "
-                           "(%s); pushing the last picture and %s.",
-                           reached ? "Lost" : "Cannot reach", path,
-                           err ? err->message : "?",
-                           reached ? "reconnecting" : "retrying"),
-          g_strdup (err ? err->message : ""));
-      g_clear_error (&err);
-      goto backoff;
-    }
-    fd = connect_unix (path, &err);
-    if (fd < 0) {
-      warn_once (self, &last_warning,
-                 g_strdup_printf ("Cannot connect to QEMU's VNC socket %s "
-                                  "(%s); pushing the last picture and "
-                                  "retrying until QEMU is there.",
-                                  path, err->message),
-                 g_strdup_printf ("connect(%s): %s", path, err->message));
-      g_clear_error (&err);
-    } else {
-      SessionResult r
-          = run_session (self, fd, path, &c, in, &last_warning, &reached, &err);
-      close (fd);
-      if (r == SESSION_STOPPED) {
-        g_clear_error (&err);
-        break;
-      }
-      if (reached)
-        backoff_ms = RETRY_MIN_MS;
-      if (err && err->domain == RFB_ERROR)
-        warn_once (self, &last_warning,
-                   g_strdup_printf ("QEMU's VNC server at %s cannot be "
-                                    "shown: %s. Pushing the last picture "
-                                    "and trying again.",
-                                    path, err->message),
-                   g_strdup_printf ("rfb error %d", err->code));
-      else
-        warn_once (self, &last_warning,
-                   g_strdup_printf ("Lost the connection to QEMU's VNC "
-                                    "server at %s (%s); pushing the last "
-                                    "picture and reconnecting.",
-                                    path, err ? err->message : "?"),
-                   g_strdup_printf ("state %d", c.state));
-      g_clear_error (&err);
-    }
-  backoff:
+    if (a == ATTEMPT_STOP)
+      break;
+    if (a == ATTEMPT_AGAIN)
+      continue;
     /* backoff; flushing the poll ends the wait at once */
     if (gst_poll_wait (self->poll, backoff_ms * GST_MSECOND) < 0
         && errno == EBUSY)

@@ -404,6 +404,54 @@ feed_server_init (RfbClient *c, GstByteReader *r, gboolean *more,
   return TRUE;
 }
 
+/* A server message's header: FramebufferUpdate (answered at once with the
+ * next request), SetColourMapEntries and ServerCutText (their bodies
+ * skipped), Bell. */
+static gboolean
+feed_message (RfbClient *c, GstByteReader *r, gboolean *more, GError **error)
+{
+  guint8 type;
+  guint16 n;
+  guint32 tlen;
+
+  if (!gst_byte_reader_get_uint8 (r, &type))
+    return need_more (more);
+  switch (type) {
+    case 0: /* FramebufferUpdate */
+      if (!gst_byte_reader_skip (r, 1) || !get_u16 (r, &n))
+        return need_more (more);
+      /* pipelined: ask for the next update before reading this one,
+       * so that QEMU has a request pending at its next refresh
+       * instead of waiting a round trip after a large update */
+      rfb_write_update_request (c->out, TRUE, 0, 0, c->width, c->height);
+      c->rects_left = n;
+      if (n == 0)
+        update_done (c);
+      else
+        c->state = RFB_STATE_RECT_HEADER;
+      break;
+    case 1: /* SetColourMapEntries: meaningless in true colour, skip */
+      if (!gst_byte_reader_skip (r, 3) || !get_u16 (r, &n))
+        return need_more (more);
+      c->skip_left = (guint64)n * 6;
+      c->state = c->skip_left ? RFB_STATE_SKIP : RFB_STATE_MESSAGE;
+      break;
+    case 2: /* Bell */
+      c->events |= RFB_EVENT_BELL;
+      break;
+    case 3: /* ServerCutText: skipped, never buffered */
+      if (!gst_byte_reader_skip (r, 3) || !get_u32 (r, &tlen))
+        return need_more (more);
+      c->skip_left = tlen;
+      c->state = c->skip_left ? RFB_STATE_SKIP : RFB_STATE_MESSAGE;
+      break;
+    default:
+      return fail (c, error, RFB_ERROR_BAD_MESSAGE,
+                   "the VNC server sent an unknown message type %u", type);
+  }
+  return TRUE;
+}
+
 /* A rectangle's header: raw inside the framebuffer, or DesktopSize. */
 static gboolean
 feed_rect_header (RfbClient *c, GstByteReader *r, gboolean *more,
@@ -514,49 +562,9 @@ rfb_client_feed (RfbClient *c, const guint8 *data, gsize len, gsize *consumed,
       case RFB_STATE_SERVER_INIT:
         ok = feed_server_init (c, &r, &more, error);
         break;
-      case RFB_STATE_MESSAGE: {
-        guint8 type;
-        guint16 n;
-        guint32 tlen;
-
-        if (!gst_byte_reader_get_uint8 (&r, &type))
-          goto need_more;
-        switch (type) {
-          case 0: /* FramebufferUpdate */
-            if (!gst_byte_reader_skip (&r, 1) || !get_u16 (&r, &n))
-              goto need_more;
-            /* pipelined: ask for the next update before reading this one,
-             * so that QEMU has a request pending at its next refresh
-             * instead of waiting a round trip after a large update */
-            rfb_write_update_request (c->out, TRUE, 0, 0, c->width, c->height);
-            c->rects_left = n;
-            if (n == 0)
-              update_done (c);
-            else
-              c->state = RFB_STATE_RECT_HEADER;
-            break;
-          case 1: /* SetColourMapEntries: meaningless in true colour, skip */
-            if (!gst_byte_reader_skip (&r, 3) || !get_u16 (&r, &n))
-              goto need_more;
-            c->skip_left = (guint64)n * 6;
-            c->state = c->skip_left ? RFB_STATE_SKIP : RFB_STATE_MESSAGE;
-            break;
-          case 2: /* Bell */
-            c->events |= RFB_EVENT_BELL;
-            break;
-          case 3: /* ServerCutText: skipped, never buffered */
-            if (!gst_byte_reader_skip (&r, 3) || !get_u32 (&r, &tlen))
-              goto need_more;
-            c->skip_left = tlen;
-            c->state = c->skip_left ? RFB_STATE_SKIP : RFB_STATE_MESSAGE;
-            break;
-          default:
-            return fail (c, error, RFB_ERROR_BAD_MESSAGE,
-                         "the VNC server sent an unknown message type %u",
-                         type);
-        }
+      case RFB_STATE_MESSAGE:
+        ok = feed_message (c, &r, &more, error);
         break;
-      }
       case RFB_STATE_RECT_HEADER:
         ok = feed_rect_header (c, &r, &more, error);
         break;
