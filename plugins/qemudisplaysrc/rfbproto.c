@@ -285,6 +285,29 @@ feed_version (RfbClient *c, GstByteReader *r, gboolean *more, GError **error)
   return TRUE;
 }
 
+/* A refusal's reason string (u32 length, bytes): always fails, with WHAT and
+ * the server's reason, or asks for more bytes. */
+static gboolean
+feed_refusal (RfbClient *c, GstByteReader *r, gboolean *more, GError **error,
+              RfbError code, const gchar *what)
+{
+  guint32 rlen;
+  const guint8 *reason;
+  g_autofree gchar *s = NULL;
+
+  if (!get_u32 (r, &rlen))
+    return need_more (more);
+  if (rlen > RFB_MAX_STRING)
+    return fail (c, error, RFB_ERROR_TOO_LARGE,
+                 "the VNC server refused the connection with a "
+                 "%u-byte reason",
+                 rlen);
+  if (!gst_byte_reader_get_data (r, rlen, &reason))
+    return need_more (more);
+  s = server_string (reason, rlen);
+  return fail (c, error, code, "%s: %s", what, s);
+}
+
 /* The security types offered: None must be one (a refusal's reason is read). */
 static gboolean
 feed_security_types (RfbClient *c, GstByteReader *r, gboolean *more,
@@ -292,28 +315,14 @@ feed_security_types (RfbClient *c, GstByteReader *r, gboolean *more,
 {
   guint8 n, t;
   const guint8 *types;
-  guint32 rlen;
-  const guint8 *reason;
   gboolean none = FALSE;
   GString *names;
 
   if (!gst_byte_reader_get_uint8 (r, &n))
     return need_more (more);
   if (n == 0) {
-    if (!get_u32 (r, &rlen))
-      return need_more (more);
-    if (rlen > RFB_MAX_STRING)
-      return fail (c, error, RFB_ERROR_TOO_LARGE,
-                   "the VNC server refused the connection with a "
-                   "%u-byte reason",
-                   rlen);
-    if (!gst_byte_reader_get_data (r, rlen, &reason))
-      return need_more (more);
-    {
-      g_autofree gchar *s = server_string (reason, rlen);
-      return fail (c, error, RFB_ERROR_REFUSED,
-                   "the VNC server refused the connection: %s", s);
-    }
+    return feed_refusal (c, r, more, error, RFB_ERROR_REFUSED,
+                         "the VNC server refused the connection");
   }
   if (!gst_byte_reader_get_data (r, n, &types))
     return need_more (more);
@@ -345,28 +354,14 @@ static gboolean
 feed_security_result (RfbClient *c, GstByteReader *r, gboolean *more,
                       GError **error)
 {
-  guint32 result, rlen;
-  const guint8 *reason;
+  guint32 result;
 
   if (!get_u32 (r, &result))
     return need_more (more);
   if (result != 0) {
-    if (!get_u32 (r, &rlen))
-      return need_more (more);
-    if (rlen > RFB_MAX_STRING)
-      return fail (c, error, RFB_ERROR_TOO_LARGE,
-                   "the VNC server refused the connection with a "
-                   "%u-byte reason",
-                   rlen);
-    if (!gst_byte_reader_get_data (r, rlen, &reason))
-      return need_more (more);
-    {
-      g_autofree gchar *s = server_string (reason, rlen);
-      return fail (c, error, RFB_ERROR_AUTH,
-                   "the VNC server refused the connection without "
-                   "authentication: %s",
-                   s);
-    }
+    return feed_refusal (c, r, more, error, RFB_ERROR_AUTH,
+                         "the VNC server refused the connection without "
+                         "authentication");
   }
   put_u8 (c->out, 1); /* ClientInit: shared, keep other viewers */
   c->state = RFB_STATE_SERVER_INIT;
