@@ -280,7 +280,7 @@ def run_phase(name, a, con, sock_path, qemu_pid, ctx):
         node = subprocess.Popen(
             ["node", os.path.join(SRC, "bench", "qemu-display.mjs"),
              "http://127.0.0.1:%d/" % port, "ours", str(max(5, a.seconds - 5))],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     m1 = wait_line(con, r"^bench: t1 %s (cpu .*) frames (\d+)$" % re.escape(name),
                    a.seconds + 60, ctx)
     t1 = time.monotonic()
@@ -289,11 +289,15 @@ def run_phase(name, a, con, sock_path, qemu_pid, ctx):
     r1 = host.stat("repeats") if host else 0
     page = {}
     if node:
-        out = node.communicate(timeout=120)[0]
+        out, err = node.communicate(timeout=120)
         try:
             page = json.loads(out.strip().splitlines()[-1])
         except (ValueError, IndexError):
             page = {}
+            # say why the page gave nothing (a missing tests/browser
+            # node_modules, a page error) instead of an empty column
+            print("bench: %s: the Chromium page gave no numbers (exit %s): %s"
+                  % (name, node.returncode, (err or out).strip()[-400:]), flush=True)
     wait_line(con, r"^bench: end %s$" % re.escape(name), 60, ctx)
     if host:
         host.stop()
