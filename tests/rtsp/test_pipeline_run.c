@@ -336,7 +336,7 @@ GST_START_TEST (test_host_native_bgrx_sent_once_repeated)
   VMS_REQUIRE_ELEMENT ("vsocksrc");
   VMS_REQUIRE_ELEMENT ("vsocksink");
   /* 5 frames sent, 20 decoded: the other 15 are the host's repeats (100 ms
-   * apart; 20 rather than 60 keeps it short under AddressSanitizer) */
+   * apart; 20 rather than 60 keeps the case short) */
   frames_wanted = 20;
   run_template ("host-native.txt",
                 "videotestsrc num-buffers=5 pattern=ball ! "
