@@ -121,9 +121,31 @@ lookup (GHashTable **layers, const gchar *name)
   return NULL;
 }
 
+/* Where the output stands in gst-launch's (and the shell's) double quotes:
+ * scanned incrementally, a backslash escaping the next character. */
+typedef struct {
+  gsize scanned;
+  gboolean quoted, escaped;
+} QuoteState;
+
 static gboolean
-expand_into (GString *out, const gchar *text, GHashTable **layers, gint depth,
-             GError **error)
+output_is_quoted (QuoteState *q, const GString *out)
+{
+  for (; q->scanned < out->len; q->scanned++) {
+    gchar c = out->str[q->scanned];
+    if (q->escaped)
+      q->escaped = FALSE;
+    else if (c == '\\')
+      q->escaped = TRUE;
+    else if (c == '"')
+      q->quoted = !q->quoted;
+  }
+  return q->quoted;
+}
+
+static gboolean
+expand_into (GString *out, QuoteState *q, const gchar *text,
+             GHashTable **layers, gint depth, GError **error)
 {
   const gchar *p = text;
 
@@ -151,8 +173,25 @@ expand_into (GString *out, const gchar *text, GHashTable **layers, gint depth,
                      name, name, name, name);
         return FALSE;
       }
-      if (!expand_into (out, value, layers, depth + 1, error))
-        return FALSE;
+      {
+        /* A value inside the template's double quotes stays inside them:
+         * a '"' would end them and a '\\' would escape the closing one,
+         * and the rest of the value would become pipeline (or command)
+         * syntax: another element, another argument. */
+        gboolean quoted = output_is_quoted (q, out);
+        gsize start = out->len;
+        if (!expand_into (out, q, value, layers, depth + 1, error))
+          return FALSE;
+        if (quoted && strpbrk (out->str + start, "\"\\") != NULL) {
+          g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                       "the value of ${%s} contains a double quote or a "
+                       "backslash, and the template puts it inside double "
+                       "quotes, which it would end early: give a value "
+                       "without them",
+                       name);
+          return FALSE;
+        }
+      }
       p = end + 1;
     } else {
       g_string_append_c (out, *p++);
@@ -165,7 +204,8 @@ gchar *
 vms_template_expand (const gchar *text, GHashTable **layers, GError **error)
 {
   GString *out = g_string_new (NULL);
-  if (!expand_into (out, text, layers, 0, error)) {
+  QuoteState q = { 0 };
+  if (!expand_into (out, &q, text, layers, 0, error)) {
     g_string_free (out, TRUE);
     return NULL;
   }

@@ -30,7 +30,9 @@ VmsTemplate *vms_template_load (const gchar *dir, const gchar *name,
 void vms_template_free (VmsTemplate *t);
 /* Replaces every ${NAME} (recursively, values may use variables too) with
  * the value of the first of @layers (NULL-terminated) that has NAME. An
- * undefined variable or a loop is an error that names it. */
+ * undefined variable or a loop is an error that names it, and so is a
+ * value inside the text's double quotes that holds a '"' or a '\\' (it
+ * would end them: the rest would become pipeline or command syntax). */
 gchar *vms_template_expand (const gchar *text, GHashTable **layers,
                             GError **error);
 /* The variables of @t: its defaults in file order, then the other names its

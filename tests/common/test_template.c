@@ -141,6 +141,42 @@ test_names (void)
   g_assert_false (vms_template_name_is_valid (NULL));
 }
 
+/* An operator's value inside the template's quotes cannot end them and add
+ * pipeline syntax (an element writing files, say): refused, named. The same
+ * value outside quotes is a fragment by design (PIPEWIRE_SOURCE_ARGS). */
+static void
+test_value_cannot_leave_quotes (void)
+{
+  const gchar *text = "src ! sink location=\"${A}\" name=${B}\n";
+  /* each value of A, and the variable the error must name */
+  const gchar *attacks[][2] = {
+    { "a\" ! filesink location=/tmp/pwn name=\"b", "${A}" }, /* ends them */
+    { "a\\", "${A}" },  /* escapes the closing quote */
+    { "${C}", "${C}" }, /* through another value */
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (attacks); i++) {
+    g_autoptr (GError) err = NULL;
+    const gchar *kv[] = { "A", attacks[i][0], "B", "s", "C", "x\" ! y", NULL };
+    g_autofree gchar *out = expand_with (text, kv, &err);
+    g_assert_null (out);
+    g_assert_error (err, G_IO_ERROR, G_IO_ERROR_INVALID_DATA);
+    g_assert_nonnull (strstr (err->message, attacks[i][1]));
+  }
+  {
+    /* outside quotes, a value may carry quoted words; an escaped quote in
+     * the template is not an opening one; a quoted value is fine */
+    g_autoptr (GError) err = NULL;
+    const gchar *kv[] = { "A", "/tmp/a b", "B", "s caps=\"x, y\"", NULL };
+    g_autofree gchar *out = expand_with (
+        "src ! sink location=\"${A}\" name=${B} x=\\\"${B}\n", kv, &err);
+    g_assert_no_error (err);
+    g_assert_cmpstr (out, ==,
+                     "src ! sink location=\"/tmp/a b\" name=s caps=\"x, "
+                     "y\" x=\\\"s caps=\"x, y\"");
+  }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -156,5 +192,7 @@ main (int argc, char **argv)
   g_test_add_func ("/template/variables-in-order", test_variables_in_order);
   g_test_add_func ("/template/split-words", test_split_words);
   g_test_add_func ("/template/names", test_names);
+  g_test_add_func ("/template/value-cannot-leave-quotes",
+                   test_value_cannot_leave_quotes);
   return g_test_run ();
 }
