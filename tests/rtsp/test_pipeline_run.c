@@ -92,11 +92,12 @@ spawn_sender (const gchar *desc, const gchar *const *env)
   if (preload && *preload) {
     /* The ASan runtime (and GnuTLS, see tests/meson.build) into
      * gst-launch-1.0 only, through env(1), never into timeout(1): with both
-     * preloaded, a coreutils program that calls setlocale() hangs in
+     * preloaded, a program that calls setlocale (LC_ALL, "") hangs in
      * exit() (p11-kit's destructor blocks in freelocale() on glibc's locale
-     * lock), so a timeout whose sender ended by itself never exited and the
-     * test waited for it forever. env execs and never exits itself. Leaks
-     * off: the sender is killed at the end, its leaks are not the point. */
+     * lock; docs/development.md), so a timeout whose sender ended by itself
+     * never exited and the test waited for it forever. env execs and never
+     * exits itself. Leaks off: the sender is killed at the end, its leaks
+     * are not the point. */
     ld_arg = g_strdup_printf ("LD_PRELOAD=%s", preload);
     g_ptr_array_add (argv, (gpointer) "env");
     g_ptr_array_add (argv, ld_arg);
