@@ -10,7 +10,10 @@
 #  3. session C restored with one secret while its host requires another:
 #     the host drops it with "authentication failed" and gets no frame;
 #  4. a changed input (another --set) gives another key: a new base is built,
-#     the first stays; A's overlay is removed when its QEMU ends.
+#     the first stays; A's overlay is removed when its QEMU ends;
+#  5. the base's state truncated (session E), then altered with its size
+#     kept (F): the session start says so ("is damaged: ..."), builds the
+#     base again and streams (QEMU cannot load either state).
 # Prints the base build time and the restore-to-first-frame times.
 import os
 import sys
@@ -64,6 +67,15 @@ def streaming(s, n):
     t.check(not any("authentication failed" in w for w in s.host.warnings),
             "session %s: its host refused the guest's secret: %s" % (s.name, s.host.warnings[-1:]))
     return s.host.decoded >= n or not s.vm.alive()
+
+
+def flip(path, offset, n):
+    """Inverts @n bytes of @path at @offset (same size, other contents)."""
+    with open(path, "r+b") as f:
+        f.seek(offset)
+        data = f.read(n)
+        f.seek(offset)
+        f.write(bytes(b ^ 0xFF for b in data))
 
 
 def bases(base_dir):
@@ -137,6 +149,35 @@ def main():
         d.stop()
         t.check(len(bases(base_dir)) == 1, "the first base is gone or another was kept: %r"
                 % bases(base_dir))
+
+        # 5. a damaged base (QEMU could not load it: without the check every
+        # start of the session failed): detected, said, built again, streams
+        a.stop()
+        b.stop()
+        state = os.path.join(base_dir, bases(base_dir)[0], "state")
+        size = os.path.getsize(state)
+        damages = (
+            ("e", "truncated", lambda: os.truncate(state, size // 2),
+             "state is %d bytes, %d when it was saved" % (size // 2, size)),
+            # same size, the first bytes (QEMU's "QEVM" magic) changed
+            ("f", "altered", lambda: flip(state, 0, 8), "it was altered"),
+        )
+        for name, what, damage, why in damages:
+            damage()
+            s = Session(workdir, base_dir, name, name * 64, name * 64)
+            sessions.append(s)
+            s.start()
+            t.wait_until(lambda: streaming(s, 30), 2 * t.BOOT_TIMEOUT,
+                         "30 decoded frames from session %s (base %s)" % (name, what), s.host)
+            t.check(s.vm.alive(), "%s's QEMU exited (status %s): the %s base was used"
+                    % (name, s.vm.proc.returncode, what))
+            log = s.log_text()
+            t.check("is damaged: " in log and why in log and "building the snapshot base" in log,
+                    "session %s: the log does not say that the base's state was %s (%r): %s"
+                    % (name, what, why, log[-800:]))
+            t.log("%s: %s state detected (%s), base built again, streaming" % (name.upper(), what, why))
+            s.stop()
+            t.check(len(bases(base_dir)) == 1, "not one base: %r" % bases(base_dir))
         ok = True
     except t.Failure as e:
         t.log("FAIL: %s" % e)
