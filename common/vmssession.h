@@ -32,6 +32,8 @@
  * GLib and json-glib only: the supervisor links it. */
 #pragma once
 
+#include "vmsresize.h"
+
 #include <glib.h>
 
 G_BEGIN_DECLS
@@ -136,9 +138,8 @@ gboolean vms_screenshot_query_parse (const gchar *format, const gchar *width,
  * request (id 0) within the limits. FALSE with G_IO_ERROR_NOT_FOUND when
  * @json is no resize message (an input message, say), with another code
  * when it is a bad one. */
-/* The bus message wsh264sink posts for it: an element message of this
- * name with int fields "width" and "height". */
-#define VMS_RESIZE_MESSAGE "vmstream-resize"
+/* The bus message wsh264sink posts for it: VMS_RESIZE_MESSAGE
+ * (vmsresize.h). */
 gboolean vms_resize_message_parse (const gchar *json, gssize len,
                                    VmsRequest *out, GError **error);
 /* "image/png" or "image/jpeg" */
