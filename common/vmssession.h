@@ -107,6 +107,10 @@ G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (VmsStatus, vms_status_clear)
 #define VMS_RESIZE_MIN_HEIGHT 200
 #define VMS_RESIZE_MAX_WIDTH 4096
 #define VMS_RESIZE_MAX_HEIGHT 2160
+/* How long a guest (a session whose pipeline has a vsocksrc) may take to
+ * send the size it was asked for before the session answers 504; the
+ * supervisor waits a little longer for that answer than for others. */
+#define VMS_GUEST_RESIZE_TIMEOUT_S 20
 
 typedef enum {
   VMS_REQUEST_SCREENSHOT = 1,

@@ -175,9 +175,8 @@ screenshot (Session *s, const VmsRequest *req)
 
 /* --- resizing a guest (a pipeline with vsocksrc) ----------------------- */
 
-/* How long a guest may take to send its new size: under TCG the desktop
- * guest takes about a second or two (docs/operations.md). */
-#define GUEST_RESIZE_TIMEOUT_S 20
+/* How long a guest may take to send its new size (docs/operations.md). */
+#define GUEST_RESIZE_TIMEOUT_S VMS_GUEST_RESIZE_TIMEOUT_S
 
 typedef struct {
   Session *s;
