@@ -694,6 +694,18 @@ gst_vsock_sink_admit (GstVsockSink *self, GstBuffer *buf)
     gst_vsock_sink_drop (self, buf, "too large for the host");
     return FALSE;
   }
+  /* A raw frame smaller than its caps say: the host would drop the whole
+   * connection for its layout. Debian 12's pipewiresrc sends such frames
+   * when the screen got smaller under it (it never renegotiates; the desktop
+   * guest restarts its pipeline after a resize). */
+  if (self->is_video && gst_buffer_get_video_meta (buf) == NULL
+      && size < GST_VIDEO_INFO_SIZE (&self->vinfo)) {
+    GST_DEBUG_OBJECT (self,
+                      "%" G_GSIZE_FORMAT " bytes, caps need %" G_GSIZE_FORMAT,
+                      size, GST_VIDEO_INFO_SIZE (&self->vinfo));
+    gst_vsock_sink_drop (self, buf, "smaller than its caps say");
+    return FALSE;
+  }
   /* Encoded streams cannot resume on a delta unit after a gap. */
   if (!self->is_video && self->discont_pending
       && GST_BUFFER_FLAG_IS_SET (buf, GST_BUFFER_FLAG_DELTA_UNIT)) {

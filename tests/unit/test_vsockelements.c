@@ -1975,6 +1975,42 @@ GST_START_TEST (test_sink_malformed_resize)
 
 GST_END_TEST;
 
+/* A raw frame smaller than its caps say (pipewiresrc after the screen
+ * shrank under it) is dropped, not sent: the host would drop the connection
+ * for its layout. The next whole frame goes out on the same connection. */
+GST_START_TEST (test_sink_drops_short_frame)
+{
+  FakeHost *fh = fake_host_new ("short.sock", 1, VMS_STATUS_OK);
+  GstStructure *stats = NULL;
+  guint64 dropped = 0, disconnects = 0;
+  gsize short_size = W * H; /* NV12 needs W * H * 3 / 2 */
+  GThread *t;
+  GstBus *bus;
+  GstHarness *h;
+
+  t = g_thread_new ("host", fake_host_thread, fh);
+  h = sink_harness (fh->path, &bus);
+  fail_unless_equals_int (
+      gst_harness_push (
+          h, gst_buffer_new_wrapped (pattern (short_size, 1), short_size)),
+      GST_FLOW_OK);
+  fail_unless_equals_int (gst_harness_push (h, nv12_buffer (W, 2, 0)),
+                          GST_FLOW_OK);
+  g_thread_join (t);
+  fail_unless_equals_int (fh->hdr[0].size, W * H * 3 / 2);
+  g_object_get (h->element, "stats", &stats, NULL);
+  fail_unless (gst_structure_get_uint64 (stats, "frames-dropped", &dropped));
+  fail_unless (gst_structure_get_uint64 (stats, "disconnects", &disconnects));
+  gst_structure_free (stats);
+  fail_unless_equals_int (dropped, 1);
+  fail_unless_equals_int (disconnects, 0);
+  gst_harness_teardown (h);
+  gst_object_unref (bus);
+  fake_host_free (fh);
+}
+
+GST_END_TEST;
+
 /* A host that accepted and then stopped reading must not hang a state
  * change: the sink blocked in its write returns FLUSHING on unlock. */
 typedef struct {
@@ -2095,6 +2131,7 @@ vsockelements_suite (void)
   tcase_add_test (tc, test_resize_reaches_sink);
   tcase_add_test (tc, test_resize_not_offered);
   tcase_add_test (tc, test_sink_malformed_resize);
+  tcase_add_test (tc, test_sink_drops_short_frame);
   return s;
 }
 
