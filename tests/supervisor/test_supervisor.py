@@ -2151,6 +2151,14 @@ def case_vm_resize():
                   "the session reports the new size, same process (%s)" % g)
             st, r = sup.http("POST", path, {"width": 640, "height": 480})
             check(st == 200, "to the size it has: 200 at once (%s %s)" % (st, r))
+            # a player's own request (#fit=1) takes the same way to the guest,
+            # and its open connection gets the new init
+            rc, out = wsclient(viewer_stream(s), frames=45, timeout=30,
+                               send=[{"type": "resize", "width": 800, "height": 600}])
+            init = json.loads(out.get("init", "{}"))
+            check(rc == 0 and (init.get("width"), init.get("height")) == (800, 600),
+                  "a player's resize reaches the guest, the viewer gets an 800x600 init "
+                  "on its connection (%s %s)" % (rc, out))
         else:
             check(st == 409 and "cannot change its size" in r.get("error", ""),
                   "a guest that does not offer RESIZE: 409 with a sentence (%s %s)" % (st, r))
