@@ -110,7 +110,7 @@ G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (VmsStatus, vms_status_clear)
 /* How long a guest (a session whose pipeline has a vsocksrc) may take to
  * send the size it was asked for before the session answers 504; the
  * supervisor waits a little longer for that answer than for others. */
-#define VMS_GUEST_RESIZE_TIMEOUT_S 20
+#define VMS_GUEST_RESIZE_TIMEOUT_S 30
 
 typedef enum {
   VMS_REQUEST_SCREENSHOT = 1,
