@@ -32,6 +32,8 @@
  * GLib and json-glib only: the supervisor links it. */
 #pragma once
 
+#include "vmsresize.h"
+
 #include <glib.h>
 
 G_BEGIN_DECLS
@@ -105,6 +107,10 @@ G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (VmsStatus, vms_status_clear)
 #define VMS_RESIZE_MIN_HEIGHT 200
 #define VMS_RESIZE_MAX_WIDTH 4096
 #define VMS_RESIZE_MAX_HEIGHT 2160
+/* How long a guest (a session whose pipeline has a vsocksrc) may take to
+ * send the size it was asked for before the session answers 504; the
+ * supervisor waits a little longer for that answer than for others. */
+#define VMS_GUEST_RESIZE_TIMEOUT_S 30
 
 typedef enum {
   VMS_REQUEST_SCREENSHOT = 1,
@@ -136,9 +142,8 @@ gboolean vms_screenshot_query_parse (const gchar *format, const gchar *width,
  * request (id 0) within the limits. FALSE with G_IO_ERROR_NOT_FOUND when
  * @json is no resize message (an input message, say), with another code
  * when it is a bad one. */
-/* The bus message wsh264sink posts for it: an element message of this
- * name with int fields "width" and "height". */
-#define VMS_RESIZE_MESSAGE "vmstream-resize"
+/* The bus message wsh264sink posts for it: VMS_RESIZE_MESSAGE
+ * (vmsresize.h). */
 gboolean vms_resize_message_parse (const gchar *json, gssize len,
                                    VmsRequest *out, GError **error);
 /* "image/png" or "image/jpeg" */

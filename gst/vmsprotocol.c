@@ -468,7 +468,7 @@ vms_back_header_parse (const guint8 *data, gsize len, VmsBackHeader *hdr,
     return FALSE;
   hdr->type = get_u32 (data);
   hdr->len = get_u32 (data + 4);
-  if (hdr->type < VMS_BACK_KEYFRAME_REQUEST || hdr->type > VMS_BACK_PONG) {
+  if (hdr->type < VMS_BACK_KEYFRAME_REQUEST || hdr->type > VMS_BACK_RESIZE) {
     g_set_error (error, VMS_PROTOCOL_ERROR, VMS_PROTOCOL_ERROR_BAD_TYPE,
                  "unknown back-channel message type %u", hdr->type);
     return FALSE;
@@ -479,6 +479,34 @@ vms_back_header_parse (const guint8 *data, gsize len, VmsBackHeader *hdr,
                  VMS_MAX_BACK_LEN);
     return FALSE;
   }
+  if (hdr->type == VMS_BACK_RESIZE && hdr->len != VMS_BACK_RESIZE_SIZE)
+    return bad_layout (error, "RESIZE message of %u bytes, expected %u",
+                       hdr->len, VMS_BACK_RESIZE_SIZE);
+  return TRUE;
+}
+
+void
+vms_back_resize_write (guint8 out[VMS_BACK_RESIZE_SIZE], guint32 width,
+                       guint32 height)
+{
+  put_u32 (out, width);
+  put_u32 (out + 4, height);
+}
+
+gboolean
+vms_back_resize_parse (const guint8 *data, gsize len, guint32 *width,
+                       guint32 *height, GError **error)
+{
+  if (len != VMS_BACK_RESIZE_SIZE)
+    return bad_layout (
+        error, "RESIZE payload of %" G_GSIZE_FORMAT " bytes, expected %u", len,
+        VMS_BACK_RESIZE_SIZE);
+  *width = get_u32 (data);
+  *height = get_u32 (data + 4);
+  if (*width == 0 || *width > VMS_MAX_RESIZE_DIM || *height == 0
+      || *height > VMS_MAX_RESIZE_DIM)
+    return bad_layout (error, "RESIZE to %ux%u: each side must be 1..%u",
+                       *width, *height, VMS_MAX_RESIZE_DIM);
   return TRUE;
 }
 

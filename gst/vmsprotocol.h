@@ -72,6 +72,9 @@ typedef enum {
 typedef enum {
   /* The sender handles back-channel messages. */
   VMS_HELLO_FLAG_BACK_CHANNEL = 1 << 0,
+  /* The sender can change its picture's size on a RESIZE back-channel
+   * message (only with VMS_HELLO_FLAG_BACK_CHANNEL). */
+  VMS_HELLO_FLAG_RESIZE = 1 << 1,
 } VmsHelloFlags;
 
 typedef enum {
@@ -101,7 +104,13 @@ typedef enum {
   VMS_BACK_KEYFRAME_REQUEST = 1,
   VMS_BACK_NAVIGATION = 2,
   VMS_BACK_PONG = 3,
+  /* payload: u32 width, u32 height (VMS_BACK_RESIZE_SIZE bytes) */
+  VMS_BACK_RESIZE = 4,
 } VmsBackType;
+
+/* RESIZE payload: u32 width, u32 height, each 1..VMS_MAX_RESIZE_DIM */
+#define VMS_BACK_RESIZE_SIZE 8
+#define VMS_MAX_RESIZE_DIM 16384
 
 typedef struct {
   guint16 version;
@@ -201,6 +210,14 @@ void vms_back_header_write (guint8 out[VMS_BACK_HEADER_SIZE],
                             const VmsBackHeader *hdr);
 gboolean vms_back_header_parse (const guint8 *data, gsize len,
                                 VmsBackHeader *hdr, GError **error);
+
+/* RESIZE's payload. parse: exactly VMS_BACK_RESIZE_SIZE bytes, each
+ * dimension 1..VMS_MAX_RESIZE_DIM (the host's own limits are narrower,
+ * common/vmssession.h); else FALSE with @error. */
+void vms_back_resize_write (guint8 out[VMS_BACK_RESIZE_SIZE], guint32 width,
+                            guint32 height);
+gboolean vms_back_resize_parse (const guint8 *data, gsize len, guint32 *width,
+                                guint32 *height, GError **error);
 
 gboolean vms_is_hello_magic (const guint8 *data, gsize len);
 

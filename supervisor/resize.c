@@ -1,6 +1,8 @@
 /* vmstream-session: change the desktop's size (see resize.h). */
 #include "resize.h"
 
+#include "vmsresize.h"
+
 #include <gio/gio.h>
 #include <gst/video/video.h>
 #include <string.h>
@@ -184,5 +186,59 @@ vms_resize (GstElement *pipeline, const gchar *display, gint width, gint height,
                  "its pipeline fixes no video size");
     return FALSE;
   }
+  return TRUE;
+}
+
+GstElement *
+vms_resize_guest_source (GstElement *pipeline)
+{
+  GstIterator *it = gst_bin_iterate_recurse (GST_BIN (pipeline));
+  GValue v = G_VALUE_INIT;
+  GstElement *found = NULL;
+
+  while (found == NULL && gst_iterator_next (it, &v) == GST_ITERATOR_OK) {
+    GstElement *e = g_value_get_object (&v);
+    GstElementFactory *f = gst_element_get_factory (e);
+    if (f && strcmp (GST_OBJECT_NAME (f), "vsocksrc") == 0)
+      found = gst_object_ref (e);
+    g_value_reset (&v);
+  }
+  g_value_unset (&v);
+  gst_iterator_free (it);
+  return found;
+}
+
+gboolean
+vms_resize_guest (GstElement *pipeline, GstElement *src, gint width,
+                  gint height, guint *status, GError **error)
+{
+  GstEvent *ev = gst_event_new_custom (
+      GST_EVENT_CUSTOM_UPSTREAM,
+      gst_structure_new (VMS_RESIZE_EVENT, "width", G_TYPE_INT, width, "height",
+                         G_TYPE_INT, height, NULL));
+  GstStructure *stats = NULL;
+  gboolean sender = FALSE;
+
+  *status = 409;
+  if (!gst_element_send_event (src, ev)) {
+    g_object_get (src, "stats", &stats, NULL);
+    if (stats) {
+      gst_structure_get_boolean (stats, "sender", &sender);
+      gst_structure_free (stats);
+    }
+    if (sender)
+      g_set_error_literal (
+          error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+          "the guest cannot change its size: its sender did not offer it "
+          "(an older guest image, or a guest pipeline whose vsocksink has no "
+          "resize-program)");
+    else
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NOT_CONNECTED,
+                           "the guest cannot change its size now: no guest "
+                           "is connected (try again once the stream runs)");
+    return FALSE;
+  }
+  GST_INFO ("asked the guest for %dx%d", width, height);
+  set_capsfilters (pipeline, width, height);
   return TRUE;
 }

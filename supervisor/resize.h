@@ -14,4 +14,16 @@ G_BEGIN_DECLS
 gboolean vms_resize (GstElement *pipeline, const gchar *display, gint width,
                      gint height, guint *status, GError **error);
 
+/* The first vsocksrc of @pipeline (a new reference), or NULL: a guest
+ * sends this session's picture, and the guest changes its size. */
+GstElement *vms_resize_guest_source (GstElement *pipeline);
+/* Asks the guest behind @src (a vsocksrc) for @width x @height: the
+ * vmstream-resize event, a RESIZE on the guest link (docs/protocol.md);
+ * then every capsfilter of @pipeline that fixes a raw video size follows.
+ * The guest's new size comes later, as new caps on @src's pad. FALSE with
+ * a sentence and status 409 when its sender cannot change its size (none
+ * connected, or its HELLO did not offer RESIZE). */
+gboolean vms_resize_guest (GstElement *pipeline, GstElement *src, gint width,
+                           gint height, guint *status, GError **error);
+
 G_END_DECLS

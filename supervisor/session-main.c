@@ -47,9 +47,12 @@ typedef struct {
   GDataInputStream *in;
   GCancellable *cancel;
   guint injected;
-  VmsShot *shot;        /* NULL: the pipeline has no encoder to watch */
-  const gchar *display; /* X display (input, resize) or NULL */
-  guint shots_running;  /* encodes in threads; main loop waits for them */
+  VmsShot *shot;         /* NULL: the pipeline has no encoder to watch */
+  const gchar *display;  /* X display (input, resize) or NULL */
+  GstElement *guest_src; /* the pipeline's vsocksrc: a guest resizes */
+  gint guest_width, guest_height; /* its current caps' size, 0: none yet */
+  GList *guest_resizes;           /* GuestResize, waiting for that size */
+  guint shots_running; /* encodes in threads; main loop waits for them */
 } Session;
 
 /* One status line of common/vmssession.h on stdout. */
@@ -170,6 +173,152 @@ screenshot (Session *s, const VmsRequest *req)
   g_object_unref (task);
 }
 
+/* --- resizing a guest (a pipeline with vsocksrc) ----------------------- */
+
+/* How long a guest may take to send its new size (docs/operations.md). */
+#define GUEST_RESIZE_TIMEOUT_S VMS_GUEST_RESIZE_TIMEOUT_S
+
+typedef struct {
+  Session *s;
+  VmsRequest req;
+  guint timeout_id;
+  gint64 asked_us;
+} GuestResize;
+
+/* Answers a resize that went to the guest (a player's is only logged when
+ * it failed) and forgets it. */
+static void
+guest_resize_finish (GuestResize *g, guint status, const gchar *message)
+{
+  Session *s = g->s;
+
+  s->guest_resizes = g_list_remove (s->guest_resizes, g);
+  if (g->timeout_id)
+    g_source_remove (g->timeout_id);
+  if (status == 200) {
+    GST_INFO ("the guest sends %dx%d, %" G_GINT64_FORMAT " ms after the "
+              "request",
+              g->req.width, g->req.height,
+              (g_get_monotonic_time () - g->asked_us) / 1000);
+    emit (vms_status_line_size (g->req.width, g->req.height));
+  }
+  if (g->req.id)
+    answer (g->req.id, status, NULL, NULL, message);
+  else if (status != 200)
+    g_printerr ("vmstream-session: a player's resize to %dx%d: %s\n",
+                g->req.width, g->req.height, message);
+  g_free (g);
+}
+
+static gboolean
+guest_resize_timeout (gpointer data)
+{
+  GuestResize *g = data;
+  g_autofree gchar *msg = g_strdup_printf (
+      "the guest did not change its size to %dx%d within %d s (it still "
+      "sends %dx%d); the session goes on",
+      g->req.width, g->req.height, GUEST_RESIZE_TIMEOUT_S, g->s->guest_width,
+      g->s->guest_height);
+
+  g->timeout_id = 0;
+  guest_resize_finish (g, 504, msg);
+  return G_SOURCE_REMOVE;
+}
+
+typedef struct {
+  Session *s;
+  gint width, height;
+} GuestSize;
+
+/* Main loop: the guest's caps changed; the resizes waiting for that size
+ * are done. */
+static gboolean
+guest_size_changed (gpointer data)
+{
+  GuestSize *gs = data;
+  Session *s = gs->s;
+  GList *l = s->guest_resizes;
+
+  s->guest_width = gs->width;
+  s->guest_height = gs->height;
+  while (l) {
+    GuestResize *g = l->data;
+    l = l->next;
+    if (g->req.width == gs->width && g->req.height == gs->height)
+      guest_resize_finish (g, 200, NULL);
+  }
+  return G_SOURCE_REMOVE;
+}
+
+/* Streaming thread: caps out of vsocksrc, the guest's picture size. */
+static GstPadProbeReturn
+guest_caps_probe (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
+{
+  GstEvent *ev = GST_PAD_PROBE_INFO_EVENT (info);
+  GstCaps *caps;
+  GuestSize *gs;
+
+  if (GST_EVENT_TYPE (ev) != GST_EVENT_CAPS)
+    return GST_PAD_PROBE_OK;
+  gst_event_parse_caps (ev, &caps);
+  gs = g_new0 (GuestSize, 1);
+  gs->s = user_data;
+  if (gst_structure_get_int (gst_caps_get_structure (caps, 0), "width",
+                             &gs->width)
+      && gst_structure_get_int (gst_caps_get_structure (caps, 0), "height",
+                                &gs->height))
+    g_main_context_invoke_full (NULL, G_PRIORITY_DEFAULT, guest_size_changed,
+                                gs, g_free);
+  else
+    g_free (gs);
+  return GST_PAD_PROBE_OK;
+}
+
+static void
+guest_watch (Session *s)
+{
+  GstPad *pad;
+
+  s->guest_src = vms_resize_guest_source (s->pipeline);
+  if (s->guest_src == NULL)
+    return;
+  pad = gst_element_get_static_pad (s->guest_src, "src");
+  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, guest_caps_probe,
+                     s, NULL);
+  gst_object_unref (pad);
+}
+
+/* A resize of a guest: answered once the guest sends that size (or after
+ * GUEST_RESIZE_TIMEOUT_S); a newer request supersedes the ones waiting. */
+static void
+resize_guest (Session *s, const VmsRequest *req)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree gchar *superseded = g_strdup_printf (
+      "superseded by a later resize to %dx%d", req->width, req->height);
+  GuestResize *g;
+  guint status;
+
+  while (s->guest_resizes)
+    guest_resize_finish (s->guest_resizes->data, 409, superseded);
+  g = g_new0 (GuestResize, 1);
+  g->s = s;
+  g->req = *req;
+  g->asked_us = g_get_monotonic_time ();
+  s->guest_resizes = g_list_prepend (s->guest_resizes, g);
+  if (req->width == s->guest_width && req->height == s->guest_height) {
+    guest_resize_finish (g, 200, NULL);
+    return;
+  }
+  if (!vms_resize_guest (s->pipeline, s->guest_src, req->width, req->height,
+                         &status, &error)) {
+    guest_resize_finish (g, status, error->message);
+    return;
+  }
+  g->timeout_id
+      = g_timeout_add_seconds (GUEST_RESIZE_TIMEOUT_S, guest_resize_timeout, g);
+}
+
 /* A resize, from the API (@id > 0) or a player (the bus): the desktop and
  * the stream change, and the supervisor hears the new size. */
 static void
@@ -177,6 +326,11 @@ resize (Session *s, const VmsRequest *req)
 {
   g_autoptr (GError) error = NULL;
   guint status = 409;
+
+  if (s->guest_src) {
+    resize_guest (s, req);
+    return;
+  }
 
   if (vms_resize (s->pipeline, s->display, req->width, req->height, &status,
                   &error)) {
@@ -623,6 +777,7 @@ session_run (Session *s, const Options *o)
   find_stats_elements (s);
   s->shot = vms_shot_new (s->pipeline);
   s->display = o->qmp ? NULL : o->display;
+  guest_watch (s);
 
   bus = gst_element_get_bus (s->pipeline);
   bus_id = gst_bus_add_watch (bus, bus_cb, s);
@@ -643,6 +798,10 @@ session_run (Session *s, const Options *o)
   session_play (s);
 
   vms_shot_free (s->shot);
+  while (s->guest_resizes)
+    guest_resize_finish (s->guest_resizes->data, 503,
+                         "the session stopped before the guest resized");
+  gst_clear_object (&s->guest_src);
   if (stats_id)
     g_source_remove (stats_id);
   g_source_remove (sig1);

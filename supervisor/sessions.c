@@ -984,6 +984,7 @@ typedef struct {
   VmsAnswerFunc cb;
   gpointer user_data;
   guint timeout_id;
+  guint timeout_s;
 } VmsPending;
 
 static void
@@ -1001,14 +1002,19 @@ request_answered (VmsSession *s, guint id, guint status, const gchar *type,
   g_free (p);
 }
 
+/* A resize of a guest is answered once the guest sends the new size, or
+ * by the session after VMS_GUEST_RESIZE_TIMEOUT_S: wait for that answer. */
+#define RESIZE_REQUEST_TIMEOUT_S (VMS_GUEST_RESIZE_TIMEOUT_S + 5)
+
 static gboolean
 request_timeout_cb (gpointer user_data)
 {
   VmsPending *p = user_data;
+  g_autofree gchar *msg = g_strdup_printf (
+      "the session process did not answer within %u s", p->timeout_s);
+
   p->timeout_id = 0;
-  request_answered (p->s, p->id, SOUP_STATUS_GATEWAY_TIMEOUT, NULL, NULL,
-                    "the session process did not answer within " G_STRINGIFY (
-                        REQUEST_TIMEOUT_S) " s");
+  request_answered (p->s, p->id, SOUP_STATUS_GATEWAY_TIMEOUT, NULL, NULL, msg);
   return G_SOURCE_REMOVE;
 }
 
@@ -1068,8 +1074,9 @@ vms_session_request (VmsSession *s, VmsRequest *req, VmsAnswerFunc cb,
   p->id = req->id;
   p->cb = cb;
   p->user_data = user_data;
-  p->timeout_id
-      = g_timeout_add_seconds (REQUEST_TIMEOUT_S, request_timeout_cb, p);
+  p->timeout_s = req->kind == VMS_REQUEST_RESIZE ? RESIZE_REQUEST_TIMEOUT_S
+                                                 : REQUEST_TIMEOUT_S;
+  p->timeout_id = g_timeout_add_seconds (p->timeout_s, request_timeout_cb, p);
   g_hash_table_insert (s->requests, GUINT_TO_POINTER (p->id), p);
   return TRUE;
 }

@@ -29,6 +29,14 @@
  * sink answers the host's challenge with HMAC-SHA256 of it, so the secret
  * itself never crosses the link.
  *
+ * With #GstVsockSink:resize-program set, the HELLO tells the host that this
+ * sender can change its picture's size: a RESIZE from the host (the host's
+ * vsocksrc got a vmstream-resize upstream event) is posted on the bus as a
+ * vmstream-resize element message with width and height, and the program
+ * runs as PROGRAM WIDTH HEIGHT. Whatever it changes upstream (a
+ * compositor's output mode) comes back as new caps, which the host gets as
+ * a CAPS message. The back-channel is read before each frame.
+ *
  * ## Example (in a guest)
  * |[
  * gst-launch-1.0 ximagesrc use-damage=false ! videoconvert ! \
@@ -38,6 +46,7 @@
 #include "gstvsocksink.h"
 
 #include "vmsio.h"
+#include "vmsresize.h"
 
 #include <gio/gio.h>
 
@@ -68,6 +77,7 @@ enum {
   PROP_SECRET,
   PROP_SECRET_FILE,
   PROP_KEEPALIVE,
+  PROP_RESIZE_PROGRAM,
 };
 
 static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE (
@@ -200,6 +210,8 @@ gst_vsock_sink_send_hello (GstVsockSink *self, GError **error)
 
   hello.version = VMS_PROTOCOL_VERSION;
   hello.flags = VMS_HELLO_FLAG_BACK_CHANNEL;
+  if (self->resize_argv0 != NULL)
+    hello.flags |= VMS_HELLO_FLAG_RESIZE;
   hello.caps_len = strlen (self->caps_str);
   vms_hello_write (hello_buf, &hello);
   iov[0].iov_base = hello_buf;
@@ -400,11 +412,50 @@ gst_vsock_sink_request_keyframe (GstVsockSink *self)
                           GST_CLOCK_TIME_NONE, TRUE, 0));
 }
 
+/* The host asks for another picture size: the bus hears it, and
+ * resize-program runs with the two numbers as its arguments (no shell; a
+ * double fork, so nothing is left to reap). It does not wait: the new size
+ * comes as new caps from upstream, which the host gets as CAPS. */
+static void
+gst_vsock_sink_resize (GstVsockSink *self, const guint8 *payload, gsize len)
+{
+  g_autoptr (GError) err = NULL;
+  gchar w[16], h[16];
+  gchar *argv[] = { self->resize_argv0, w, h, NULL };
+  guint32 width, height;
+
+  if (!vms_back_resize_parse (payload, len, &width, &height, &err)) {
+    GST_WARNING_OBJECT (self, "ignoring a RESIZE: %s", err->message);
+    return;
+  }
+  GST_INFO_OBJECT (self, "the host asks for %ux%u", width, height);
+  gst_element_post_message (
+      GST_ELEMENT (self),
+      gst_message_new_element (GST_OBJECT (self),
+                               gst_structure_new (VMS_RESIZE_MESSAGE, "width",
+                                                  G_TYPE_INT, (gint)width,
+                                                  "height", G_TYPE_INT,
+                                                  (gint)height, NULL)));
+  if (self->resize_argv0 == NULL)
+    return;
+  g_snprintf (w, sizeof (w), "%u", width);
+  g_snprintf (h, sizeof (h), "%u", height);
+  if (!g_spawn_async (NULL, argv, NULL, G_SPAWN_STDIN_FROM_DEV_NULL, NULL, NULL,
+                      NULL, &err))
+    GST_ELEMENT_WARNING (
+        self, RESOURCE, FAILED,
+        ("Cannot run the resize program %s.", self->resize_argv0),
+        ("%s", err->message));
+}
+
 static void
 gst_vsock_sink_handle_back (GstVsockSink *self, const VmsBackHeader *hdr,
                             const guint8 *payload)
 {
   switch (hdr->type) {
+    case VMS_BACK_RESIZE:
+      gst_vsock_sink_resize (self, payload, hdr->len);
+      break;
     case VMS_BACK_KEYFRAME_REQUEST:
       gst_vsock_sink_request_keyframe (self);
       break;
@@ -643,6 +694,18 @@ gst_vsock_sink_admit (GstVsockSink *self, GstBuffer *buf)
     gst_vsock_sink_drop (self, buf, "too large for the host");
     return FALSE;
   }
+  /* A raw frame smaller than its caps say: the host would drop the whole
+   * connection for its layout. Debian 12's pipewiresrc sends such frames
+   * when the screen got smaller under it (it never renegotiates; the desktop
+   * guest restarts its pipeline after a resize). */
+  if (self->is_video && gst_buffer_get_video_meta (buf) == NULL
+      && size < GST_VIDEO_INFO_SIZE (&self->vinfo)) {
+    GST_DEBUG_OBJECT (self,
+                      "%" G_GSIZE_FORMAT " bytes, caps need %" G_GSIZE_FORMAT,
+                      size, GST_VIDEO_INFO_SIZE (&self->vinfo));
+    gst_vsock_sink_drop (self, buf, "smaller than its caps say");
+    return FALSE;
+  }
   /* Encoded streams cannot resume on a delta unit after a gap. */
   if (!self->is_video && self->discont_pending
       && GST_BUFFER_FLAG_IS_SET (buf, GST_BUFFER_FLAG_DELTA_UNIT)) {
@@ -849,7 +912,7 @@ gst_vsock_sink_start (GstBaseSink *bsink)
 {
   GstVsockSink *self = GST_VSOCK_SINK (bsink);
   GError *err = NULL;
-  gchar *uri;
+  gchar *uri, *prog;
 
   GST_OBJECT_LOCK (self);
   uri = g_strdup (self->uri);
@@ -878,6 +941,24 @@ gst_vsock_sink_start (GstBaseSink *bsink)
   }
   self->warned_auth = FALSE;
 
+  GST_OBJECT_LOCK (self);
+  prog = g_strdup (self->resize_program);
+  GST_OBJECT_UNLOCK (self);
+  if (prog != NULL && *prog != '\0') {
+    if (g_file_test (prog, G_FILE_TEST_IS_EXECUTABLE)
+        && !g_file_test (prog, G_FILE_TEST_IS_DIR)) {
+      self->resize_argv0 = g_steal_pointer (&prog);
+    } else {
+      GST_ELEMENT_WARNING (
+          self, RESOURCE, SETTINGS,
+          ("The resize program %s is not an executable file: the host is not "
+           "offered RESIZE.",
+           prog),
+          (NULL));
+    }
+  }
+  g_free (prog);
+
   self->poll = gst_poll_new (TRUE);
   gst_poll_fd_init (&self->pfd);
   self->back_buf = g_malloc (VMS_BACK_HEADER_SIZE + VMS_MAX_BACK_LEN);
@@ -901,6 +982,7 @@ gst_vsock_sink_stop (GstBaseSink *bsink)
   g_clear_pointer (&self->caps_str, g_free);
   g_clear_pointer (&self->back_buf, g_free);
   g_clear_pointer (&self->key, vms_secret_free);
+  g_clear_pointer (&self->resize_argv0, g_free);
   self->key_len = 0;
   return TRUE;
 }
@@ -981,6 +1063,10 @@ gst_vsock_sink_set_property (GObject *object, guint prop_id,
     case PROP_KEEPALIVE:
       self->keepalive_ms = g_value_get_uint (value);
       break;
+    case PROP_RESIZE_PROGRAM:
+      g_free (self->resize_program);
+      self->resize_program = g_value_dup_string (value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -1024,6 +1110,9 @@ gst_vsock_sink_get_property (GObject *object, guint prop_id, GValue *value,
     case PROP_KEEPALIVE:
       g_value_set_uint (value, self->keepalive_ms);
       break;
+    case PROP_RESIZE_PROGRAM:
+      g_value_set_string (value, self->resize_program);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -1039,6 +1128,7 @@ gst_vsock_sink_finalize (GObject *object)
   g_free (self->uri);
   vms_secret_free (self->secret);
   g_free (self->secret_file);
+  g_free (self->resize_program);
   G_OBJECT_CLASS (parent_class)->finalize (object);
 }
 
@@ -1145,6 +1235,22 @@ gst_vsock_sink_class_init (GstVsockSinkClass *klass)
           "sink starts afresh with a new HELLO",
           0, G_MAXUINT, DEFAULT_KEEPALIVE,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS));
+
+  g_object_class_install_property (
+      gobject_class, PROP_RESIZE_PROGRAM,
+      g_param_spec_string (
+          "resize-program", "Resize program",
+          "Executable run as PROGRAM WIDTH HEIGHT (no shell) when the host "
+          "asks for another picture size, e.g. one that changes the "
+          "compositor's output mode (the desktop guest's vmstream-resize). "
+          "Set: the HELLO offers RESIZE to the host. Every request is also "
+          "posted as a vmstream-resize element message (fields width, "
+          "height); an application that acts on those itself can name a "
+          "program that does nothing, such as /bin/true. Empty: RESIZE is "
+          "not offered, the host answers resize requests with a refusal",
+          NULL,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS
+              | GST_PARAM_MUTABLE_READY));
 
   gst_element_class_add_static_pad_template (element_class, &sink_template);
   gst_element_class_set_static_metadata (

@@ -30,9 +30,11 @@ struct _GstVsockSink {
   gchar *secret;
   gchar *secret_file;
   guint keepalive_ms;
+  gchar *resize_program;
 
   /* streaming state */
-  gchar *key; /* link secret, NULL: none */
+  gchar *resize_argv0; /* resize-program at start(), NULL: RESIZE not offered */
+  gchar *key;          /* link secret, NULL: none */
   gsize key_len;
   gboolean warned_auth;
   gboolean host_pongs; /* the host speaks v2: it answers PING */

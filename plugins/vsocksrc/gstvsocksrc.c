@@ -51,6 +51,20 @@
  * Upstream force-key-unit and navigation events are forwarded to the
  * authenticated sender, and only to it, over the connection's back-channel.
  *
+ * To change the sender's picture size, send the source (from downstream,
+ * or with gst_element_send_event()) a custom upstream event named
+ * `vmstream-resize` with int fields `width` and `height` (1..16384): it
+ * becomes a RESIZE message to the current sender, and the event returns
+ * TRUE, when that sender's HELLO offered RESIZE (vsocksink resize-program);
+ * FALSE, with nothing sent, when no sender is connected or it did not
+ * (#GstVsockSrc:stats says which: sender, sender-resizable). The new size
+ * comes back as the sender's new caps, as a caps event downstream.
+ * |[
+ * gst_element_send_event (src, gst_event_new_custom (
+ *     GST_EVENT_CUSTOM_UPSTREAM, gst_structure_new ("vmstream-resize",
+ *         "width", G_TYPE_INT, 1600, "height", G_TYPE_INT, 900, NULL)));
+ * ]|
+ *
  * ## Example (on a Linux host)
  * |[
  * gst-launch-1.0 vsocksrc uri=vsock://any:5000 ! videoconvert ! \
@@ -66,6 +80,7 @@
 #include "gstvsocksrc.h"
 
 #include "vmsio.h"
+#include "vmsresize.h"
 
 #include <gio/gio.h>
 
@@ -171,6 +186,7 @@ gst_vsock_src_close_conn (GstVsockSrc *self)
   close (self->conn_pfd.fd);
   gst_poll_fd_init (&self->conn_pfd);
   self->peer_back_channel = FALSE;
+  self->peer_resize = FALSE;
   g_mutex_unlock (&self->conn_lock);
   g_clear_pointer (&self->peer, g_free);
   self->discont = TRUE;
@@ -1032,6 +1048,8 @@ gst_vsock_src_switch_sender (GstVsockSrc *self)
   gst_poll_fd_init (&self->conn_pfd);
   self->conn_pfd.fd = link->fd;
   self->peer_back_channel = (link->flags & VMS_HELLO_FLAG_BACK_CHANNEL) != 0;
+  self->peer_resize
+      = self->peer_back_channel && (link->flags & VMS_HELLO_FLAG_RESIZE) != 0;
   g_mutex_unlock (&self->conn_lock);
   link->fd = -1;
   gst_poll_add_fd (self->poll, &self->conn_pfd);
@@ -1057,6 +1075,7 @@ gst_vsock_src_rehello (GstVsockSrc *self, const guint8 *hello_buf)
 
   g_mutex_lock (&self->conn_lock);
   self->peer_back_channel = FALSE;
+  self->peer_resize = FALSE;
   g_mutex_unlock (&self->conn_lock);
   r = gst_vsock_src_run_handshake (self, self->poll, &self->conn_pfd,
                                    self->peer, hello_buf, &caps, &flags);
@@ -1077,6 +1096,8 @@ gst_vsock_src_rehello (GstVsockSrc *self, const guint8 *hello_buf)
   }
   g_mutex_lock (&self->conn_lock);
   self->peer_back_channel = (flags & VMS_HELLO_FLAG_BACK_CHANNEL) != 0;
+  self->peer_resize
+      = self->peer_back_channel && (flags & VMS_HELLO_FLAG_RESIZE) != 0;
   g_mutex_unlock (&self->conn_lock);
   self->discont = TRUE;
   GST_OBJECT_LOCK (self);
@@ -1161,7 +1182,7 @@ gst_vsock_src_check_layout (GstVsockSrc *self, const VmsMsgHeader *hdr,
 }
 
 static gboolean gst_vsock_src_send_back (GstVsockSrc *self, VmsBackType type,
-                                         const gchar *payload);
+                                         gconstpointer payload, gsize len);
 
 /* What one step of create() ended with. */
 typedef enum {
@@ -1274,7 +1295,7 @@ gst_vsock_src_control (GstVsockSrc *self, const VmsMsgHeader *hdr)
   }
   if (hdr->type == VMS_MSG_PING) {
     /* keepalive: the sender learns that this link still reaches us */
-    gst_vsock_src_send_back (self, VMS_BACK_PONG, NULL);
+    gst_vsock_src_send_back (self, VMS_BACK_PONG, NULL, 0);
     return STEP_AGAIN;
   }
   if (hdr->type == VMS_MSG_EOS) {
@@ -1463,24 +1484,25 @@ gst_vsock_src_create (GstPushSrc *psrc, GstBuffer **outbuf)
 
 static gboolean
 gst_vsock_src_send_back (GstVsockSrc *self, VmsBackType type,
-                         const gchar *payload)
+                         gconstpointer payload, gsize len)
 {
   guint8 hdr_buf[VMS_BACK_HEADER_SIZE];
-  VmsBackHeader hdr = { type, payload ? strlen (payload) : 0 };
+  VmsBackHeader hdr = { type, len };
   struct iovec iov[2];
   gboolean ok = FALSE;
 
-  if (hdr.len > VMS_MAX_BACK_LEN)
+  if (len > VMS_MAX_BACK_LEN)
     return FALSE;
   vms_back_header_write (hdr_buf, &hdr);
 
   iov[0].iov_base = hdr_buf;
   iov[0].iov_len = sizeof (hdr_buf);
-  iov[1].iov_base = (gchar *)payload;
+  iov[1].iov_base = (gpointer)payload;
   iov[1].iov_len = hdr.len;
 
   g_mutex_lock (&self->conn_lock);
   if (self->conn_pfd.fd >= 0 && self->peer_back_channel
+      && (type != VMS_BACK_RESIZE || self->peer_resize)
       && self->back_poll != NULL) {
     GstPollFD pfd = GST_POLL_FD_INIT;
     GError *err = NULL;
@@ -1505,6 +1527,39 @@ gst_vsock_src_send_back (GstVsockSrc *self, VmsBackType type,
   return ok;
 }
 
+/* A "vmstream-resize" upstream event: RESIZE to the current sender when
+ * its HELLO offered it; FALSE (nothing sent) otherwise. */
+static gboolean
+gst_vsock_src_resize (GstVsockSrc *self, const GstStructure *s)
+{
+  guint8 payload[VMS_BACK_RESIZE_SIZE];
+  gint width = 0, height = 0;
+  gboolean connected, resizable;
+
+  if (!gst_structure_get_int (s, "width", &width)
+      || !gst_structure_get_int (s, "height", &height) || width < 1
+      || height < 1 || width > VMS_MAX_RESIZE_DIM
+      || height > VMS_MAX_RESIZE_DIM) {
+    GST_WARNING_OBJECT (
+        self, "ignoring a malformed resize event %" GST_PTR_FORMAT, s);
+    return FALSE;
+  }
+  g_mutex_lock (&self->conn_lock);
+  connected = self->conn_pfd.fd >= 0;
+  resizable = self->peer_resize;
+  g_mutex_unlock (&self->conn_lock);
+  if (!resizable) {
+    GST_INFO_OBJECT (self, "cannot resize to %dx%d: %s", width, height,
+                     connected ? "the sender did not offer RESIZE in its HELLO"
+                               : "no sender is connected");
+    return FALSE;
+  }
+  vms_back_resize_write (payload, width, height);
+  GST_INFO_OBJECT (self, "asking the sender for %dx%d", width, height);
+  return gst_vsock_src_send_back (self, VMS_BACK_RESIZE, payload,
+                                  sizeof (payload));
+}
+
 static gboolean
 gst_vsock_src_event (GstBaseSrc *bsrc, GstEvent *event)
 {
@@ -1512,14 +1567,35 @@ gst_vsock_src_event (GstBaseSrc *bsrc, GstEvent *event)
 
   if (gst_video_event_is_force_key_unit (event)) {
     GST_DEBUG_OBJECT (self, "forwarding key unit request to the sender");
-    return gst_vsock_src_send_back (self, VMS_BACK_KEYFRAME_REQUEST, NULL);
+    return gst_vsock_src_send_back (self, VMS_BACK_KEYFRAME_REQUEST, NULL, 0);
   }
   if (GST_EVENT_TYPE (event) == GST_EVENT_NAVIGATION) {
     const GstStructure *s = gst_event_get_structure (event);
     g_autofree gchar *str = gst_structure_to_string (s);
-    return gst_vsock_src_send_back (self, VMS_BACK_NAVIGATION, str);
+    return gst_vsock_src_send_back (self, VMS_BACK_NAVIGATION, str,
+                                    strlen (str));
   }
+  if (GST_EVENT_TYPE (event) == GST_EVENT_CUSTOM_UPSTREAM
+      && gst_event_has_name (event, VMS_RESIZE_EVENT))
+    return gst_vsock_src_resize (self, gst_event_get_structure (event));
   return GST_BASE_SRC_CLASS (parent_class)->event (bsrc, event);
+}
+
+/* gst_element_send_event() on the element: GstBaseSrc drops custom
+ * upstream events there ("override send_event if you want this"), so the
+ * resize event is taken here too, as from downstream. */
+static gboolean
+gst_vsock_src_send_event (GstElement *element, GstEvent *event)
+{
+  GstVsockSrc *self = GST_VSOCK_SRC (element);
+  gboolean ok;
+
+  if (GST_EVENT_TYPE (event) != GST_EVENT_CUSTOM_UPSTREAM
+      || !gst_event_has_name (event, VMS_RESIZE_EVENT))
+    return GST_ELEMENT_CLASS (parent_class)->send_event (element, event);
+  ok = gst_vsock_src_resize (self, gst_event_get_structure (event));
+  gst_event_unref (event);
+  return ok;
 }
 
 static GstCaps *
@@ -1758,15 +1834,21 @@ static GstStructure *
 gst_vsock_src_get_stats (GstVsockSrc *self)
 {
   GstStructure *s;
+  gboolean sender, resizable;
 
+  g_mutex_lock (&self->conn_lock);
+  sender = self->conn_pfd.fd >= 0;
+  resizable = self->peer_resize;
+  g_mutex_unlock (&self->conn_lock);
   GST_OBJECT_LOCK (self);
   s = gst_structure_new (
-      "application/x-vsocksrc-stats", "frames-received", G_TYPE_UINT64,
-      self->frames, "bytes-received", G_TYPE_UINT64, self->bytes, "connections",
-      G_TYPE_UINT64, self->connections, "disconnects", G_TYPE_UINT64,
-      self->disconnects, "rejected", G_TYPE_UINT64, self->rejected, "disconts",
-      G_TYPE_UINT64, self->disconts, "caps-changes", G_TYPE_UINT64,
-      self->caps_changes, "last-transit-ns", G_TYPE_INT64,
+      "application/x-vsocksrc-stats", "sender", G_TYPE_BOOLEAN, sender,
+      "sender-resizable", G_TYPE_BOOLEAN, resizable, "frames-received",
+      G_TYPE_UINT64, self->frames, "bytes-received", G_TYPE_UINT64, self->bytes,
+      "connections", G_TYPE_UINT64, self->connections, "disconnects",
+      G_TYPE_UINT64, self->disconnects, "rejected", G_TYPE_UINT64,
+      self->rejected, "disconts", G_TYPE_UINT64, self->disconts, "caps-changes",
+      G_TYPE_UINT64, self->caps_changes, "last-transit-ns", G_TYPE_INT64,
       self->last_transit_ns, "resyncs", G_TYPE_UINT64, self->resyncs,
       "bytes-skipped", G_TYPE_UINT64, self->bytes_skipped, "repeats",
       G_TYPE_UINT64, self->repeats, NULL);
@@ -2004,7 +2086,9 @@ gst_vsock_src_class_init (GstVsockSrcClass *klass)
           "disconts, caps-changes, last-transit-ns (arrival minus the "
           "sender's capture time), resyncs (HELLOs found after skipping "
           "bytes of an old stream, as after a restart behind virtio-serial), "
-          "bytes-skipped, repeats (frames pushed again by repeat-interval)",
+          "bytes-skipped, repeats (frames pushed again by repeat-interval); "
+          "and the current state: sender (one is connected), "
+          "sender-resizable (its HELLO offered RESIZE)",
           GST_TYPE_STRUCTURE, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
 
   g_object_class_install_property (
@@ -2064,6 +2148,7 @@ gst_vsock_src_class_init (GstVsockSrcClass *klass)
   bsrc_class->unlock_stop = GST_DEBUG_FUNCPTR (gst_vsock_src_unlock_stop);
   bsrc_class->get_caps = GST_DEBUG_FUNCPTR (gst_vsock_src_get_caps);
   bsrc_class->event = GST_DEBUG_FUNCPTR (gst_vsock_src_event);
+  element_class->send_event = GST_DEBUG_FUNCPTR (gst_vsock_src_send_event);
   psrc_class->create = GST_DEBUG_FUNCPTR (gst_vsock_src_create);
 
   GST_DEBUG_CATEGORY_INIT (gst_vsock_src_debug, "vsocksrc", 0,

@@ -70,6 +70,7 @@ struct _GstVsockSrc {
   GstPollFD conn_pfd;
   GMutex conn_lock;
   gboolean peer_back_channel; /* conn_lock */
+  gboolean peer_resize;       /* conn_lock: its HELLO offered RESIZE */
   GstPoll *back_poll;         /* send_back()'s own, used under conn_lock;
                                  created and freed by start()/stop() */
   GstCaps *caps;              /* written by the streaming thread under the

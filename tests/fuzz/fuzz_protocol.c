@@ -1,7 +1,8 @@
 /* libFuzzer target: a byte stream as a vsocksrc would read it from a
  * sender (HELLO, caps, with version 2 an AUTH, then messages), through the
  * same parsers, and through the resync scanner a newcomer's bytes go
- * through first (the middle of an old stream, "VMS1" inside payloads). */
+ * through first (the middle of an old stream, "VMS1" inside payloads), and
+ * the same bytes as a back-channel as a vsocksink reads it (RESIZE). */
 #include <gst/gst.h>
 #include <string.h>
 
@@ -77,12 +78,37 @@ parse_handshake (const guint8 *data, gsize size, gsize *pos)
   return TRUE;
 }
 
+/* The input as a back-channel, the way vsocksink reads it: headers and
+ * payloads, a RESIZE's payload through its own parser. */
+static void
+parse_back_stream (const guint8 *data, gsize size)
+{
+  gsize pos = 0;
+
+  while (size - pos >= VMS_BACK_HEADER_SIZE) {
+    VmsBackHeader back;
+    guint32 w, h;
+
+    if (!vms_back_header_parse (data + pos, size - pos, &back, NULL))
+      return;
+    pos += VMS_BACK_HEADER_SIZE;
+    if (size - pos < back.len)
+      return;
+    if (back.type == VMS_BACK_RESIZE) {
+      g_assert (back.len == VMS_BACK_RESIZE_SIZE);
+      if (vms_back_resize_parse (data + pos, back.len, &w, &h, NULL))
+        g_assert (w >= 1 && w <= VMS_MAX_RESIZE_DIM && h >= 1
+                  && h <= VMS_MAX_RESIZE_DIM);
+    }
+    pos += back.len;
+  }
+}
+
 int
 LLVMFuzzerTestOneInput (const guint8 *data, size_t size)
 {
   VmsWelcome welcome;
   VmsChallenge challenge;
-  VmsBackHeader back;
   GError *err = NULL;
   gsize pos = 0;
 
@@ -106,7 +132,7 @@ LLVMFuzzerTestOneInput (const guint8 *data, size_t size)
   /* the other fixed-size parsers on the raw input */
   vms_welcome_parse (data, size, &welcome, NULL);
   vms_challenge_parse (data, size, &challenge, NULL);
-  vms_back_header_parse (data, size, &back, NULL);
+  parse_back_stream (data, size);
 
   if (!parse_handshake (data, size, &pos))
     return 0;

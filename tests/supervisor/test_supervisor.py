@@ -2102,6 +2102,75 @@ def case_nodisplay():
     no_asan_reports(sup)
 
 
+def case_vm_resize():
+    """POST .../resize of a VM session (qemu backend, capture guest,
+    host-native.txt): the session sends its vsocksrc's sender a RESIZE and
+    answers 200 once the guest sends the new size (fake-qemu.py's guest
+    applies it to its capsfilter, as Sway does in the desktop guest); a guest
+    that does not offer RESIZE gets nothing and the API answers 409 with a
+    sentence; the session goes on either way."""
+    if ASAN:
+        print("SKIP: the stand-in guest cannot load AddressSanitizer-built plugins")
+        sys.exit(77)
+    # the stand-in guest needs GStreamer's Python bindings (Debian's
+    # python3-gi), which the interpreter running this test may lack
+    gi_python = shutil.which("python3", path="/usr/bin") or sys.executable
+    results = {}
+    for resizable in (True, False):
+        log = os.path.join(TMP, "qmp-%d.log" % resizable)
+        open(log, "w").close()
+        cmd = ("env -u LD_PRELOAD %s %s --qmp ${QMP_SOCKET} --log %s "
+               "--guest-uri unix://${RUN_DIR}/stream.sock "
+               "--guest-secret-file ${RUN_DIR}/link-secret%s"
+               % (gi_python, FAKE_QEMU, log, " --guest-resize" if resizable else ""))
+        sup = Supervisor(templates=os.path.join(SOURCE, "pipelines"),
+                         args=["--vm-backend", "qemu", "--qemu-command", cmd,
+                               "--powerdown-timeout", "1"],
+                         env={"HELIX_ENCODER": "x264", "HELIX_VM_DIR": os.path.join(SOURCE, "vm")})
+        st, s = sup.http("POST", "/api/v1/sessions", {"width": 320, "height": 240, "fps": 15})
+        check(st == 201 and s.get("qemu_pid"), "a VM session with the stand-in guest (%s %s)" % (st, s))
+        shot = "/api/v1/sessions/%s/screenshot" % s["id"]
+        size = wait_for(lambda: (lambda r: png_size(r[2]) if r[0] == 200 else None)(
+            get_bytes(sup, shot)), 20, 0.1)
+        check(size == (320, 240), "the guest streams 320x240 (%s)" % (size,))
+        path = "/api/v1/sessions/%s/resize" % s["id"]
+        st, e = sup.http("POST", path, {"width": 318, "height": 240})
+        check(st == 400, "outside the limits: 400 before the guest (%s %s)" % (st, e))
+        t0 = time.monotonic()
+        st, r = sup.http("POST", path, {"width": 640, "height": 480})
+        results[resizable] = (st, r, time.monotonic() - t0)
+        if resizable:
+            check(st == 200 and r == {"width": 640, "height": 480},
+                  "resize of a guest that offers it: 200 (%s %s)" % (st, r))
+            size = wait_for(lambda: (lambda r: png_size(r[2]) if r[0] == 200 and
+                                     png_size(r[2]) == (640, 480) else None)(get_bytes(sup, shot)),
+                            10, 0.1)
+            check(size == (640, 480), "the encoder's input is 640x480 now (%s)" % (size,))
+            st, g = sup.http("GET", "/api/v1/sessions/" + s["id"])
+            check(g["width"] == 640 and g["height"] == 480 and g["pid"] == s["pid"],
+                  "the session reports the new size, same process (%s)" % g)
+            st, r = sup.http("POST", path, {"width": 640, "height": 480})
+            check(st == 200, "to the size it has: 200 at once (%s %s)" % (st, r))
+            # a player's own request (#fit=1) takes the same way to the guest,
+            # and its open connection gets the new init
+            rc, out = wsclient(viewer_stream(s), frames=45, timeout=30,
+                               send=[{"type": "resize", "width": 800, "height": 600}])
+            init = json.loads(out.get("init", "{}"))
+            check(rc == 0 and (init.get("width"), init.get("height")) == (800, 600),
+                  "a player's resize reaches the guest, the viewer gets an 800x600 init "
+                  "on its connection (%s %s)" % (rc, out))
+        else:
+            check(st == 409 and "cannot change its size" in r.get("error", ""),
+                  "a guest that does not offer RESIZE: 409 with a sentence (%s %s)" % (st, r))
+            st, g = sup.http("GET", "/api/v1/sessions/" + s["id"])
+            check(g["state"] == "running" and g["pid"] == s["pid"] and g["width"] == 320,
+                  "the session goes on at its size (%s)" % g)
+        rc = sup.stop()
+        check(rc == 0, "supervisor exits 0")
+    print("resize answered in %.2f s (guest offers it), %.2f s (it does not)"
+          % (results[True][2], results[False][2]))
+
+
 CASES = {"api": case_api, "auth": case_auth, "restart": case_restart,
          "shutdown": case_shutdown, "kill9": case_kill9, "e2e": case_e2e,
          "qemu": case_qemu, "qemu-tcg": case_qemu_tcg, "capture": case_capture,
@@ -2111,7 +2180,7 @@ CASES = {"api": case_api, "auth": case_auth, "restart": case_restart,
          "bodylimit": case_bodylimit, "frontdoor": case_frontdoor,
          "browser-frontdoor": case_browser_frontdoor, "ids": case_ids, "tokens": case_tokens,
          "screenshot": case_screenshot, "resize": case_resize,
-         "browser-resize": case_browser_resize}
+         "browser-resize": case_browser_resize, "vm-resize": case_vm_resize}
 
 def run_cases(cases):
     """Runs case CASE of @cases, cleans up, exits 0 or 1 (every script of

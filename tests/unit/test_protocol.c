@@ -312,6 +312,52 @@ GST_START_TEST (test_back_header)
 
 GST_END_TEST;
 
+/* RESIZE: the header takes exactly 8 payload bytes, the payload two sizes
+ * in 1..16384, little-endian. */
+GST_START_TEST (test_back_resize)
+{
+  static const guint8 wire[VMS_BACK_RESIZE_SIZE]
+      = { 0x40, 0x06, 0, 0, 0x84, 0x03, 0, 0 }; /* 1600 x 900 */
+  guint8 hb[VMS_BACK_HEADER_SIZE], pb[VMS_BACK_RESIZE_SIZE];
+  VmsBackHeader in = { VMS_BACK_RESIZE, VMS_BACK_RESIZE_SIZE }, out;
+  GError *err = NULL;
+  guint32 w = 0, h = 0;
+
+  vms_back_header_write (hb, &in);
+  fail_unless (vms_back_header_parse (hb, sizeof (hb), &out, &err));
+  fail_unless_equals_int (out.type, VMS_BACK_RESIZE);
+  vms_back_resize_write (pb, 1600, 900);
+  fail_unless (memcmp (pb, wire, sizeof (wire)) == 0);
+  fail_unless (vms_back_resize_parse (pb, sizeof (pb), &w, &h, &err));
+  fail_unless_equals_int (w, 1600);
+  fail_unless_equals_int (h, 900);
+
+  /* any other length breaks the back-channel */
+  for (guint32 len = 0; len < 20; len++) {
+    if (len == VMS_BACK_RESIZE_SIZE)
+      continue;
+    in.len = len;
+    vms_back_header_write (hb, &in);
+    fail_if (vms_back_header_parse (hb, sizeof (hb), &out, &err));
+    fail_unless (g_error_matches (err, VMS_PROTOCOL_ERROR,
+                                  VMS_PROTOCOL_ERROR_BAD_LAYOUT));
+    g_clear_error (&err);
+  }
+  fail_if (vms_back_resize_parse (pb, 7, &w, &h, &err));
+  g_clear_error (&err);
+
+  vms_back_resize_write (pb, 0, 900);
+  fail_if (vms_back_resize_parse (pb, sizeof (pb), &w, &h, &err));
+  g_clear_error (&err);
+  vms_back_resize_write (pb, 1600, VMS_MAX_RESIZE_DIM + 1);
+  fail_if (vms_back_resize_parse (pb, sizeof (pb), &w, &h, &err));
+  g_clear_error (&err);
+  vms_back_resize_write (pb, VMS_MAX_RESIZE_DIM, 1);
+  fail_unless (vms_back_resize_parse (pb, sizeof (pb), &w, &h, NULL));
+}
+
+GST_END_TEST;
+
 GST_START_TEST (test_caps_parse)
 {
   const gchar *good = "video/x-raw, format=(string)NV12, width=(int)64, "
@@ -493,6 +539,7 @@ protocol_suite (void)
   tcase_add_test (tc, test_header_rejects);
   tcase_add_test (tc, test_encoded_frame_ok);
   tcase_add_test (tc, test_back_header);
+  tcase_add_test (tc, test_back_resize);
   tcase_add_test (tc, test_caps_parse);
   tcase_add_test (tc, test_challenge_auth);
   tcase_add_test (tc, test_secret_check);

@@ -7,7 +7,9 @@
 #include <gio/gio.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
+#include <sys/stat.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -1191,7 +1193,10 @@ typedef struct {
   VmsAuth auth;        /* what the sink answered */
   guint n_frames;      /* frames to read */
   gboolean send_keyframe_request;
+  const guint8 *back; /* raw back-channel bytes sent after the first frame */
+  gsize back_len;
   gboolean hold_open; /* keep the connection, read nothing more */
+  VmsHello hello;     /* the sink's */
   gint conn_fd;
   GAsyncQueue *events; /* "welcomed", "back-sent" */
   gchar *caps;
@@ -1213,6 +1218,7 @@ fake_host_thread (gpointer data)
   fail_unless (fd >= 0);
   fail_unless (read_all (fd, buf, sizeof (buf)));
   fail_unless (vms_hello_parse (buf, sizeof (buf), &hello, NULL));
+  fh->hello = hello;
   fh->caps = g_malloc0 (hello.caps_len + 1);
   fail_unless (read_all (fd, fh->caps, hello.caps_len));
   fail_unless_equals_int (hello.version, VMS_PROTOCOL_VERSION);
@@ -1249,6 +1255,10 @@ fake_host_thread (gpointer data)
       VmsBackHeader bh = { VMS_BACK_KEYFRAME_REQUEST, 0 };
       vms_back_header_write (bb, &bh);
       write_all (fd, bb, sizeof (bb));
+      g_async_queue_push (fh->events, (gpointer) "back-sent");
+    }
+    if (i == 0 && fh->back != NULL) {
+      write_all (fd, fh->back, fh->back_len);
       g_async_queue_push (fh->events, (gpointer) "back-sent");
     }
   }
@@ -1289,13 +1299,14 @@ fake_host_free (FakeHost *fh)
 }
 
 static GstHarness *
-sink_harness (const gchar *path, GstBus **bus)
+sink_harness_full (const gchar *path, const gchar *resize_program, GstBus **bus)
 {
   GstElement *sink = gst_element_factory_make ("vsocksink", NULL);
   gchar *uri = g_strdup_printf ("unix://%s", path);
   GstHarness *h;
 
-  g_object_set (sink, "uri", uri, "timeout", 5000, NULL);
+  g_object_set (sink, "uri", uri, "timeout", 5000, "resize-program",
+                resize_program, NULL);
   g_free (uri);
   *bus = gst_bus_new ();
   gst_element_set_bus (sink, *bus);
@@ -1303,6 +1314,12 @@ sink_harness (const gchar *path, GstBus **bus)
   gst_object_unref (sink);
   gst_harness_set_src_caps_str (h, NV12_CAPS);
   return h;
+}
+
+static GstHarness *
+sink_harness (const gchar *path, GstBus **bus)
+{
+  return sink_harness_full (path, NULL, bus);
 }
 
 static GstBuffer *
@@ -1709,6 +1726,291 @@ GST_START_TEST (test_sink_keyframe_request_upstream)
 
 GST_END_TEST;
 
+/* ================= resize: vsocksrc -> vsocksink ================= */
+
+/* A guest pipeline (videotestsrc ! vsocksink) and a host pipeline
+ * (vsocksrc ! appsink) over unix://, each with its own bus. */
+typedef struct {
+  GstElement *guest, *host, *src, *out;
+  GstBus *guest_bus;
+} ResizeLink;
+
+static void
+resize_link_start (ResizeLink *l, const gchar *path, const gchar *program)
+{
+  g_autofree gchar *host_desc = g_strdup_printf (
+      "vsocksrc name=src uri=unix://%s ! appsink name=out sync=false "
+      "max-buffers=4 drop=true",
+      path);
+  g_autofree gchar *guest_desc = g_strdup_printf (
+      "videotestsrc is-live=true ! " NV12_CAPS " ! vsocksink name=sink "
+      "uri=unix://%s reconnect-interval=20 resize-program=\"%s\"",
+      path, program ? program : "");
+  GstSample *sample;
+
+  l->host = gst_parse_launch (host_desc, NULL);
+  l->guest = gst_parse_launch (guest_desc, NULL);
+  fail_unless (l->host != NULL && l->guest != NULL);
+  l->src = gst_bin_get_by_name (GST_BIN (l->host), "src");
+  l->out = gst_bin_get_by_name (GST_BIN (l->host), "out");
+  l->guest_bus = gst_element_get_bus (l->guest);
+  gst_element_set_state (l->host, GST_STATE_PLAYING);
+  gst_element_set_state (l->guest, GST_STATE_PLAYING);
+  /* the sender is connected once a frame came through */
+  sample
+      = gst_app_sink_try_pull_sample (GST_APP_SINK (l->out), 10 * GST_SECOND);
+  fail_unless (sample != NULL, "no frame reached the host");
+  gst_sample_unref (sample);
+}
+
+/* Lets @n more frames through: every one was sent after the sink read its
+ * back-channel (it reads it before each frame). */
+static void
+resize_link_frames (ResizeLink *l, guint n)
+{
+  for (guint i = 0; i < n; i++) {
+    GstSample *sample
+        = gst_app_sink_try_pull_sample (GST_APP_SINK (l->out), 10 * GST_SECOND);
+    fail_unless (sample != NULL, "the stream stopped");
+    gst_sample_unref (sample);
+  }
+}
+
+static void
+resize_link_stop (ResizeLink *l)
+{
+  gst_element_set_state (l->guest, GST_STATE_NULL);
+  gst_element_set_state (l->host, GST_STATE_NULL);
+  gst_object_unref (l->guest_bus);
+  gst_object_unref (l->src);
+  gst_object_unref (l->out);
+  gst_object_unref (l->guest);
+  gst_object_unref (l->host);
+}
+
+static GstEvent *
+resize_event (gint width, gint height)
+{
+  return gst_event_new_custom (GST_EVENT_CUSTOM_UPSTREAM,
+                               gst_structure_new ("vmstream-resize", "width",
+                                                  G_TYPE_INT, width, "height",
+                                                  G_TYPE_INT, height, NULL));
+}
+
+/* The next vmstream-resize element message on @bus, or NULL. */
+static GstMessage *
+pop_resize_message (GstBus *bus, GstClockTime timeout)
+{
+  for (;;) {
+    GstMessage *m
+        = gst_bus_timed_pop_filtered (bus, timeout, GST_MESSAGE_ELEMENT);
+    if (m == NULL || gst_message_has_name (m, "vmstream-resize"))
+      return m;
+    gst_message_unref (m);
+  }
+}
+
+static gboolean
+src_stat_bool (GstElement *src, const gchar *name)
+{
+  GstStructure *st = NULL;
+  gboolean v = FALSE;
+
+  g_object_get (src, "stats", &st, NULL);
+  fail_unless (gst_structure_get_boolean (st, name, &v), "%s", name);
+  gst_structure_free (st);
+  return v;
+}
+
+/* A resize event at the host's vsocksrc reaches the guest's vsocksink as a
+ * RESIZE: the guest's bus hears the numbers, and resize-program runs with
+ * them as its two arguments. */
+GST_START_TEST (test_resize_reaches_sink)
+{
+  g_autofree gchar *path = sock_path ("resize.sock");
+  g_autofree gchar *fifo = sock_path ("resize.fifo");
+  g_autofree gchar *prog = sock_path ("resize-program");
+  g_autofree gchar *script
+      = g_strdup_printf ("#!/bin/sh\necho \"$# $1 $2\" > '%s'\n", fifo);
+  ResizeLink l;
+  GstMessage *m;
+  const GstStructure *st;
+  gint w = 0, h = 0, fd;
+  struct pollfd pfd;
+  gchar got[64] = "";
+
+  fail_unless (mkfifo (fifo, 0600) == 0);
+  /* read-write: never end-of-file, and the script's open never blocks */
+  fd = open (fifo, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+  fail_unless (fd >= 0);
+  fail_unless (g_file_set_contents (prog, script, -1, NULL));
+  fail_unless (chmod (prog, 0700) == 0);
+
+  resize_link_start (&l, path, prog);
+  fail_unless (src_stat_bool (l.src, "sender"));
+  fail_unless (src_stat_bool (l.src, "sender-resizable"));
+  fail_unless (gst_element_send_event (l.src, resize_event (1600, 900)));
+
+  m = pop_resize_message (l.guest_bus, 10 * GST_SECOND);
+  fail_unless (m != NULL, "no vmstream-resize message on the guest's bus");
+  st = gst_message_get_structure (m);
+  fail_unless (gst_structure_get_int (st, "width", &w));
+  fail_unless (gst_structure_get_int (st, "height", &h));
+  fail_unless_equals_int (w, 1600);
+  fail_unless_equals_int (h, 900);
+  gst_message_unref (m);
+
+  pfd.fd = fd;
+  pfd.events = POLLIN;
+  fail_unless (poll (&pfd, 1, 10000) == 1, "the resize program did not run");
+  fail_unless (read (fd, got, sizeof (got) - 1) > 0);
+  fail_unless_equals_string (got, "2 1600 900\n");
+
+  /* from downstream, the GStreamer way: the same */
+  {
+    GstPad *sinkpad = gst_element_get_static_pad (l.out, "sink");
+    fail_unless (gst_pad_push_event (sinkpad, resize_event (640, 480)));
+    gst_object_unref (sinkpad);
+  }
+  m = pop_resize_message (l.guest_bus, 10 * GST_SECOND);
+  fail_unless (m != NULL);
+  st = gst_message_get_structure (m);
+  fail_unless (gst_structure_get_int (st, "width", &w));
+  fail_unless_equals_int (w, 640);
+  gst_message_unref (m);
+
+  /* out of the protocol's bounds: refused at the source */
+  fail_if (gst_element_send_event (l.src, resize_event (0, 900)));
+  fail_if (gst_element_send_event (l.src, resize_event (1600, 16385)));
+
+  resize_link_stop (&l);
+  close (fd);
+}
+
+GST_END_TEST;
+
+/* A sender whose HELLO did not offer RESIZE (no resize-program, as an
+ * older guest) is sent nothing, and the request reports failure. */
+GST_START_TEST (test_resize_not_offered)
+{
+  g_autofree gchar *path = sock_path ("noresize.sock");
+  ResizeLink l;
+  GstMessage *m;
+
+  resize_link_start (&l, path, NULL);
+  fail_unless (src_stat_bool (l.src, "sender"));
+  fail_if (src_stat_bool (l.src, "sender-resizable"));
+  fail_if (gst_element_send_event (l.src, resize_event (1600, 900)));
+  /* the stream goes on; a RESIZE would have been read before these */
+  resize_link_frames (&l, 5);
+  m = pop_resize_message (l.guest_bus, 0);
+  fail_unless (m == NULL, "the sender got a RESIZE it did not offer");
+  resize_link_stop (&l);
+
+  /* a resize-program that cannot run: not offered either, with a warning */
+  path = (g_free (path), sock_path ("noresize2.sock"));
+  resize_link_start (&l, path, "/nonexistent/vmstream-resize");
+  fail_if (src_stat_bool (l.src, "sender-resizable"));
+  fail_if (gst_element_send_event (l.src, resize_event (1600, 900)));
+  m = gst_bus_pop_filtered (l.guest_bus, GST_MESSAGE_WARNING);
+  fail_unless (m != NULL, "no warning about the resize program");
+  gst_message_unref (m);
+  resize_link_stop (&l);
+
+  /* no sender at all */
+  {
+    GstElement *src = gst_element_factory_make ("vsocksrc", NULL);
+    g_autofree gchar *uri = g_strdup_printf ("unix://%s/idle.sock", tmpdir);
+    g_object_set (src, "uri", uri, NULL);
+    fail_unless (gst_element_set_state (src, GST_STATE_PLAYING)
+                 != GST_STATE_CHANGE_FAILURE);
+    fail_if (src_stat_bool (src, "sender"));
+    fail_if (gst_element_send_event (src, resize_event (1600, 900)));
+    gst_element_set_state (src, GST_STATE_NULL);
+    gst_object_unref (src);
+  }
+}
+
+GST_END_TEST;
+
+/* A RESIZE whose length is not 8 breaks the back-channel: the sink closes
+ * the connection (and reconnects later), as for any bad message, and posts
+ * no resize. */
+GST_START_TEST (test_sink_malformed_resize)
+{
+  static const guint8 bad[] = { 4, 0, 0, 0, 7, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7 };
+  FakeHost *fh = fake_host_new ("badresize.sock", 1, VMS_STATUS_OK);
+  GstStructure *stats = NULL;
+  guint64 disconnects = 0;
+  GThread *t;
+  GstBus *bus;
+  GstHarness *h;
+  GstMessage *m;
+
+  fh->back = bad;
+  fh->back_len = sizeof (bad);
+  fh->hold_open = TRUE;
+  t = g_thread_new ("host", fake_host_thread, fh);
+  h = sink_harness_full (fh->path, "/bin/true", &bus);
+  fail_unless_equals_int (gst_harness_push (h, nv12_buffer (W, 0, 0)),
+                          GST_FLOW_OK);
+  fail_unless_equals_string (g_async_queue_pop (fh->events), "welcomed");
+  fail_unless_equals_string (g_async_queue_pop (fh->events), "back-sent");
+  g_thread_join (t);
+  fail_unless (fh->hello.flags & VMS_HELLO_FLAG_RESIZE,
+               "HELLO flags 0x%x do not offer RESIZE", fh->hello.flags);
+  /* the next frame finds the bad message first */
+  fail_unless_equals_int (gst_harness_push (h, nv12_buffer (W, 1, 0)),
+                          GST_FLOW_OK);
+  g_object_get (h->element, "stats", &stats, NULL);
+  fail_unless (gst_structure_get_uint64 (stats, "disconnects", &disconnects));
+  gst_structure_free (stats);
+  fail_unless_equals_int (disconnects, 1);
+  m = pop_resize_message (bus, 0);
+  fail_unless (m == NULL);
+  gst_harness_teardown (h);
+  gst_object_unref (bus);
+  fake_host_free (fh);
+}
+
+GST_END_TEST;
+
+/* A raw frame smaller than its caps say (pipewiresrc after the screen
+ * shrank under it) is dropped, not sent: the host would drop the connection
+ * for its layout. The next whole frame goes out on the same connection. */
+GST_START_TEST (test_sink_drops_short_frame)
+{
+  FakeHost *fh = fake_host_new ("short.sock", 1, VMS_STATUS_OK);
+  GstStructure *stats = NULL;
+  guint64 dropped = 0, disconnects = 0;
+  gsize short_size = W * H; /* NV12 needs W * H * 3 / 2 */
+  GThread *t;
+  GstBus *bus;
+  GstHarness *h;
+
+  t = g_thread_new ("host", fake_host_thread, fh);
+  h = sink_harness (fh->path, &bus);
+  fail_unless_equals_int (
+      gst_harness_push (
+          h, gst_buffer_new_wrapped (pattern (short_size, 1), short_size)),
+      GST_FLOW_OK);
+  fail_unless_equals_int (gst_harness_push (h, nv12_buffer (W, 2, 0)),
+                          GST_FLOW_OK);
+  g_thread_join (t);
+  fail_unless_equals_int (fh->hdr[0].size, W * H * 3 / 2);
+  g_object_get (h->element, "stats", &stats, NULL);
+  fail_unless (gst_structure_get_uint64 (stats, "frames-dropped", &dropped));
+  fail_unless (gst_structure_get_uint64 (stats, "disconnects", &disconnects));
+  gst_structure_free (stats);
+  fail_unless_equals_int (dropped, 1);
+  fail_unless_equals_int (disconnects, 0);
+  gst_harness_teardown (h);
+  gst_object_unref (bus);
+  fake_host_free (fh);
+}
+
+GST_END_TEST;
+
 /* A host that accepted and then stopped reading must not hang a state
  * change: the sink blocked in its write returns FLUSHING on unlock. */
 typedef struct {
@@ -1826,6 +2128,10 @@ vsockelements_suite (void)
   tcase_add_test (tc, test_sink_keyframe_request_upstream);
   tcase_add_test (tc, test_sink_blocked_write_unlocks);
   tcase_add_test (tc, test_sink_bad_uri);
+  tcase_add_test (tc, test_resize_reaches_sink);
+  tcase_add_test (tc, test_resize_not_offered);
+  tcase_add_test (tc, test_sink_malformed_resize);
+  tcase_add_test (tc, test_sink_drops_short_frame);
   return s;
 }
 

@@ -27,10 +27,7 @@ def main():
     workdir = tempfile.mkdtemp(prefix="vmstream-vmdesktop-")
     sock_path = os.path.join(workdir, "stream.sock")
     host = t.Host(sock_path)
-    vm = t.VM(workdir, sock_path)
-    vm.variant = "desktop"
-    vm.pipeline = os.path.join(t.SRC, "pipelines", "guest-pipewire.txt")
-    vm.sets = {"PIPEWIRE_SOURCE_ARGS": "path=@PIPEWIRE_NODE@"}
+    vm = t.desktop_vm(workdir, sock_path)
     ok = False
     try:
         host.start()
@@ -47,13 +44,8 @@ def main():
         t.log("FAIL: %s (raw frames %d, decoded %d, wrong size %r)"
               % (e, host.raw, host.decoded, host.bad_size[:3]))
     finally:
-        vm.kill()
-        host.stop()
-        if not ok:
-            vm.dump()
-        os.system("rm -rf '%s'" % workdir)
-    t.log("PASS" if ok else "FAILED")
-    return 0 if ok else 1
+        status = t.end_run(vm, host, workdir, ok)
+    return status
 
 
 if __name__ == "__main__":

@@ -263,6 +263,27 @@ class VM:
                 print("    " + line, flush=True)
 
 
+def desktop_vm(workdir, sock_path):
+    """A VM of the desktop guest: guest-pipewire.txt on the portal's node."""
+    vm = VM(workdir, sock_path)
+    vm.variant = "desktop"
+    vm.pipeline = os.path.join(SRC, "pipelines", "guest-pipewire.txt")
+    vm.sets = {"PIPEWIRE_SOURCE_ARGS": "path=@PIPEWIRE_NODE@"}
+    return vm
+
+
+def end_run(vm, host, workdir, ok):
+    """Stops QEMU and the host, shows QEMU's and the guest's last lines when
+    the run failed, removes @workdir; returns the exit status."""
+    vm.kill()
+    host.stop()
+    if not ok:
+        vm.dump()
+    os.system("rm -rf '%s'" % workdir)
+    log("PASS" if ok else "FAILED")
+    return 0 if ok else 1
+
+
 def key_event(qcode, down):
     return {"type": "key", "data": {"down": down, "key": {"type": "qcode", "data": qcode}}}
 
