@@ -202,7 +202,7 @@ class Host:
         self.pipe.set_state(Gst.State.PLAYING)
 
     def port(self):
-        return self.ws.get_property("port")
+        return self.ws.get_property("current-port")  # "port" reads back the 0 that was set
 
     def stat(self, field):
         return self.src.get_property("stats").get_value(field)
