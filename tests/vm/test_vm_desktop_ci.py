@@ -289,6 +289,7 @@ def main(tmp):
         print("SKIP: needs qemu-system-x86_64, node, /usr/bin/chromium and "
               "tests/browser/node_modules")
         sys.exit(77)
+    shutil.rmtree(EVIDENCE, ignore_errors=True)  # a former run's pictures
     t0 = time.monotonic()
     try:
         t.ensure_image("desktop")
