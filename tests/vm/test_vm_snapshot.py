@@ -13,9 +13,10 @@
 #     the first stays; A's overlay is removed when its QEMU ends;
 #  5. the base's state truncated (session E), then altered with its size
 #     kept (F): the session start says so ("is damaged: ..."), builds the
-#     base again and streams (QEMU cannot load either state).
+#     base again and (E) streams (QEMU cannot load either state).
 # Prints the base build time and the restore-to-first-frame times.
 import os
+import signal
 import sys
 import tempfile
 import time
@@ -60,6 +61,23 @@ class Session:
     def stop(self):
         self.vm.kill()
         self.host.stop()
+
+
+def kill_group(proc):
+    """SIGKILL to @proc's process group (it leads one), until it is empty."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait()
+    end = time.monotonic() + 10
+    while time.monotonic() < end:
+        try:
+            os.killpg(proc.pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.05)
+    t.check(False, "process group %d still has members 10 s after SIGKILL" % proc.pid)
 
 
 def streaming(s, n):
@@ -156,26 +174,43 @@ def main():
         b.stop()
         state = os.path.join(base_dir, bases(base_dir)[0], "state")
         size = os.path.getsize(state)
+        # E goes all the way (detected, built again, streams). F, the other
+        # check (the CRC), only until it says so and starts building the
+        # base: then its whole process group (vmstream-vm, snapshot-base,
+        # the base's QEMU) is killed; another base boot would prove nothing
+        # E did not, and costs CI half a minute.
         damages = (
             ("e", "truncated", lambda: os.truncate(state, size // 2),
-             "state is %d bytes, %d when it was saved" % (size // 2, size)),
+             "state is %d bytes, %d when it was saved" % (size // 2, size), True),
             # same size, the first bytes (QEMU's "QEVM" magic) changed
-            ("f", "altered", lambda: flip(state, 0, 8), "it was altered"),
+            ("f", "altered", lambda: flip(state, 0, 8), "it was altered", False),
         )
-        for name, what, damage, why in damages:
+        for name, what, damage, why, full in damages:
             damage()
             s = Session(workdir, base_dir, name, name * 64, name * 64)
             sessions.append(s)
+            s.vm.own_group = not full
             s.start()
-            t.wait_until(lambda: streaming(s, 30), 2 * t.BOOT_TIMEOUT,
-                         "30 decoded frames from session %s (base %s)" % (name, what), s.host)
-            t.check(s.vm.alive(), "%s's QEMU exited (status %s): the %s base was used"
-                    % (name, s.vm.proc.returncode, what))
-            log = s.log_text()
-            t.check("is damaged: " in log and why in log and "building the snapshot base" in log,
-                    "session %s: the log does not say that the base's state was %s (%r): %s"
-                    % (name, what, why, log[-800:]))
-            t.log("%s: %s state detected (%s), base built again, streaming" % (name.upper(), what, why))
+
+            def said():
+                log = s.log_text()
+                return ("is damaged: " in log and why in log
+                        and "building the snapshot base" in log)
+            if full:
+                t.wait_until(lambda: streaming(s, 30), 2 * t.BOOT_TIMEOUT,
+                             "30 decoded frames from session %s (base %s)" % (name, what),
+                             s.host)
+                t.check(s.vm.alive(), "%s's QEMU exited (status %s): the %s base was used"
+                        % (name, s.vm.proc.returncode, what))
+            else:
+                t.wait_until(lambda: said() or not s.vm.alive(), 60,
+                             "session %s to look at its base" % name)
+            t.check(said(), "session %s: the log does not say that the base's state was %s "
+                    "(%r): %s" % (name, what, why, s.log_text()[-800:]))
+            if not full:
+                kill_group(s.vm.proc)
+            t.log("%s: %s state detected (%s), base %s" % (
+                name.upper(), what, why, "built again, streaming" if full else "being built again"))
             s.stop()
             t.check(len(bases(base_dir)) == 1, "not one base: %r" % bases(base_dir))
         ok = True

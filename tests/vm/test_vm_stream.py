@@ -212,8 +212,10 @@ class VM:
         log("starting VM: " + " ".join(cmd))
         self.started = time.monotonic()
         with open(self.log_path, "ab") as out:
-            # vmstream-vm execs QEMU: self.proc is QEMU itself.
-            self.proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
+            # vmstream-vm execs QEMU: self.proc is QEMU itself (own_group: in
+            # a process group of its own, for a kill of all it started).
+            self.proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT,
+                                         start_new_session=getattr(self, "own_group", False))
 
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
