@@ -787,20 +787,34 @@ make_internal (GstVmstreamEnc *self, const gchar *factory, const gchar *name)
 
 /* The encoder answers a viewer's force-key-unit request and keeps it;
  * a copy goes on upstream so that a source that pushes only new pictures
- * (qemudisplaysrc new-pictures-only) sends one now for that keyframe. */
+ * (qemudisplaysrc new-pictures-only) sends one now for that keyframe. The
+ * request is delivered to the encoder first (upstream events travel in
+ * the caller's thread, so it is registered when gst_pad_send_event()
+ * returns), and only then the copy: the other way round the source's
+ * picture could pass the encoder before its request and come out a delta
+ * frame, and an idle source sends no other (seen under AddressSanitizer). */
 static GstPadProbeReturn
 forward_key_request (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
 {
   GstEvent *ev = GST_PAD_PROBE_INFO_EVENT (info);
   GstPad *sink = user_data;
+  GstPad *target;
+  GstEvent *copy;
 
-  if (GST_EVENT_TYPE (ev) == GST_EVENT_CUSTOM_UPSTREAM
-      && gst_event_has_name (ev, "GstForceKeyUnit"))
-    gst_pad_push_event (sink,
-                        gst_event_new_custom (
-                            GST_EVENT_CUSTOM_UPSTREAM,
-                            gst_structure_copy (gst_event_get_structure (ev))));
-  return GST_PAD_PROBE_OK;
+  if (GST_EVENT_TYPE (ev) != GST_EVENT_CUSTOM_UPSTREAM
+      || !gst_event_has_name (ev, "GstForceKeyUnit"))
+    return GST_PAD_PROBE_OK;
+  target = gst_ghost_pad_get_target (GST_GHOST_PAD (pad));
+  if (target == NULL)
+    return GST_PAD_PROBE_OK;
+  copy = gst_event_new_custom (
+      GST_EVENT_CUSTOM_UPSTREAM,
+      gst_structure_copy (gst_event_get_structure (ev)));
+  /* HANDLED: the probe owns @ev; the target gets it, then the copy goes */
+  gst_pad_send_event (target, ev);
+  gst_object_unref (target);
+  gst_pad_push_event (sink, copy);
+  return GST_PAD_PROBE_HANDLED;
 }
 
 static void
