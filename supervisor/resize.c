@@ -192,18 +192,16 @@ vms_resize (GstElement *pipeline, const gchar *display, gint width, gint height,
 GstElement *
 vms_resize_guest_source (GstElement *pipeline)
 {
-  GstIterator *it = gst_bin_iterate_recurse (GST_BIN (pipeline));
+  /* GStreamer's own search, child bins included */
+  GstIterator *it = gst_bin_iterate_all_by_element_factory_name (
+      GST_BIN (pipeline), "vsocksrc");
   GValue v = G_VALUE_INIT;
   GstElement *found = NULL;
 
-  while (found == NULL && gst_iterator_next (it, &v) == GST_ITERATOR_OK) {
-    GstElement *e = g_value_get_object (&v);
-    GstElementFactory *f = gst_element_get_factory (e);
-    if (f && strcmp (GST_OBJECT_NAME (f), "vsocksrc") == 0)
-      found = gst_object_ref (e);
-    g_value_reset (&v);
+  if (gst_iterator_next (it, &v) == GST_ITERATOR_OK) {
+    found = g_value_dup_object (&v);
+    g_value_unset (&v);
   }
-  g_value_unset (&v);
   gst_iterator_free (it);
   return found;
 }
