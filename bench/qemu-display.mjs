@@ -63,7 +63,8 @@ async function qmpOpen(p) {
 }
 
 function hooks() {
-  const m = { bytes: 0, lat: [], decoded: 0, pictures: 0, on: false, band: null, flips: [] };
+  const m = { bytes: 0, lat: [], decoded: 0, pictures: 0, on: false, band: null, flips: [],
+    flipAt: [], lastMsg: null, lastDec: null };
   window.__m = m;
   const nowMs = () => performance.timeOrigin + performance.now();
   const WS = window.WebSocket;
@@ -74,12 +75,14 @@ function hooks() {
     const ws = new WS(...args);
     ws.addEventListener('message', (ev) => {
       const n = ev.data.byteLength ?? ev.data.size ?? ev.data.length ?? 0;
+      const arrived = nowMs();
       if (m.on) m.bytes += n;
+      m.lastMsg = arrived;
       if (!(ev.data instanceof ArrayBuffer) || n < 32) return;
       const dv = new DataView(ev.data);
       const pts = dv.getBigUint64(8, true);
       const ts = pts === 0xffffffffffffffffn ? dv.getUint32(4, true) * 1000 : Number(pts);
-      caps.set(ts, Number(dv.getBigUint64(16, true)) / 1000);
+      caps.set(ts, { c: Number(dv.getBigUint64(16, true)) / 1000, a: arrived });
       if (caps.size > 600) caps.delete(caps.keys().next().value);
     });
     return ws;
@@ -93,11 +96,13 @@ function hooks() {
       constructor(init) {
         const output = init.output;
         super({ ...init, output: (frame) => {
-          const c = caps.get(frame.timestamp);
+          const e = caps.get(frame.timestamp);
+          const c = e ? e.c : null;
           if (m.on) {
             m.decoded++;
             if (c && c !== lastCapture) m.lat.push(nowMs() - c);
           }
+          if (c && c !== lastCapture) m.lastDec = { c, a: e.a, d: nowMs() };
           if (c) lastCapture = c;
           output(frame);
         } });
@@ -123,7 +128,12 @@ function hooks() {
       let sum = 0;
       for (let i = 0; i < bd.length; i += 4) sum += bd[i] + bd[i + 1] + bd[i + 2];
       const white = sum / (bd.length / 4) / 3 > 128;
-      if (m.band !== null && white !== m.band) m.flips.push(performance.timeOrigin + performance.now());
+      if (m.band !== null && white !== m.band) {
+        // what had reached the page when the flip was seen: the latest
+        // WebSocket message and (ours) the latest new picture decoded
+        m.flips.push(performance.timeOrigin + performance.now());
+        m.flipAt.push({ msg: m.lastMsg, dec: m.lastDec });
+      }
       m.band = white;
       ctx.drawImage(c, 0, 0, 160, 100);
       const d = ctx.getImageData(0, 0, 160, 100).data;
@@ -153,6 +163,13 @@ try {
   await page.waitForTimeout(2000);  // warm-up: first keyframe, noVNC's first full update
   await page.evaluate(() => { window.__m.on = true; });
   const keyLat = [];
+  // where a probe's time went (ms, per probe): ours key -> capture at the
+  // host (the guest's echo + QEMU's refresh + qemudisplaysrc), capture ->
+  // its WebSocket message in the page (convert + encode + send), message ->
+  // decoded, decoded -> the flip seen in the canvas; noVNC: key -> the last
+  // message before the flip (the guest + QEMU's VNC + websockify), message
+  // -> the flip seen (decode + paint)
+  const parts = { key_capture: [], capture_msg: [], msg_decoded: [], decoded_flip: [], key_msg: [], msg_flip: [] };
   let lost = 0;
   if (qmpPath) {
     const qmp = await qmpOpen(qmpPath);
@@ -166,8 +183,18 @@ try {
         try {
           await page.waitForFunction((k) => window.__m.flips.length > k, n,
             { polling: 'raf', timeout: 4000 });
-          const t = await page.evaluate((k) => window.__m.flips[k], n);
+          const [t, at] = await page.evaluate((k) => [window.__m.flips[k], window.__m.flipAt[k]], n);
           keyLat.push(t - sent);
+          if (at.msg !== null && at.msg >= sent) {
+            parts.key_msg.push(at.msg - sent);
+            parts.msg_flip.push(t - at.msg);
+          }
+          if (at.dec && at.dec.c >= sent) {
+            parts.key_capture.push(at.dec.c - sent);
+            parts.capture_msg.push(at.dec.a - at.dec.c);
+            parts.msg_decoded.push(at.dec.d - at.dec.a);
+            parts.decoded_flip.push(t - at.dec.d);
+          }
         } catch (e) {
           lost++;
         }
@@ -196,6 +223,8 @@ try {
     lat_p50: pct(lat, 50), lat_p99: pct(lat, 99),
     key_lat: keyLat, key_lost: lost,
     key_p50: pct(keyLat, 50), key_p99: pct(keyLat, 99),
+    parts: Object.fromEntries(Object.entries(parts).filter(([, v]) => v.length)
+      .map(([k, v]) => [k, v.sort((a, b) => a - b)])),
   };
 } finally {
   await browser.close();

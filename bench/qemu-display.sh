@@ -249,6 +249,18 @@ for (mode, name), d in sorted(by.items()):
     print("  %-4s %-5s %s / %s  (%d, %d lost)  new/s %s  kbit/s %s  cpu%% %s" % (
         mode, name, f(d["key_p50"], "%.0f"), f(d["key_p99"], "%.0f"), d["key_n"], d["key_lost"],
         f(d["new_per_s"]), f(d["kbit_per_s"], "%.0f"), f(d["cpu_pct"], "%.0f")))
+print("\nper case, all runs pooled: where a key probe's time went, p50 ms (probes)")
+print("  ours: key -> capture at the host -> its message in the page -> decoded -> flip seen;"
+      " noVNC: key -> the last message before the flip -> flip seen")
+for (mode, name), v in sorted(agg.items()):
+    parts = {}
+    for x in v:
+        for k, t in (x.get("parts") or {}).items():
+            parts.setdefault(k, []).extend(t)
+    order = (("key_capture", "capture_msg", "msg_decoded", "decoded_flip") if name != "novnc"
+             else ("key_msg", "msg_flip"))
+    print("  %-4s %-5s %s" % (mode, name, "  ".join(
+        "%s %s (%d)" % (k, f(pct(parts.get(k, []), 50), "%.0f"), len(parts.get(k, []))) for k in order)))
 print("\nratios against noVNC (means of the runs of each case; key latency: pooled"
       " percentiles; same guest, same run; < 1 is better for latency, bandwidth, cpu):")
 for mode in ("idle", "busy"):
